@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the single executable: build/credagent for this machine, or, with a Bun target
+# (bun-linux-arm64, bun-darwin-arm64, bun-windows-x64, ...), build/credagent-TARGET.
+# --bytecode keeps CLI start-up near 4 ms; the two --no-compile-autoload flags stop a compiled
+# binary from reading .env and bunfig.toml (whose preload runs code) from the current directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${1:-}"
+version=$(node -p 'require("./package.json").version')
+out=build/credagent
+args=()
+if [ -n "$target" ]; then
+  out="build/credagent-${target#bun-}"
+  args+=(--target="$target")
+fi
+mkdir -p build
+exec node_modules/.bin/bun build src/main.ts --compile --minify --bytecode --sourcemap=none \
+  --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
+  --define "CREDAGENT_VERSION=\"$version\"" "${args[@]}" --outfile "$out"

@@ -1,0 +1,20 @@
+import type { AgentConfig } from "../config/load.ts";
+import type { CredentialDefinition } from "../refresh/registry.ts";
+import { DEFAULT_POLICY } from "../refresh/policy.ts";
+import { createSource } from "../sources/create.ts";
+
+/** Turns the checked config into what the registry runs. */
+export function toDefinitions(config: AgentConfig, env: Record<string, string | undefined>): CredentialDefinition[] {
+  return config.credentials.map((credential) => ({
+    name: credential.name,
+    fingerprint: JSON.stringify(credential),
+    prefetch: credential.prefetch,
+    policy: {
+      ...DEFAULT_POLICY,
+      refreshBeforeMs: credential.refreshBeforeMs,
+      fetchTimeoutMs: credential.timeoutMs,
+      requestWaitMs: config.requestWaitMs,
+    },
+    createSource: () => createSource(credential, { env }),
+  }));
+}

@@ -1,0 +1,44 @@
+// The agent's log: one line an event, "time level message key=value…". Fields are primitives
+// only, so passing a Secret (an object) is a type error, and its toString says [redacted] anyway.
+
+export type LogField = string | number | boolean | null | undefined;
+export type LogFields = Record<string, LogField>;
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+export function createLogger(write: (line: string) => void, min: LogLevel, now: () => number = Date.now): Logger {
+  const emit = (level: LogLevel, message: string, fields?: LogFields) => {
+    if (RANK[level] < RANK[min]) return;
+    let line = `${new Date(now()).toISOString()} ${level.toUpperCase()} ${message}`;
+    if (fields) {
+      for (const [key, value] of Object.entries(fields)) {
+        if (value === undefined) continue;
+        line += ` ${key}=${formatValue(value)}`;
+      }
+    }
+    write(`${line}\n`);
+  };
+  return {
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+  };
+}
+
+function formatValue(value: LogField): string {
+  const text = String(value);
+  return /^[\w.:/@+-]+$/.test(text) ? text : JSON.stringify(text);
+}
+
+export function parseLogLevel(text: string | undefined): LogLevel | undefined {
+  return text === "debug" || text === "info" || text === "warn" || text === "error" ? text : undefined;
+}

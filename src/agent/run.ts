@@ -1,0 +1,196 @@
+import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createApp } from "../api/app.ts";
+import { loadConfig, type AgentConfig } from "../config/load.ts";
+import { parseDuration } from "../duration.ts";
+import { CredagentError, describe } from "../errors.ts";
+import { EXIT } from "../exit-codes.ts";
+import { configPath, currentPathEnv, defaultSocketPath, stateDir } from "../paths.ts";
+import { systemClock } from "../refresh/clock.ts";
+import { CredentialRegistry } from "../refresh/registry.ts";
+import { listenLocal } from "../transport/listen.ts";
+import type { UnixListener } from "../transport/unix.ts";
+import { VERSION } from "../version.ts";
+import { toDefinitions } from "./definitions.ts";
+import { createLogger, parseLogLevel, type Logger } from "./log.ts";
+import { createRequestServer } from "./server.ts";
+
+export const AGENT_USAGE = `usage: credagent agent [-a SOCKET] [--config FILE] [-t LIFETIME] [-d] [--log-level LEVEL]
+
+Runs the agent in the foreground (for systemd or debugging). 'credagent start' runs it in the background.
+
+  -a, --socket SOCKET   listen here (default: $XDG_RUNTIME_DIR/cred.sock)
+  --config FILE         config file (default: $CREDAGENT_CONFIG, else $XDG_CONFIG_HOME/credagent/config.toml)
+  -t, --lifetime DUR    exit cleanly after this long, e.g. 8h
+  -d, --debug           log to stderr (otherwise to $XDG_STATE_HOME/credagent/agent.log)
+  --log-level LEVEL     debug, info (default), warn or error
+
+Signals: SIGTERM/SIGINT stop after answering requests in flight; SIGHUP reloads the config.`;
+
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/** `credagent agent`: returns the process exit code. */
+export async function runAgent(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        socket: { type: "string", short: "a" },
+        config: { type: "string" },
+        lifetime: { type: "string", short: "t" },
+        debug: { type: "boolean", short: "d" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        // Internal, for `credagent start`: a pipe to write "ready" to once the socket listens.
+        "ready-fd": { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`credagent agent: ${describe(err)}\n${AGENT_USAGE}\n`);
+    return EXIT.usage;
+  }
+  if (args.help) {
+    process.stdout.write(`${AGENT_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const level = args["log-level"] === undefined ? (args.debug ? "debug" : "info") : parseLogLevel(args["log-level"]);
+  const lifetimeMs = args.lifetime === undefined ? undefined : parseDuration(args.lifetime);
+  if (level === undefined || (args.lifetime !== undefined && !lifetimeMs)) {
+    process.stderr.write(`credagent agent: ${level === undefined ? "--log-level takes debug, info, warn or error" : "-t takes a duration such as 90s, 30m or 8h"}\n`);
+    return EXIT.usage;
+  }
+
+  const pathEnv = currentPathEnv();
+  const socketPath = args.socket ?? defaultSocketPath(pathEnv);
+  const configLocation = configPath(pathEnv, args.config);
+  const log = createLogger(args.debug ? (line) => process.stderr.write(line) : openLogFile(stateDir(pathEnv)), level);
+
+  let config: AgentConfig;
+  try {
+    config = loadConfig(configLocation.path, configLocation.explicit);
+  } catch (err) {
+    return fail(err, log, Boolean(args.debug));
+  }
+
+  const startedAt = Date.now();
+  const registry = new CredentialRegistry({
+    clock: systemClock,
+    random: Math.random,
+    onEvent: (event) => {
+      if (event.kind === "fetched") {
+        log.info("token obtained", { credential: event.name, expires_at: iso(event.expiresAt), refresh_at: iso(event.refreshAt) });
+      } else {
+        log.warn("token fetch failed", { credential: event.name, error: event.error, retry_at: event.retryAt ? iso(event.retryAt) : undefined });
+      }
+    },
+  });
+  registry.apply(toDefinitions(config, process.env));
+
+  const app = createApp(
+    { registry, info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt }, now: Date.now },
+    (err) => log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),
+  );
+  const server = createRequestServer((request, env) => app.fetch(request, env), {
+    agentUid: process.getuid?.() ?? 0,
+    denyRoot: false,
+    headersTimeoutMs: 10_000,
+    idleTimeoutMs: 60_000,
+    log,
+  });
+
+  let listener: UnixListener;
+  try {
+    listener = await listenLocal(socketPath, (socket) => server.onConnection(socket));
+  } catch (err) {
+    if (err instanceof CredagentError && err.code === "agent_running") {
+      process.stderr.write(`credagent: ${err.message}\n`);
+      return EXIT.agentRunning;
+    }
+    return fail(err, log, Boolean(args.debug));
+  }
+
+  process.on("unhandledRejection", (err) => log.error("unhandled rejection", { error: describe(err) }));
+  process.on("uncaughtException", (err) => log.error("uncaught exception", { error: describe(err), stack: err.stack }));
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = async (reason: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info("agent stopping", { reason });
+      listener.server.close();
+      await server.drain(SHUTDOWN_GRACE_MS);
+      registry.stop();
+      listener.close();
+      log.info("agent stopped");
+      resolve(EXIT.ok);
+    };
+    process.on("SIGTERM", () => void shutdown("SIGTERM"));
+    process.on("SIGINT", () => void shutdown("SIGINT"));
+    process.on("SIGHUP", () => reload(configLocation, registry, log));
+    if (lifetimeMs) setTimeout(() => void shutdown("lifetime reached"), lifetimeMs).unref();
+    signalReady(args["ready-fd"]);
+    log.info("agent ready", {
+      pid: process.pid,
+      socket: socketPath,
+      config: config.path ?? `${configLocation.path} (absent)`,
+      credentials: config.credentials.length,
+      version: VERSION,
+    });
+  });
+}
+
+function reload(location: { path: string; explicit: boolean }, registry: CredentialRegistry, log: Logger): void {
+  try {
+    const config = loadConfig(location.path, location.explicit);
+    const result = registry.apply(toDefinitions(config, process.env));
+    log.info("config reloaded", {
+      added: result.added.join(",") || "-",
+      changed: result.changed.join(",") || "-",
+      removed: result.removed.join(",") || "-",
+      kept: result.kept.length,
+    });
+  } catch (err) {
+    log.error("config reload failed; the previous config stays in force", { error: describe(err) });
+  }
+}
+
+function fail(err: unknown, log: Logger, logsToStderr: boolean): number {
+  const message = describe(err);
+  // On stderr as plain text, for the person (or `credagent start`) reading it; in the log file too
+  // when the log is elsewhere.
+  if (!logsToStderr) log.error("agent cannot start", { error: message });
+  process.stderr.write(`credagent: ${message}\n`);
+  return EXIT.failed;
+}
+
+function openLogFile(dir: string): (line: string) => void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const fd = openSync(join(dir, "agent.log"), "a", 0o600);
+  return (line) => {
+    try {
+      writeSync(fd, line);
+    } catch {
+      // A full disk must not take the agent down; the log is best effort.
+    }
+  };
+}
+
+function signalReady(fdText: string | undefined): void {
+  if (fdText === undefined || !/^\d+$/.test(fdText)) return;
+  const fd = Number(fdText);
+  try {
+    writeSync(fd, "ready\n");
+    closeSync(fd);
+  } catch {
+    // The starter gave up waiting; it will find the socket answering anyway.
+  }
+}
+
+function iso(t: number): string {
+  return new Date(t).toISOString();
+}

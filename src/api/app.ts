@@ -1,0 +1,37 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { CredagentError } from "../errors.ts";
+import { API_PREFIX } from "../wire/types.ts";
+import type { ApiDeps } from "./deps.ts";
+import { errorBody, sendError } from "./errors.ts";
+import { frontDoor } from "./guard.ts";
+import { credentialRoutes } from "./routes/credentials.ts";
+import { healthRoutes } from "./routes/health.ts";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** The agent's HTTP API. Runtime-free: the server hands requests in, tests use app.request(). */
+export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void): Hono {
+  const app = new Hono();
+  app.use(frontDoor());
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json(errorBody("payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`), 413),
+    }),
+  );
+  app.route(`${API_PREFIX}/health`, healthRoutes(deps));
+  app.route(`${API_PREFIX}/credentials`, credentialRoutes(deps));
+
+  app.notFound((c) => {
+    const known = /^\/v1\/(health|credentials(\/[^/]+(\/refresh)?)?)\/?$/.test(c.req.path);
+    if (known) return c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`), 405);
+    return c.json(errorBody("not_found", `no such endpoint: ${c.req.path}; see the API reference in the README`), 404);
+  });
+  app.onError((err, c) => {
+    if (err instanceof CredagentError) return sendError(c, err);
+    onInternalError(err);
+    return c.json(errorBody("internal", "internal error in the agent; its log has the details"), 500);
+  });
+  return app;
+}

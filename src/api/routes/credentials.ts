@@ -1,0 +1,70 @@
+import { Hono } from "hono";
+import { CredagentError } from "../../errors.ts";
+import type { ManagedCredential } from "../../refresh/credential.ts";
+import type { Token } from "../../sources/source.ts";
+import { CREDENTIAL_NAME, type CredentialListResponse, type CredentialSummary, type TokenResponse } from "../../wire/types.ts";
+import type { ApiDeps } from "../deps.ts";
+
+const MAX_MIN_VALID_SECONDS = 86_400 * 366;
+
+export function credentialRoutes(deps: ApiDeps): Hono {
+  const app = new Hono();
+
+  app.get("/", (c) => {
+    const body: CredentialListResponse = { credentials: deps.registry.list().map(summary) };
+    return c.json(body);
+  });
+
+  app.get("/:name", async (c) => {
+    const credential = lookup(deps, c.req.param("name"));
+    const minValidMs = parseMinValid(c.req.query("min_valid"));
+    const token = await credential.get(minValidMs);
+    return c.json(tokenBody(credential.name, token, deps.now()), 200, { "Cache-Control": "no-store" });
+  });
+
+  app.post("/:name/refresh", async (c) => {
+    const credential = lookup(deps, c.req.param("name"));
+    const token = await credential.refresh();
+    return c.json(tokenBody(credential.name, token, deps.now()), 200, { "Cache-Control": "no-store" });
+  });
+
+  return app;
+}
+
+function lookup(deps: ApiDeps, name: string): ManagedCredential {
+  if (!CREDENTIAL_NAME.test(name)) {
+    throw new CredagentError("bad_request", "a credential name is 1 to 128 letters, digits, '.', '_' or '-'");
+  }
+  return deps.registry.get(name);
+}
+
+function parseMinValid(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) > MAX_MIN_VALID_SECONDS) {
+    throw new CredagentError("bad_request", "min_valid must be a whole number of seconds (at most a year)");
+  }
+  return Number(raw) * 1000;
+}
+
+function tokenBody(name: string, token: Token, now: number): TokenResponse {
+  return {
+    name,
+    token: token.value.reveal(),
+    token_type: token.tokenType,
+    expires_at: new Date(token.expiresAt).toISOString(),
+    expires_in: Math.max(0, Math.floor((token.expiresAt - now) / 1000)),
+  };
+}
+
+function summary(credential: ManagedCredential): CredentialSummary {
+  const snap = credential.snapshot();
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return {
+    name: credential.name,
+    source: credential.source.kind,
+    state: snap.state,
+    expires_at: iso(snap.expiresAt),
+    refresh_at: iso(snap.refreshAt),
+    last_error: snap.lastError,
+  };
+}

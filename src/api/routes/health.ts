@@ -1,0 +1,18 @@
+import { Hono } from "hono";
+import type { HealthResponse } from "../../wire/types.ts";
+import type { ApiDeps } from "../deps.ts";
+
+export function healthRoutes(deps: ApiDeps): Hono {
+  const app = new Hono();
+  app.get("/", (c) => {
+    const body: HealthResponse = {
+      status: "ok",
+      version: deps.info.version,
+      pid: deps.info.pid,
+      socket: deps.info.socket,
+      started_at: new Date(deps.info.startedAt).toISOString(),
+    };
+    return c.json(body);
+  });
+  return app;
+}

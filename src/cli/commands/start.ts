@@ -1,0 +1,52 @@
+import { startAgent } from "../../client/start.ts";
+import { parseDuration } from "../../duration.ts";
+import { EXIT } from "../../exit-codes.ts";
+import { stateDir } from "../../paths.ts";
+import type { Command } from "../command.ts";
+import { noPositionals, parseCommandArgs } from "../command.ts";
+import { reportError, UsageError } from "../io.ts";
+import { dialectFromShell, exportCode } from "../output/shell.ts";
+import { shellOptions, chosenDialect } from "./shell-flags.ts";
+
+const usage = `usage: credagent start [-s|-c|--fish|--powershell] [-a SOCKET] [-t LIFETIME] [--config FILE]
+
+Starts the agent in the background unless one already answers at the socket, and prints the
+shell code that points your shell at it:  eval "$(credagent start)"
+
+  -s, -c, --fish, --powershell   sh, csh, fish or PowerShell code (default: from $SHELL)
+  -a, --socket SOCKET            socket path (default: $CRED_SOCK, else $XDG_RUNTIME_DIR/cred.sock)
+  -t, --lifetime DUR             the agent exits after this long, e.g. 8h
+  --config FILE                  config file for the agent`;
+
+export const start: Command = {
+  name: "start",
+  summary: "start the agent in the background and print shell code for eval",
+  usage,
+  async run(argv, ctx) {
+    try {
+      const { values, positionals } = parseCommandArgs(argv, {
+        ...shellOptions,
+        socket: { type: "string", short: "a" },
+        lifetime: { type: "string", short: "t" },
+        config: { type: "string" },
+      });
+      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
+      noPositionals(positionals);
+      if (values.lifetime !== undefined && !parseDuration(values.lifetime)) {
+        throw new UsageError("-t takes a duration such as 90s, 30m or 8h");
+      }
+      const dialect = chosenDialect(values) ?? dialectFromShell(ctx.env.SHELL);
+      const { health } = await startAgent({
+        socketPath: values.socket ?? ctx.socketPath(),
+        configPath: values.config,
+        lifetime: values.lifetime,
+        logDir: stateDir(ctx.pathEnv),
+        env: ctx.env,
+      });
+      ctx.out(exportCode(dialect, [["CRED_SOCK", health.socket], ["CRED_AGENT_PID", String(health.pid)]], `Agent pid ${health.pid}`));
+      return EXIT.ok;
+    } catch (err) {
+      return reportError(ctx, "start", err, usage);
+    }
+  },
+};

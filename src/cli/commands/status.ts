@@ -1,0 +1,40 @@
+import { AgentClient } from "../../client/client.ts";
+import { formatCountdown } from "../../duration.ts";
+import { EXIT } from "../../exit-codes.ts";
+import type { Command } from "../command.ts";
+import { noPositionals, parseCommandArgs } from "../command.ts";
+import { reportError } from "../io.ts";
+import { credentialRows } from "../output/credentials.ts";
+import { table } from "../output/table.ts";
+
+const usage = `usage: credagent status [--json]
+
+Shows the agent (pid, socket, uptime, version) and each credential's state, expiry and last error.
+Exit status 3 when no agent answers.`;
+
+export const status: Command = {
+  name: "status",
+  summary: "show the agent and the state of each credential",
+  usage,
+  async run(argv, ctx) {
+    try {
+      const { values, positionals } = parseCommandArgs(argv, { json: { type: "boolean" } });
+      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
+      noPositionals(positionals);
+      const client = new AgentClient(ctx.socketPath());
+      const [health, { credentials }] = await Promise.all([client.health(), client.list()]);
+      const now = Date.now();
+      const uptimeSeconds = Math.max(0, Math.floor((now - Date.parse(health.started_at)) / 1000));
+      if (values.json) {
+        ctx.out(`${JSON.stringify({ agent: { ...health, uptime_seconds: uptimeSeconds }, credentials }, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      ctx.out(`agent pid ${health.pid}, socket ${health.socket}, up ${formatCountdown(uptimeSeconds * 1000 + 1)}, version ${health.version}\n`);
+      if (credentials.length === 0) ctx.out("no credentials configured\n");
+      else ctx.out(table(["NAME", "SOURCE", "STATE", "EXPIRES", "LAST ERROR"], credentialRows(credentials, now)));
+      return EXIT.ok;
+    } catch (err) {
+      return reportError(ctx, "status", err, usage);
+    }
+  },
+};

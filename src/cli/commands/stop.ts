@@ -1,0 +1,58 @@
+import { AgentClient } from "../../client/client.ts";
+import { CredagentError } from "../../errors.ts";
+import { EXIT } from "../../exit-codes.ts";
+import type { Command } from "../command.ts";
+import { noPositionals, parseCommandArgs } from "../command.ts";
+import { reportError } from "../io.ts";
+import { dialectFromShell, unsetCode } from "../output/shell.ts";
+import { chosenDialect, shellOptions } from "./shell-flags.ts";
+
+const usage = `usage: credagent stop [-s|-c|--fish|--powershell]     (alias: credagent -k)
+
+Stops the agent at $CRED_SOCK (else the default socket) and prints the shell code that unsets
+CRED_SOCK and CRED_AGENT_PID:  eval "$(credagent stop)"`;
+
+const STOP_WAIT_MS = 10_000;
+
+export const stop: Command = {
+  name: "stop",
+  summary: "stop the agent and print shell code that unsets its variables",
+  usage,
+  async run(argv, ctx) {
+    try {
+      const { values, positionals } = parseCommandArgs(argv, shellOptions);
+      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
+      noPositionals(positionals);
+      const dialect = chosenDialect(values) ?? dialectFromShell(ctx.env.SHELL);
+      const client = new AgentClient(ctx.socketPath(), 5_000);
+      // The pid comes from the agent answering on the socket, not from CRED_AGENT_PID alone: a
+      // stale variable must never make us signal an unrelated process that reused the pid.
+      const { pid } = await client.health();
+      const expected = ctx.env.CRED_AGENT_PID;
+      if (expected && expected !== String(pid)) {
+        ctx.err(`credagent stop: CRED_AGENT_PID is ${expected} but the agent at ${client.socketPath} is pid ${pid}; stopping pid ${pid}\n`);
+      }
+      process.kill(pid, "SIGTERM");
+      if (!(await waitGone(pid))) {
+        throw new CredagentError("unavailable", `agent pid ${pid} did not stop within ${STOP_WAIT_MS / 1000}s; 'kill -9 ${pid}' ends it`);
+      }
+      ctx.out(unsetCode(dialect, ["CRED_SOCK", "CRED_AGENT_PID"], `Agent pid ${pid} killed`));
+      return EXIT.ok;
+    } catch (err) {
+      return reportError(ctx, "stop", err, usage);
+    }
+  },
+};
+
+async function waitGone(pid: number): Promise<boolean> {
+  const deadline = Date.now() + STOP_WAIT_MS;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}

@@ -1,0 +1,68 @@
+import { CredagentError, isErrorCode } from "../errors.ts";
+import type { CredentialListResponse, ErrorBody, HealthResponse, TokenResponse } from "../wire/types.ts";
+
+/** The only way the CLI reaches the agent: typed calls over its socket. */
+export class AgentClient {
+  constructor(
+    readonly socketPath: string,
+    private readonly timeoutMs = 60_000,
+  ) {}
+
+  health(): Promise<HealthResponse> {
+    return this.#request("GET", "/v1/health");
+  }
+
+  list(): Promise<CredentialListResponse> {
+    return this.#request("GET", "/v1/credentials");
+  }
+
+  token(name: string, minValidSeconds?: number): Promise<TokenResponse> {
+    const query = minValidSeconds === undefined ? "" : `?min_valid=${minValidSeconds}`;
+    return this.#request("GET", `/v1/credentials/${encodeURIComponent(name)}${query}`);
+  }
+
+  refresh(name: string): Promise<TokenResponse> {
+    return this.#request("POST", `/v1/credentials/${encodeURIComponent(name)}/refresh`);
+  }
+
+  async #request<T>(method: string, path: string): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`http://localhost${path}`, {
+        method,
+        unix: this.socketPath,
+        signal: AbortSignal.timeout(this.timeoutMs),
+        keepalive: false,
+      });
+    } catch (err) {
+      throw this.#connectionError(err);
+    }
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch (err) {
+      throw new CredagentError("internal", `the agent at ${this.socketPath} sent a response that is not JSON (HTTP ${response.status})`, { cause: err });
+    }
+    if (!response.ok) {
+      const error = (body as Partial<ErrorBody>).error;
+      const code = isErrorCode(error?.code) ? error.code : "internal";
+      throw new CredagentError(code, error?.message ?? `the agent answered HTTP ${response.status}`);
+    }
+    return body as T;
+  }
+
+  #connectionError(err: unknown): CredagentError {
+    const code = (err as { code?: string }).code;
+    if (code === "ENOENT" || code === "ECONNREFUSED" || code === "FailedToOpenSocket" || code === "ConnectionRefused") {
+      return new CredagentError(
+        "agent_not_running",
+        `no agent is answering at ${this.socketPath}; start one with: eval "$(credagent start)"`,
+        { cause: err },
+      );
+    }
+    if ((err as Error).name === "TimeoutError") {
+      return new CredagentError("unavailable", `the agent at ${this.socketPath} did not answer within ${this.timeoutMs / 1000}s`, { cause: err });
+    }
+    return new CredagentError("agent_not_running", `cannot reach the agent at ${this.socketPath}: ${(err as Error).message}`, { cause: err });
+  }
+}

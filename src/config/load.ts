@@ -1,0 +1,72 @@
+import { readFileSync } from "node:fs";
+import * as v from "valibot";
+import { CredagentError } from "../errors.ts";
+import { configSchema } from "./schema.ts";
+
+export interface CommandCredentialConfig {
+  name: string;
+  source: "command";
+  command: string[];
+  refreshBeforeMs?: number;
+  lifetimeMs: number;
+  timeoutMs: number;
+  prefetch: boolean;
+}
+
+export type CredentialConfig = CommandCredentialConfig;
+
+export interface AgentConfig {
+  /** The file read, or null when none exists at the default path. */
+  path: string | null;
+  requestWaitMs: number;
+  credentials: CredentialConfig[];
+}
+
+export const DEFAULTS = {
+  // A bare token that says nothing of its expiry is trusted for this long: short, so a wrong
+  // guess costs one more command run, never an expired token served for an hour.
+  lifetimeMs: 5 * 60_000,
+  timeoutMs: 30_000,
+  requestWaitMs: 30_000,
+} as const;
+
+/**
+ * Reads and checks the config. `required` is false only for the default path, where no file
+ * means no credentials yet; a file named by --config or CREDAGENT_CONFIG must exist.
+ */
+export function loadConfig(path: string, required: boolean): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" && !required) return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, credentials: [] };
+    throw new CredagentError("config_invalid", `cannot read the config file ${path}: ${code ?? String(err)}`, { cause: err });
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(text: string, path: string): AgentConfig {
+  let doc: unknown;
+  try {
+    doc = Bun.TOML.parse(text);
+  } catch (err) {
+    throw new CredagentError("config_invalid", `${path}: not valid TOML: ${(err as Error).message}`, { cause: err });
+  }
+  const result = v.safeParse(configSchema, doc);
+  if (!result.success) {
+    const lines = result.issues.map((issue) => `  ${v.getDotPath(issue) ?? "(top level)"}: ${issue.message}`);
+    throw new CredagentError("config_invalid", `${path} is invalid:\n${lines.join("\n")}`);
+  }
+  const input = result.output;
+  const credentials: CredentialConfig[] = Object.entries(input.credentials ?? {}).map(([name, c]) => ({
+    name,
+    source: c.source,
+    command: c.command,
+    refreshBeforeMs: c.refresh_before,
+    lifetimeMs: c.lifetime ?? DEFAULTS.lifetimeMs,
+    timeoutMs: c.timeout ?? DEFAULTS.timeoutMs,
+    prefetch: c.prefetch ?? false,
+  }));
+  return { path, requestWaitMs: input.agent?.request_wait ?? DEFAULTS.requestWaitMs, credentials };
+}

@@ -1,0 +1,43 @@
+import type net from "node:net";
+import { ptr } from "bun:ffi";
+import { CredagentError } from "../errors.ts";
+import { libc } from "../native/libc.ts";
+
+/** Who is at the other end of a connection, as the kernel says. */
+export interface PeerIdentity {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+
+function socketFd(socket: net.Socket): number | undefined {
+  // Bun's node:net keeps the descriptor on the handle, as Node does; nothing public exposes it.
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === "number" && fd >= 0 ? fd : undefined;
+}
+
+/** The peer's credentials; null where the platform cannot tell (named pipes, for now). */
+export function readPeerIdentity(socket: net.Socket): PeerIdentity | null {
+  if (process.platform !== "linux") return null;
+  const fd = socketFd(socket);
+  if (fd === undefined) throw new CredagentError("internal", "the accepted socket has no file descriptor");
+  const cred = new Int32Array(3);
+  const len = new Uint32Array([12]);
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ptr(cred), ptr(len)) !== 0) {
+    throw new CredagentError("internal", "getsockopt(SO_PEERCRED) failed on an accepted socket");
+  }
+  return { pid: cred[0]!, uid: cred[1]!, gid: cred[2]! };
+}
+
+/**
+ * ssh-agent's rule: only our own uid, and root (who can read our memory anyway) unless denied.
+ * Holds even if someone loosened the socket's permissions by hand.
+ */
+export function peerAllowed(peer: PeerIdentity | null, agentUid: number, denyRoot: boolean): boolean {
+  if (peer === null) return true;
+  if (peer.uid === agentUid) return true;
+  return peer.uid === 0 && !denyRoot;
+}

@@ -1,0 +1,93 @@
+import { homedir, userInfo } from "node:os";
+import { join } from "node:path";
+import { CredagentError } from "./errors.ts";
+
+// Where things live, as pure functions of the environment, so every platform's answer is
+// unit-tested on this one.
+
+export interface PathEnv {
+  env: Record<string, string | undefined>;
+  platform: NodeJS.Platform;
+  uid: number;
+  home: string;
+  username: string;
+}
+
+export const SOCKET_NAME = "cred.sock";
+
+/** $XDG_RUNTIME_DIR/cred.sock, else a private ${TMPDIR:-/tmp}/credagent-$UID/, or a named pipe. */
+export function defaultSocketPath(p: PathEnv): string {
+  if (p.platform === "win32") return windowsPipeName(p.username);
+  const runtime = p.env.XDG_RUNTIME_DIR;
+  if (runtime && runtime.startsWith("/")) return join(runtime, SOCKET_NAME);
+  const tmp = p.env.TMPDIR && p.env.TMPDIR.startsWith("/") ? p.env.TMPDIR : "/tmp";
+  return join(tmp, `credagent-${p.uid}`, SOCKET_NAME);
+}
+
+/** The socket the client talks to: $CRED_SOCK, else the default. */
+export function clientSocketPath(p: PathEnv): string {
+  return p.env.CRED_SOCK || defaultSocketPath(p);
+}
+
+export function windowsPipeName(username: string): string {
+  // Pipe names may not hold a backslash; a domain user "CORP\alice" becomes "CORP-alice".
+  const safe = username.replace(/[\\/:*?"<>|\s]+/g, "-") || "user";
+  return `\\\\.\\pipe\\credagent-${safe}`;
+}
+
+export function isWindowsPipe(path: string): boolean {
+  return /^\\\\[.?]\\pipe\\/i.test(path);
+}
+
+function xdgDir(p: PathEnv, variable: string, fallback: string): string {
+  const value = p.env[variable];
+  return value && value.startsWith("/") ? value : join(p.home, fallback);
+}
+
+/** --config, else $CREDAGENT_CONFIG, else $XDG_CONFIG_HOME/credagent/config.toml. */
+export function configPath(p: PathEnv, flag?: string): { path: string; explicit: boolean } {
+  if (flag) return { path: flag, explicit: true };
+  if (p.env.CREDAGENT_CONFIG) return { path: p.env.CREDAGENT_CONFIG, explicit: true };
+  if (p.platform === "win32" && p.env.APPDATA) return { path: join(p.env.APPDATA, "credagent", "config.toml"), explicit: false };
+  return { path: join(xdgDir(p, "XDG_CONFIG_HOME", ".config"), "credagent", "config.toml"), explicit: false };
+}
+
+/** $XDG_STATE_HOME/credagent: the agent's log. */
+export function stateDir(p: PathEnv): string {
+  if (p.platform === "win32" && p.env.LOCALAPPDATA) return join(p.env.LOCALAPPDATA, "credagent");
+  return join(xdgDir(p, "XDG_STATE_HOME", ".local/state"), "credagent");
+}
+
+// sun_path is 108 bytes on Linux and 104 on macOS and the BSDs, with the terminating NUL.
+const SUN_PATH_MAX: Partial<Record<NodeJS.Platform, number>> = { linux: 107, darwin: 103, freebsd: 103, openbsd: 103 };
+
+export function assertSocketPathLength(path: string, platform: NodeJS.Platform): void {
+  const max = SUN_PATH_MAX[platform];
+  if (max === undefined || isWindowsPipe(path)) return;
+  const bytes = Buffer.byteLength(path);
+  if (bytes > max) {
+    throw new CredagentError(
+      "unsafe_path",
+      `the socket path ${path} is ${bytes} bytes, longer than the ${max} a Unix socket allows; ` +
+        `choose a shorter one with -a, or set XDG_RUNTIME_DIR or TMPDIR to a shorter directory`,
+    );
+  }
+}
+
+export function currentPathEnv(): PathEnv {
+  let username = process.env.USER ?? process.env.USERNAME ?? "";
+  if (!username) {
+    try {
+      username = userInfo().username;
+    } catch {
+      username = `uid${process.getuid?.() ?? 0}`;
+    }
+  }
+  return {
+    env: process.env,
+    platform: process.platform,
+    uid: process.getuid?.() ?? 0,
+    home: homedir(),
+    username,
+  };
+}

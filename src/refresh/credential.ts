@@ -1,0 +1,229 @@
+import { CredagentError, describe } from "../errors.ts";
+import { formatCountdown } from "../duration.ts";
+import type { Token, TokenSource } from "../sources/source.ts";
+import type { CredentialState } from "../wire/types.ts";
+import type { Clock } from "./clock.ts";
+import { backoffDelay, refreshAt, type RefreshPolicy } from "./policy.ts";
+
+export interface CredentialDeps {
+  clock: Clock;
+  random: () => number;
+  onEvent?: (event: CredentialEvent) => void;
+}
+
+export type CredentialEvent =
+  | { kind: "fetched"; name: string; expiresAt: number; refreshAt: number }
+  | { kind: "fetch_failed"; name: string; error: string; retryAt: number | null };
+
+export interface CredentialSnapshot {
+  state: CredentialState;
+  expiresAt: number | null;
+  refreshAt: number | null;
+  lastError: string | null;
+}
+
+/**
+ * One credential's token, kept fresh: served from memory while valid, refreshed ahead of expiry,
+ * fetched once for all concurrent callers, backed off on failure while the last valid token is
+ * still served. Knows nothing of sockets or processes; the clock is injected.
+ */
+export class ManagedCredential {
+  #token: Token | undefined;
+  #pending: Promise<Token> | undefined;
+  #failures = 0;
+  #lastError: string | undefined;
+  #retryAt: number | undefined;
+  #refreshAt: number | undefined;
+  #cancelTimer: (() => void) | undefined;
+  #abort: AbortController | undefined;
+  // Background refresh only runs for a credential somebody has asked for: an unused one costs
+  // the identity provider nothing.
+  #inUse = false;
+  #stopped = false;
+
+  constructor(
+    readonly name: string,
+    readonly source: TokenSource,
+    readonly policy: RefreshPolicy,
+    private readonly deps: CredentialDeps,
+  ) {}
+
+  /** A token valid for at least minValidMs, from memory when one is. */
+  async get(minValidMs = 0): Promise<Token> {
+    this.#inUse = true;
+    const now = this.deps.clock.now();
+    const held = this.#token;
+    if (held && held.expiresAt - now > minValidMs) return held;
+    if (!this.#pending && this.#retryAt !== undefined && now < this.#retryAt) {
+      throw this.#unavailable(`retrying in ${formatCountdown(this.#retryAt - now)}`);
+    }
+    const token = await this.#waitBounded(this.#fetchOnce());
+    const left = token.expiresAt - this.deps.clock.now();
+    if (left <= minValidMs) {
+      throw new CredagentError(
+        "unavailable",
+        `credential '${this.name}': its source issued a token valid for ${formatCountdown(left)}, ` +
+          `less than the ${formatCountdown(minValidMs)} asked for; ask for a shorter min_valid`,
+      );
+    }
+    return token;
+  }
+
+  /** Fetches a new token now, whatever the one held; joins a fetch already under way. */
+  async refresh(): Promise<Token> {
+    this.#inUse = true;
+    return this.#waitBounded(this.#fetchOnce());
+  }
+
+  /** Starts keeping the token fresh at once (config `prefetch`). */
+  prefetch(): void {
+    this.#inUse = true;
+    this.#fetchOnce().catch(() => {});
+  }
+
+  /** Seeds a token obtained elsewhere (a cache), scheduling its refresh. */
+  seed(token: Token): void {
+    if (token.expiresAt <= this.deps.clock.now()) return;
+    this.#token = token;
+    this.#schedule(refreshAt(token, this.policy, this.deps.random));
+  }
+
+  snapshot(): CredentialSnapshot {
+    const now = this.deps.clock.now();
+    const valid = this.#token && this.#token.expiresAt > now ? this.#token : undefined;
+    let state: CredentialState;
+    if (this.#pending) state = "refreshing";
+    else if (valid) state = this.#lastError ? "stale" : "fresh";
+    else if (this.#lastError) state = "failing";
+    else state = "not_loaded";
+    return {
+      state,
+      expiresAt: valid?.expiresAt ?? null,
+      refreshAt: valid ? (this.#refreshAt ?? null) : null,
+      lastError: this.#lastError ?? null,
+    };
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#cancelTimer?.();
+    this.#abort?.abort(new CredagentError("unavailable", "the agent is stopping"));
+  }
+
+  #fetchOnce(): Promise<Token> {
+    if (this.#stopped) return Promise.reject(new CredagentError("unavailable", "the agent is stopping"));
+    this.#pending ??= this.#fetch().finally(() => {
+      this.#pending = undefined;
+    });
+    return this.#pending;
+  }
+
+  async #fetch(): Promise<Token> {
+    this.#cancelTimer?.();
+    const { clock } = this.deps;
+    const abort = new AbortController();
+    this.#abort = abort;
+    const cancelTimeout = clock.setTimeout(
+      () =>
+        abort.abort(
+          new CredagentError(
+            "source_failed",
+            `the ${this.source.kind} source did not answer within ${formatCountdown(this.policy.fetchTimeoutMs)}`,
+          ),
+        ),
+      this.policy.fetchTimeoutMs,
+    );
+    try {
+      const token = await raceAbort(this.source.fetchToken({ signal: abort.signal, now: clock.now() }), abort.signal);
+      if (token.expiresAt <= clock.now()) {
+        throw new CredagentError("source_failed", "the source returned a token that has already expired");
+      }
+      this.#token = token;
+      this.#failures = 0;
+      this.#lastError = undefined;
+      this.#retryAt = undefined;
+      const at = refreshAt(token, this.policy, this.deps.random);
+      this.#schedule(at);
+      this.deps.onEvent?.({ kind: "fetched", name: this.name, expiresAt: token.expiresAt, refreshAt: at });
+      return token;
+    } catch (err) {
+      this.#failures += 1;
+      this.#lastError = describe(err);
+      const now = clock.now();
+      let retryAt: number | null = null;
+      if (!this.#stopped) {
+        retryAt = now + backoffDelay(this.#failures, this.policy, this.deps.random);
+        this.#retryAt = retryAt;
+        if (this.#inUse) this.#schedule(retryAt);
+      }
+      this.deps.onEvent?.({ kind: "fetch_failed", name: this.name, error: this.#lastError, retryAt });
+      throw err;
+    } finally {
+      cancelTimeout();
+      if (this.#abort === abort) this.#abort = undefined;
+    }
+  }
+
+  #schedule(at: number): void {
+    this.#cancelTimer?.();
+    if (this.#stopped) return;
+    this.#refreshAt = at;
+    const delay = Math.max(0, at - this.deps.clock.now());
+    this.#cancelTimer = this.deps.clock.setTimeout(() => {
+      this.#cancelTimer = undefined;
+      this.#fetchOnce().catch(() => {});
+    }, delay);
+  }
+
+  async #waitBounded(fetching: Promise<Token>): Promise<Token> {
+    let cancel: (() => void) | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      cancel = this.deps.clock.setTimeout(
+        () =>
+          reject(
+            new CredagentError(
+              "unavailable",
+              `credential '${this.name}': still waiting for its source after ` +
+                `${formatCountdown(this.policy.requestWaitMs)}; try again shortly`,
+            ),
+          ),
+        this.policy.requestWaitMs,
+      );
+    });
+    try {
+      return await Promise.race([fetching, timedOut]);
+    } catch (err) {
+      if (err instanceof CredagentError && err.code === "unavailable") throw err;
+      throw this.#unavailable(undefined, err);
+    } finally {
+      cancel?.();
+    }
+  }
+
+  #unavailable(extra?: string, cause?: unknown): CredagentError {
+    const reason = this.#lastError ?? describe(cause);
+    return new CredagentError(
+      "unavailable",
+      `credential '${this.name}' has no valid token: ${reason}${extra ? ` (${extra})` : ""}`,
+      { cause },
+    );
+  }
+}
+
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}

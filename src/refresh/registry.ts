@@ -1,0 +1,75 @@
+import { CredagentError } from "../errors.ts";
+import type { TokenSource } from "../sources/source.ts";
+import { ManagedCredential, type CredentialDeps } from "./credential.ts";
+import type { RefreshPolicy } from "./policy.ts";
+
+/** What the registry needs to know of a configured credential. */
+export interface CredentialDefinition {
+  name: string;
+  /** Equal fingerprints mean an unchanged definition: its token survives a reload. */
+  fingerprint: string;
+  policy: RefreshPolicy;
+  prefetch: boolean;
+  createSource(): TokenSource;
+}
+
+export interface ApplyResult {
+  added: string[];
+  changed: string[];
+  removed: string[];
+  kept: string[];
+}
+
+/** The agent's credentials by name; swapped as a whole on reload, keeping unchanged ones. */
+export class CredentialRegistry {
+  #entries = new Map<string, { def: CredentialDefinition; credential: ManagedCredential }>();
+
+  constructor(private readonly deps: CredentialDeps) {}
+
+  apply(definitions: Iterable<CredentialDefinition>): ApplyResult {
+    const result: ApplyResult = { added: [], changed: [], removed: [], kept: [] };
+    const next = new Map<string, { def: CredentialDefinition; credential: ManagedCredential }>();
+    for (const def of definitions) {
+      const old = this.#entries.get(def.name);
+      if (old && old.def.fingerprint === def.fingerprint) {
+        next.set(def.name, old);
+        result.kept.push(def.name);
+        continue;
+      }
+      const credential = new ManagedCredential(def.name, def.createSource(), def.policy, this.deps);
+      next.set(def.name, { def, credential });
+      (old ? result.changed : result.added).push(def.name);
+      if (def.prefetch) credential.prefetch();
+    }
+    for (const [name, old] of this.#entries) {
+      const replacement = next.get(name);
+      if (replacement?.credential !== old.credential) old.credential.stop();
+      if (!replacement) result.removed.push(name);
+    }
+    this.#entries = next;
+    return result;
+  }
+
+  get(name: string): ManagedCredential {
+    const entry = this.#entries.get(name);
+    if (!entry) {
+      throw new CredagentError(
+        "unknown_credential",
+        `no credential named '${name}' is configured; 'credagent list' shows the names`,
+      );
+    }
+    return entry.credential;
+  }
+
+  list(): ManagedCredential[] {
+    return [...this.#entries.values()].map((e) => e.credential);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  stop(): void {
+    for (const { credential } of this.#entries.values()) credential.stop();
+  }
+}

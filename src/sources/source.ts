@@ -1,0 +1,22 @@
+import type { Secret } from "../secret.ts";
+
+/** A short-lived credential as a source hands it over. Times are epoch milliseconds. */
+export interface Token {
+  value: Secret;
+  tokenType: string;
+  obtainedAt: number;
+  expiresAt: number;
+}
+
+export interface FetchContext {
+  /** Aborted when the agent gives up on the fetch (timeout, shutdown, config reload). */
+  signal: AbortSignal;
+  now: number;
+}
+
+/** One way of obtaining tokens. Sources know nothing of caching, scheduling or sockets. */
+export interface TokenSource {
+  /** The `source` name of the config, e.g. "command". */
+  readonly kind: string;
+  fetchToken(ctx: FetchContext): Promise<Token>;
+}

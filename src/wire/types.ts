@@ -1,0 +1,39 @@
+// The API contract shared by the agent and its clients. Nothing here imports runtime code.
+
+export const API_PREFIX = "/v1";
+export const CREDENTIAL_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
+export type CredentialState = "fresh" | "refreshing" | "stale" | "failing" | "not_loaded";
+
+export interface HealthResponse {
+  status: "ok";
+  version: string;
+  pid: number;
+  socket: string;
+  started_at: string;
+}
+
+export interface CredentialSummary {
+  name: string;
+  source: string;
+  state: CredentialState;
+  expires_at: string | null;
+  refresh_at: string | null;
+  last_error: string | null;
+}
+
+export interface CredentialListResponse {
+  credentials: CredentialSummary[];
+}
+
+export interface TokenResponse {
+  name: string;
+  token: string;
+  token_type: string;
+  expires_at: string;
+  expires_in: number;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
