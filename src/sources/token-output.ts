@@ -13,10 +13,10 @@ export function parseTokenOutput(output: string, now: number, defaultLifetimeMs:
   const text = output.trim();
   if (text === "") throw new CredagentError("source_failed", "the command printed nothing on stdout");
   if (text.startsWith("{")) return parseJson(text, now, defaultLifetimeMs);
-  if (/\s/.test(text)) {
+  if (!/^[\x21-\x7e]+$/.test(text) || /^["[]/.test(text)) {
     throw new CredagentError(
       "source_failed",
-      "the command printed more than one word and no JSON; it must print a bare token or a JSON object",
+      "the command printed neither a bare token (one word of printable ASCII) nor a JSON object",
     );
   }
   return { value: new Secret(text), tokenType: "Bearer", obtainedAt: now, expiresAt: jwtExpiry(text) ?? now + defaultLifetimeMs };

@@ -1,0 +1,114 @@
+import { describe, expect, test } from "bun:test";
+import { createApp } from "../../../src/api/app.ts";
+import { DEFAULT_POLICY } from "../../../src/refresh/policy.ts";
+import { CredentialRegistry } from "../../../src/refresh/registry.ts";
+import { FakeClock } from "../../support/fake-clock.ts";
+import { FakeSource } from "../../support/fake-source.ts";
+
+function setup() {
+  const clock = new FakeClock();
+  const source = new FakeSource(clock);
+  const registry = new CredentialRegistry({ clock, random: () => 0.5 });
+  registry.apply([{ name: "db", fingerprint: "1", policy: DEFAULT_POLICY, prefetch: false, createSource: () => source }]);
+  const internal: unknown[] = [];
+  const app = createApp(
+    { registry, info: { version: "9.9.9", pid: 42, socket: "/s", startedAt: clock.now() }, now: () => clock.now() },
+    (err) => internal.push(err),
+  );
+  const request = (path: string, init: RequestInit = {}) =>
+    app.request(`http://localhost${path}`, { ...init, headers: { host: "localhost", ...(init.headers as Record<string, string>) } });
+  return { clock, source, app, request, internal };
+}
+
+async function errorCode(res: Response): Promise<string> {
+  return ((await res.json()) as { error: { code: string } }).error.code;
+}
+
+describe("API", () => {
+  test("health", async () => {
+    const res = await setup().request("/v1/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "ok", version: "9.9.9", pid: 42, socket: "/s" });
+  });
+
+  test("a token, with expiry and no caching", async () => {
+    const { request } = setup();
+    const res = await request("/v1/credentials/db");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(await res.json()).toEqual({
+      name: "db",
+      token: "token-1",
+      token_type: "Bearer",
+      expires_at: new Date(Date.UTC(2026, 0, 1) + 3_600_000).toISOString(),
+      expires_in: 3600,
+    });
+  });
+
+  test("list shows states and never a token", async () => {
+    const { request } = setup();
+    await request("/v1/credentials/db");
+    const text = await (await request("/v1/credentials")).text();
+    expect(JSON.parse(text).credentials[0]).toMatchObject({ name: "db", source: "fake", state: "fresh" });
+    expect(text).not.toContain("token-1");
+  });
+
+  test("refresh forces a new token", async () => {
+    const { request, source } = setup();
+    await request("/v1/credentials/db");
+    const res = await request("/v1/credentials/db/refresh", { method: "POST" });
+    expect(((await res.json()) as { token: string }).token).toBe("token-2");
+    expect(source.calls).toBe(2);
+  });
+
+  test("errors: unknown name 404, bad name 400, bad min_valid 400, wrong method 405, unknown path 404", async () => {
+    const { request } = setup();
+    let res = await request("/v1/credentials/nope");
+    expect([res.status, await errorCode(res)]).toEqual([404, "unknown_credential"]);
+    res = await request(`/v1/credentials/${"a".repeat(129)}`);
+    expect([res.status, await errorCode(res)]).toEqual([400, "bad_request"]);
+    res = await request("/v1/credentials/a%20b");
+    expect(res.status).toBe(400);
+    res = await request("/v1/credentials/db?min_valid=-1");
+    expect([res.status, await errorCode(res)]).toEqual([400, "bad_request"]);
+    res = await request("/v1/credentials/db", { method: "DELETE" });
+    expect(res.status).toBe(405);
+    res = await request("/v2/anything");
+    expect([res.status, await errorCode(res)]).toEqual([404, "not_found"]);
+  });
+
+  test("a failing source is 503 unavailable with its reason", async () => {
+    const { request, source } = setup();
+    source.failWith = new Error("provider down");
+    const res = await request("/v1/credentials/db");
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("unavailable");
+    expect(body.error.message).toContain("provider down");
+  });
+
+  test("the front door refuses browsers and foreign Host headers", async () => {
+    const { request } = setup();
+    expect((await request("/v1/health", { headers: { origin: "https://evil.example" } })).status).toBe(403);
+    expect((await request("/v1/health", { headers: { referer: "https://evil.example/" } })).status).toBe(403);
+    expect((await request("/v1/health", { headers: { host: "evil.example" } })).status).toBe(403);
+    expect((await request("/v1/health", { headers: { host: "localhost:80" } })).status).toBe(200);
+  });
+
+  test("oversized bodies get 413", async () => {
+    const { request } = setup();
+    const res = await request("/v1/credentials/db/refresh", { method: "POST", body: "x".repeat(70_000) });
+    expect([res.status, await errorCode(res)]).toEqual([413, "payload_too_large"]);
+  });
+
+  test("an unexpected exception is a 500 with no detail, reported to the agent", async () => {
+    const { app, request, internal } = setup();
+    app.get("/v1/boom", () => {
+      throw new Error("secret detail");
+    });
+    const res = await request("/v1/boom");
+    expect(res.status).toBe(500);
+    expect(await res.text()).not.toContain("secret detail");
+    expect(internal).toHaveLength(1);
+  });
+});

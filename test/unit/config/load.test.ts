@@ -1,0 +1,47 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig, parseConfig } from "../../../src/config/load.ts";
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("expected an error");
+}
+
+describe("config", () => {
+  test("a command credential with defaults", () => {
+    const c = parseConfig('[credentials.db]\nsource = "command"\ncommand = ["az", "x"]\nrefresh_before = "5m"\n', "/c.toml");
+    expect(c.credentials).toEqual([
+      { name: "db", source: "command", command: ["az", "x"], refreshBeforeMs: 300_000, lifetimeMs: 300_000, timeoutMs: 30_000, prefetch: false },
+    ]);
+  });
+
+  test("errors name the file, the key and what is wrong", () => {
+    const msg = errorOf(() => parseConfig('[credentials.db]\nsource = "command"\ncommand = []\nrefersh_before = "5m"\n', "/etc/c.toml"));
+    expect(msg).toContain("/etc/c.toml");
+    expect(msg).toContain("credentials.db.command:");
+    expect(msg).toContain("credentials.db.refersh_before: unknown key");
+  });
+
+  test("unknown sources, bad durations, bad names and bad TOML are rejected", () => {
+    expect(errorOf(() => parseConfig('[credentials.db]\nsource = "magic"\n', "f"))).toContain("unknown source");
+    expect(errorOf(() => parseConfig('[credentials.db]\nsource = "command"\ncommand=["a"]\ntimeout = "soon"\n', "f"))).toContain(
+      "credentials.db.timeout: expected a duration",
+    );
+    expect(errorOf(() => parseConfig('[credentials."a/b"]\nsource = "command"\ncommand=["a"]\n', "f"))).toContain("credential name");
+    expect(errorOf(() => parseConfig("[credentials.db\n", "f"))).toContain("not valid TOML");
+  });
+
+  test("a missing file is an empty config at the default path, an error when named", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    expect(loadConfig(join(dir, "none.toml"), false).credentials).toEqual([]);
+    expect(errorOf(() => loadConfig(join(dir, "none.toml"), true))).toContain("ENOENT");
+    writeFileSync(join(dir, "ok.toml"), "");
+    expect(loadConfig(join(dir, "ok.toml"), true).credentials).toEqual([]);
+  });
+});

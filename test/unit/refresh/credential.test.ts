@@ -1,0 +1,237 @@
+import { describe, expect, test } from "bun:test";
+import { CredagentError } from "../../../src/errors.ts";
+import { ManagedCredential } from "../../../src/refresh/credential.ts";
+import { DEFAULT_POLICY, type RefreshPolicy } from "../../../src/refresh/policy.ts";
+import { FakeClock, settle } from "../../support/fake-clock.ts";
+import { FakeSource } from "../../support/fake-source.ts";
+
+const HOUR = 3_600_000;
+
+/** mulberry32: a repeatable stream, so the spread test cannot flake. */
+function seededRandom(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function setup(policy: Partial<RefreshPolicy> = {}, random = () => 0.5) {
+  const clock = new FakeClock();
+  const source = new FakeSource(clock);
+  const credential = new ManagedCredential("db", source, { ...DEFAULT_POLICY, ...policy }, { clock, random });
+  return { clock, source, credential };
+}
+
+async function expectUnavailable(p: Promise<unknown>, pattern?: RegExp): Promise<CredagentError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CredagentError);
+    expect((err as CredagentError).code).toBe("unavailable");
+    if (pattern) expect((err as Error).message).toMatch(pattern);
+    return err as CredagentError;
+  }
+  throw new Error("expected the call to fail with unavailable");
+}
+
+describe("ManagedCredential", () => {
+  test("serves from memory while valid: one fetch for many requests", async () => {
+    const { clock, source, credential } = setup();
+    const first = await credential.get();
+    for (let i = 0; i < 50; i++) {
+      await clock.advance(60_000 / 50);
+      expect((await credential.get()).value.reveal()).toBe(first.value.reveal());
+    }
+    expect(source.calls).toBe(1);
+    expect(credential.snapshot().state).toBe("fresh");
+  });
+
+  test("concurrent requests during a fetch share it", async () => {
+    const { clock, source, credential } = setup();
+    source.delayMs = 1_000;
+    const all = Promise.all(Array.from({ length: 20 }, () => credential.get()));
+    await settle();
+    expect(credential.snapshot().state).toBe("refreshing");
+    await clock.advance(1_000);
+    const tokens = await all;
+    expect(source.calls).toBe(1);
+    expect(new Set(tokens.map((t) => t.value.reveal())).size).toBe(1);
+  });
+
+  test("refreshes ahead of expiry, at 80% of the lifetime less jitter", async () => {
+    const { clock, source, credential } = setup({}, () => 0);
+    await credential.get();
+    await clock.advance(0.8 * HOUR - 1);
+    expect(source.calls).toBe(1);
+    await clock.advance(1);
+    expect(source.calls).toBe(2);
+    expect((await credential.get()).value.reveal()).toBe("token-2");
+  });
+
+  test("refresh_before is honoured and capped at half the lifetime", async () => {
+    const a = setup({ refreshBeforeMs: 5 * 60_000 }, () => 0);
+    await a.credential.get();
+    await a.clock.advance(HOUR - 5 * 60_000);
+    expect(a.source.calls).toBe(2);
+
+    const b = setup({ refreshBeforeMs: 10 * HOUR }, () => 0);
+    await b.credential.get();
+    await b.clock.advance(HOUR / 2 - 1);
+    expect(b.source.calls).toBe(1);
+    await b.clock.advance(1);
+    expect(b.source.calls).toBe(2);
+  });
+
+  test("jitter spreads the refresh of many credentials over minutes", async () => {
+    const clock = new FakeClock();
+    const random = seededRandom(42);
+    const refreshTimes: number[] = [];
+    const creds = Array.from({ length: 200 }, (_, i) => {
+      const source = new FakeSource(clock);
+      return new ManagedCredential(`c${i}`, source, DEFAULT_POLICY, {
+        clock,
+        random,
+        onEvent: (e) => {
+          if (e.kind === "fetched") refreshTimes.push(e.refreshAt);
+        },
+      });
+    });
+    await Promise.all(creds.map((c) => c.get()));
+    const perSecond = new Map<number, number>();
+    for (const t of refreshTimes) perSecond.set(Math.floor(t / 1000), (perSecond.get(Math.floor(t / 1000)) ?? 0) + 1);
+    expect(perSecond.size).toBeGreaterThan(100);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(8);
+    const spread = Math.max(...refreshTimes) - Math.min(...refreshTimes);
+    expect(spread).toBeGreaterThan(4 * 60_000);
+    for (const t of refreshTimes) expect(t).toBeLessThanOrEqual(clock.now() + 0.8 * HOUR);
+  });
+
+  test("never serves an expired token across many lifetimes", async () => {
+    const { clock, source, credential } = setup({}, Math.random);
+    source.lifetimeMs = 10_000;
+    for (let i = 0; i < 600; i++) {
+      const token = await credential.get();
+      expect(token.expiresAt).toBeGreaterThan(clock.now());
+      await clock.advance(500);
+    }
+    // 300 s of 10 s tokens refreshed at 70-80%: about 38 fetches, never one per request.
+    expect(source.calls).toBeGreaterThan(30);
+    expect(source.calls).toBeLessThan(50);
+  });
+
+  test("a failing refresh keeps serving the last valid token, backs off, then recovers", async () => {
+    const { clock, source, credential } = setup({}, () => 0.5);
+    const first = await credential.get();
+    source.failWith = new Error("identity provider down");
+    await clock.advance(0.8 * HOUR - 0.05 * HOUR);
+    const callsAtFirstFailure = source.calls;
+    expect(callsAtFirstFailure).toBe(2);
+    expect(credential.snapshot().state).toBe("stale");
+    expect(credential.snapshot().lastError).toBe("identity provider down");
+    expect((await credential.get()).value.reveal()).toBe(first.value.reveal());
+    // Retries back off exponentially: 1s, 2s, 4s, ... capped at 120s; not a tight loop.
+    await clock.advance(10 * 60_000);
+    const retries = source.calls - callsAtFirstFailure;
+    expect(retries).toBeGreaterThan(5);
+    expect(retries).toBeLessThan(15);
+    source.failWith = undefined;
+    await clock.advance(DEFAULT_POLICY.backoffMaxMs * 1.2);
+    expect(credential.snapshot().state).toBe("fresh");
+    expect((await credential.get()).value.reveal()).not.toBe(first.value.reveal());
+  });
+
+  test("once the last token expires with the source down, requests get 503 with the reason", async () => {
+    const { clock, source, credential } = setup();
+    source.lifetimeMs = 60_000;
+    await credential.get();
+    source.failWith = new Error("connection refused");
+    await clock.advance(61_000);
+    expect(credential.snapshot().state).toBe("failing");
+    await expectUnavailable(credential.get(), /connection refused/);
+  });
+
+  test("during the backoff after a failure, requests fail fast instead of hammering the source", async () => {
+    const { clock, source, credential } = setup();
+    source.failWith = new Error("boom");
+    await expectUnavailable(credential.get(), /boom/);
+    const calls = source.calls;
+    await expectUnavailable(credential.get(), /retrying in/);
+    expect(source.calls).toBe(calls);
+    await clock.advance(2_000);
+    expect(source.calls).toBe(calls + 1);
+  });
+
+  test("a request waits for a slow source only for requestWaitMs", async () => {
+    const { clock, source, credential } = setup({ requestWaitMs: 2_000, fetchTimeoutMs: 10_000 });
+    source.delayMs = 5_000;
+    const pending = credential.get();
+    const outcome = expectUnavailable(pending, /still waiting/);
+    await clock.advance(2_000);
+    await outcome;
+    await clock.advance(3_000);
+    expect(credential.snapshot().state).toBe("fresh");
+  });
+
+  test("a source that never answers is aborted after fetchTimeoutMs", async () => {
+    const { clock, source, credential } = setup({ requestWaitMs: 60_000, fetchTimeoutMs: 3_000 });
+    source.delayMs = 1_000_000;
+    const outcome = expectUnavailable(credential.get(), /did not answer within 3s/);
+    await clock.advance(3_000);
+    await outcome;
+    expect(credential.snapshot().state).toBe("failing");
+  });
+
+  test("min_valid refreshes a token that would expire too soon, and only then", async () => {
+    const { clock, source, credential } = setup({ refreshBeforeMs: 60_000 }, () => 0);
+    await credential.get();
+    await clock.advance(50 * 60_000);
+    expect(source.calls).toBe(1);
+    const enough = await credential.get(5 * 60_000);
+    expect(enough.value.reveal()).toBe("token-1");
+    expect(source.calls).toBe(1);
+    const longer = await credential.get(15 * 60_000);
+    expect(source.calls).toBe(2);
+    expect(longer.value.reveal()).toBe("token-2");
+    expect(longer.expiresAt - clock.now()).toBeGreaterThanOrEqual(15 * 60_000);
+  });
+
+  test("min_valid longer than the source's lifetime is a clear 503", async () => {
+    const { source, credential } = setup();
+    source.lifetimeMs = 5 * 60_000;
+    await expectUnavailable(credential.get(10 * 60_000), /less than the 10m00s asked for/);
+  });
+
+  test("refresh() fetches even while the token is valid", async () => {
+    const { source, credential } = setup();
+    await credential.get();
+    const next = await credential.refresh();
+    expect(source.calls).toBe(2);
+    expect(next.value.reveal()).toBe("token-2");
+  });
+
+  test("an unused credential is not refreshed in the background", async () => {
+    const { clock, source, credential } = setup();
+    expect(credential.snapshot().state).toBe("not_loaded");
+    await clock.advance(10 * HOUR);
+    expect(source.calls).toBe(0);
+  });
+
+  test("stop() cancels timers and fails further requests", async () => {
+    const { clock, source, credential } = setup();
+    await credential.get();
+    credential.stop();
+    await clock.advance(2 * HOUR);
+    expect(source.calls).toBe(1);
+    expect(clock.pendingTimers).toBe(0);
+    await expectUnavailable(credential.refresh(), /stopping/);
+  });
+
+  test("a token that arrives already expired is a failure, not served", async () => {
+    const { source, credential } = setup();
+    source.lifetimeMs = -1;
+    await expectUnavailable(credential.get(), /already expired/);
+  });
+});

@@ -1,0 +1,24 @@
+import { describe, expect, test } from "bun:test";
+import { inspect } from "node:util";
+import { createLogger } from "../../src/agent/log.ts";
+import { Secret } from "../../src/secret.ts";
+
+describe("Secret", () => {
+  test("prints as [redacted] however it is printed", () => {
+    const s = new Secret("hunter2");
+    expect(String(s)).toBe("[redacted]");
+    expect(`${s}`).toBe("[redacted]");
+    expect(JSON.stringify({ s })).toBe('{"s":"[redacted]"}');
+    expect(inspect(s)).toBe("[redacted]");
+    expect(Bun.inspect({ s })).not.toContain("hunter2");
+    expect(s.reveal()).toBe("hunter2");
+  });
+
+  test("the logger quotes values that need it and drops undefined", () => {
+    const lines: string[] = [];
+    const log = createLogger((l) => lines.push(l), "info", () => 0);
+    log.debug("hidden");
+    log.info("hello", { a: "x y", b: 1, c: undefined });
+    expect(lines).toEqual(['1970-01-01T00:00:00.000Z INFO hello a="x y" b=1\n']);
+  });
+});

@@ -1,0 +1,66 @@
+import { describe, expect, test } from "bun:test";
+import { SignJWT } from "jose";
+import { parseTokenOutput } from "../../../src/sources/token-output.ts";
+
+const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
+const DEFAULT = 300_000;
+
+describe("parseTokenOutput", () => {
+  test("a bare token gets the default lifetime", () => {
+    const t = parseTokenOutput("abc.def\n", NOW, DEFAULT);
+    expect(t.value.reveal()).toBe("abc.def");
+    expect(t.tokenType).toBe("Bearer");
+    expect(t.expiresAt).toBe(NOW + DEFAULT);
+  });
+
+  test("a bare JWT uses its exp", async () => {
+    const exp = Math.floor(NOW / 1000) + 1234;
+    const jwt = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime(exp).sign(new Uint8Array(32));
+    expect(parseTokenOutput(jwt, NOW, DEFAULT).expiresAt).toBe(exp * 1000);
+  });
+
+  test("OAuth token response: access_token, expires_in, token_type", () => {
+    const t = parseTokenOutput('{"access_token":"x","expires_in":3600,"token_type":"DPoP"}', NOW, DEFAULT);
+    expect(t.value.reveal()).toBe("x");
+    expect(t.tokenType).toBe("DPoP");
+    expect(t.expiresAt).toBe(NOW + 3_600_000);
+  });
+
+  test("Azure CLI: accessToken with expires_on epoch seconds wins over local expiresOn", () => {
+    const t = parseTokenOutput(
+      '{"accessToken":"az","expiresOn":"2026-11-24 13:00:00.000000","expires_on":1795500000,"tokenType":"Bearer"}',
+      NOW,
+      DEFAULT,
+    );
+    expect(t.value.reveal()).toBe("az");
+    expect(t.expiresAt).toBe(1795500000 * 1000);
+  });
+
+  test("Azure CLI's zone-less expiresOn is local time", () => {
+    const t = parseTokenOutput('{"accessToken":"az","expiresOn":"2026-11-24 13:00:00.123456"}', NOW, DEFAULT);
+    expect(t.expiresAt).toBe(new Date(2026, 10, 24, 13, 0, 0, 123).getTime());
+  });
+
+  test("expires_at as RFC 3339 and token as the key", () => {
+    const t = parseTokenOutput('{"token":"t","expires_at":"2026-11-24T13:00:00Z"}', NOW, DEFAULT);
+    expect(t.expiresAt).toBe(Date.UTC(2026, 10, 24, 13));
+  });
+
+  test("expires_in as a numeric string", () => {
+    expect(parseTokenOutput('{"token":"t","expires_in":"60"}', NOW, DEFAULT).expiresAt).toBe(NOW + 60_000);
+  });
+
+  test("errors never quote the output", () => {
+    const secretish = "s3cr3t-value-that-must-not-leak";
+    for (const out of ["", `{"access_token": "${secretish}"`, `["${secretish}"]`, `{"nothing":"${secretish}"}`, `${secretish} and more`]) {
+      let message = "";
+      try {
+        parseTokenOutput(out, NOW, DEFAULT);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).not.toBe("");
+      expect(message).not.toContain(secretish);
+    }
+  });
+});
