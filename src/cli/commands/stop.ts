@@ -1,6 +1,7 @@
 import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
+import { processEnded } from "../../identity/process.ts";
 import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError } from "../io.ts";
@@ -47,11 +48,7 @@ export const stop: Command = {
 async function waitGone(pid: number): Promise<boolean> {
   const deadline = Date.now() + STOP_WAIT_MS;
   while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
+    if (processEnded(pid)) return true;
     await new Promise((r) => setTimeout(r, 10));
   }
   return false;
