@@ -17,7 +17,9 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   app.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json(errorBody("payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`), 413),
+      // The rest of the body is never read, so the connection cannot carry another request.
+      onError: (c) =>
+        c.json(errorBody("payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`), 413, { Connection: "close" }),
     }),
   );
   app.route(`${API_PREFIX}/health`, healthRoutes(deps));

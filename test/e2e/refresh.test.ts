@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { countingSource, Sandbox } from "./harness.ts";
+
+// Real time, real processes: 2-second tokens over 7 seconds.
+let box: Sandbox;
+let short: ReturnType<typeof countingSource>;
+
+beforeAll(async () => {
+  box = new Sandbox();
+  short = countingSource(box, "short", 2);
+  box.writeConfig(`[credentials.short]\nsource = "command"\ncommand = ["${short.script}"]\n`);
+  await box.start();
+});
+afterAll(() => box.cleanup());
+
+describe("refresh with the real binary", () => {
+  test("get never returns an expired token, and the source runs about once per lifetime", async () => {
+    const seen = new Set<string>();
+    let requests = 0;
+    const end = Date.now() + 7_000;
+    while (Date.now() < end) {
+      const res = await box.request("GET", "/v1/credentials/short");
+      const received = Date.now();
+      expect(res.status).toBe(200);
+      const body = JSON.parse(res.body) as { token: string; expires_at: string };
+      expect(Date.parse(body.expires_at)).toBeGreaterThan(received);
+      seen.add(body.token);
+      requests += 1;
+      await Bun.sleep(50);
+    }
+    expect(requests).toBeGreaterThan(60);
+    // Refreshed at 70-80% of 2 s: 4 to 6 runs in 7 s, never one per request.
+    expect(short.count()).toBeGreaterThanOrEqual(4);
+    expect(short.count()).toBeLessThanOrEqual(7);
+    expect(seen.size).toBe(short.count());
+  }, 15_000);
+
+  test("the refresh happened ahead of expiry, in the background", async () => {
+    const before = short.count();
+    await Bun.sleep(2_000);
+    expect(short.count()).toBeGreaterThan(before);
+    const list = JSON.parse((await box.request("GET", "/v1/credentials")).body);
+    expect(list.credentials[0].state).toBe("fresh");
+  });
+});
