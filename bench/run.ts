@@ -1,0 +1,183 @@
+// The benchmarks of the core: each figure beside its reference, measured in the same run.
+//   1. `credagent get` as a whole process vs `curl --unix-socket` (hyperfine, median)
+//   2. API throughput and latency, 50 connections (autocannon) vs a bare Bun.serve ceiling
+//   3. `credagent start` with an agent running, and from nothing to socket ready
+//   4. idle RSS of the agent with 1,000 credentials, before and after loading them all
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BIN = join(ROOT, "build/credagent");
+const BUN = join(ROOT, "node_modules/.bin/bun");
+const AUTOCANNON = join(ROOT, "node_modules/.bin/autocannon");
+const write = process.argv.includes("--write");
+
+interface Box {
+  root: string;
+  env: Record<string, string>;
+  socket: string;
+}
+
+function sandbox(credentials: number): Box {
+  const root = mkdtempSync("/tmp/ca-bench-");
+  const run = join(root, "run");
+  mkdirSync(run, { mode: 0o700 });
+  mkdirSync(join(root, "config/credagent"), { recursive: true });
+  const script = join(root, "token.sh");
+  writeFileSync(script, `#!/bin/sh\necho '{"access_token":"${"t".repeat(40)}","expires_in":3600}'\n`, { mode: 0o755 });
+  let toml = "";
+  for (let i = 0; i < credentials; i++) toml += `[credentials.${i === 0 ? "db" : `c${i}`}]\nsource = "command"\ncommand = ["${script}"]\n\n`;
+  writeFileSync(join(root, "config/credagent/config.toml"), toml);
+  const env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: root,
+    XDG_RUNTIME_DIR: run,
+    XDG_CONFIG_HOME: join(root, "config"),
+    XDG_STATE_HOME: join(root, "state"),
+  };
+  return { root, env, socket: join(run, "cred.sock") };
+}
+
+function sh(cmd: string[], env?: Record<string, string>): string {
+  const r = Bun.spawnSync(cmd, { env: env ?? (process.env as Record<string, string>), stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+
+function startAgent(box: Box): number {
+  const out = sh([BIN, "start", "-s"], box.env);
+  return Number(/CRED_AGENT_PID=(\d+)/.exec(out)![1]);
+}
+
+function stopAgent(box: Box): void {
+  Bun.spawnSync([BIN, "stop"], { env: { ...box.env, CRED_SOCK: box.socket } });
+}
+
+/** hyperfine medians in ms, commands run in the same session, interleaved by hyperfine's runs. */
+function hyperfine(commands: string[], env: Record<string, string>, opts: { runs?: number; warmup?: number; prepare?: string } = {}): number[] {
+  const json = join(mkdtempSync("/tmp/ca-hf-"), "out.json");
+  const extra = opts.prepare ? ["--prepare", opts.prepare] : [];
+  const args = ["--warmup", String(opts.warmup ?? 10), "--runs", String(opts.runs ?? 200), ...extra];
+  Bun.spawnSync(["hyperfine", "-N", ...args, "--export-json", json, ...commands], {
+    env,
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const results = JSON.parse(readFileSync(json, "utf8")).results as Array<{ median: number }>;
+  return results.map((r) => r.median * 1000);
+}
+
+function autocannon(socket: string): { rps: number; p50: number; p99: number } {
+  const out = sh([AUTOCANNON, "-j", "-S", socket, "-c", "50", "-d", "10", "http://localhost/v1/credentials/db"]);
+  const r = JSON.parse(out);
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`autocannon saw ${r.non2xx} non-2xx and ${r.errors} errors`);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+}
+
+function rssMiB(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+  return kb / 1024;
+}
+
+const rows: string[][] = [];
+const row = (what: string, value: string, reference: string, note = "") => {
+  rows.push([what, value, reference, note]);
+  console.error(`${what}: ${value} | ${reference} ${note}`);
+};
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+// 1 + 2: one agent with a loaded credential.
+{
+  const box = sandbox(1);
+  startAgent(box);
+  sh([BIN, "get", "db"], { ...box.env, CRED_SOCK: box.socket });
+  const [get, curl] = hyperfine(
+    [`${BIN} get db`, `curl -s --unix-socket ${box.socket} http://localhost/v1/credentials/db`],
+    { ...box.env, CRED_SOCK: box.socket },
+  );
+  row("`credagent get db` (whole process, median)", ms(get!), `curl --unix-socket: ${ms(curl!)}`, `${(get! / curl!).toFixed(2)}x curl (target: within 2x)`);
+
+  const agent = autocannon(box.socket);
+  stopAgent(box);
+  const ceilingSocket = join(box.root, "run/ceiling.sock");
+  const ceiling = Bun.spawn([BUN, join(ROOT, "bench/ceiling-server.ts"), ceilingSocket], { stdout: "pipe" });
+  for await (const _ of ceiling.stdout) break;
+  const top = autocannon(ceilingSocket);
+  ceiling.kill();
+  row(
+    "GET /v1/credentials/db, 50 connections: throughput",
+    `${Math.round(agent.rps).toLocaleString("en")} req/s`,
+    `Bun.serve ceiling: ${Math.round(top.rps).toLocaleString("en")} req/s`,
+    "target: >= 15,000 req/s; peer check on every connection",
+  );
+  row("GET /v1/credentials/db, 50 connections: p50 / p99", `${agent.p50} / ${agent.p99} ms`, `Bun.serve ceiling: ${top.p50} / ${top.p99} ms`, "target: p99 < 10 ms");
+  rmSync(box.root, { recursive: true, force: true });
+}
+
+// 3: start, already running and from nothing.
+{
+  const box = sandbox(1);
+  startAgent(box);
+  const [running] = hyperfine([`${BIN} start -s`], box.env);
+  stopAgent(box);
+  const [cold] = hyperfine([`${BIN} start -s`], box.env, { runs: 30, warmup: 2, prepare: `sh -c "${BIN} stop >/dev/null 2>&1; true"` });
+  stopAgent(box);
+  row("`credagent start`, agent already running", ms(running!), "", "target: < 20 ms");
+  row("`credagent start` from nothing to socket answering", ms(cold!), "", "spawn + agent start + ready signal");
+  rmSync(box.root, { recursive: true, force: true });
+}
+
+// 4: memory with 1,000 credentials.
+{
+  const box = sandbox(1000);
+  const pid = startAgent(box);
+  await Bun.sleep(1000);
+  const idle = rssMiB(pid);
+  const env = { ...box.env, CRED_SOCK: box.socket };
+  const names = ["db", ...Array.from({ length: 999 }, (_, i) => `c${i + 1}`)];
+  for (let i = 0; i < names.length; i += 50) {
+    await Promise.all(names.slice(i, i + 50).map((n) => fetch(`http://localhost/v1/credentials/${n}`, { unix: box.socket }).then((r) => r.text())));
+  }
+  await Bun.sleep(1000);
+  const loaded = rssMiB(pid);
+  stopAgent(box);
+  void env;
+  row("agent RSS, 1,000 credentials configured", `${idle.toFixed(1)} MiB`, "", "idle, nothing fetched yet");
+  row("agent RSS, 1,000 credentials with tokens", `${loaded.toFixed(1)} MiB`, "", "after one fetch each, timers armed");
+  rmSync(box.root, { recursive: true, force: true });
+}
+
+const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform}/${process.arch}, Bun ${Bun.version}`;
+const table = [
+  "| benchmark | credagent | reference (same run) | note |",
+  "| --- | --- | --- | --- |",
+  ...rows.map((r) => `| ${r.join(" | ")} |`),
+].join("\n");
+console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.`);
+
+if (write) {
+  const doc = `# Benchmarks
+
+Run them all with \`bench/run.sh\` (\`bench/run.sh --write\` rewrites this file). Each figure stands
+beside its reference, measured in the same run on the same machine. Performance is measured here,
+never asserted in tests.
+
+- \`credagent get\`: the whole CLI process (start-up, socket request, print), median of 200 runs
+  by hyperfine, beside \`curl --unix-socket\` of the same endpoint: the floor for a client process.
+- API: autocannon, 50 connections for 10 s over the Unix socket, against the agent (node:net
+  server with a SO_PEERCRED check per connection, node:http parser, hono) and against a bare
+  \`Bun.serve\` on a Unix socket answering the same JSON (the ceiling, which cannot check peers).
+  The load generator runs on the same 2 cores, so both figures are lower than on an idle machine.
+- \`start\`: when an agent already answers (one health request), and from nothing (spawn, config
+  load, bind, ready signal over a pipe) with \`credagent stop\` between runs.
+- Memory: VmRSS of the agent with 1,000 command credentials configured, then after each was
+  fetched once (1,000 child processes run, 1,000 refresh timers armed).
+
+${table}
+
+Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.
+`;
+  writeFileSync(join(ROOT, "BENCHMARKS.md"), doc);
+  console.error("wrote BENCHMARKS.md");
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs credagent for the current user and starts the agent.
+#   ./install.sh                 installs into ~/.local/bin
+#   PREFIX=/usr/local ./install.sh   installs into /usr/local/bin
+# Needs Node.js and npm (Bun comes in as an npm package). Safe to run again: it replaces the
+# binary atomically and leaves a running agent alone.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+command -v node >/dev/null 2>&1 || die "Node.js is missing: install it first (apt-get install nodejs npm)"
+command -v npm >/dev/null 2>&1 || die "npm is missing: install it first (apt-get install npm)"
+
+prefix="${PREFIX:-$HOME/.local}"
+bindir="$prefix/bin"
+
+echo "Installing dependencies (npm ci)..."
+npm ci --no-audit --no-fund >/dev/null
+echo "Building the single executable..."
+scripts/build.sh >/dev/null
+
+mkdir -p "$bindir"
+tmp="$bindir/.credagent.$$"
+cp build/credagent "$tmp"
+chmod 755 "$tmp"
+mv -f "$tmp" "$bindir/credagent"
+echo "Installed $bindir/credagent ($("$bindir/credagent" version))"
+
+echo "Starting the agent..."
+if ! "$bindir/credagent" start -s >/dev/null; then
+  die "the agent did not start; run '$bindir/credagent agent -d' to see why"
+fi
+"$bindir/credagent" status || true
+
+cat <<TXT
+
+Done. To use the agent in your shells, add this line to ~/.bashrc (or ~/.zshrc):
+
+    eval "\$($bindir/credagent start)"
+
+csh: eval \`$bindir/credagent start -c\`    fish: $bindir/credagent start --fish | source
+Configure credentials in \${XDG_CONFIG_HOME:-~/.config}/credagent/config.toml (see README.md).
+TXT
+case ":$PATH:" in
+  *":$bindir:"*) ;;
+  *) echo "Note: $bindir is not on your PATH; add it, e.g. export PATH=\"$bindir:\$PATH\"" ;;
+esac
