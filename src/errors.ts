@@ -10,7 +10,9 @@ export const ERROR_STATUS = {
   request_timeout: 408,
   payload_too_large: 413,
   headers_too_large: 431,
+  locked: 423,
   unavailable: 503,
+  store_unavailable: 503,
   internal: 500,
   // Codes that never cross the socket as HTTP errors but are still stable for the CLI and logs.
   config_invalid: 500,

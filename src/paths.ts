@@ -52,6 +52,12 @@ export function configPath(p: PathEnv, flag?: string): { path: string; explicit:
   return { path: join(xdgDir(p, "XDG_CONFIG_HOME", ".config"), "credagent", "config.toml"), explicit: false };
 }
 
+/** $XDG_DATA_HOME/credagent/store: the encrypted file store. */
+export function fileStoreDir(p: PathEnv): string {
+  if (p.platform === "win32" && p.env.LOCALAPPDATA) return join(p.env.LOCALAPPDATA, "credagent", "store");
+  return join(xdgDir(p, "XDG_DATA_HOME", ".local/share"), "credagent", "store");
+}
+
 /** $XDG_STATE_HOME/credagent: the agent's log. */
 export function stateDir(p: PathEnv): string {
   if (p.platform === "win32" && p.env.LOCALAPPDATA) return join(p.env.LOCALAPPDATA, "credagent");

@@ -2,9 +2,10 @@ import type { AgentConfig } from "../config/load.ts";
 import type { CredentialDefinition } from "../refresh/registry.ts";
 import { DEFAULT_POLICY } from "../refresh/policy.ts";
 import { createSource } from "../sources/create.ts";
+import type { SecretStore } from "../store/store.ts";
 
 /** Turns the checked config into what the registry runs. */
-export function toDefinitions(config: AgentConfig, env: Record<string, string | undefined>): CredentialDefinition[] {
+export function toDefinitions(config: AgentConfig, env: Record<string, string | undefined>, store: SecretStore): CredentialDefinition[] {
   return config.credentials.map((credential) => ({
     name: credential.name,
     fingerprint: JSON.stringify(credential),
@@ -15,6 +16,6 @@ export function toDefinitions(config: AgentConfig, env: Record<string, string | 
       fetchTimeoutMs: credential.timeoutMs,
       requestWaitMs: config.requestWaitMs,
     },
-    createSource: () => createSource(credential, { env }),
+    createSource: () => createSource(credential, { env, store }),
   }));
 }

@@ -6,22 +6,27 @@ import { loadConfig, type AgentConfig } from "../config/load.ts";
 import { parseDuration } from "../duration.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
-import { configPath, currentPathEnv, defaultSocketPath, stateDir } from "../paths.ts";
+import { configPath, currentPathEnv, defaultSocketPath, fileStoreDir, stateDir } from "../paths.ts";
 import { systemClock } from "../refresh/clock.ts";
 import { CredentialRegistry } from "../refresh/registry.ts";
+import { Secret } from "../secret.ts";
+import { isKeyringChoice, LazyStore, openStore, readPassphraseFile, type KeyringChoice } from "../store/open.ts";
+import type { SecretStore } from "../store/store.ts";
 import { listenLocal } from "../transport/listen.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
 import { toDefinitions } from "./definitions.ts";
 import { createLogger, parseLogLevel, type Logger } from "./log.ts";
 import { createRequestServer } from "./server.ts";
+import { persistToken, restoreTokens } from "./token-cache.ts";
 
-export const AGENT_USAGE = `usage: credagent agent [-a SOCKET] [--config FILE] [-t LIFETIME] [-d] [--log-level LEVEL]
+export const AGENT_USAGE = `usage: credagent agent [-a SOCKET] [--config FILE] [--keyring auto|os|file] [-t LIFETIME] [-d] [--log-level LEVEL]
 
 Runs the agent in the foreground (for systemd or debugging). 'credagent start' runs it in the background.
 
   -a, --socket SOCKET   listen here (default: $XDG_RUNTIME_DIR/cred.sock)
   --config FILE         config file (default: $CREDAGENT_CONFIG, else $XDG_CONFIG_HOME/credagent/config.toml)
+  --keyring KIND        where secrets and cached tokens live: auto (default), os or file
   -t, --lifetime DUR    exit cleanly after this long, e.g. 8h
   -d, --debug           log to stderr (otherwise to $XDG_STATE_HOME/credagent/agent.log)
   --log-level LEVEL     debug, info (default), warn or error
@@ -39,6 +44,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       options: {
         socket: { type: "string", short: "a" },
         config: { type: "string" },
+        keyring: { type: "string" },
         lifetime: { type: "string", short: "t" },
         debug: { type: "boolean", short: "d" },
         "log-level": { type: "string" },
@@ -59,8 +65,13 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   const level = args["log-level"] === undefined ? (args.debug ? "debug" : "info") : parseLogLevel(args["log-level"]);
   const lifetimeMs = args.lifetime === undefined ? undefined : parseDuration(args.lifetime);
-  if (level === undefined || (args.lifetime !== undefined && !lifetimeMs)) {
-    process.stderr.write(`credagent agent: ${level === undefined ? "--log-level takes debug, info, warn or error" : "-t takes a duration such as 90s, 30m or 8h"}\n`);
+  const usageError =
+    level === undefined ? "--log-level takes debug, info, warn or error"
+    : args.lifetime !== undefined && !lifetimeMs ? "-t takes a duration such as 90s, 30m or 8h"
+    : args.keyring !== undefined && !isKeyringChoice(args.keyring) ? "--keyring takes auto, os or file"
+    : undefined;
+  if (usageError || level === undefined) {
+    process.stderr.write(`credagent agent: ${usageError}\n`);
     return EXIT.usage;
   }
 
@@ -76,19 +87,41 @@ export async function runAgent(argv: string[]): Promise<number> {
     return fail(err, log, Boolean(args.debug));
   }
 
+  // Read once and removed, so that no command source ever sees it in its environment.
+  const envPassphrase = process.env.CREDAGENT_FILE_PASSPHRASE;
+  delete process.env.CREDAGENT_FILE_PASSPHRASE;
+  const keyring = (args.keyring as KeyringChoice | undefined) ?? config.keyring;
+  const store = new LazyStore(() =>
+    openStore({
+      choice: keyring,
+      fileDir: fileStoreDir(pathEnv),
+      passphrase: async () => (envPassphrase ? new Secret(envPassphrase) : config.filePassphraseFile ? readPassphraseFile(config.filePassphraseFile) : null),
+      onNotice: (message) => log.warn(message),
+    }).then((opened) => {
+      log.info("secret store opened", { store: opened.description });
+      return opened;
+    }),
+  );
+
   const startedAt = Date.now();
   const registry = new CredentialRegistry({
     clock: systemClock,
     random: Math.random,
     onEvent: (event) => {
       if (event.kind === "fetched") {
-        log.info("token obtained", { credential: event.name, expires_at: iso(event.expiresAt), refresh_at: iso(event.refreshAt) });
+        log.info("token obtained", { credential: event.name, expires_at: iso(event.token.expiresAt), refresh_at: iso(event.refreshAt) });
+        const def = registry.definition(event.name);
+        if (event.persist && def) persistToken(store, event.name, def.fingerprint, event.token, log);
       } else {
         log.warn("token fetch failed", { credential: event.name, error: event.error, retry_at: event.retryAt ? iso(event.retryAt) : undefined });
       }
     },
   });
-  registry.apply(toDefinitions(config, process.env));
+  registry.apply(toDefinitions(config, process.env, store));
+  if (config.credentials.some((c) => c.source !== "static")) {
+    const restored = await restoreTokens(store, registry, Date.now(), log);
+    if (restored > 0) log.info("cached tokens restored", { count: restored });
+  }
 
   const app = createApp(
     { registry, info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt }, now: Date.now },
@@ -131,7 +164,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     };
     process.on("SIGTERM", () => void shutdown("SIGTERM"));
     process.on("SIGINT", () => void shutdown("SIGINT"));
-    process.on("SIGHUP", () => reload(configLocation, registry, log));
+    process.on("SIGHUP", () => reload(configLocation, registry, store, log));
     if (lifetimeMs) setTimeout(() => void shutdown("lifetime reached"), lifetimeMs).unref();
     signalReady(args["ready-fd"]);
     log.info("agent ready", {
@@ -144,10 +177,10 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
 }
 
-function reload(location: { path: string; explicit: boolean }, registry: CredentialRegistry, log: Logger): void {
+function reload(location: { path: string; explicit: boolean }, registry: CredentialRegistry, store: SecretStore, log: Logger): void {
   try {
     const config = loadConfig(location.path, location.explicit);
-    const result = registry.apply(toDefinitions(config, process.env));
+    const result = registry.apply(toDefinitions(config, process.env, store));
     log.info("config reloaded", {
       added: result.added.join(",") || "-",
       changed: result.changed.join(",") || "-",

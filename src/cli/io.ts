@@ -35,7 +35,7 @@ export class UsageError extends Error {}
 
 /** Prints an error the way every command does and gives its exit code. */
 export function reportError(ctx: CliContext, command: string, err: unknown, usage?: string): number {
-  if (err instanceof UsageError) {
+  if (err instanceof UsageError || (err instanceof CredagentError && err.code === "usage")) {
     ctx.err(`credagent ${command}: ${err.message}\n${usage ? `${usage}\n` : ""}`);
     return EXIT.usage;
   }

@@ -6,12 +6,13 @@ import { exec } from "./commands/exec.ts";
 import { get } from "./commands/get.ts";
 import { list } from "./commands/list.ts";
 import { refresh } from "./commands/refresh.ts";
+import { secret } from "./commands/secret.ts";
 import { start } from "./commands/start.ts";
 import { status } from "./commands/status.ts";
 import { stop } from "./commands/stop.ts";
 import { processContext, type CliContext } from "./io.ts";
 
-const COMMANDS: Command[] = [start, stop, status, get, list, refresh, exec];
+const COMMANDS: Command[] = [start, stop, status, get, list, refresh, exec, secret];
 const ALIASES: Record<string, string> = { "-k": "stop" };
 
 function help(): string {

@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import type { KeyringChoice } from "../store/open.ts";
 import * as v from "valibot";
 import { CredagentError } from "../errors.ts";
 import { configSchema } from "./schema.ts";
@@ -13,12 +15,25 @@ export interface CommandCredentialConfig {
   prefetch: boolean;
 }
 
-export type CredentialConfig = CommandCredentialConfig;
+/** `source = "static"`: the value is the secret stored under the credential's name. */
+export interface StaticCredentialConfig {
+  name: string;
+  source: "static";
+  refreshBeforeMs?: number;
+  /** How long the value is served before the store is read again (picks up `secret set`). */
+  lifetimeMs: number;
+  timeoutMs: number;
+  prefetch: boolean;
+}
+
+export type CredentialConfig = CommandCredentialConfig | StaticCredentialConfig;
 
 export interface AgentConfig {
   /** The file read, or null when none exists at the default path. */
   path: string | null;
   requestWaitMs: number;
+  keyring: KeyringChoice;
+  filePassphraseFile?: string;
   credentials: CredentialConfig[];
 }
 
@@ -40,7 +55,7 @@ export function loadConfig(path: string, required: boolean): AgentConfig {
     text = readFileSync(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && !required) return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, credentials: [] };
+    if (code === "ENOENT" && !required) return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", credentials: [] };
     throw new CredagentError("config_invalid", `cannot read the config file ${path}: ${code ?? String(err)}`, { cause: err });
   }
   return parseConfig(text, path);
@@ -59,14 +74,21 @@ export function parseConfig(text: string, path: string): AgentConfig {
     throw new CredagentError("config_invalid", `${path} is invalid:\n${lines.join("\n")}`);
   }
   const input = result.output;
-  const credentials: CredentialConfig[] = Object.entries(input.credentials ?? {}).map(([name, c]) => ({
-    name,
-    source: c.source,
-    command: c.command,
-    refreshBeforeMs: c.refresh_before,
-    lifetimeMs: c.lifetime ?? DEFAULTS.lifetimeMs,
-    timeoutMs: c.timeout ?? DEFAULTS.timeoutMs,
-    prefetch: c.prefetch ?? false,
-  }));
-  return { path, requestWaitMs: input.agent?.request_wait ?? DEFAULTS.requestWaitMs, credentials };
+  const credentials: CredentialConfig[] = Object.entries(input.credentials ?? {}).map(([name, c]) => {
+    const common = {
+      name,
+      refreshBeforeMs: c.refresh_before,
+      lifetimeMs: c.lifetime ?? DEFAULTS.lifetimeMs,
+      timeoutMs: c.timeout ?? DEFAULTS.timeoutMs,
+      prefetch: c.prefetch ?? false,
+    };
+    return c.source === "command" ? { ...common, source: c.source, command: c.command } : { ...common, source: c.source };
+  });
+  return {
+    path,
+    requestWaitMs: input.agent?.request_wait ?? DEFAULTS.requestWaitMs,
+    keyring: input.keyring ?? "auto",
+    filePassphraseFile: input.file_passphrase_file === undefined ? undefined : resolve(dirname(path), input.file_passphrase_file),
+    credentials,
+  };
 }

@@ -28,14 +28,27 @@ const commandCredential = v.strictObject(
   UNKNOWN_KEY,
 );
 
+const staticCredential = v.strictObject(
+  {
+    source: v.literal("static"),
+    refresh_before: v.optional(duration),
+    lifetime: v.optional(duration),
+    timeout: v.optional(duration),
+    prefetch: v.optional(v.boolean("expected true or false")),
+  },
+  UNKNOWN_KEY,
+);
+
 export const credentialSchema = v.variant(
   "source",
-  [commandCredential],
-  (issue) => `unknown source ${issue.received}; the sources are: "command"`,
+  [commandCredential, staticCredential],
+  (issue) => `unknown source ${issue.received}; the sources are: "command", "static"`,
 );
 
 export const configSchema = v.strictObject(
   {
+    keyring: v.optional(v.picklist(["auto", "os", "file"], 'expected "auto", "os" or "file"')),
+    file_passphrase_file: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
     agent: v.optional(
       v.strictObject({
         request_wait: v.optional(duration),

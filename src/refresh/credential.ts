@@ -12,7 +12,7 @@ export interface CredentialDeps {
 }
 
 export type CredentialEvent =
-  | { kind: "fetched"; name: string; expiresAt: number; refreshAt: number }
+  | { kind: "fetched"; name: string; token: Token; refreshAt: number; persist: boolean }
   | { kind: "fetch_failed"; name: string; error: string; retryAt: number | null };
 
 export interface CredentialSnapshot {
@@ -144,7 +144,7 @@ export class ManagedCredential {
       this.#retryAt = undefined;
       const at = refreshAt(token, this.policy, this.deps.random);
       this.#schedule(at);
-      this.deps.onEvent?.({ kind: "fetched", name: this.name, expiresAt: token.expiresAt, refreshAt: at });
+      this.deps.onEvent?.({ kind: "fetched", name: this.name, token, refreshAt: at, persist: this.source.persist !== false });
       return token;
     } catch (err) {
       this.#failures += 1;

@@ -61,6 +61,10 @@ export class CredentialRegistry {
     return entry.credential;
   }
 
+  definition(name: string): CredentialDefinition | undefined {
+    return this.#entries.get(name)?.def;
+  }
+
   list(): ManagedCredential[] {
     return [...this.#entries.values()].map((e) => e.credential);
   }

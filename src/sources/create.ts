@@ -1,9 +1,12 @@
 import type { CredentialConfig } from "../config/load.ts";
+import type { SecretStore } from "../store/store.ts";
 import { commandSource } from "./command.ts";
+import { staticSource } from "./static.ts";
 import type { TokenSource } from "./source.ts";
 
 export interface SourceEnvironment {
   env: Record<string, string | undefined>;
+  store: SecretStore;
 }
 
 /** The one place that maps a configured `source` to its implementation. */
@@ -11,5 +14,7 @@ export function createSource(config: CredentialConfig, environment: SourceEnviro
   switch (config.source) {
     case "command":
       return commandSource({ command: config.command, defaultLifetimeMs: config.lifetimeMs, env: environment.env });
+    case "static":
+      return staticSource(config.name, config.lifetimeMs, environment.store);
   }
 }

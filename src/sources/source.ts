@@ -18,5 +18,7 @@ export interface FetchContext {
 export interface TokenSource {
   /** The `source` name of the config, e.g. "command". */
   readonly kind: string;
+  /** False when the value already lives in the store (static): it is not cached there again. */
+  readonly persist?: boolean;
   fetchToken(ctx: FetchContext): Promise<Token>;
 }

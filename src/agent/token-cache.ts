@@ -1,0 +1,73 @@
+import * as v from "valibot";
+import { describe } from "../errors.ts";
+import type { CredentialRegistry } from "../refresh/registry.ts";
+import { Secret } from "../secret.ts";
+import type { Token } from "../sources/source.ts";
+import { credentialOf, tokenAccount, type SecretStore } from "../store/store.ts";
+import type { Logger } from "./log.ts";
+
+// Tokens are cached in the store so that a restart or a crash costs no round trip to the
+// identity provider. Written after the response (never on the request path); read once at start.
+
+const cachedToken = v.object({
+  v: v.literal(1),
+  token: v.string(),
+  token_type: v.string(),
+  obtained_at: v.number(),
+  expires_at: v.number(),
+  /** The credential's definition when the token was obtained: a changed definition starts afresh. */
+  fingerprint: v.string(),
+});
+
+export function persistToken(store: SecretStore, name: string, fingerprint: string, token: Token, log: Logger): void {
+  const record = JSON.stringify({
+    v: 1,
+    token: token.value.reveal(),
+    token_type: token.tokenType,
+    obtained_at: token.obtainedAt,
+    expires_at: token.expiresAt,
+    fingerprint,
+  });
+  setImmediate(() => {
+    store.set(tokenAccount(name), new Secret(record)).catch((err) => {
+      log.warn("could not cache the token in the store", { credential: name, error: describe(err) });
+    });
+  });
+}
+
+/** Seeds the registry with the still-valid cached tokens of unchanged credentials; removes expired ones. */
+export async function restoreTokens(store: SecretStore, registry: CredentialRegistry, now: number, log: Logger): Promise<number> {
+  let entries: Map<string, Secret>;
+  try {
+    entries = await store.entries();
+  } catch (err) {
+    log.warn("cannot read cached tokens; credentials will be fetched afresh", { error: describe(err) });
+    return 0;
+  }
+  let restored = 0;
+  for (const [account, value] of entries) {
+    const name = credentialOf(account, "token");
+    if (name === null) continue;
+    let record: v.InferOutput<typeof cachedToken>;
+    try {
+      record = v.parse(cachedToken, JSON.parse(value.reveal()));
+    } catch {
+      log.warn("ignoring a malformed cached token", { credential: name });
+      continue;
+    }
+    if (record.expires_at <= now) {
+      store.delete(account).catch(() => {});
+      continue;
+    }
+    const def = registry.definition(name);
+    if (!def || def.fingerprint !== record.fingerprint) continue;
+    registry.get(name).seed({
+      value: new Secret(record.token),
+      tokenType: record.token_type,
+      obtainedAt: record.obtained_at,
+      expiresAt: record.expires_at,
+    });
+    restored += 1;
+  }
+  return restored;
+}

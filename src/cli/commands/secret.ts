@@ -1,0 +1,83 @@
+import { EXIT } from "../../exit-codes.ts";
+import { Secret } from "../../secret.ts";
+import { credentialOf, secretAccount } from "../../store/store.ts";
+import type { Command } from "../command.ts";
+import { credentialName, parseCommandArgs } from "../command.ts";
+import { reportError, UsageError } from "../io.ts";
+import { table } from "../output/table.ts";
+import { promptHidden, readStdinValue } from "../prompt.ts";
+
+const usage = `usage: credagent secret set NAME [--stdin]
+       credagent secret rm NAME
+       credagent secret list
+  (each also takes --keyring auto|os|file and --config FILE)
+
+Long-lived secrets (client secrets, private keys, static passwords) live in the OS keyring, or
+in the encrypted file store where there is none, under the credential's NAME. Values are never
+taken from the command line: 'set' prompts twice without echo on a terminal, or reads one value
+from standard input with --stdin. Works with or without a running agent; a running agent uses a
+changed secret from its next fetch on.`;
+
+const MAX_SECRET_BYTES = 64 * 1024;
+
+export const secret: Command = {
+  name: "secret",
+  summary: "set, remove or list long-lived secrets in the keyring",
+  usage,
+  async run(argv, ctx) {
+    try {
+      const { values, positionals } = parseCommandArgs(argv, {
+        stdin: { type: "boolean" },
+        keyring: { type: "string" },
+        config: { type: "string" },
+      });
+      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
+      const [action, ...rest] = positionals;
+      if (action !== "set" && action !== "rm" && action !== "list") throw new UsageError("expected set, rm or list");
+      if (action === "list" && rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+      if (action !== "set" && values.stdin) throw new UsageError("--stdin goes with 'secret set'");
+      const name = action === "list" ? "" : credentialName(rest);
+
+      const value = action === "set" ? await readValue(Boolean(values.stdin), ctx.err) : undefined;
+      // Loaded only here: the config schema and the keyring addon stay off other commands' start-up.
+      const { openCliStore } = await import("../store-access.ts");
+      const { config, store } = await openCliStore(ctx, values);
+      if (action === "set") {
+        await store.set(secretAccount(name), value!);
+        ctx.err(`credagent: secret '${name}' stored in ${store.description}\n`);
+      } else if (action === "rm") {
+        if (!(await store.delete(secretAccount(name)))) {
+          ctx.err(`credagent secret: no secret named '${name}' in ${store.description}\n`);
+          return EXIT.failed;
+        }
+        ctx.err(`credagent: secret '${name}' removed from ${store.description}\n`);
+      } else {
+        const stored = new Set([...(await store.entries()).keys()].map((a) => credentialOf(a, "secret")).filter((n): n is string => n !== null));
+        const users = new Map<string, string[]>();
+        for (const c of config.credentials) {
+          if (c.source === "static") users.set(c.name, [...(users.get(c.name) ?? []), `${c.name} (${c.source})`]);
+        }
+        const names = [...new Set([...stored, ...users.keys()])].sort();
+        if (names.length === 0) ctx.out(`no secrets in ${store.description}\n`);
+        else ctx.out(table(["NAME", "STORED", "USED BY"], names.map((n) => [n, stored.has(n) ? "yes" : "missing", users.get(n)?.join(", ") ?? "-"])));
+      }
+      return EXIT.ok;
+    } catch (err) {
+      return reportError(ctx, "secret", err, usage);
+    }
+  },
+};
+
+async function readValue(fromStdin: boolean, err: (text: string) => void): Promise<Secret> {
+  let value: string;
+  if (fromStdin) {
+    value = await readStdinValue();
+  } else {
+    value = await promptHidden("Secret value: ", err);
+    const again = await promptHidden("Again, to confirm: ", err);
+    if (again !== value) throw new UsageError("the two entries differ; nothing was stored");
+  }
+  if (value === "") throw new UsageError("the value is empty; nothing was stored");
+  if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new UsageError(`the value is larger than ${MAX_SECRET_BYTES} bytes`);
+  return new Secret(value);
+}

@@ -1,0 +1,40 @@
+import { CredagentError } from "../errors.ts";
+
+/**
+ * Reads a line from the terminal without echoing it. Only on a TTY: a secret must never be taken
+ * from argv, and a pipe has --stdin.
+ */
+export function promptHidden(question: string, err: (text: string) => void): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) throw new CredagentError("usage", "standard input is not a terminal; use --stdin to read the value from it");
+  err(question);
+  return new Promise((resolve, reject) => {
+    let value = "";
+    const done = (error?: Error) => {
+      stdin.off("data", onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      err("\n");
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString("utf8")) {
+        if (ch === "\r" || ch === "\n") return done();
+        if (ch === "\u0003") return done(new CredagentError("usage", "cancelled"));
+        if (ch === "\u0004") return value === "" ? done(new CredagentError("usage", "no value entered")) : done();
+        if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
+        else if (ch >= " ") value += ch;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on("data", onData);
+  });
+}
+
+/** All of standard input, less one trailing newline. */
+export async function readStdinValue(): Promise<string> {
+  const text = await new Response(Bun.stdin.stream()).text();
+  return text.replace(/\r?\n$/, "");
+}

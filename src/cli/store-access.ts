@@ -1,0 +1,29 @@
+import { configPath } from "../paths.ts";
+import { fileStoreDir } from "../paths.ts";
+import { loadConfig, type AgentConfig } from "../config/load.ts";
+import { Secret } from "../secret.ts";
+import { isKeyringChoice, openStore, readPassphraseFile } from "../store/open.ts";
+import type { SecretStore } from "../store/store.ts";
+import type { CliContext } from "./io.ts";
+import { UsageError } from "./io.ts";
+import { promptHidden } from "./prompt.ts";
+
+/** The config and the store as the agent would open them, for commands that work without an agent. */
+export async function openCliStore(ctx: CliContext, flags: { config?: string; keyring?: string }): Promise<{ config: AgentConfig; store: SecretStore }> {
+  if (flags.keyring !== undefined && !isKeyringChoice(flags.keyring)) throw new UsageError("--keyring takes auto, os or file");
+  const location = configPath(ctx.pathEnv, flags.config);
+  const config = loadConfig(location.path, location.explicit);
+  const store = await openStore({
+    choice: (flags.keyring as "auto" | "os" | "file" | undefined) ?? config.keyring,
+    fileDir: fileStoreDir(ctx.pathEnv),
+    passphrase: async () => {
+      const fromEnv = ctx.env.CREDAGENT_FILE_PASSPHRASE;
+      if (fromEnv) return new Secret(fromEnv);
+      if (config.filePassphraseFile) return readPassphraseFile(config.filePassphraseFile);
+      if (!process.stdin.isTTY) return null;
+      return new Secret(await promptHidden("Passphrase of the encrypted file store: ", ctx.err));
+    },
+    onNotice: (message) => ctx.err(`credagent: ${message}\n`),
+  });
+  return { config, store };
+}

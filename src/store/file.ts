@@ -1,0 +1,161 @@
+import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from "jose";
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, constants } from "node:fs";
+import { join } from "node:path";
+import { CredagentError } from "../errors.ts";
+import { Secret } from "../secret.ts";
+import type { SecretStore } from "./store.ts";
+
+// The encrypted file store for machines with no OS keyring (as aws-vault's `file` backend).
+// PBES2 with a high iteration count costs ~0.4 s per use, so it is paid once: the passphrase
+// unwraps a random 256-bit key (key.jwe, PBES2-HS512+A256KW / A256GCM), and each entry is its
+// own file, encrypted under that key (dir / A256GCM) with its account name in the protected
+// header, so a file moved onto another entry's name does not decrypt as that entry.
+
+const P2C = 600_000;
+const KEY_FILE = "key.jwe";
+const ENTRY_SUFFIX = ".jwe";
+
+export class FileStore implements SecretStore {
+  readonly backend = "file" as const;
+  readonly description: string;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly key: Uint8Array,
+  ) {
+    this.description = `the encrypted file store at ${dir}`;
+  }
+
+  /** Opens the store at dir with the passphrase, creating it (and its key) if it does not exist. */
+  static async open(dir: string, passphrase: Secret): Promise<FileStore> {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const keyPath = join(dir, KEY_FILE);
+    const pass = new TextEncoder().encode(passphrase.reveal());
+    let jwe: string | undefined;
+    try {
+      jwe = readFileSync(keyPath, "utf8").trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw storeError(dir, `cannot read ${keyPath}`, err);
+    }
+    if (jwe === undefined) {
+      const key = crypto.getRandomValues(new Uint8Array(32));
+      const wrapped = await new CompactEncrypt(key)
+        .setProtectedHeader({ alg: "PBES2-HS512+A256KW", enc: "A256GCM", cty: "credagent-key" })
+        .setKeyManagementParameters({ p2c: P2C })
+        .encrypt(pass);
+      atomicWrite(dir, KEY_FILE, wrapped);
+      return new FileStore(dir, key);
+    }
+    try {
+      const { plaintext } = await compactDecrypt(jwe, pass, {
+        keyManagementAlgorithms: ["PBES2-HS512+A256KW"],
+        contentEncryptionAlgorithms: ["A256GCM"],
+        maxPBES2Count: P2C,
+      });
+      if (plaintext.length !== 32) throw new Error("the key has the wrong length");
+      return new FileStore(dir, plaintext);
+    } catch (err) {
+      throw new CredagentError(
+        "store_unavailable",
+        `cannot unlock the encrypted file store at ${dir}: wrong passphrase, or ${KEY_FILE} is damaged; ` +
+          "check CREDAGENT_FILE_PASSPHRASE (or the passphrase file in the config)",
+        { cause: err },
+      );
+    }
+  }
+
+  async get(account: string): Promise<Secret | null> {
+    let jwe: string;
+    try {
+      jwe = readFileSync(this.#path(account), "utf8").trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw storeError(this.dir, `cannot read the entry '${account}'`, err);
+    }
+    return new Secret(await this.#decrypt(account, jwe));
+  }
+
+  async set(account: string, value: Secret): Promise<void> {
+    const jwe = await new CompactEncrypt(new TextEncoder().encode(value.reveal()))
+      .setProtectedHeader({ alg: "dir", enc: "A256GCM", cty: "credagent-entry", acct: account })
+      .encrypt(this.key);
+    atomicWrite(this.dir, fileName(account), jwe);
+  }
+
+  async delete(account: string): Promise<boolean> {
+    try {
+      unlinkSync(this.#path(account));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw storeError(this.dir, `cannot delete the entry '${account}'`, err);
+    }
+  }
+
+  async entries(): Promise<Map<string, Secret>> {
+    const out = new Map<string, Secret>();
+    for (const name of readdirSync(this.dir)) {
+      if (!name.endsWith(ENTRY_SUFFIX) || name === KEY_FILE) continue;
+      const account = Buffer.from(name.slice(0, -ENTRY_SUFFIX.length), "base64url").toString("utf8");
+      const value = await this.get(account);
+      if (value) out.set(account, value);
+    }
+    return out;
+  }
+
+  #path(account: string): string {
+    return join(this.dir, fileName(account));
+  }
+
+  async #decrypt(account: string, jwe: string): Promise<string> {
+    try {
+      const header = decodeProtectedHeader(jwe);
+      if (header.acct !== account) throw new Error("the entry belongs to another account");
+      const { plaintext } = await compactDecrypt(jwe, this.key, {
+        keyManagementAlgorithms: ["dir"],
+        contentEncryptionAlgorithms: ["A256GCM"],
+      });
+      return new TextDecoder().decode(plaintext);
+    } catch (err) {
+      throw new CredagentError(
+        "store_unavailable",
+        `the entry '${account}' in the encrypted file store at ${this.dir} is damaged or was tampered with; ` +
+          `remove it ('credagent secret rm') and set it again`,
+        { cause: err },
+      );
+    }
+  }
+}
+
+function fileName(account: string): string {
+  return `${Buffer.from(account, "utf8").toString("base64url")}${ENTRY_SUFFIX}`;
+}
+
+/** Temp file, fsync, rename, fsync the directory: a crash leaves the old entry or the new one, never half of one. */
+function atomicWrite(dir: string, name: string, data: string): void {
+  const tmp = join(dir, `.${name}.${process.pid}.${crypto.randomUUID()}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    writeSync(fd, data);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, join(dir, name));
+    const dirFd = openSync(dir, constants.O_RDONLY);
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw storeError(dir, `cannot write ${name}`, err);
+  }
+}
+
+function storeError(dir: string, what: string, cause: unknown): CredagentError {
+  const code = (cause as NodeJS.ErrnoException).code;
+  return new CredagentError("store_unavailable", `the encrypted file store at ${dir}: ${what}${code ? ` (${code})` : ""}`, { cause });
+}

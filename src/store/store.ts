@@ -1,0 +1,28 @@
+import type { Secret } from "../secret.ts";
+
+// Where long-lived secrets and cached tokens live. Backends: the OS keyring, an encrypted file
+// store, and memory (tests). Nothing outside src/store knows which one is in use.
+
+export type StoreBackend = "os" | "file" | "memory";
+
+export interface SecretStore {
+  readonly backend: StoreBackend;
+  /** For messages: "the OS keyring (Secret Service)", "the encrypted file store at …". */
+  readonly description: string;
+  get(account: string): Promise<Secret | null>;
+  set(account: string, value: Secret): Promise<void>;
+  /** True when something was deleted. */
+  delete(account: string): Promise<boolean>;
+  /** Every entry of ours, with its value, in one call (one D-Bus round trip for the keyring). */
+  entries(): Promise<Map<string, Secret>>;
+}
+
+export const SERVICE = "credagent";
+
+/** Account names: `secret:<credential>` for long-lived secrets, `token:<credential>` for the cache. */
+export const secretAccount = (credential: string) => `secret:${credential}`;
+export const tokenAccount = (credential: string) => `token:${credential}`;
+
+export function credentialOf(account: string, kind: "secret" | "token"): string | null {
+  return account.startsWith(`${kind}:`) ? account.slice(kind.length + 1) : null;
+}
