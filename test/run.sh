@@ -6,10 +6,15 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'test/run.sh: %s\n' "$*" >&2; }
 
-# System tools the end-to-end tests use: curl (the reference client), pgrep (procps).
+# System parts the end-to-end tests use: curl (the reference client), pgrep (procps), and a real
+# Secret Service: gnome-keyring on a private D-Bus session bus, with secret-tool to check it.
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v pgrep >/dev/null 2>&1 || missing+=(procps)
+command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus)
+command -v dbus-send >/dev/null 2>&1 || missing+=(dbus-bin)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
+command -v secret-tool >/dev/null 2>&1 || missing+=(libsecret-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing ${missing[*]}"
@@ -38,7 +43,20 @@ if ! node_modules/.bin/tsc --noEmit -p .; then
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+keyring_dir=$(mktemp -d /tmp/ca-keyring-XXXXXX)
+cleanup() {
+  [ -n "${SECRET_SERVICE_BUS_PID:-}" ] && kill "$SECRET_SERVICE_BUS_PID" 2>/dev/null
+  rm -rf "$log" "$keyring_dir"
+}
+trap cleanup EXIT
+say "starting a private Secret Service (gnome-keyring on its own D-Bus session bus)"
+if ! services=$(test/support/secret-service.sh "$keyring_dir"); then
+  say "the Secret Service did not start"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+eval "$services"
+export CREDAGENT_TEST_SECRET_SERVICE=1
 node_modules/.bin/bun test --timeout 30000 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)

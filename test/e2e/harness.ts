@@ -37,7 +37,10 @@ export class Sandbox {
       XDG_RUNTIME_DIR: this.runtimeDir,
       XDG_CONFIG_HOME: join(this.root, "config"),
       XDG_STATE_HOME: this.stateDir,
+      XDG_DATA_HOME: join(this.root, "data"),
     };
+    // The Secret Service test/run.sh started, if any: every sandbox uses the real keyring.
+    if (process.env.DBUS_SESSION_BUS_ADDRESS) this.env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
   }
 
   get socket(): string {
@@ -100,6 +103,22 @@ export class Sandbox {
     const res = await fetch(`http://localhost${path}`, { method, unix: socket, signal: AbortSignal.timeout(15_000) });
     return { status: res.status, body: await res.text() };
   }
+}
+
+/**
+ * Whether the tests may use a real Secret Service. Outside CI a missing one skips those tests
+ * (and says why); under CI=true it is a failure, never a skip.
+ */
+export function secretServiceAvailable(): boolean {
+  if (process.env.CREDAGENT_TEST_SECRET_SERVICE === "1" && process.env.DBUS_SESSION_BUS_ADDRESS) return true;
+  if (process.env.CI === "true") throw new Error("CI=true but no Secret Service was started: run the tests through test/run.sh");
+  console.warn("skipping the keyring tests: no Secret Service (run them through test/run.sh, which starts one)");
+  return false;
+}
+
+export function secretTool(args: string[], input?: string): { code: number; stdout: string } {
+  const r = Bun.spawnSync(["secret-tool", ...args], { stdin: input === undefined ? "ignore" : Buffer.from(input), env: process.env as Record<string, string> });
+  return { code: r.exitCode ?? -1, stdout: r.stdout.toString() };
 }
 
 /** Raw bytes over the socket; resolves with whatever came back when the agent closed or after waitMs. */

@@ -1,0 +1,142 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { countingSource, Sandbox, secretServiceAvailable, secretTool, waitFor } from "./harness.ts";
+
+// The real Secret Service (gnome-keyring on a private bus, started by test/run.sh), the real
+// binary. Names carry a random suffix: all sandboxes share the one keyring.
+const enabled = secretServiceAvailable();
+const boxes: Sandbox[] = [];
+function sandbox(): Sandbox {
+  const box = new Sandbox();
+  boxes.push(box);
+  box.env.CRED_SOCK = box.socket;
+  return box;
+}
+afterEach(async () => {
+  await Promise.all(boxes.splice(0).map((b) => b.cleanup()));
+});
+const unique = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+const NO_BUS = "unix:path=/nonexistent/bus";
+
+describe.if(enabled)("secrets in the OS keyring", () => {
+  test("secret set is visible to secret-tool, and the other way round; values never in argv", async () => {
+    const box = sandbox();
+    const name = unique("db");
+    const set = Bun.spawn([join(import.meta.dir, "../../build/credagent"), "secret", "set", name, "--stdin"], {
+      env: box.env,
+      stdin: new Blob(["s3cret-value\n"]),
+      stderr: "pipe",
+    });
+    expect(await set.exited).toBe(0);
+    expect(await new Response(set.stderr).text()).toContain("the OS keyring (Secret Service");
+    expect(secretTool(["lookup", "service", "credagent", "username", `secret:${name}`]).stdout).toBe("s3cret-value");
+
+    const other = unique("api");
+    expect(secretTool(["store", "--label=test", "service", "credagent", "username", `secret:${other}`], "from-secret-tool").code).toBe(0);
+    box.writeConfig(`[credentials.${other}]\nsource = "static"\n`);
+    const list = await box.run(["secret", "list"]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`${other}\\s+yes\\s+${other} \\(static\\)`));
+    expect(list.stdout).not.toContain("s3cret-value");
+    expect(list.stdout).not.toContain("from-secret-tool");
+
+    await box.start();
+    expect((await box.run(["get", other])).stdout).toBe("from-secret-tool\n");
+
+    expect((await box.run(["secret", "rm", name])).code).toBe(0);
+    expect(secretTool(["lookup", "service", "credagent", "username", `secret:${name}`]).code).not.toBe(0);
+    expect((await box.run(["secret", "rm", name])).code).toBe(1);
+    expect((await box.run(["secret", "set", name, "extra-arg-value"])).code).toBe(2);
+    expect((await box.run(["secret", "set", name])).stderr).toContain("--stdin");
+  });
+
+  test("a running agent serves a changed secret from its next fetch on, without a restart", async () => {
+    const box = sandbox();
+    const name = unique("pw");
+    box.writeConfig(`[credentials.${name}]\nsource = "static"\nlifetime = "1h"\n`);
+    const set = (value: string) => Bun.spawnSync([join(import.meta.dir, "../../build/credagent"), "secret", "set", name, "--stdin"], { env: box.env, stdin: Buffer.from(value) });
+    expect(set("first").exitCode).toBe(0);
+    await box.start();
+    expect((await box.run(["get", name])).stdout).toBe("first\n");
+    expect(set("second").exitCode).toBe(0);
+    expect((await box.run(["get", name])).stdout).toBe("first\n");
+    expect((await box.run(["refresh", name])).code).toBe(0);
+    expect((await box.run(["get", name])).stdout).toBe("second\n");
+  });
+
+  test("tokens are cached in the keyring: a restart, even after kill -9, costs no new fetch", async () => {
+    const box = sandbox();
+    const name = unique("api");
+    const src = countingSource(box, name, 3600);
+    box.writeConfig(`[credentials.${name}]\nsource = "command"\ncommand = ["${src.script}"]\n`);
+    await box.start();
+    expect((await box.run(["get", name])).stdout).toBe(`${name}-1\n`);
+    await waitFor(() => secretTool(["lookup", "service", "credagent", "username", `token:${name}`]).code === 0, 5_000, "the token in the keyring");
+    const cached = JSON.parse(secretTool(["lookup", "service", "credagent", "username", `token:${name}`]).stdout);
+    expect(cached).toMatchObject({ v: 1, token: `${name}-1`, token_type: "Bearer" });
+
+    expect((await box.run(["stop"])).code).toBe(0);
+    await box.start();
+    expect((await box.run(["get", name])).stdout).toBe(`${name}-1\n`);
+    const pid = JSON.parse((await box.request("GET", "/v1/health")).body).pid;
+    process.kill(pid, "SIGKILL");
+    await waitFor(async () => (await box.run(["status"])).code === 3, 5_000, "the agent to die");
+    await box.start();
+    expect((await box.run(["get", name])).stdout).toBe(`${name}-1\n`);
+    expect(src.count()).toBe(1);
+    expect(box.agentLog).toContain("cached tokens restored count=1");
+  });
+
+  test("with the Secret Service gone: clear errors naming the backend; other credentials still served", async () => {
+    const box = sandbox();
+    const name = unique("pw");
+    const cmd = countingSource(box, "cmd", 3600);
+    box.writeConfig(`keyring = "os"\n\n[credentials.${name}]\nsource = "static"\n\n[credentials.cmd]\nsource = "command"\ncommand = ["${cmd.script}"]\n`);
+    box.env.DBUS_SESSION_BUS_ADDRESS = NO_BUS;
+    await box.start();
+    const r = await box.run(["get", name]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("OS keyring (Secret Service");
+    expect(r.stderr).toContain("is a Secret Service (gnome-keyring or KWallet) running and unlocked");
+    expect((await box.run(["get", "cmd"])).stdout).toBe("cmd-1\n");
+    const secretSet = await box.run(["secret", "list"]);
+    expect(secretSet.code).toBe(1);
+    expect(secretSet.stderr).toContain("keyring = \"file\"");
+  });
+});
+
+describe("encrypted file store", () => {
+  test("auto falls back to the file store, says why once, and the agent serves from it", async () => {
+    const box = sandbox();
+    box.env.DBUS_SESSION_BUS_ADDRESS = NO_BUS;
+    box.env.CREDAGENT_FILE_PASSPHRASE = "file-store-passphrase";
+    box.writeConfig(`[credentials.db]\nsource = "static"\n\n[credentials.env]\nsource = "command"\ncommand = ["sh", "-c", "printf '%s' \\"$CREDAGENT_FILE_PASSPHRASE-leak\\""]\n`);
+    const set = Bun.spawn([join(import.meta.dir, "../../build/credagent"), "secret", "set", "db", "--stdin"], {
+      env: box.env,
+      stdin: new Blob(["file-secret"]),
+      stderr: "pipe",
+    });
+    expect(await set.exited).toBe(0);
+    const said = await new Response(set.stderr).text();
+    expect(said).toContain("the OS keyring is not available");
+    expect(said).toContain(`encrypted file store at ${box.root}/data/credagent/store`);
+    const storeDir = join(box.root, "data/credagent/store");
+    for (const f of readdirSync(storeDir)) expect(readFileSync(join(storeDir, f), "utf8")).not.toContain("file-secret");
+
+    await box.start();
+    expect((await box.run(["get", "db"])).stdout).toBe("file-secret\n");
+    // The passphrase is not handed on to command sources.
+    expect((await box.run(["get", "env"])).stdout).toBe("-leak\n");
+    await waitFor(() => box.agentLog.includes("using the encrypted file store"), 2_000, "the fallback notice");
+    expect(box.agentLog.match(/using the encrypted file store/g)?.length).toBe(1);
+
+    const wrong = await box.run(["secret", "list"], { env: { CREDAGENT_FILE_PASSPHRASE: "wrong" } });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("wrong passphrase");
+    const none = await box.run(["secret", "list"], { env: { CREDAGENT_FILE_PASSPHRASE: undefined } });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("needs a passphrase");
+    expect(existsSync(join(storeDir, "key.jwe"))).toBe(true);
+  });
+});

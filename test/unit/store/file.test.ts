@@ -1,0 +1,81 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Secret } from "../../../src/secret.ts";
+import { FileStore } from "../../../src/store/file.ts";
+
+const base = mkdtempSync("/tmp/ca-file-");
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+const pass = new Secret("correct horse battery staple");
+
+async function message(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("expected a failure");
+}
+
+describe("FileStore", () => {
+  test("round trip, listing, delete; files 0600 in a 0700 dir, no plaintext on disk", async () => {
+    const dir = join(base, "rt");
+    const store = await FileStore.open(dir, pass);
+    await store.set("secret:db", new Secret("hunter2"));
+    await store.set("token:api", new Secret('{"v":1}'));
+    expect((await store.get("secret:db"))?.reveal()).toBe("hunter2");
+    expect(await store.get("secret:none")).toBeNull();
+    expect([...(await store.entries()).keys()].sort()).toEqual(["secret:db", "token:api"]);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    for (const f of readdirSync(dir)) {
+      expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600);
+      expect(readFileSync(join(dir, f), "utf8")).not.toContain("hunter2");
+    }
+    const reopened = await FileStore.open(dir, pass);
+    expect((await reopened.get("secret:db"))?.reveal()).toBe("hunter2");
+    expect(await reopened.delete("secret:db")).toBe(true);
+    expect(await reopened.delete("secret:db")).toBe(false);
+    expect(await reopened.get("secret:db")).toBeNull();
+  });
+
+  test("a wrong passphrase is refused with what to check", async () => {
+    const dir = join(base, "wrong");
+    await (await FileStore.open(dir, pass)).set("secret:x", new Secret("v"));
+    expect(await message(FileStore.open(dir, new Secret("nope")))).toContain("wrong passphrase");
+  });
+
+  test("tampered ciphertext and an entry moved onto another name are detected", async () => {
+    const dir = join(base, "tamper");
+    const store = await FileStore.open(dir, pass);
+    await store.set("secret:a", new Secret("value-a"));
+    await store.set("secret:b", new Secret("value-b"));
+    const fileOf = (account: string) => join(dir, `${Buffer.from(account).toString("base64url")}.jwe`);
+    const jwe = readFileSync(fileOf("secret:a"), "utf8");
+    const parts = jwe.split(".");
+    const ct = Buffer.from(parts[3]!, "base64url");
+    ct[0]! ^= 1;
+    parts[3] = ct.toString("base64url");
+    writeFileSync(fileOf("secret:a"), parts.join("."));
+    expect(await message(store.get("secret:a"))).toContain("damaged or was tampered with");
+    renameSync(fileOf("secret:b"), fileOf("secret:c"));
+    expect(await message(store.get("secret:c"))).toContain("tampered");
+  });
+
+  test("kill -9 in the middle of writes never corrupts or loses the entry", async () => {
+    const dir = join(base, "crash");
+    const store = await FileStore.open(dir, pass);
+    await store.set("secret:k", new Secret("v0"));
+    const writer = Bun.spawn(["bun", resolve(import.meta.dir, "../../support/file-store-writer.ts"), dir, pass.reveal()], {
+      stdout: "pipe",
+      env: { ...process.env, PATH: `${resolve(import.meta.dir, "../../../node_modules/.bin")}:${process.env.PATH}` },
+    });
+    // Let it get well into its write loop, then kill it without warning.
+    for await (const chunk of writer.stdout) if (new TextDecoder().decode(chunk).includes("writing")) break;
+    await Bun.sleep(150);
+    writer.kill("SIGKILL");
+    await writer.exited;
+    const value = (await (await FileStore.open(dir, pass)).get("secret:k"))?.reveal() ?? "";
+    expect(value).toMatch(/^v\d+$/);
+    expect(readdirSync(dir).filter((f) => !f.endsWith(".tmp")).sort()).toEqual([`${Buffer.from("secret:k").toString("base64url")}.jwe`, "key.jwe"]);
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, test } from "bun:test";
+import { createLogger } from "../../../src/agent/log.ts";
+import { persistToken, restoreTokens } from "../../../src/agent/token-cache.ts";
+import { DEFAULT_POLICY } from "../../../src/refresh/policy.ts";
+import { CredentialRegistry } from "../../../src/refresh/registry.ts";
+import { Secret } from "../../../src/secret.ts";
+import { staticSource } from "../../../src/sources/static.ts";
+import { MemoryStore } from "../../../src/store/memory.ts";
+import { FakeClock, settle } from "../../support/fake-clock.ts";
+import { FakeSource } from "../../support/fake-source.ts";
+
+const log = createLogger(() => {}, "error");
+
+function registryWith(clock: FakeClock, fingerprint = "f1") {
+  const source = new FakeSource(clock);
+  const registry = new CredentialRegistry({ clock, random: () => 0.5 });
+  registry.apply([{ name: "api", fingerprint, policy: DEFAULT_POLICY, prefetch: false, createSource: () => source }]);
+  return { registry, source };
+}
+
+describe("token cache", () => {
+  test("a persisted token is served after a restart without calling the source", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const first = registryWith(clock);
+    const token = await first.registry.get("api").get();
+    persistToken(store, "api", "f1", token, log);
+    await settle();
+    expect((await store.get("token:api"))?.reveal()).toContain('"fingerprint":"f1"');
+
+    const second = registryWith(clock);
+    expect(await restoreTokens(store, second.registry, clock.now(), log)).toBe(1);
+    expect((await second.registry.get("api").get()).value.reveal()).toBe("token-1");
+    expect(second.source.calls).toBe(0);
+  });
+
+  test("a changed definition ignores the cache; expired entries are removed", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const first = registryWith(clock);
+    persistToken(store, "api", "f1", await first.registry.get("api").get(), log);
+    await settle();
+    const changed = registryWith(clock, "f2");
+    expect(await restoreTokens(store, changed.registry, clock.now(), log)).toBe(0);
+    expect(await store.get("token:api")).not.toBeNull();
+    await clock.advance(2 * 3_600_000);
+    expect(await restoreTokens(store, registryWith(clock).registry, clock.now(), log)).toBe(0);
+    expect(await store.get("token:api")).toBeNull();
+  });
+
+  test("malformed cache entries are ignored", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    await store.set("token:api", new Secret("{not json"));
+    await store.set("secret:api", new Secret("not a token"));
+    expect(await restoreTokens(store, registryWith(clock).registry, clock.now(), log)).toBe(0);
+  });
+});
+
+describe("static source", () => {
+  test("serves the stored secret and sees a changed one at the next fetch", async () => {
+    const store = new MemoryStore();
+    const source = staticSource("db", 60_000, store);
+    const ctx = { signal: new AbortController().signal, now: 1000 };
+    await expect(source.fetchToken(ctx)).rejects.toThrow("credagent secret set db");
+    await store.set("secret:db", new Secret("pw1"));
+    const t = await source.fetchToken(ctx);
+    expect([t.value.reveal(), t.expiresAt, t.tokenType]).toEqual(["pw1", 61_000, "static"]);
+    await store.set("secret:db", new Secret("pw2"));
+    expect((await source.fetchToken(ctx)).value.reveal()).toBe("pw2");
+    expect(source.persist).toBe(false);
+  });
+});
