@@ -16,6 +16,7 @@ import { listenLocal } from "../transport/listen.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
 import { toDefinitions } from "./definitions.ts";
+import { AgentLock } from "./lock.ts";
 import { createLogger, parseLogLevel, type Logger } from "./log.ts";
 import { createRequestServer } from "./server.ts";
 import { persistToken, restoreTokens } from "./token-cache.ts";
@@ -123,8 +124,23 @@ export async function runAgent(argv: string[]): Promise<number> {
     if (restored > 0) log.info("cached tokens restored", { count: restored });
   }
 
+  const lock = new AgentLock({
+    hash: (passphrase) => Bun.password.hash(passphrase, { algorithm: "argon2id" }),
+    verify: (passphrase, hash) => Bun.password.verify(passphrase, hash),
+    sleep: (ms) => Bun.sleep(ms),
+    onLock: () => {
+      registry.forgetAll();
+      store.close();
+      log.info("agent locked: tokens and secrets dropped from memory");
+    },
+    onUnlock: async () => {
+      const restored = await restoreTokens(store, registry, Date.now(), log);
+      log.info("agent unlocked", { cached_tokens_restored: restored });
+    },
+  });
+
   const app = createApp(
-    { registry, info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt }, now: Date.now },
+    { registry, lock, info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt }, now: Date.now },
     (err) => log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),
   );
   const server = createRequestServer((request, env) => app.fetch(request, env), {

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { CredagentError } from "../errors.ts";
 import { API_PREFIX } from "../wire/types.ts";
@@ -7,6 +7,7 @@ import { errorBody, sendError } from "./errors.ts";
 import { frontDoor } from "./guard.ts";
 import { credentialRoutes } from "./routes/credentials.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { lockRoutes } from "./routes/lock.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -23,10 +24,17 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
     }),
   );
   app.route(`${API_PREFIX}/health`, healthRoutes(deps));
+  const refuseWhenLocked: MiddlewareHandler = async (_c, next) => {
+    if (deps.lock.locked) throw new CredagentError("locked", "the agent is locked; 'credagent unlock' unlocks it");
+    await next();
+  };
+  app.use(`${API_PREFIX}/credentials`, refuseWhenLocked);
+  app.use(`${API_PREFIX}/credentials/*`, refuseWhenLocked);
   app.route(`${API_PREFIX}/credentials`, credentialRoutes(deps));
+  app.route(API_PREFIX, lockRoutes(deps));
 
   app.notFound((c) => {
-    const known = /^\/v1\/(health|credentials(\/[^/]+(\/refresh)?)?)\/?$/.test(c.req.path);
+    const known = /^\/v1\/(health|lock|unlock|credentials(\/[^/]+(\/refresh)?)?)\/?$/.test(c.req.path);
     if (known) return c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`), 405);
     return c.json(errorBody("not_found", `no such endpoint: ${c.req.path}; see the API reference in the README`), 404);
   });

@@ -1,4 +1,12 @@
 import type { CredentialRegistry } from "../refresh/registry.ts";
+import type { Secret } from "../secret.ts";
+
+/** The agent's lock (ssh-add -x / -X), implemented by the agent. */
+export interface LockControl {
+  readonly locked: boolean;
+  lock(passphrase: Secret): Promise<void>;
+  unlock(passphrase: Secret): Promise<void>;
+}
 
 export interface AgentInfo {
   version: string;
@@ -10,6 +18,7 @@ export interface AgentInfo {
 /** What the API needs from the agent; passed in so routes are testable with app.request(). */
 export interface ApiDeps {
   registry: Pick<CredentialRegistry, "get" | "list">;
+  lock: LockControl;
   info: AgentInfo;
   now: () => number;
 }

@@ -1,4 +1,5 @@
 import { CredagentError, isErrorCode } from "../errors.ts";
+import type { Secret } from "../secret.ts";
 import type { CredentialListResponse, ErrorBody, HealthResponse, TokenResponse } from "../wire/types.ts";
 
 /** The only way the CLI reaches the agent: typed calls over its socket. */
@@ -25,11 +26,20 @@ export class AgentClient {
     return this.#request("POST", `/v1/credentials/${encodeURIComponent(name)}/refresh`);
   }
 
-  async #request<T>(method: string, path: string): Promise<T> {
+  lock(passphrase: Secret): Promise<{ locked: boolean }> {
+    return this.#request("POST", "/v1/lock", { passphrase: passphrase.reveal() });
+  }
+
+  unlock(passphrase: Secret): Promise<{ locked: boolean }> {
+    return this.#request("POST", "/v1/unlock", { passphrase: passphrase.reveal() });
+  }
+
+  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`http://localhost${path}`, {
         method,
+        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
         unix: this.socketPath,
         signal: AbortSignal.timeout(this.timeoutMs),
         keepalive: false,
@@ -37,18 +47,18 @@ export class AgentClient {
     } catch (err) {
       throw this.#connectionError(err);
     }
-    let body: unknown;
+    let answer: unknown;
     try {
-      body = await response.json();
+      answer = await response.json();
     } catch (err) {
       throw new CredagentError("internal", `the agent at ${this.socketPath} sent a response that is not JSON (HTTP ${response.status})`, { cause: err });
     }
     if (!response.ok) {
-      const error = (body as Partial<ErrorBody>).error;
+      const error = (answer as Partial<ErrorBody>).error;
       const code = isErrorCode(error?.code) ? error.code : "internal";
       throw new CredagentError(code, error?.message ?? `the agent answered HTTP ${response.status}`);
     }
-    return body as T;
+    return answer as T;
   }
 
   #connectionError(err: unknown): CredagentError {

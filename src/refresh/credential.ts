@@ -40,6 +40,8 @@ export class ManagedCredential {
   // the identity provider nothing.
   #inUse = false;
   #stopped = false;
+  // Bumped by forget(): a fetch that was under way then must not bring its token back.
+  #epoch = 0;
 
   constructor(
     readonly name: string,
@@ -104,6 +106,20 @@ export class ManagedCredential {
     };
   }
 
+  /** Drops the token and every trace of past fetches (the agent is being locked). */
+  forget(): void {
+    this.#epoch += 1;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    this.#abort?.abort(new CredagentError("locked", "the agent was locked"));
+    this.#token = undefined;
+    this.#failures = 0;
+    this.#lastError = undefined;
+    this.#retryAt = undefined;
+    this.#refreshAt = undefined;
+    this.#inUse = false;
+  }
+
   stop(): void {
     this.#stopped = true;
     this.#cancelTimer?.();
@@ -123,6 +139,7 @@ export class ManagedCredential {
     const { clock } = this.deps;
     const abort = new AbortController();
     this.#abort = abort;
+    const epoch = this.#epoch;
     const cancelTimeout = clock.setTimeout(
       () =>
         abort.abort(
@@ -138,6 +155,7 @@ export class ManagedCredential {
       if (token.expiresAt <= clock.now()) {
         throw new CredagentError("source_failed", "the source returned a token that has already expired");
       }
+      if (epoch !== this.#epoch) throw new CredagentError("locked", "the agent was locked while the token was fetched");
       this.#token = token;
       this.#failures = 0;
       this.#lastError = undefined;
@@ -147,6 +165,7 @@ export class ManagedCredential {
       this.deps.onEvent?.({ kind: "fetched", name: this.name, token, refreshAt: at, persist: this.source.persist !== false });
       return token;
     } catch (err) {
+      if (epoch !== this.#epoch) throw err;
       this.#failures += 1;
       this.#lastError = describe(err);
       const now = clock.now();

@@ -73,6 +73,11 @@ export class CredentialRegistry {
     return this.#entries.size;
   }
 
+  /** Drops every token from memory (lock). */
+  forgetAll(): void {
+    for (const { credential } of this.#entries.values()) credential.forget();
+  }
+
   stop(): void {
     for (const { credential } of this.#entries.values()) credential.stop();
   }

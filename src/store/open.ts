@@ -75,6 +75,12 @@ export class LazyStore implements SecretStore {
     return this.#opened?.description ?? "the secret store (not opened yet)";
   }
 
+  /** Forgets the opened store (and with it the file store's key); the next use opens it again. */
+  close(): void {
+    this.#opened = undefined;
+    this.#opening = undefined;
+  }
+
   async #store(): Promise<SecretStore> {
     if (this.#opened) return this.#opened;
     this.#opening ??= this.open().then(

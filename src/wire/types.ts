@@ -11,6 +11,7 @@ export interface HealthResponse {
   pid: number;
   socket: string;
   started_at: string;
+  locked: boolean;
 }
 
 export interface CredentialSummary {

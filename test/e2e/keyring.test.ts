@@ -140,3 +140,35 @@ describe("encrypted file store", () => {
     expect(existsSync(join(storeDir, "key.jwe"))).toBe(true);
   });
 });
+
+describe.if(enabled)("lock and unlock", () => {
+  test("lock drops tokens and refuses with 423; unlock with the same passphrase reloads them from the keyring", async () => {
+    const box = sandbox();
+    const name = unique("api");
+    const src = countingSource(box, name, 3600);
+    box.writeConfig(`[credentials.${name}]\nsource = "command"\ncommand = ["${src.script}"]\n`);
+    await box.start();
+    expect((await box.run(["get", name])).stdout).toBe(`${name}-1\n`);
+    await waitFor(() => secretTool(["lookup", "service", "credagent", "username", `token:${name}`]).code === 0, 5_000, "the cached token");
+    const bin = join(import.meta.dir, "../../build/credagent");
+    const withStdin = (args: string[], input: string) => Bun.spawnSync([bin, ...args], { env: box.env, stdin: Buffer.from(input), stderr: "pipe" });
+
+    expect(withStdin(["lock", "--stdin"], "lock-pass\n").exitCode).toBe(0);
+    const refused = await box.run(["get", name]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("the agent is locked; 'credagent unlock' unlocks it");
+    expect((await box.request("GET", `/v1/credentials/${name}`)).status).toBe(423);
+    expect((await box.request("GET", "/v1/credentials")).status).toBe(423);
+
+    const started = Date.now();
+    const wrong = withStdin(["unlock", "--stdin"], "nope\n");
+    expect(wrong.exitCode).toBe(1);
+    expect(wrong.stderr.toString()).toContain("wrong passphrase");
+    expect(withStdin(["unlock", "--stdin"], "nope\n").exitCode).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    expect(withStdin(["unlock", "--stdin"], "lock-pass\n").exitCode).toBe(0);
+    expect((await box.run(["get", name])).stdout).toBe(`${name}-1\n`);
+    expect(src.count()).toBe(1);
+    expect(box.agentLog).not.toContain("lock-pass");
+  });
+});

@@ -11,6 +11,7 @@ export function healthRoutes(deps: ApiDeps): Hono {
       pid: deps.info.pid,
       socket: deps.info.socket,
       started_at: new Date(deps.info.startedAt).toISOString(),
+      locked: deps.lock.locked,
     };
     return c.json(body);
   });

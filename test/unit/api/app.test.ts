@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { AgentLock } from "../../../src/agent/lock.ts";
 import { createApp } from "../../../src/api/app.ts";
 import { DEFAULT_POLICY } from "../../../src/refresh/policy.ts";
 import { CredentialRegistry } from "../../../src/refresh/registry.ts";
@@ -11,13 +12,20 @@ function setup() {
   const registry = new CredentialRegistry({ clock, random: () => 0.5 });
   registry.apply([{ name: "db", fingerprint: "1", policy: DEFAULT_POLICY, prefetch: false, createSource: () => source }]);
   const internal: unknown[] = [];
+  const lock = new AgentLock({
+    hash: async (p) => `hash:${p}`,
+    verify: async (p, h) => h === `hash:${p}`,
+    sleep: async () => {},
+    onLock: () => registry.forgetAll(),
+    onUnlock: async () => {},
+  });
   const app = createApp(
-    { registry, info: { version: "9.9.9", pid: 42, socket: "/s", startedAt: clock.now() }, now: () => clock.now() },
+    { registry, lock, info: { version: "9.9.9", pid: 42, socket: "/s", startedAt: clock.now() }, now: () => clock.now() },
     (err) => internal.push(err),
   );
   const request = (path: string, init: RequestInit = {}) =>
     app.request(`http://localhost${path}`, { ...init, headers: { host: "localhost", ...(init.headers as Record<string, string>) } });
-  return { clock, source, app, request, internal };
+  return { clock, source, app, request, internal, lock };
 }
 
 async function errorCode(res: Response): Promise<string> {
@@ -85,6 +93,27 @@ describe("API", () => {
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe("unavailable");
     expect(body.error.message).toContain("provider down");
+  });
+
+  test("lock: 423 on credentials until unlock with the same passphrase; tokens dropped", async () => {
+    const { request, source } = setup();
+    await request("/v1/credentials/db");
+    const post = (path: string, body: unknown) =>
+      request(path, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+    expect((await post("/v1/lock", { passphrase: "pw" })).status).toBe(200);
+    for (const path of ["/v1/credentials", "/v1/credentials/db"]) {
+      const res = await request(path);
+      expect([res.status, await errorCode(res)]).toEqual([423, "locked"]);
+    }
+    expect(JSON.parse(await (await request("/v1/health")).text()).locked).toBe(true);
+    expect((await post("/v1/lock", { passphrase: "again" })).status).toBe(423);
+    const wrong = await post("/v1/unlock", { passphrase: "nope" });
+    expect([wrong.status, await errorCode(wrong)]).toEqual([403, "forbidden"]);
+    expect((await post("/v1/unlock", { nope: 1 })).status).toBe(400);
+    expect((await post("/v1/unlock", { passphrase: "pw" })).status).toBe(200);
+    const res = await request("/v1/credentials/db");
+    expect(((await res.json()) as { token: string }).token).toBe("token-2");
+    expect(source.calls).toBe(2);
   });
 
   test("the front door refuses browsers and foreign Host headers", async () => {
