@@ -7,6 +7,8 @@ import { CredagentError } from "../errors.ts";
 export function promptHidden(question: string, err: (text: string) => void): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) throw new CredagentError("usage", "standard input is not a terminal; use --stdin to read the value from it");
+  // Echo goes off before the question is shown: a reply typed the moment it appears must not echo.
+  stdin.setRawMode(true);
   err(question);
   return new Promise((resolve, reject) => {
     let value = "";
@@ -27,7 +29,6 @@ export function promptHidden(question: string, err: (text: string) => void): Pro
         else if (ch >= " ") value += ch;
       }
     };
-    stdin.setRawMode(true);
     stdin.resume();
     stdin.on("data", onData);
   });

@@ -10,6 +10,7 @@ export interface StartOptions {
   socketPath: string;
   configPath?: string;
   lifetime?: string;
+  keyring?: string;
   logDir: string;
   env: Record<string, string | undefined>;
   timeoutMs?: number;
@@ -39,6 +40,7 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
   const args = ["agent", "-d", "--log-level", "info", "-a", options.socketPath, "--ready-fd", String(READY_FD)];
   if (options.configPath) args.push("--config", options.configPath);
   if (options.lifetime) args.push("-t", options.lifetime);
+  if (options.keyring) args.push("--keyring", options.keyring);
 
   const child = Bun.spawn([...selfCommand(), ...args], {
     stdio: ["ignore", logFd, logFd, "pipe"],

@@ -16,7 +16,8 @@ export function staticSource(name: string, lifetimeMs: number, store: SecretStor
       if (!value) {
         throw new CredagentError(
           "source_failed",
-          `no secret is stored for '${name}' in ${store.description}; set one with: credagent secret set ${name}`,
+          `no secret is stored for '${name}' in ${store.description}` +
+            `${store.backend === "os" ? " (or the keyring is locked: unlock it)" : ""}; set one with: credagent secret set ${name}`,
         );
       }
       return { value, tokenType: "static", obtainedAt: ctx.now, expiresAt: ctx.now + lifetimeMs };

@@ -172,3 +172,54 @@ describe.if(enabled)("lock and unlock", () => {
     expect(box.agentLog).not.toContain("lock-pass");
   });
 });
+
+describe.if(enabled)("prompts on a terminal", () => {
+  const ptyRun = (box: Sandbox, steps: Array<[string, string]>, args: string[]) => {
+    const r = Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), JSON.stringify(steps), join(import.meta.dir, "../../build/credagent"), ...args], {
+      env: box.env,
+    });
+    return JSON.parse(r.stdout.toString()) as { code: number; output: string };
+  };
+
+  test("secret set asks twice without echo; a mismatch stores nothing", async () => {
+    const box = sandbox();
+    const name = unique("tty");
+    const typed = "typed-on-the-terminal";
+    const ok = ptyRun(box, [["Secret value: ", `${typed}\r`], ["Again, to confirm: ", `${typed}\r`]], ["secret", "set", name]);
+    expect(ok.code).toBe(0);
+    expect(ok.output).not.toContain(typed);
+    expect(secretTool(["lookup", "service", "credagent", "username", `secret:${name}`]).stdout).toBe(typed);
+
+    const other = unique("tty");
+    const mismatch = ptyRun(box, [["Secret value: ", "one\r"], ["Again, to confirm: ", "two\r"]], ["secret", "set", other]);
+    expect(mismatch.code).toBe(2);
+    expect(mismatch.output).toContain("the two entries differ");
+    expect(secretTool(["lookup", "service", "credagent", "username", `secret:${other}`]).code).not.toBe(0);
+  });
+});
+
+describe.if(enabled)("the keyring going away under a running agent", () => {
+  test("the agent keeps serving what it holds in memory and says what is wrong for the rest", async () => {
+    const box = sandbox();
+    const own = join(box.root, "own-keyring");
+    const started = Bun.spawnSync([join(import.meta.dir, "../support/secret-service.sh"), own]);
+    expect(started.exitCode).toBe(0);
+    const exports = started.stdout.toString();
+    const address = /DBUS_SESSION_BUS_ADDRESS=(\S+);/.exec(exports)![1]!.replaceAll("\\,", ",");
+    const busPid = Number(/SECRET_SERVICE_BUS_PID=(\d+)/.exec(exports)![1]);
+    box.env.DBUS_SESSION_BUS_ADDRESS = address;
+    box.writeConfig(`keyring = "os"\n\n[credentials.kept]\nsource = "static"\nlifetime = "1h"\n\n[credentials.later]\nsource = "static"\n`);
+    const bin = join(import.meta.dir, "../../build/credagent");
+    for (const n of ["kept", "later"]) {
+      expect(Bun.spawnSync([bin, "secret", "set", n, "--stdin"], { env: box.env, stdin: Buffer.from(`value-${n}`) }).exitCode).toBe(0);
+    }
+    await box.start();
+    expect((await box.run(["get", "kept"])).stdout).toBe("value-kept\n");
+    process.kill(busPid, "SIGTERM");
+    await Bun.sleep(300);
+    expect((await box.run(["get", "kept"])).stdout).toBe("value-kept\n");
+    const later = await box.run(["get", "later"]);
+    expect(later.code).toBe(1);
+    expect(later.stderr).toContain("OS keyring (Secret Service");
+  });
+});

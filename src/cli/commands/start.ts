@@ -8,7 +8,7 @@ import { reportError, UsageError } from "../io.ts";
 import { dialectFromShell, exportCode } from "../output/shell.ts";
 import { shellOptions, chosenDialect } from "./shell-flags.ts";
 
-const usage = `usage: credagent start [-s|-c|--fish|--powershell] [-a SOCKET] [-t LIFETIME] [--config FILE]
+const usage = `usage: credagent start [-s|-c|--fish|--powershell] [-a SOCKET] [-t LIFETIME] [--config FILE] [--keyring KIND]
 
 Starts the agent in the background unless one already answers at the socket, and prints the
 shell code that points your shell at it:  eval "$(credagent start)"
@@ -16,7 +16,8 @@ shell code that points your shell at it:  eval "$(credagent start)"
   -s, -c, --fish, --powershell   sh, csh, fish or PowerShell code (default: from $SHELL)
   -a, --socket SOCKET            socket path (default: $CRED_SOCK, else $XDG_RUNTIME_DIR/cred.sock)
   -t, --lifetime DUR             the agent exits after this long, e.g. 8h
-  --config FILE                  config file for the agent`;
+  --config FILE                  config file for the agent
+  --keyring auto|os|file         where secrets and cached tokens live (default: the config's, else auto)`;
 
 export const start: Command = {
   name: "start",
@@ -29,17 +30,22 @@ export const start: Command = {
         socket: { type: "string", short: "a" },
         lifetime: { type: "string", short: "t" },
         config: { type: "string" },
+        keyring: { type: "string" },
       });
       if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
       noPositionals(positionals);
       if (values.lifetime !== undefined && !parseDuration(values.lifetime)) {
         throw new UsageError("-t takes a duration such as 90s, 30m or 8h");
       }
+      if (values.keyring !== undefined && !["auto", "os", "file"].includes(values.keyring)) {
+        throw new UsageError("--keyring takes auto, os or file");
+      }
       const dialect = chosenDialect(values) ?? dialectFromShell(ctx.env.SHELL);
       const { health } = await startAgent({
         socketPath: values.socket ?? ctx.socketPath(),
         configPath: values.config,
         lifetime: values.lifetime,
+        keyring: values.keyring,
         logDir: stateDir(ctx.pathEnv),
         env: ctx.env,
       });
