@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import type { KeyringChoice } from "../store/open.ts";
 import * as v from "valibot";
 import { CredagentError } from "../errors.ts";
@@ -88,7 +89,13 @@ export function parseConfig(text: string, path: string): AgentConfig {
     path,
     requestWaitMs: input.agent?.request_wait ?? DEFAULTS.requestWaitMs,
     keyring: input.keyring ?? "auto",
-    filePassphraseFile: input.file_passphrase_file === undefined ? undefined : resolve(dirname(path), input.file_passphrase_file),
+    filePassphraseFile: input.file_passphrase_file === undefined ? undefined : configRelative(path, input.file_passphrase_file),
     credentials,
   };
+}
+
+/** A path in the config: "~/" is the home directory, a relative path is relative to the config file. */
+function configRelative(configFile: string, value: string): string {
+  if (value.startsWith("~/")) return join(homedir(), value.slice(2));
+  return resolve(dirname(configFile), value);
 }

@@ -37,6 +37,14 @@ describe("config", () => {
     expect(errorOf(() => parseConfig("[credentials.db\n", "f"))).toContain("not valid TOML");
   });
 
+  test("keyring choice and a passphrase file relative to the config or the home directory", () => {
+    const c = parseConfig('keyring = "file"\nfile_passphrase_file = "pass.txt"\n', "/etc/credagent/config.toml");
+    expect([c.keyring, c.filePassphraseFile]).toEqual(["file", "/etc/credagent/pass.txt"]);
+    expect(parseConfig('file_passphrase_file = "~/p"\n', "/x.toml").filePassphraseFile).toBe(`${require("node:os").homedir()}/p`);
+    expect(parseConfig("", "/x.toml").keyring).toBe("auto");
+    expect(errorOf(() => parseConfig('keyring = "vault"\n', "f"))).toContain('keyring: expected "auto", "os" or "file"');
+  });
+
   test("a missing file is an empty config at the default path, an error when named", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
     expect(loadConfig(join(dir, "none.toml"), false).credentials).toEqual([]);
