@@ -109,7 +109,7 @@ describe.if(enabled)("secrets in the OS keyring", () => {
 describe("encrypted file store", () => {
   test("auto falls back to the file store, says why once, and the agent serves from it", async () => {
     const box = sandbox();
-    box.env.DBUS_SESSION_BUS_ADDRESS = NO_BUS;
+    delete box.env.DBUS_SESSION_BUS_ADDRESS;
     box.env.CREDAGENT_FILE_PASSPHRASE = "file-store-passphrase";
     box.writeConfig(`[credentials.db]\nsource = "static"\n\n[credentials.env]\nsource = "command"\ncommand = ["sh", "-c", "printf '%s' \\"$CREDAGENT_FILE_PASSPHRASE-leak\\""]\n`);
     const set = Bun.spawn([join(import.meta.dir, "../../build/credagent"), "secret", "set", "db", "--stdin"], {
