@@ -13,6 +13,7 @@ export const ERROR_STATUS = {
   locked: 423,
   unavailable: 503,
   store_unavailable: 503,
+  login_required: 503,
   internal: 500,
   // Codes that never cross the socket as HTTP errors but are still stable for the CLI and logs.
   config_invalid: 500,

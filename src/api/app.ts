@@ -34,7 +34,7 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   app.route(API_PREFIX, lockRoutes(deps));
 
   app.notFound((c) => {
-    const known = /^\/v1\/(health|lock|unlock|credentials(\/[^/]+(\/refresh)?)?)\/?$/.test(c.req.path);
+    const known = /^\/v1\/(health|lock|unlock|credentials(\/[^/]+(\/(refresh|login))?)?)\/?$/.test(c.req.path);
     if (known) return c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`), 405);
     return c.json(errorBody("not_found", `no such endpoint: ${c.req.path}; see the API reference in the README`), 404);
   });

@@ -5,6 +5,7 @@ import type { Command } from "./command.ts";
 import { exec } from "./commands/exec.ts";
 import { get } from "./commands/get.ts";
 import { list } from "./commands/list.ts";
+import { login } from "./commands/login.ts";
 import { lock, unlock } from "./commands/lock.ts";
 import { refresh } from "./commands/refresh.ts";
 import { secret } from "./commands/secret.ts";
@@ -13,7 +14,7 @@ import { status } from "./commands/status.ts";
 import { stop } from "./commands/stop.ts";
 import { processContext, type CliContext } from "./io.ts";
 
-const COMMANDS: Command[] = [start, stop, status, get, list, refresh, exec, secret, lock, unlock];
+const COMMANDS: Command[] = [start, stop, status, get, list, refresh, exec, login, secret, lock, unlock];
 const ALIASES: Record<string, string> = { "-k": "stop" };
 
 function help(): string {

@@ -1,6 +1,6 @@
 import { CredagentError, isErrorCode } from "../errors.ts";
 import type { Secret } from "../secret.ts";
-import type { CredentialListResponse, ErrorBody, HealthResponse, TokenResponse } from "../wire/types.ts";
+import type { CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, TokenResponse } from "../wire/types.ts";
 
 /** The only way the CLI reaches the agent: typed calls over its socket. */
 export class AgentClient {
@@ -24,6 +24,14 @@ export class AgentClient {
 
   refresh(name: string): Promise<TokenResponse> {
     return this.#request("POST", `/v1/credentials/${encodeURIComponent(name)}/refresh`);
+  }
+
+  startLogin(name: string): Promise<LoginStartResponse> {
+    return this.#request("POST", `/v1/credentials/${encodeURIComponent(name)}/login`);
+  }
+
+  loginStatus(name: string): Promise<LoginStatusResponse> {
+    return this.#request("GET", `/v1/credentials/${encodeURIComponent(name)}/login`);
   }
 
   lock(passphrase: Secret): Promise<{ locked: boolean }> {

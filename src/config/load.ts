@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { entraEndpoints, type OAuthOptions } from "../sources/oauth/options.ts";
 import type { KeyringChoice } from "../store/open.ts";
 import * as v from "valibot";
 import { CredagentError } from "../errors.ts";
@@ -27,7 +28,17 @@ export interface StaticCredentialConfig {
   prefetch: boolean;
 }
 
-export type CredentialConfig = CommandCredentialConfig | StaticCredentialConfig;
+/** `source = "oauth2"`: tokens from an identity provider. */
+export interface OAuthCredentialConfig extends Omit<OAuthOptions, "name" | "defaultLifetimeMs"> {
+  name: string;
+  source: "oauth2";
+  refreshBeforeMs?: number;
+  lifetimeMs: number;
+  timeoutMs: number;
+  prefetch: boolean;
+}
+
+export type CredentialConfig = CommandCredentialConfig | StaticCredentialConfig | OAuthCredentialConfig;
 
 export interface AgentConfig {
   /** The file read, or null when none exists at the default path. */
@@ -44,6 +55,7 @@ export const DEFAULTS = {
   lifetimeMs: 5 * 60_000,
   timeoutMs: 30_000,
   requestWaitMs: 30_000,
+  httpTimeoutMs: 10_000,
 } as const;
 
 /**
@@ -83,7 +95,24 @@ export function parseConfig(text: string, path: string): AgentConfig {
       timeoutMs: c.timeout ?? DEFAULTS.timeoutMs,
       prefetch: c.prefetch ?? false,
     };
-    return c.source === "command" ? { ...common, source: c.source, command: c.command } : { ...common, source: c.source };
+    if (c.source === "command") return { ...common, source: c.source, command: c.command };
+    if (c.source === "static") return { ...common, source: c.source };
+    const preset = c.provider === "entra" ? entraEndpoints(c.tenant!) : {};
+    return {
+      ...common,
+      source: c.source,
+      grant: c.grant,
+      issuer: c.issuer ?? preset.issuer,
+      tokenEndpoint: c.token_endpoint ?? preset.tokenEndpoint,
+      deviceAuthorizationEndpoint: c.device_authorization_endpoint ?? preset.deviceAuthorizationEndpoint,
+      clientId: c.client_id,
+      clientAuth: c.client_auth ?? (c.grant === "device_code" ? "none" : "client_secret_basic"),
+      scope: c.scope,
+      resource: c.resource,
+      audience: c.audience,
+      keyId: c.key_id,
+      httpTimeoutMs: c.http_timeout ?? DEFAULTS.httpTimeoutMs,
+    };
   });
   return {
     path,

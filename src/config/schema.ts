@@ -39,10 +39,48 @@ const staticCredential = v.strictObject(
   UNKNOWN_KEY,
 );
 
+const url = v.pipe(v.string(), v.url("expected a URL such as https://login.example.com/tenant"));
+
+const oauth2Credential = v.pipe(
+  v.strictObject(
+    {
+      source: v.literal("oauth2"),
+      grant: v.picklist(["client_credentials", "device_code"], 'expected "client_credentials" or "device_code"'),
+      provider: v.optional(v.picklist(["entra"], 'the only preset is "entra"')),
+      tenant: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]{1,128}$/, "expected a tenant id or domain"))),
+      issuer: v.optional(url),
+      token_endpoint: v.optional(url),
+      device_authorization_endpoint: v.optional(url),
+      client_id: v.pipe(v.string("expected the client id the provider issued"), v.minLength(1, "must not be empty")),
+      client_auth: v.optional(
+        v.picklist(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"], 'expected "client_secret_basic", "client_secret_post", "private_key_jwt" or "none"'),
+      ),
+      scope: v.optional(v.string()),
+      resource: v.optional(url),
+      audience: v.optional(v.string()),
+      key_id: v.optional(v.string()),
+      http_timeout: v.optional(duration),
+      refresh_before: v.optional(duration),
+      lifetime: v.optional(duration),
+      timeout: v.optional(duration),
+      prefetch: v.optional(v.boolean("expected true or false")),
+    },
+    UNKNOWN_KEY,
+  ),
+  v.check(
+    (c) => c.provider !== "entra" || c.tenant !== undefined,
+    'provider = "entra" needs tenant = "<tenant id or domain>"',
+  ),
+  v.check(
+    (c) => c.provider === "entra" || c.issuer !== undefined || c.token_endpoint !== undefined,
+    'expected issuer (for discovery), token_endpoint, or provider = "entra" with a tenant',
+  ),
+);
+
 export const credentialSchema = v.variant(
   "source",
-  [commandCredential, staticCredential],
-  (issue) => `unknown source ${issue.received}; the sources are: "command", "static"`,
+  [commandCredential, staticCredential, oauth2Credential],
+  (issue) => `unknown source ${issue.received}; the sources are: "command", "static", "oauth2"`,
 );
 
 export const configSchema = v.strictObject(

@@ -1,6 +1,6 @@
 import { CredagentError, describe } from "../errors.ts";
 import { formatCountdown } from "../duration.ts";
-import type { Token, TokenSource } from "../sources/source.ts";
+import { isInteractive, type LoginChallenge, type Token, type TokenSource } from "../sources/source.ts";
 import type { CredentialState } from "../wire/types.ts";
 import type { Clock } from "./clock.ts";
 import { backoffDelay, refreshAt, type RefreshPolicy } from "./policy.ts";
@@ -14,6 +14,13 @@ export interface CredentialDeps {
 export type CredentialEvent =
   | { kind: "fetched"; name: string; token: Token; refreshAt: number; persist: boolean }
   | { kind: "fetch_failed"; name: string; error: string; retryAt: number | null };
+
+interface LoginState {
+  status: "pending" | "done" | "failed";
+  message: string | null;
+  abort: AbortController;
+  expiresAt: number;
+}
 
 export interface CredentialSnapshot {
   state: CredentialState;
@@ -42,6 +49,10 @@ export class ManagedCredential {
   #stopped = false;
   // Bumped by forget(): a fetch that was under way then must not bring its token back.
   #epoch = 0;
+  // The source said only a person can fix this (a refresh token revoked or expired): no retries
+  // until `credagent login`, and requests fail at once instead of waiting on a doomed fetch.
+  #loginRequired = false;
+  #login: LoginState | undefined;
 
   constructor(
     readonly name: string,
@@ -56,6 +67,9 @@ export class ManagedCredential {
     const now = this.deps.clock.now();
     const held = this.#token;
     if (held && held.expiresAt - now > minValidMs) return held;
+    if (this.#loginRequired && !this.#pending) {
+      throw new CredagentError("login_required", this.#lastError ?? `sign in with: credagent login ${this.name}`);
+    }
     if (!this.#pending && this.#retryAt !== undefined && now < this.#retryAt) {
       throw this.#unavailable(`retrying in ${formatCountdown(this.#retryAt - now)}`);
     }
@@ -95,6 +109,7 @@ export class ManagedCredential {
     const valid = this.#token && this.#token.expiresAt > now ? this.#token : undefined;
     let state: CredentialState;
     if (this.#pending) state = "refreshing";
+    else if (this.#loginRequired) state = "login_required";
     else if (valid) state = this.#lastError ? "stale" : "fresh";
     else if (this.#lastError) state = "failing";
     else state = "not_loaded";
@@ -109,6 +124,9 @@ export class ManagedCredential {
   /** Drops the token and every trace of past fetches (the agent is being locked). */
   forget(): void {
     this.#epoch += 1;
+    this.#login?.abort.abort(new CredagentError("locked", "the agent was locked"));
+    this.#login = undefined;
+    this.#loginRequired = false;
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
     this.#abort?.abort(new CredagentError("locked", "the agent was locked"));
@@ -122,6 +140,7 @@ export class ManagedCredential {
 
   stop(): void {
     this.#stopped = true;
+    this.#login?.abort.abort(new CredagentError("unavailable", "the agent is stopping"));
     this.#cancelTimer?.();
     this.#abort?.abort(new CredagentError("unavailable", "the agent is stopping"));
   }
@@ -156,13 +175,7 @@ export class ManagedCredential {
         throw new CredagentError("source_failed", "the source returned a token that has already expired");
       }
       if (epoch !== this.#epoch) throw new CredagentError("locked", "the agent was locked while the token was fetched");
-      this.#token = token;
-      this.#failures = 0;
-      this.#lastError = undefined;
-      this.#retryAt = undefined;
-      const at = refreshAt(token, this.policy, this.deps.random);
-      this.#schedule(at);
-      this.deps.onEvent?.({ kind: "fetched", name: this.name, token, refreshAt: at, persist: this.source.persist !== false });
+      this.#accept(token);
       return token;
     } catch (err) {
       if (epoch !== this.#epoch) throw err;
@@ -170,7 +183,11 @@ export class ManagedCredential {
       this.#lastError = describe(err);
       const now = clock.now();
       let retryAt: number | null = null;
-      if (!this.#stopped) {
+      if (err instanceof CredagentError && err.code === "login_required") {
+        this.#loginRequired = true;
+        this.#retryAt = undefined;
+        this.#cancelTimer?.();
+      } else if (!this.#stopped) {
         retryAt = now + backoffDelay(this.#failures, this.policy, this.deps.random);
         this.#retryAt = retryAt;
         if (this.#inUse) this.#schedule(retryAt);
@@ -181,6 +198,51 @@ export class ManagedCredential {
       cancelTimeout();
       if (this.#abort === abort) this.#abort = undefined;
     }
+  }
+
+  #accept(token: Token): void {
+    this.#token = token;
+    this.#failures = 0;
+    this.#lastError = undefined;
+    this.#retryAt = undefined;
+    this.#loginRequired = false;
+    const at = refreshAt(token, this.policy, this.deps.random);
+    this.#schedule(at);
+    this.deps.onEvent?.({ kind: "fetched", name: this.name, token, refreshAt: at, persist: this.source.persist !== false });
+  }
+
+  /** Starts an interactive sign-in (device_code); the token it brings is taken as a fetch's. */
+  async login(): Promise<Omit<LoginChallenge, "completion">> {
+    const source = this.source;
+    if (!isInteractive(source)) {
+      throw new CredagentError("bad_request", `credential '${this.name}' does not sign in interactively (its source is ${source.kind} without device_code)`);
+    }
+    this.#login?.abort.abort(new CredagentError("unavailable", "a newer login replaced this one"));
+    const abort = new AbortController();
+    const epoch = this.#epoch;
+    const challenge = await source.login({ signal: abort.signal, now: this.deps.clock.now() });
+    const state: LoginState = { status: "pending", message: null, abort, expiresAt: this.deps.clock.now() + challenge.expiresIn * 1000 };
+    this.#login = state;
+    this.#inUse = true;
+    challenge.completion.then(
+      (token) => {
+        if (this.#login !== state || epoch !== this.#epoch) return;
+        state.status = "done";
+        this.#accept(token);
+      },
+      (err) => {
+        if (this.#login !== state) return;
+        state.status = "failed";
+        state.message = describe(err);
+      },
+    );
+    const { completion: _, ...info } = challenge;
+    return info;
+  }
+
+  loginStatus(): { status: "none" | "pending" | "done" | "failed"; message: string | null; expiresAt: number | null } {
+    const login = this.#login;
+    return login ? { status: login.status, message: login.message, expiresAt: login.expiresAt } : { status: "none", message: null, expiresAt: null };
   }
 
   #schedule(at: number): void {
@@ -212,7 +274,7 @@ export class ManagedCredential {
     try {
       return await Promise.race([fetching, timedOut]);
     } catch (err) {
-      if (err instanceof CredagentError && err.code === "unavailable") throw err;
+      if (err instanceof CredagentError && (err.code === "unavailable" || err.code === "login_required")) throw err;
       throw this.#unavailable(undefined, err);
     } finally {
       cancel?.();

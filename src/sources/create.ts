@@ -1,6 +1,8 @@
 import type { CredentialConfig } from "../config/load.ts";
 import type { SecretStore } from "../store/store.ts";
 import { commandSource } from "./command.ts";
+import { clientCredentialsSource } from "./oauth/client-credentials.ts";
+import { deviceCodeSource } from "./oauth/device-code.ts";
 import { staticSource } from "./static.ts";
 import type { TokenSource } from "./source.ts";
 
@@ -16,5 +18,9 @@ export function createSource(config: CredentialConfig, environment: SourceEnviro
       return commandSource({ command: config.command, defaultLifetimeMs: config.lifetimeMs, env: environment.env });
     case "static":
       return staticSource(config.name, config.lifetimeMs, environment.store);
+    case "oauth2": {
+      const options = { ...config, defaultLifetimeMs: config.lifetimeMs };
+      return config.grant === "device_code" ? deviceCodeSource(options, environment.store) : clientCredentialsSource(options, environment.store);
+    }
   }
 }

@@ -22,3 +22,22 @@ export interface TokenSource {
   readonly persist?: boolean;
   fetchToken(ctx: FetchContext): Promise<Token>;
 }
+
+/** What a person needs to approve a device login (RFC 8628), and the token it will bring. */
+export interface LoginChallenge {
+  userCode: string;
+  verificationUri: string;
+  verificationUriComplete?: string;
+  expiresIn: number;
+  interval: number;
+  completion: Promise<Token>;
+}
+
+/** A source that signs in interactively (device_code) before it can refresh on its own. */
+export interface InteractiveTokenSource extends TokenSource {
+  login(ctx: FetchContext): Promise<LoginChallenge>;
+}
+
+export function isInteractive(source: TokenSource): source is InteractiveTokenSource {
+  return typeof (source as Partial<InteractiveTokenSource>).login === "function";
+}

@@ -43,7 +43,10 @@ function parseJson(text: string, now: number, defaultLifetimeMs: number): Token 
   }
   const value = obj[key] as string;
   const typeKey = TYPE_KEYS.find((k) => typeof obj[k] === "string");
-  const expiresAt = jsonExpiry(obj, now) ?? jwtExpiry(value) ?? now + defaultLifetimeMs;
+  // The earlier of the stated expiry and a JWT's own exp: a token is no better than its exp.
+  const stated = jsonExpiry(obj, now);
+  const exp = jwtExpiry(value);
+  const expiresAt = stated !== undefined && exp !== undefined ? Math.min(stated, exp) : (stated ?? exp ?? now + defaultLifetimeMs);
   return { value: new Secret(value), tokenType: typeKey ? (obj[typeKey] as string) : "Bearer", obtainedAt: now, expiresAt };
 }
 
@@ -76,7 +79,7 @@ function toInstant(v: unknown): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-function jwtExpiry(value: string): number | undefined {
+export function jwtExpiry(value: string): number | undefined {
   if (value.split(".").length !== 3) return undefined;
   try {
     const { exp } = decodeJwt(value);

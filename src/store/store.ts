@@ -19,10 +19,15 @@ export interface SecretStore {
 
 export const SERVICE = "credagent";
 
-/** Account names: `secret:<credential>` for long-lived secrets, `token:<credential>` for the cache. */
+/**
+ * Account names: `secret:<credential>` for long-lived secrets (client secret, private key, static
+ * value), `refresh:<credential>` for refresh tokens, `token:<credential>` for the token cache.
+ */
 export const secretAccount = (credential: string) => `secret:${credential}`;
 export const tokenAccount = (credential: string) => `token:${credential}`;
+/** The refresh token a device login obtained (rotated in place on every refresh). */
+export const refreshAccount = (credential: string) => `refresh:${credential}`;
 
-export function credentialOf(account: string, kind: "secret" | "token"): string | null {
+export function credentialOf(account: string, kind: "secret" | "token" | "refresh"): string | null {
   return account.startsWith(`${kind}:`) ? account.slice(kind.length + 1) : null;
 }

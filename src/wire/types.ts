@@ -3,7 +3,7 @@
 export const API_PREFIX = "/v1";
 export const CREDENTIAL_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
-export type CredentialState = "fresh" | "refreshing" | "stale" | "failing" | "not_loaded";
+export type CredentialState = "fresh" | "refreshing" | "stale" | "failing" | "not_loaded" | "login_required";
 
 export interface HealthResponse {
   status: "ok";
@@ -37,4 +37,20 @@ export interface TokenResponse {
 
 export interface ErrorBody {
   error: { code: string; message: string };
+}
+
+export interface LoginStartResponse {
+  name: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete: string | null;
+  expires_in: number;
+  interval: number;
+}
+
+export interface LoginStatusResponse {
+  name: string;
+  status: "none" | "pending" | "done" | "failed";
+  message: string | null;
+  expires_at: string | null;
 }

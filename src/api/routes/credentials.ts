@@ -2,7 +2,14 @@ import { Hono } from "hono";
 import { CredagentError } from "../../errors.ts";
 import type { ManagedCredential } from "../../refresh/credential.ts";
 import type { Token } from "../../sources/source.ts";
-import { CREDENTIAL_NAME, type CredentialListResponse, type CredentialSummary, type TokenResponse } from "../../wire/types.ts";
+import {
+  CREDENTIAL_NAME,
+  type CredentialListResponse,
+  type CredentialSummary,
+  type LoginStartResponse,
+  type LoginStatusResponse,
+  type TokenResponse,
+} from "../../wire/types.ts";
 import type { ApiDeps } from "../deps.ts";
 
 const MAX_MIN_VALID_SECONDS = 86_400 * 366;
@@ -26,6 +33,32 @@ export function credentialRoutes(deps: ApiDeps): Hono {
     const credential = lookup(deps, c.req.param("name"));
     const token = await credential.refresh();
     return c.json(tokenBody(credential.name, token, deps.now()), 200, { "Cache-Control": "no-store" });
+  });
+
+  app.post("/:name/login", async (c) => {
+    const credential = lookup(deps, c.req.param("name"));
+    const challenge = await credential.login();
+    const body: LoginStartResponse = {
+      name: credential.name,
+      user_code: challenge.userCode,
+      verification_uri: challenge.verificationUri,
+      verification_uri_complete: challenge.verificationUriComplete ?? null,
+      expires_in: challenge.expiresIn,
+      interval: challenge.interval,
+    };
+    return c.json(body);
+  });
+
+  app.get("/:name/login", (c) => {
+    const credential = lookup(deps, c.req.param("name"));
+    const status = credential.loginStatus();
+    const body: LoginStatusResponse = {
+      name: credential.name,
+      status: status.status,
+      message: status.message,
+      expires_at: status.expiresAt === null ? null : new Date(status.expiresAt).toISOString(),
+    };
+    return c.json(body);
   });
 
   return app;

@@ -55,7 +55,8 @@ export const secret: Command = {
         const stored = new Set([...(await store.entries()).keys()].map((a) => credentialOf(a, "secret")).filter((n): n is string => n !== null));
         const users = new Map<string, string[]>();
         for (const c of config.credentials) {
-          if (c.source === "static") users.set(c.name, [...(users.get(c.name) ?? []), `${c.name} (${c.source})`]);
+          const usesSecret = c.source === "static" || (c.source === "oauth2" && c.clientAuth !== "none");
+          if (usesSecret) users.set(c.name, [...(users.get(c.name) ?? []), `${c.name} (${c.source})`]);
         }
         const names = [...new Set([...stored, ...users.keys()])].sort();
         if (names.length === 0) ctx.out(`no secrets in ${store.description}\n`);

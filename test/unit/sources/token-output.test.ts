@@ -64,3 +64,11 @@ describe("parseTokenOutput", () => {
     }
   });
 });
+
+test("a JWT's exp caps a longer expires_in (providers count from their own whole-second iat)", async () => {
+  const { SignJWT } = await import("jose");
+  const exp = Math.floor(NOW / 1000) + 2;
+  const jwt = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime(exp).sign(new Uint8Array(32));
+  expect(parseTokenOutput(JSON.stringify({ access_token: jwt, expires_in: 3 }), NOW, DEFAULT).expiresAt).toBe(exp * 1000);
+  expect(parseTokenOutput(JSON.stringify({ access_token: jwt, expires_in: 1 }), NOW, DEFAULT).expiresAt).toBe(NOW + 1000);
+});

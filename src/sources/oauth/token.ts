@@ -1,0 +1,26 @@
+import type * as oauth from "oauth4webapi";
+import { Secret } from "../../secret.ts";
+import type { Token } from "../source.ts";
+import { jwtExpiry } from "../token-output.ts";
+
+/**
+ * A token endpoint response as a Token: expires_in decides, else a JWT's exp, else the default.
+ * When both are there the earlier wins: exp has whole seconds and the provider counts from its
+ * own iat, so now + expires_in can lie up to a second past the JWT's real end.
+ */
+export function toToken(response: oauth.TokenEndpointResponse, now: number, defaultLifetimeMs: number): Token {
+  const exp = jwtExpiry(response.access_token);
+  const fromExpiresIn = typeof response.expires_in === "number" ? now + response.expires_in * 1000 : undefined;
+  const expiresAt = Math.min(fromExpiresIn ?? Infinity, exp ?? Infinity, fromExpiresIn === undefined && exp === undefined ? now + defaultLifetimeMs : Infinity);
+  const type = response.token_type.toLowerCase() === "bearer" ? "Bearer" : response.token_type;
+  return { value: new Secret(response.access_token), tokenType: type, obtainedAt: now, expiresAt };
+}
+
+/** scope, resource and audience as the provider needs them, only those that are set. */
+export function tokenParameters(options: { scope?: string; resource?: string; audience?: string }): URLSearchParams {
+  const params = new URLSearchParams();
+  if (options.scope) params.set("scope", options.scope);
+  if (options.resource) params.set("resource", options.resource);
+  if (options.audience) params.set("audience", options.audience);
+  return params;
+}

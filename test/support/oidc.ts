@@ -1,0 +1,97 @@
+import { exportJWK, exportPKCS8, generateKeyPair } from "jose";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { join, resolve } from "node:path";
+
+// Starts the real oidc-provider (test/support/oidc-provider.mjs) under Node on 127.0.0.1 with
+// the clients the OAuth tests need; can stop it and start it again on the same port and keys.
+
+export interface ProviderClients {
+  basicSecret: string;
+  /** PKCS#8 PEM of the private_key_jwt client's key. */
+  jwtKeyPem: string;
+}
+
+export class TestProvider {
+  readonly issuer: string;
+  #proc: ReturnType<typeof Bun.spawn> | undefined;
+
+  private constructor(
+    readonly port: number,
+    private readonly configFile: string,
+    readonly clients: ProviderClients,
+  ) {
+    this.issuer = `http://127.0.0.1:${port}`;
+  }
+
+  static async create(ttlSeconds: number): Promise<TestProvider> {
+    const signing = await generateKeyPair("RS256", { extractable: true });
+    const signingJwk = { ...(await exportJWK(signing.privateKey)), kid: "sig-1", alg: "RS256", use: "sig" };
+    const client = await generateKeyPair("ES256", { extractable: true });
+    const clientJwk = { ...(await exportJWK(client.publicKey)), kid: "client-1", alg: "ES256", use: "sig" };
+    const basicSecret = `basic-${crypto.randomUUID()}`;
+    const port = await freePort();
+    const dir = mkdtempSync("/tmp/ca-op-");
+    const configFile = join(dir, "provider.json");
+    const none = { redirect_uris: [], response_types: [] };
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        port,
+        ttl: ttlSeconds,
+        jwks: { keys: [signingJwk] },
+        clients: [
+          { ...none, client_id: "svc-basic", client_secret: basicSecret, grant_types: ["client_credentials"], token_endpoint_auth_method: "client_secret_basic" },
+          { ...none, client_id: "svc-post", client_secret: basicSecret, grant_types: ["client_credentials"], token_endpoint_auth_method: "client_secret_post" },
+          { ...none, client_id: "svc-jwt", grant_types: ["client_credentials"], token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [clientJwk] } },
+          {
+            ...none,
+            client_id: "device-app",
+            grant_types: ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+            token_endpoint_auth_method: "none",
+          },
+        ],
+      }),
+    );
+    const provider = new TestProvider(port, configFile, { basicSecret, jwtKeyPem: await exportPKCS8(client.privateKey) });
+    await provider.start();
+    return provider;
+  }
+
+  async start(): Promise<void> {
+    const proc = Bun.spawn(["node", resolve(import.meta.dir, "oidc-provider.mjs"), this.configFile], { stdout: "pipe", stderr: "ignore" });
+    this.#proc = proc;
+    const reader = proc.stdout.getReader();
+    let text = "";
+    const deadline = Date.now() + 15_000;
+    while (!text.includes("ready") && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    if (!text.includes("ready")) throw new Error(`oidc-provider did not start: ${text}`);
+  }
+
+  async stop(): Promise<void> {
+    this.#proc?.kill("SIGKILL");
+    await this.#proc?.exited;
+    this.#proc = undefined;
+  }
+
+  /** Token endpoint calls so far, by grant type (and error:<grant> for failures). */
+  async stats(): Promise<Record<string, number>> {
+    return (await fetch(`${this.issuer}/test/stats`)).json() as Promise<Record<string, number>>;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolvePort(port));
+    });
+    server.on("error", reject);
+  });
+}
