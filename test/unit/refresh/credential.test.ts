@@ -234,4 +234,26 @@ describe("ManagedCredential", () => {
     source.lifetimeMs = -1;
     await expectUnavailable(credential.get(), /already expired/);
   });
+
+  test("login_required: no background retries, and requests fail at once without calling the source", async () => {
+    const { clock, source, credential } = setup();
+    source.lifetimeMs = 60_000;
+    await credential.get();
+    source.failWith = new CredagentError("login_required", "refresh token revoked; run credagent login db");
+    await clock.advance(50_000);
+    const calls = source.calls;
+    expect(credential.snapshot().state).toBe("login_required");
+    // The token in hand is still served until it expires.
+    expect((await credential.get()).value.reveal()).toBe("token-1");
+    await clock.advance(60 * 60_000);
+    expect(source.calls).toBe(calls);
+    let caught: unknown;
+    try {
+      await credential.get();
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as CredagentError).code).toBe("login_required");
+    expect(source.calls).toBe(calls);
+  });
 });
