@@ -2,14 +2,18 @@
 # Runs every benchmark and prints a table; `bench/run.sh --write` also rewrites BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v hyperfine >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+if ! command -v hyperfine >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1 || ! command -v gnome-keyring-daemon >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine curl >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine curl dbus gnome-keyring libsecret-tools >/dev/null
   else
-    echo "bench: needs hyperfine and curl (sudo apt-get install hyperfine curl)" >&2
+    echo "bench: needs hyperfine, curl, dbus, gnome-keyring, libsecret-tools (sudo apt-get install ...)" >&2
     exit 1
   fi
 fi
 [ -x node_modules/.bin/bun ] || npm ci --no-audit --no-fund >/dev/null
 scripts/build.sh >/dev/null
-exec node_modules/.bin/bun bench/run.ts "$@"
+# The warm-cache figure reads the keyring: a private Secret Service, as the tests use.
+keyring_dir=$(mktemp -d /tmp/ca-bench-keyring-XXXXXX)
+eval "$(test/support/secret-service.sh "$keyring_dir")"
+trap 'kill "$SECRET_SERVICE_BUS_PID" 2>/dev/null; rm -rf "$keyring_dir"' EXIT
+node_modules/.bin/bun bench/run.ts "$@"

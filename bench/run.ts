@@ -3,6 +3,8 @@
 //   2. API throughput and latency, 50 connections (autocannon) vs a bare Bun.serve ceiling
 //   3. `credagent start` with an agent running, and from nothing to socket ready
 //   4. idle RSS of the agent with 1,000 credentials, before and after loading them all
+//   5. time to first token after start, from nothing and from a warm keyring cache (oidc-provider)
+//   6. token endpoint calls per hour for 1,000 credentials, simulated on a fake clock
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
@@ -148,6 +150,62 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
   rmSync(box.root, { recursive: true, force: true });
 }
 
+// 5: time to first token after start, with a real OpenID Provider (oidc-provider under Node):
+// from nothing (no cached token: one client_credentials call) and from a warm cache (the token
+// cached in the keyring by a previous agent).
+{
+  const { TestProvider } = await import("../test/support/oidc.ts");
+  const provider = await TestProvider.create(3600);
+  const box = sandbox(0);
+  const name = `bench${Date.now()}`;
+  writeFileSync(
+    join(box.root, "config/credagent/config.toml"),
+    `[credentials.${name}]\nsource = "oauth2"\ngrant = "client_credentials"\nissuer = "${provider.issuer}"\nclient_id = "svc-basic"\nscope = "api:read"\n`,
+  );
+  const env = { ...box.env, CRED_SOCK: box.socket, ...(process.env.DBUS_SESSION_BUS_ADDRESS ? { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS } : {}) };
+  Bun.spawnSync([BIN, "secret", "set", name, "--stdin"], { env, stdin: Buffer.from(provider.clients.basicSecret) });
+  const firstToken = (clearCache: boolean): number => {
+    stopAgent({ ...box, env });
+    if (clearCache) Bun.spawnSync(["secret-tool", "clear", "service", "credagent", "username", `token:${name}`], { env });
+    const t0 = performance.now();
+    sh([BIN, "start", "-s"], env);
+    sh([BIN, "get", name], env);
+    return performance.now() - t0;
+  };
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const cold = median(Array.from({ length: 15 }, () => firstToken(true)));
+  firstToken(true);
+  await Bun.sleep(300);
+  const warm = median(Array.from({ length: 15 }, () => firstToken(false)));
+  stopAgent({ ...box, env });
+  Bun.spawnSync(["secret-tool", "clear", "service", "credagent", "username", `secret:${name}`], { env });
+  Bun.spawnSync(["secret-tool", "clear", "service", "credagent", "username", `token:${name}`], { env });
+  const calls = (await provider.stats()).client_credentials ?? 0;
+  await provider.stop();
+  row("first token after `start`, from nothing", ms(cold), "", "start + discovery + client_credentials at oidc-provider, median of 15");
+  row("first token after `start`, warm cache", ms(warm), "", `cached token read from the keyring at start; ${calls} token calls in all 31 runs`);
+  rmSync(box.root, { recursive: true, force: true });
+}
+
+// 6: token endpoint load of 1,000 credentials, simulated on a fake clock.
+{
+  const { simulateRefresh } = await import("./refresh-simulation.ts");
+  const sim = await simulateRefresh(1000, 24);
+  row(
+    "token endpoint calls, 1,000 credentials with 1 h tokens (24 h simulated)",
+    `${Math.round(sim.callsPerHour).toLocaleString("en")} calls/h`,
+    "",
+    `${sim.callsPerCredentialPerLifetime.toFixed(2)} per credential per hour: one per token, refreshed at 70-80% of its life; ` +
+      `at most ${sim.maxPerCredentialPerLifetime} in any hour for one credential; ${sim.expiredServed} expired tokens served`,
+  );
+  row(
+    "refresh spread, same simulation (steady state)",
+    `max ${sim.maxInOneSecond}/s, ${sim.maxInOneMinute}/min`,
+    `even spread: ${(sim.callsPerHour / 3600).toFixed(2)}/s, ${Math.round(sim.callsPerHour / 60)}/min`,
+    "all 1,000 first asked for within one minute (worst case); jitter keeps any second small",
+  );
+}
+
 const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform}/${process.arch}, Bun ${Bun.version}`;
 const table = [
   "| benchmark | credagent | reference (same run) | note |",
@@ -173,6 +231,11 @@ never asserted in tests.
   load, bind, ready signal over a pipe) with \`credagent stop\` between runs.
 - Memory: VmRSS of the agent with 1,000 command credentials configured, then after each was
   fetched once (1,000 child processes run, 1,000 refresh timers armed).
+- First token: wall time of \`credagent start\` followed by \`credagent get\` for a client_credentials
+  credential against a real oidc-provider on 127.0.0.1 (under Node), with the Secret Service of
+  \`test/support/secret-service.sh\`: from nothing (cache entry removed first) and from a warm cache.
+- Token endpoint load: 1,000 credentials with 1-hour tokens on the unit tests' fake clock for a
+  simulated day, 20 random requests a simulated minute.
 
 ${table}
 
