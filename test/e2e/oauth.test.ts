@@ -206,6 +206,20 @@ describe("device_code login and refresh tokens", () => {
     expect(text + rest).toContain("'dev' is signed in");
   }
 
+  test("on a terminal, login shows the complete address as a QR code and a spinner", async () => {
+    const box = oauthSandbox(deviceConfig());
+    try {
+      await box.start();
+      const r = Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), JSON.stringify([["waiting for the sign-in", "\u0003"]]), BIN, "login", "dev"], { env: box.env });
+      const { output } = JSON.parse(r.stdout.toString()) as { output: string };
+      expect(output).toMatch(/enter the code [A-Z]{4}-[A-Z]{4}/);
+      expect(output).toContain("█▀▀▀▀▀▀▀█");
+      expect(output).toContain("waiting for the sign-in to be approved");
+    } finally {
+      await box.cleanup();
+    }
+  });
+
   const storedRefreshToken = async (box: Sandbox) =>
     (await (await FileStore.open(join(box.root, "data/credagent/store"), new Secret(PASSPHRASE))).get("refresh:dev"))?.reveal();
 
