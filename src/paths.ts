@@ -52,6 +52,12 @@ export function configPath(p: PathEnv, flag?: string): { path: string; explicit:
   return { path: join(xdgDir(p, "XDG_CONFIG_HOME", ".config"), "credagent", "config.toml"), explicit: false };
 }
 
+/** The session token's file: beside the socket, or for a named pipe in the user's state directory. */
+export function sessionTokenPath(socketPath: string, p: PathEnv): string {
+  if (isWindowsPipe(socketPath)) return join(stateDir(p), "session-token");
+  return `${socketPath}.token`;
+}
+
 /** $XDG_DATA_HOME/credagent/store: the encrypted file store. */
 export function fileStoreDir(p: PathEnv): string {
   if (p.platform === "win32" && p.env.LOCALAPPDATA) return join(p.env.LOCALAPPDATA, "credagent", "store");

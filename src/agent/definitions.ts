@@ -8,7 +8,8 @@ import type { SecretStore } from "../store/store.ts";
 export function toDefinitions(config: AgentConfig, env: Record<string, string | undefined>, store: SecretStore): CredentialDefinition[] {
   return config.credentials.map((credential) => ({
     name: credential.name,
-    fingerprint: JSON.stringify(credential),
+    fingerprint: JSON.stringify({ ...credential, allow: undefined, confirm: undefined }),
+    access: { allow: credential.allow, confirm: credential.confirm },
     prefetch: credential.prefetch,
     policy: {
       ...DEFAULT_POLICY,

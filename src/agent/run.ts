@@ -6,7 +6,7 @@ import { loadConfig, type AgentConfig } from "../config/load.ts";
 import { parseDuration } from "../duration.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
-import { configPath, currentPathEnv, defaultSocketPath, fileStoreDir, stateDir } from "../paths.ts";
+import { configPath, currentPathEnv, defaultSocketPath, fileStoreDir, isWindowsPipe, sessionTokenPath, stateDir } from "../paths.ts";
 import { systemClock } from "../refresh/clock.ts";
 import { CredentialRegistry } from "../refresh/registry.ts";
 import { Secret } from "../secret.ts";
@@ -16,7 +16,10 @@ import { listenLocal } from "../transport/listen.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
 import { toDefinitions } from "./definitions.ts";
+import { createAccessControl } from "./access.ts";
+import { AuditLog } from "./audit.ts";
 import { AgentLock } from "./lock.ts";
+import { createSessionToken } from "./session-token.ts";
 import { createLogger, parseLogLevel, type Logger } from "./log.ts";
 import { createRequestServer } from "./server.ts";
 import { persistToken, restoreTokens } from "./token-cache.ts";
@@ -139,13 +142,26 @@ export async function runAgent(argv: string[]): Promise<number> {
     },
   });
 
+  const audit = new AuditLog(stateDir(pathEnv), (err) => log.warn("cannot write the audit log", { error: describe(err) }));
+  const access = createAccessControl({ rulesOf: (name) => registry.definition(name)?.access?.allow, audit });
+  const pipe = process.platform === "win32" || isWindowsPipe(socketPath);
+  let sessionToken: ReturnType<typeof createSessionToken> | undefined;
+
   const app = createApp(
-    { registry, lock, info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt }, now: Date.now },
+    {
+      registry,
+      lock,
+      authorize: access.authorize,
+      mayList: access.mayList,
+      sessionToken: pipe || config.requireSessionToken ? (header) => sessionToken?.verify(header) ?? false : null,
+      info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt }, now: Date.now },
     (err) => log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),
   );
   const server = createRequestServer((request, env) => app.fetch(request, env), {
     agentUid: process.getuid?.() ?? 0,
-    denyRoot: false,
+    denyRoot: config.denyRoot,
+    onRefused: (peer) =>
+      audit.record({ event: "connection", decision: "deny", reason: "another user's process", credential: null, pid: peer?.pid ?? null, uid: peer?.uid ?? null, exe: null }),
     headersTimeoutMs: 10_000,
     idleTimeoutMs: 60_000,
     log,
@@ -162,6 +178,13 @@ export async function runAgent(argv: string[]): Promise<number> {
     return fail(err, log, Boolean(args.debug));
   }
 
+  try {
+    sessionToken = createSessionToken(sessionTokenPath(socketPath, pathEnv));
+  } catch (err) {
+    listener.close();
+    return fail(err, log, Boolean(args.debug));
+  }
+
   process.on("unhandledRejection", (err) => log.error("unhandled rejection", { error: describe(err) }));
   process.on("uncaughtException", (err) => log.error("uncaught exception", { error: describe(err), stack: err.stack }));
 
@@ -174,6 +197,8 @@ export async function runAgent(argv: string[]): Promise<number> {
       listener.server.close();
       await server.drain(SHUTDOWN_GRACE_MS);
       registry.stop();
+      sessionToken?.remove();
+      audit.flush();
       listener.close();
       log.info("agent stopped");
       resolve(EXIT.ok);

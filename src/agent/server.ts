@@ -2,7 +2,9 @@ import { getRequestListener } from "@hono/node-server";
 import http from "node:http";
 import type net from "node:net";
 import { describe } from "../errors.ts";
+import type { ConnectionBindings } from "../api/deps.ts";
 import { peerAllowed, readPeerIdentity, type PeerIdentity } from "../identity/peer.ts";
+import { readProcessInfo } from "../identity/process-info.ts";
 import type { Logger } from "./log.ts";
 
 // Why node:net + node:http and not Bun.serve: Bun.serve never shows the accepted socket, so the
@@ -18,16 +20,14 @@ export interface ServerOptions {
   /** A keep-alive connection idle for this long is closed. */
   idleTimeoutMs: number;
   log: Logger;
-}
-
-export interface ConnectionBindings {
-  peer: PeerIdentity | null;
+  /** Told of every connection refused for its uid (for the audit log). */
+  onRefused?: (peer: PeerIdentity | null) => void;
 }
 
 export type FetchHandler = (request: Request, env: ConnectionBindings) => Response | Promise<Response>;
 
 interface ConnectionState {
-  peer: PeerIdentity | null;
+  bindings: ConnectionBindings;
   cancelHeadersTimer: (() => void) | undefined;
   inFlight: number;
 }
@@ -47,7 +47,7 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
 
   const listener = getRequestListener((request, env) => {
     const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as net.Socket;
-    return fetch(request, { peer: states.get(socket)?.peer ?? null });
+    return fetch(request, states.get(socket)?.bindings ?? { peer: null, process: null });
   });
 
   const httpServer = http.createServer({ maxHeaderSize: 16 * 1024 });
@@ -92,9 +92,13 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
       }
       if (!peerAllowed(peer, options.agentUid, options.denyRoot)) {
         options.log.warn("connection from another user refused", { pid: peer?.pid, uid: peer?.uid });
+        options.onRefused?.(peer);
         return endWith(socket, 403, "forbidden", "this agent serves only its own user");
       }
-      const state: ConnectionState = { peer, cancelHeadersTimer: undefined, inFlight: 0 };
+      // Read once per connection: the executable and start time (for the pid-reuse check).
+      const info = peer && process.platform === "linux" ? readProcessInfo(peer.pid) : null;
+      const bindings: ConnectionBindings = { peer, process: info ? { exe: info.exe, startTime: info.startTime } : null };
+      const state: ConnectionState = { bindings, cancelHeadersTimer: undefined, inFlight: 0 };
       states.set(socket, state);
       sockets.add(socket);
       socket.on("close", () => {

@@ -14,7 +14,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** The agent's HTTP API. Runtime-free: the server hands requests in, tests use app.request(). */
 export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void): Hono {
   const app = new Hono();
-  app.use(frontDoor());
+  app.use(frontDoor(deps.sessionToken));
   app.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,

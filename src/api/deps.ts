@@ -15,10 +15,28 @@ export interface AgentInfo {
   startedAt: number;
 }
 
+/** Who is on the other end of the connection a request came in on (filled in by the server). */
+export interface ConnectionBindings {
+  peer: { pid: number; uid: number; gid: number } | null;
+  /** Facts about the peer process, read once per connection (Linux); null elsewhere. */
+  process: { exe: string | null; startTime: number | null } | null;
+}
+
+export interface AccessDecision {
+  allowed: boolean;
+  reason: string;
+}
+
 /** What the API needs from the agent; passed in so routes are testable with app.request(). */
 export interface ApiDeps {
   registry: Pick<CredentialRegistry, "get" | "list">;
   lock: LockControl;
+  /** May this connection's peer fetch this credential? Also writes the audit line. */
+  authorize(credential: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<AccessDecision>;
+  /** Whether the peer may see the credential in listings (no audit line). */
+  mayList(credential: string, connection: ConnectionBindings | undefined): Promise<boolean>;
+  /** The session token check; null when none is required on this transport. */
+  sessionToken: ((authorization: string | undefined) => boolean) | null;
   info: AgentInfo;
   now: () => number;
 }

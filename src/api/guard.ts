@@ -7,8 +7,13 @@ import { CredagentError } from "../errors.ts";
 // or a Host other than localhost.
 const LOCAL_HOST = /^localhost(:\d{1,5})?$/i;
 
-export function frontDoor(): MiddlewareHandler {
+export function frontDoor(sessionToken: ((authorization: string | undefined) => boolean) | null): MiddlewareHandler {
   return async (c, next) => {
+    // The session token: required on transports the kernel cannot vouch for (named pipes), and on
+    // the Unix socket when the config asks; compared in constant time by the checker.
+    if (sessionToken && !sessionToken(c.req.header("authorization"))) {
+      throw new CredagentError("forbidden", "a valid session token is required (Authorization: Bearer …); 'credagent env' prints it");
+    }
     const host = c.req.header("host");
     if (host === undefined || !LOCAL_HOST.test(host)) {
       throw new CredagentError("forbidden", "the Host header must be 'localhost'; address the agent as http://localhost/ over its socket");

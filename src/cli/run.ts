@@ -2,9 +2,11 @@ import { EXIT } from "../exit-codes.ts";
 import { currentPathEnv } from "../paths.ts";
 import { VERSION } from "../version.ts";
 import type { Command } from "./command.ts";
+import { env } from "./commands/env.ts";
 import { exec } from "./commands/exec.ts";
 import { get } from "./commands/get.ts";
 import { list } from "./commands/list.ts";
+import { log } from "./commands/log.ts";
 import { login } from "./commands/login.ts";
 import { lock, unlock } from "./commands/lock.ts";
 import { refresh } from "./commands/refresh.ts";
@@ -14,7 +16,7 @@ import { status } from "./commands/status.ts";
 import { stop } from "./commands/stop.ts";
 import { processContext, type CliContext } from "./io.ts";
 
-const COMMANDS: Command[] = [start, stop, status, get, list, refresh, exec, login, secret, lock, unlock];
+const COMMANDS: Command[] = [start, stop, status, get, list, refresh, exec, login, secret, lock, unlock, env, log];
 const ALIASES: Record<string, string> = { "-k": "stop" };
 
 function help(): string {

@@ -1,13 +1,30 @@
+import { readFileSync } from "node:fs";
 import { CredagentError, isErrorCode } from "../errors.ts";
 import type { Secret } from "../secret.ts";
 import type { CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, TokenResponse } from "../wire/types.ts";
 
 /** The only way the CLI reaches the agent: typed calls over its socket. */
 export class AgentClient {
+  #authorization: string | undefined;
+
   constructor(
     readonly socketPath: string,
     private readonly timeoutMs = 60_000,
+    /** The agent's session token file; sent when it exists (required on pipes, optional on sockets). */
+    private readonly tokenPath = `${socketPath}.token`,
   ) {}
+
+  #sessionHeader(): Record<string, string> {
+    // Read until found: `start` probes before the agent (and its token file) exists.
+    if (this.#authorization === undefined) {
+      try {
+        this.#authorization = `Bearer ${readFileSync(this.tokenPath, "utf8").trim()}`;
+      } catch {
+        // no token file (yet): send none
+      }
+    }
+    return this.#authorization ? { authorization: this.#authorization } : {};
+  }
 
   health(): Promise<HealthResponse> {
     return this.#request("GET", "/v1/health");
@@ -47,7 +64,8 @@ export class AgentClient {
     try {
       response = await fetch(`http://localhost${path}`, {
         method,
-        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        headers: { ...this.#sessionHeader(), ...(body === undefined ? {} : { "content-type": "application/json" }) },
         unix: this.socketPath,
         signal: AbortSignal.timeout(this.timeoutMs),
         keepalive: false,

@@ -1,13 +1,21 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import type { AllowRule } from "../authz/rules.ts";
 import { entraEndpoints, type OAuthOptions } from "../sources/oauth/options.ts";
 import type { KeyringChoice } from "../store/open.ts";
 import * as v from "valibot";
 import { CredagentError } from "../errors.ts";
 import { configSchema } from "./schema.ts";
 
-export interface CommandCredentialConfig {
+/** Who may fetch a credential: see src/authz/rules.ts. */
+interface AccessConfig {
+  allow?: AllowRule[];
+  /** Each new (executable, credential) pair is confirmed by the user once. */
+  confirm: boolean;
+}
+
+export interface CommandCredentialConfig extends AccessConfig {
   name: string;
   source: "command";
   command: string[];
@@ -18,7 +26,7 @@ export interface CommandCredentialConfig {
 }
 
 /** `source = "static"`: the value is the secret stored under the credential's name. */
-export interface StaticCredentialConfig {
+export interface StaticCredentialConfig extends AccessConfig {
   name: string;
   source: "static";
   refreshBeforeMs?: number;
@@ -29,7 +37,7 @@ export interface StaticCredentialConfig {
 }
 
 /** `source = "oauth2"`: tokens from an identity provider. */
-export interface OAuthCredentialConfig extends Omit<OAuthOptions, "name" | "defaultLifetimeMs"> {
+export interface OAuthCredentialConfig extends Omit<OAuthOptions, "name" | "defaultLifetimeMs">, AccessConfig {
   name: string;
   source: "oauth2";
   refreshBeforeMs?: number;
@@ -46,6 +54,10 @@ export interface AgentConfig {
   requestWaitMs: number;
   keyring: KeyringChoice;
   filePassphraseFile?: string;
+  /** Refuse root too (ssh-agent lets root in: it can read the agent's memory anyway). */
+  denyRoot: boolean;
+  /** Require the session token on the Unix socket too (always required on pipes). */
+  requireSessionToken: boolean;
   credentials: CredentialConfig[];
 }
 
@@ -68,7 +80,9 @@ export function loadConfig(path: string, required: boolean): AgentConfig {
     text = readFileSync(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && !required) return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", credentials: [] };
+    if (code === "ENOENT" && !required) {
+      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, credentials: [] };
+    }
     throw new CredagentError("config_invalid", `cannot read the config file ${path}: ${code ?? String(err)}`, { cause: err });
   }
   return parseConfig(text, path);
@@ -94,6 +108,8 @@ export function parseConfig(text: string, path: string): AgentConfig {
       lifetimeMs: c.lifetime ?? DEFAULTS.lifetimeMs,
       timeoutMs: c.timeout ?? DEFAULTS.timeoutMs,
       prefetch: c.prefetch ?? false,
+      allow: c.allow,
+      confirm: c.confirm ?? false,
     };
     if (c.source === "command") return { ...common, source: c.source, command: c.command };
     if (c.source === "static") return { ...common, source: c.source };
@@ -118,6 +134,8 @@ export function parseConfig(text: string, path: string): AgentConfig {
     path,
     requestWaitMs: input.agent?.request_wait ?? DEFAULTS.requestWaitMs,
     keyring: input.keyring ?? "auto",
+    denyRoot: input.agent?.deny_root ?? false,
+    requireSessionToken: input.agent?.require_session_token ?? false,
     filePassphraseFile: input.file_passphrase_file === undefined ? undefined : configRelative(path, input.file_passphrase_file),
     credentials,
   };

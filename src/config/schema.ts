@@ -13,6 +13,28 @@ const duration = v.pipe(
   v.minValue(1, "the duration must be positive"),
 );
 
+const allowRule = v.pipe(
+  v.strictObject(
+    {
+      exe: v.optional(v.pipe(v.string(), v.startsWith("/", "expected an absolute path"))),
+      sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits"))),
+      uid: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    },
+    UNKNOWN_KEY,
+  ),
+  v.check((r) => r.exe !== undefined || r.sha256 !== undefined || r.uid !== undefined, "a rule needs exe, sha256 or uid"),
+);
+
+/** Keys every credential takes, whatever its source. */
+const commonEntries = {
+  refresh_before: v.optional(duration),
+  lifetime: v.optional(duration),
+  timeout: v.optional(duration),
+  prefetch: v.optional(v.boolean("expected true or false")),
+  allow: v.optional(v.array(allowRule, "expected a list of rules, e.g. [ { exe = \"/usr/bin/psql\" } ]")),
+  confirm: v.optional(v.boolean("expected true or false")),
+};
+
 const commandCredential = v.strictObject(
   {
     source: v.literal("command"),
@@ -20,10 +42,7 @@ const commandCredential = v.strictObject(
       v.array(v.pipe(v.string("each argument must be a string"), v.minLength(1, "arguments must not be empty"))),
       v.minLength(1, "expected the program and its arguments, e.g. [\"az\", \"account\", \"get-access-token\"]"),
     ),
-    refresh_before: v.optional(duration),
-    lifetime: v.optional(duration),
-    timeout: v.optional(duration),
-    prefetch: v.optional(v.boolean("expected true or false")),
+    ...commonEntries,
   },
   UNKNOWN_KEY,
 );
@@ -31,10 +50,7 @@ const commandCredential = v.strictObject(
 const staticCredential = v.strictObject(
   {
     source: v.literal("static"),
-    refresh_before: v.optional(duration),
-    lifetime: v.optional(duration),
-    timeout: v.optional(duration),
-    prefetch: v.optional(v.boolean("expected true or false")),
+    ...commonEntries,
   },
   UNKNOWN_KEY,
 );
@@ -60,10 +76,7 @@ const oauth2Credential = v.pipe(
       audience: v.optional(v.string()),
       key_id: v.optional(v.string()),
       http_timeout: v.optional(duration),
-      refresh_before: v.optional(duration),
-      lifetime: v.optional(duration),
-      timeout: v.optional(duration),
-      prefetch: v.optional(v.boolean("expected true or false")),
+      ...commonEntries,
     },
     UNKNOWN_KEY,
   ),
@@ -90,6 +103,8 @@ export const configSchema = v.strictObject(
     agent: v.optional(
       v.strictObject({
         request_wait: v.optional(duration),
+        deny_root: v.optional(v.boolean("expected true or false")),
+        require_session_token: v.optional(v.boolean("expected true or false")),
       }, UNKNOWN_KEY),
     ),
     credentials: v.optional(

@@ -1,3 +1,4 @@
+import type { AllowRule } from "../authz/rules.ts";
 import { CredagentError } from "../errors.ts";
 import type { TokenSource } from "../sources/source.ts";
 import { ManagedCredential, type CredentialDeps } from "./credential.ts";
@@ -10,6 +11,8 @@ export interface CredentialDefinition {
   fingerprint: string;
   policy: RefreshPolicy;
   prefetch: boolean;
+  /** Who may fetch it (not part of the fingerprint: changing rules keeps the token). */
+  access?: { allow?: AllowRule[]; confirm: boolean };
   createSource(): TokenSource;
 }
 
@@ -32,7 +35,7 @@ export class CredentialRegistry {
     for (const def of definitions) {
       const old = this.#entries.get(def.name);
       if (old && old.def.fingerprint === def.fingerprint) {
-        next.set(def.name, old);
+        next.set(def.name, { def, credential: old.credential });
         result.kept.push(def.name);
         continue;
       }

@@ -10,33 +10,35 @@ import {
   type LoginStatusResponse,
   type TokenResponse,
 } from "../../wire/types.ts";
-import type { ApiDeps } from "../deps.ts";
+import type { ApiDeps, ConnectionBindings } from "../deps.ts";
 
 const MAX_MIN_VALID_SECONDS = 86_400 * 366;
 
-export function credentialRoutes(deps: ApiDeps): Hono {
-  const app = new Hono();
+export function credentialRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBindings }> {
+  const app = new Hono<{ Bindings: ConnectionBindings }>();
 
-  app.get("/", (c) => {
-    const body: CredentialListResponse = { credentials: deps.registry.list().map(summary) };
+  app.get("/", async (c) => {
+    const all = deps.registry.list();
+    const visible = await Promise.all(all.map((credential) => deps.mayList(credential.name, c.env)));
+    const body: CredentialListResponse = { credentials: all.filter((_, i) => visible[i]).map(summary) };
     return c.json(body);
   });
 
   app.get("/:name", async (c) => {
-    const credential = lookup(deps, c.req.param("name"));
+    const credential = await permitted(deps, c.req.param("name"), "fetch", c.env);
     const minValidMs = parseMinValid(c.req.query("min_valid"));
     const token = await credential.get(minValidMs);
     return c.json(tokenBody(credential.name, token, deps.now()), 200, { "Cache-Control": "no-store" });
   });
 
   app.post("/:name/refresh", async (c) => {
-    const credential = lookup(deps, c.req.param("name"));
+    const credential = await permitted(deps, c.req.param("name"), "refresh", c.env);
     const token = await credential.refresh();
     return c.json(tokenBody(credential.name, token, deps.now()), 200, { "Cache-Control": "no-store" });
   });
 
   app.post("/:name/login", async (c) => {
-    const credential = lookup(deps, c.req.param("name"));
+    const credential = await permitted(deps, c.req.param("name"), "login", c.env);
     const challenge = await credential.login();
     const body: LoginStartResponse = {
       name: credential.name,
@@ -49,8 +51,8 @@ export function credentialRoutes(deps: ApiDeps): Hono {
     return c.json(body);
   });
 
-  app.get("/:name/login", (c) => {
-    const credential = lookup(deps, c.req.param("name"));
+  app.get("/:name/login", async (c) => {
+    const credential = await permitted(deps, c.req.param("name"), "login", c.env);
     const status = credential.loginStatus();
     const body: LoginStatusResponse = {
       name: credential.name,
@@ -62,6 +64,16 @@ export function credentialRoutes(deps: ApiDeps): Hono {
   });
 
   return app;
+}
+
+/** The credential, if this connection's peer may have it; otherwise 403 naming the rule. */
+async function permitted(deps: ApiDeps, name: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<ManagedCredential> {
+  const credential = lookup(deps, name);
+  const decision = await deps.authorize(credential.name, event, connection);
+  if (!decision.allowed) {
+    throw new CredagentError("forbidden", `credential '${credential.name}' is not for this process: ${decision.reason}`);
+  }
+  return credential;
 }
 
 function lookup(deps: ApiDeps, name: string): ManagedCredential {

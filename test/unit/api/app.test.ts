@@ -20,7 +20,13 @@ function setup() {
     onUnlock: async () => {},
   });
   const app = createApp(
-    { registry, lock, info: { version: "9.9.9", pid: 42, socket: "/s", startedAt: clock.now() }, now: () => clock.now() },
+    {
+      registry,
+      lock,
+      authorize: async (name: string) => ({ allowed: name !== "secret-db", reason: name === "secret-db" ? "rule 1 { uid = 0 }: uid is 1000" : "no rules" }),
+      mayList: async (name: string) => name !== "secret-db",
+      sessionToken: null,
+      info: { version: "9.9.9", pid: 42, socket: "/s", startedAt: clock.now() }, now: () => clock.now() },
     (err) => internal.push(err),
   );
   const request = (path: string, init: RequestInit = {}) =>

@@ -17,7 +17,7 @@ describe("config", () => {
   test("a command credential with defaults", () => {
     const c = parseConfig('[credentials.db]\nsource = "command"\ncommand = ["az", "x"]\nrefresh_before = "5m"\n', "/c.toml");
     expect(c.credentials).toEqual([
-      { name: "db", source: "command", command: ["az", "x"], refreshBeforeMs: 300_000, lifetimeMs: 300_000, timeoutMs: 30_000, prefetch: false },
+      { name: "db", source: "command", command: ["az", "x"], refreshBeforeMs: 300_000, lifetimeMs: 300_000, timeoutMs: 30_000, prefetch: false, allow: undefined, confirm: false },
     ]);
   });
 
@@ -52,4 +52,24 @@ describe("config", () => {
     writeFileSync(join(dir, "ok.toml"), "");
     expect(loadConfig(join(dir, "ok.toml"), true).credentials).toEqual([]);
   });
+});
+
+test("allow rules, confirm and the agent's access settings", () => {
+  const c = parseConfig(
+    '[agent]\ndeny_root = true\nrequire_session_token = true\n\n[credentials.db]\nsource = "static"\nconfirm = true\nallow = [ { exe = "/usr/bin/psql" }, { exe = "/opt/app", sha256 = "' + "a".repeat(64) + '" }, { uid = 1000 } ]\n',
+    "/c.toml",
+  );
+  expect([c.denyRoot, c.requireSessionToken]).toEqual([true, true]);
+  expect(c.credentials[0]).toMatchObject({ confirm: true, allow: [{ exe: "/usr/bin/psql" }, { exe: "/opt/app", sha256: "a".repeat(64) }, { uid: 1000 }] });
+  const bad = (toml: string) => {
+    try {
+      parseConfig(toml, "/c.toml");
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return "";
+  };
+  expect(bad('[credentials.db]\nsource = "static"\nallow = [ { exe = "psql" } ]\n')).toContain("credentials.db.allow.0.exe: expected an absolute path");
+  expect(bad('[credentials.db]\nsource = "static"\nallow = [ { } ]\n')).toContain("a rule needs exe, sha256 or uid");
+  expect(bad('[credentials.db]\nsource = "static"\nallow = [ { sha256 = "xyz" } ]\n')).toContain("expected 64 hex digits");
 });

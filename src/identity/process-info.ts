@@ -1,0 +1,99 @@
+import { createHash } from "node:crypto";
+import { createReadStream, readFileSync, readlinkSync, statSync } from "node:fs";
+
+// What the kernel says about a peer process, on Linux from /proc. Read once per connection;
+// the executable's hash only when a rule asks for it, and cached by file identity.
+
+export interface ProcessInfo {
+  pid: number;
+  /** The executable as /proc/PID/exe names it, " (deleted)" removed; null when unreadable. */
+  exe: string | null;
+  cmdline: string[];
+  /** Clock ticks since boot when the process started: with the pid, what identifies it. */
+  startTime: number | null;
+  /** Parent chain, nearest first, up to a few levels. */
+  parents: Array<{ pid: number; exe: string | null }>;
+}
+
+const MAX_PARENTS = 4;
+
+export function readProcessInfo(pid: number): ProcessInfo {
+  const parents: ProcessInfo["parents"] = [];
+  let ppid = parentOf(pid);
+  while (ppid !== null && ppid > 1 && parents.length < MAX_PARENTS) {
+    parents.push({ pid: ppid, exe: exeOf(ppid) });
+    ppid = parentOf(ppid);
+  }
+  return { pid, exe: exeOf(pid), cmdline: cmdlineOf(pid), startTime: startTimeOf(pid), parents };
+}
+
+function exeOf(pid: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, "");
+  } catch {
+    return null;
+  }
+}
+
+function cmdlineOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a, i, all) => a !== "" || i < all.length - 1);
+  } catch {
+    return [];
+  }
+}
+
+/** Fields of /proc/PID/stat after "(comm)", which may itself hold spaces and parentheses. */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return null;
+  }
+}
+
+export function startTimeOf(pid: number): number | null {
+  // starttime is field 22 of stat; after "(comm)" it is the 20th (0-based 19).
+  const value = statFields(pid)?.[19];
+  return value === undefined ? null : Number(value);
+}
+
+function parentOf(pid: number): number | null {
+  const value = statFields(pid)?.[1];
+  return value === undefined ? null : Number(value);
+}
+
+/** The process at pid is still the one we identified (pid reuse would change its start time). */
+export function sameProcess(info: Pick<ProcessInfo, "pid" | "startTime">, currentStartTime: (pid: number) => number | null = startTimeOf): boolean {
+  return info.startTime !== null && currentStartTime(info.pid) === info.startTime;
+}
+
+const hashCache = new Map<string, string>();
+
+/**
+ * SHA-256 of the process's executable, read through /proc/PID/exe: the file the process runs,
+ * even if the path was since replaced on disk.
+ */
+export async function executableSha256(pid: number): Promise<string | null> {
+  const path = `/proc/${pid}/exe`;
+  let key: string;
+  try {
+    const st = statSync(path);
+    key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return null;
+  }
+  const cached = hashCache.get(key);
+  if (cached) return cached;
+  const hash = createHash("sha256");
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch {
+    return null;
+  }
+  const digest = hash.digest("hex");
+  if (hashCache.size > 256) hashCache.clear();
+  hashCache.set(key, digest);
+  return digest;
+}

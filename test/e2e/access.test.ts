@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { countingSource, Sandbox, waitFor } from "./harness.ts";
+
+// Who is asking: allow rules by executable and hash, the audit log, the session token, and a
+// second Linux user, with the compiled binary and real processes (curl, python3).
+const CURL = realpathSync(Bun.which("curl")!);
+// Debian's python3 (not a version manager's shim): a real executable that other users can run.
+const PYTHON = realpathSync(Bun.which("python3", { PATH: "/usr/bin:/bin" }) ?? Bun.which("python3")!);
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+/** A python3 client that GETs a path over the socket (with an optional session token). */
+const PY_CLIENT = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+auth = ("Authorization: Bearer " + sys.argv[3] + "\\r\\n") if len(sys.argv) > 3 else ""
+s.sendall(("GET " + sys.argv[2] + " HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n" + auth + "\\r\\n").encode())
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk: break
+    data += chunk
+print(data.decode())
+`;
+
+let box: Sandbox;
+let clientCopy: string;
+let pyScript: string;
+
+beforeAll(async () => {
+  box = new Sandbox();
+  box.env.CRED_SOCK = box.socket;
+  const db = countingSource(box, "db", 3600);
+  const open = countingSource(box, "open", 3600);
+  clientCopy = join(box.root, "client");
+  copyFileSync(CURL, clientCopy);
+  chmodSync(clientCopy, 0o755);
+  pyScript = join(box.root, "client.py");
+  writeFileSync(pyScript, PY_CLIENT);
+  box.writeConfig(
+    `[credentials.db]\nsource = "command"\ncommand = ["${db.script}"]\nallow = [ { exe = "${CURL}" } ]\n\n` +
+      `[credentials.pinned]\nsource = "command"\ncommand = ["${db.script}"]\nallow = [ { exe = "${clientCopy}", sha256 = "${sha256(clientCopy)}" } ]\n\n` +
+      `[credentials.open]\nsource = "command"\ncommand = ["${open.script}"]\n`,
+  );
+  await box.start();
+});
+afterAll(() => box.cleanup());
+
+const curl = (path: string, exe = CURL, extra: string[] = []) => {
+  const r = Bun.spawnSync([exe, "-sS", "--unix-socket", box.socket, ...extra, `http://localhost${path}`]);
+  return { code: r.exitCode, body: r.stdout.toString() };
+};
+const python = (path: string, exe = PYTHON, token?: string) => {
+  const r = Bun.spawnSync([exe, pyScript, box.socket, path, ...(token ? [token] : [])]);
+  return r.stdout.toString();
+};
+const auditLines = () =>
+  readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+
+describe("allow rules", () => {
+  test("allow by exe lets curl in and keeps python3 out, naming the rule; both are audited", async () => {
+    const ok = JSON.parse(curl("/v1/credentials/db").body);
+    expect(ok.token).toBe("db-1");
+    const refused = python("/v1/credentials/db");
+    expect(refused).toStartWith("HTTP/1.1 403");
+    expect(refused).toContain(`rule 1 { exe = \\"${CURL}\\" }: exe is ${PYTHON}`);
+    expect(refused).not.toContain("db-1");
+    await waitFor(() => auditLines().some((l) => l.decision === "deny" && l.exe === PYTHON), 3_000, "the audit line");
+    const lines = auditLines();
+    expect(lines.find((l) => l.decision === "allow" && l.credential === "db")).toMatchObject({ event: "fetch", exe: CURL, uid: process.getuid!() });
+    expect(lines.find((l) => l.decision === "deny")).toMatchObject({ event: "fetch", credential: "db", exe: PYTHON });
+    expect(readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8")).not.toContain("db-1");
+    expect(statSync(join(box.stateDir, "credagent", "audit.log")).mode & 0o777).toBe(0o600);
+  });
+
+  test("listings show only what the asking process may fetch", () => {
+    const viaCurl = JSON.parse(curl("/v1/credentials").body).credentials.map((c: { name: string }) => c.name);
+    expect(viaCurl).toEqual(["db", "open"]);
+    const viaPython = python("/v1/credentials");
+    expect(viaPython).toContain('"name":"open"');
+    expect(viaPython).not.toContain('"name":"db"');
+    expect(viaPython).not.toContain('"name":"pinned"');
+  });
+
+  test("a sha256 rule refuses an executable replaced under the same path", () => {
+    expect(JSON.parse(curl("/v1/credentials/pinned", clientCopy).body).token).toMatch(/^db-/);
+    // Same path, other content: python3 put where the pinned client was.
+    const tmp = `${clientCopy}.new`;
+    copyFileSync(PYTHON, tmp);
+    chmodSync(tmp, 0o755);
+    renameSync(tmp, clientCopy);
+    const refused = python("/v1/credentials/pinned", clientCopy);
+    expect(refused).toStartWith("HTTP/1.1 403");
+    expect(refused).toContain(`the executable's sha256 is ${sha256(PYTHON)}`);
+  });
+
+  test("credagent log shows the decisions, and --json the raw lines", async () => {
+    const human = await box.run(["log"]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`DENY fetch db by pid \\d+ uid \\d+ ${PYTHON.replaceAll("/", "\\/")}: no allow rule matched`));
+    const json = await box.run(["log", "--json"]);
+    for (const line of json.stdout.trim().split("\n")) expect(JSON.parse(line).time).toBeDefined();
+  });
+});
+
+describe("session token", () => {
+  test("required by the config: refused without it, and credagent get and env supply it", async () => {
+    const other = new Sandbox();
+    try {
+      other.env.CRED_SOCK = other.socket;
+      const src = countingSource(other, "t", 3600);
+      other.writeConfig(`[agent]\nrequire_session_token = true\n\n[credentials.t]\nsource = "command"\ncommand = ["${src.script}"]\n`);
+      await other.start();
+      const bare = Bun.spawnSync([CURL, "-s", "--unix-socket", other.socket, "http://localhost/v1/credentials/t"]).stdout.toString();
+      expect(JSON.parse(bare).error.code).toBe("forbidden");
+      expect(statSync(`${other.socket}.token`).mode & 0o777).toBe(0o600);
+      expect((await other.run(["get", "t"])).stdout).toBe("t-1\n");
+      const env = await other.run(["env"]);
+      const token = /CRED_SESSION_TOKEN=([0-9a-f]{64});/.exec(env.stdout)?.[1];
+      expect(token).toBeDefined();
+      const wrong = Bun.spawnSync([CURL, "-s", "--unix-socket", other.socket, "-H", `Authorization: Bearer ${"0".repeat(64)}`, "http://localhost/v1/health"]);
+      expect(JSON.parse(wrong.stdout.toString()).error.code).toBe("forbidden");
+      const right = Bun.spawnSync([CURL, "-s", "--unix-socket", other.socket, "-H", `Authorization: Bearer ${token}`, "http://localhost/v1/credentials/t"]);
+      expect(JSON.parse(right.stdout.toString()).token).toBe("t-1");
+    } finally {
+      await other.cleanup();
+    }
+  });
+});
+
+// A second Linux user needs root to create; under CI=true this never skips.
+const canUseradd = process.getuid!() === 0 && Bun.which("useradd") !== null && Bun.which("runuser") !== null;
+if (!canUseradd) {
+  if (process.env.CI === "true") throw new Error("CI=true but the second-user test cannot run: it needs root, useradd and runuser");
+  console.warn("skipping the second-user test: it needs root (useradd, runuser)");
+}
+
+describe.if(canUseradd)("another user", () => {
+  const USER = "credagent-e2e";
+  beforeAll(() => {
+    Bun.spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER]);
+  });
+
+  test("a second user given access to the socket by chmod is still refused (403), and audited", async () => {
+    // Loosen by hand what the agent created: the uid check must hold regardless.
+    chmodSync(box.root, 0o755);
+    chmodSync(box.runtimeDir, 0o755);
+    chmodSync(box.socket, 0o666);
+    chmodSync(pyScript, 0o644);
+    try {
+      const r = Bun.spawnSync(["runuser", "-u", USER, "--", CURL, "-s", "-i", "--unix-socket", box.socket, "http://localhost/v1/credentials/open"]);
+      const out = r.stdout.toString();
+      expect(out).toStartWith("HTTP/1.1 403");
+      expect(out).toContain("this agent serves only its own user");
+      expect(out).not.toContain("open-");
+      const uid = Number(Bun.spawnSync(["id", "-u", USER]).stdout.toString().trim());
+      await waitFor(() => auditLines().some((l) => l.event === "connection" && l.uid === uid), 3_000, "the audit line");
+      expect(auditLines().find((l) => l.event === "connection")).toMatchObject({ decision: "deny", reason: "another user's process", uid });
+    } finally {
+      chmodSync(box.runtimeDir, 0o700);
+      chmodSync(box.socket, 0o600);
+    }
+  });
+});
