@@ -2,11 +2,13 @@ import type { AccessDecision, ConnectionBindings } from "../api/deps.ts";
 import { authorize, type AllowRule, type PeerFacts } from "../authz/rules.ts";
 import { executableSha256, sameProcess } from "../identity/process-info.ts";
 import type { AuditLog } from "./audit.ts";
+import type { ConfirmationBroker } from "./confirm.ts";
 
 export interface AccessDeps {
-  /** The allow rules of a credential as currently configured (reloads take effect at once). */
-  rulesOf(credential: string): AllowRule[] | undefined;
+  /** The access settings of a credential as currently configured (reloads take effect at once). */
+  accessOf(credential: string): { allow?: AllowRule[]; confirm: boolean } | undefined;
   audit: AuditLog;
+  confirmations: ConfirmationBroker;
 }
 
 /** The agent's side of authorization: peer facts from the connection, rules from the config, an audit line per decision. */
@@ -26,7 +28,18 @@ export function createAccessControl(deps: AccessDeps) {
 
   return {
     async authorize(credential: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<AccessDecision> {
-      const decision = await authorize(deps.rulesOf(credential), facts(connection));
+      const settings = deps.accessOf(credential);
+      let decision = await authorize(settings?.allow, facts(connection));
+      if (decision.allowed && settings?.confirm) {
+        const exe = connection?.process?.exe;
+        const pid = connection?.peer?.pid;
+        if (!exe || pid === undefined) {
+          decision = { allowed: false, reason: "confirm = true, but the asking process cannot be identified" };
+        } else {
+          const answer = await deps.confirmations.confirm(credential, exe, pid);
+          decision = { allowed: answer.approved, reason: `${decision.reason}; ${answer.reason}` };
+        }
+      }
       deps.audit.record({
         event,
         decision: decision.allowed ? "allow" : "deny",
@@ -39,7 +52,20 @@ export function createAccessControl(deps: AccessDeps) {
       return decision;
     },
     async mayList(credential: string, connection: ConnectionBindings | undefined): Promise<boolean> {
-      return (await authorize(deps.rulesOf(credential), facts(connection))).allowed;
+      return (await authorize(deps.accessOf(credential)?.allow, facts(connection))).allowed;
     },
   };
+}
+
+/**
+ * Who may answer a confirmation prompt through the socket: a process with a controlling terminal
+ * (a person at a shell, not a background program of the same user), and not the one asking.
+ */
+export function mayAnswerApproval(connection: ConnectionBindings | undefined, askingPid: number, terminalOf: (pid: number) => number | null): string | null {
+  const pid = connection?.peer?.pid;
+  if (pid === undefined) return "the approving process cannot be identified";
+  if (pid === askingPid) return "a process cannot approve its own request";
+  const tty = terminalOf(pid);
+  if (!tty) return "approvals come from a terminal: run credagent approve in a shell";
+  return null;
 }

@@ -16,7 +16,10 @@ import { listenLocal } from "../transport/listen.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
 import { toDefinitions } from "./definitions.ts";
-import { createAccessControl } from "./access.ts";
+import { controllingTerminal } from "../identity/process-info.ts";
+import { desktopPrompt } from "../platform/desktop-prompt.ts";
+import { createAccessControl, mayAnswerApproval } from "./access.ts";
+import { ConfirmationBroker } from "./confirm.ts";
 import { AuditLog } from "./audit.ts";
 import { AgentLock } from "./lock.ts";
 import { createSessionToken } from "./session-token.ts";
@@ -133,6 +136,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     sleep: (ms) => Bun.sleep(ms),
     onLock: () => {
       registry.forgetAll();
+      confirmations.forget();
       store.close();
       log.info("agent locked: tokens and secrets dropped from memory");
     },
@@ -143,7 +147,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
 
   const audit = new AuditLog(stateDir(pathEnv), (err) => log.warn("cannot write the audit log", { error: describe(err) }));
-  const access = createAccessControl({ rulesOf: (name) => registry.definition(name)?.access?.allow, audit });
+  const confirmations = new ConfirmationBroker({
+    timeoutMs: config.confirmTimeoutMs,
+    log,
+    desktopPrompt: (question, timeoutMs) => desktopPrompt(question, timeoutMs),
+  });
+  const access = createAccessControl({ accessOf: (name) => registry.definition(name)?.access, audit, confirmations });
   const pipe = process.platform === "win32" || isWindowsPipe(socketPath);
   let sessionToken: ReturnType<typeof createSessionToken> | undefined;
 
@@ -153,6 +162,15 @@ export async function runAgent(argv: string[]): Promise<number> {
       lock,
       authorize: access.authorize,
       mayList: access.mayList,
+      approvals: {
+        list: () => confirmations.list(),
+        answer: (id, approve, connection) => {
+          const pending = confirmations.list().find((p) => p.id === id);
+          const refusal = pending ? mayAnswerApproval(connection, pending.pid, controllingTerminal) : null;
+          if (refusal) throw new CredagentError("forbidden", refusal);
+          confirmations.answer(id, approve);
+        },
+      },
       sessionToken: pipe || config.requireSessionToken ? (header) => sessionToken?.verify(header) ?? false : null,
       info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt }, now: Date.now },
     (err) => log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),

@@ -5,6 +5,7 @@ import { API_PREFIX } from "../wire/types.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorBody, sendError } from "./errors.ts";
 import { frontDoor } from "./guard.ts";
+import { approvalRoutes } from "./routes/approvals.ts";
 import { credentialRoutes } from "./routes/credentials.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { lockRoutes } from "./routes/lock.ts";
@@ -32,9 +33,10 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   app.use(`${API_PREFIX}/credentials/*`, refuseWhenLocked);
   app.route(`${API_PREFIX}/credentials`, credentialRoutes(deps));
   app.route(API_PREFIX, lockRoutes(deps));
+  app.route(`${API_PREFIX}/approvals`, approvalRoutes(deps));
 
   app.notFound((c) => {
-    const known = /^\/v1\/(health|lock|unlock|credentials(\/[^/]+(\/(refresh|login))?)?)\/?$/.test(c.req.path);
+    const known = /^\/v1\/(health|lock|unlock|approvals(\/[^/]+)?|credentials(\/[^/]+(\/(refresh|login))?)?)\/?$/.test(c.req.path);
     if (known) return c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`), 405);
     return c.json(errorBody("not_found", `no such endpoint: ${c.req.path}; see the API reference in the README`), 404);
   });

@@ -35,6 +35,11 @@ export interface ApiDeps {
   authorize(credential: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<AccessDecision>;
   /** Whether the peer may see the credential in listings (no audit line). */
   mayList(credential: string, connection: ConnectionBindings | undefined): Promise<boolean>;
+  /** Pending `confirm = true` prompts, and answers to them from `credagent approve`. */
+  approvals: {
+    list(): Array<{ id: string; credential: string; exe: string; pid: number; since: number }>;
+    answer(id: string, approve: boolean, connection: ConnectionBindings | undefined): void;
+  };
   /** The session token check; null when none is required on this transport. */
   sessionToken: ((authorization: string | undefined) => boolean) | null;
   info: AgentInfo;

@@ -2,6 +2,7 @@ import { EXIT } from "../exit-codes.ts";
 import { currentPathEnv } from "../paths.ts";
 import { VERSION } from "../version.ts";
 import type { Command } from "./command.ts";
+import { approve } from "./commands/approve.ts";
 import { env } from "./commands/env.ts";
 import { exec } from "./commands/exec.ts";
 import { get } from "./commands/get.ts";
@@ -16,7 +17,7 @@ import { status } from "./commands/status.ts";
 import { stop } from "./commands/stop.ts";
 import { processContext, type CliContext } from "./io.ts";
 
-const COMMANDS: Command[] = [start, stop, status, get, list, refresh, exec, login, secret, lock, unlock, env, log];
+const COMMANDS: Command[] = [start, stop, status, get, list, refresh, exec, login, secret, lock, unlock, approve, env, log];
 const ALIASES: Record<string, string> = { "-k": "stop" };
 
 function help(): string {

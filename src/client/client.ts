@@ -51,6 +51,14 @@ export class AgentClient {
     return this.#request("GET", `/v1/credentials/${encodeURIComponent(name)}/login`);
   }
 
+  approvals(): Promise<{ approvals: Array<{ id: string; credential: string; exe: string; pid: number; since: string }> }> {
+    return this.#request("GET", "/v1/approvals");
+  }
+
+  answerApproval(id: string, approve: boolean): Promise<{ id: string; approved: boolean }> {
+    return this.#request("POST", `/v1/approvals/${encodeURIComponent(id)}`, { approve });
+  }
+
   lock(passphrase: Secret): Promise<{ locked: boolean }> {
     return this.#request("POST", "/v1/lock", { passphrase: passphrase.reveal() });
   }

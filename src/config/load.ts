@@ -58,6 +58,8 @@ export interface AgentConfig {
   denyRoot: boolean;
   /** Require the session token on the Unix socket too (always required on pipes). */
   requireSessionToken: boolean;
+  /** How long a `confirm = true` prompt waits for an answer. */
+  confirmTimeoutMs: number;
   credentials: CredentialConfig[];
 }
 
@@ -68,6 +70,7 @@ export const DEFAULTS = {
   timeoutMs: 30_000,
   requestWaitMs: 30_000,
   httpTimeoutMs: 10_000,
+  confirmTimeoutMs: 60_000,
 } as const;
 
 /**
@@ -81,7 +84,7 @@ export function loadConfig(path: string, required: boolean): AgentConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && !required) {
-      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, credentials: [] };
+      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, confirmTimeoutMs: DEFAULTS.confirmTimeoutMs, credentials: [] };
     }
     throw new CredagentError("config_invalid", `cannot read the config file ${path}: ${code ?? String(err)}`, { cause: err });
   }
@@ -136,6 +139,7 @@ export function parseConfig(text: string, path: string): AgentConfig {
     keyring: input.keyring ?? "auto",
     denyRoot: input.agent?.deny_root ?? false,
     requireSessionToken: input.agent?.require_session_token ?? false,
+    confirmTimeoutMs: input.agent?.confirm_timeout ?? DEFAULTS.confirmTimeoutMs,
     filePassphraseFile: input.file_passphrase_file === undefined ? undefined : configRelative(path, input.file_passphrase_file),
     credentials,
   };

@@ -104,6 +104,7 @@ export const configSchema = v.strictObject(
       v.strictObject({
         request_wait: v.optional(duration),
         deny_root: v.optional(v.boolean("expected true or false")),
+        confirm_timeout: v.optional(duration),
         require_session_token: v.optional(v.boolean("expected true or false")),
       }, UNKNOWN_KEY),
     ),

@@ -59,6 +59,12 @@ export function startTimeOf(pid: number): number | null {
   return value === undefined ? null : Number(value);
 }
 
+/** The controlling terminal's device number, 0 for none (a daemon, a background service). */
+export function controllingTerminal(pid: number): number | null {
+  const value = statFields(pid)?.[4];
+  return value === undefined ? null : Number(value);
+}
+
 function parentOf(pid: number): number | null {
   const value = statFields(pid)?.[1];
   return value === undefined ? null : Number(value);

@@ -16,10 +16,16 @@ const PY_CLIENT = `
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 auth = ("Authorization: Bearer " + sys.argv[3] + "\\r\\n") if len(sys.argv) > 3 else ""
-s.sendall(("GET " + sys.argv[2] + " HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n" + auth + "\\r\\n").encode())
+try:
+    s.sendall(("GET " + sys.argv[2] + " HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n" + auth + "\\r\\n").encode())
+except (BrokenPipeError, ConnectionResetError):
+    pass  # refused before the request was read: the answer is already waiting
 data = b""
 while True:
-    chunk = s.recv(65536)
+    try:
+        chunk = s.recv(65536)
+    except ConnectionResetError:
+        break
     if not chunk: break
     data += chunk
 print(data.decode())
@@ -153,8 +159,11 @@ describe.if(canUseradd)("another user", () => {
     chmodSync(box.socket, 0o666);
     chmodSync(pyScript, 0o644);
     try {
-      const r = Bun.spawnSync(["runuser", "-u", USER, "--", CURL, "-s", "-i", "--unix-socket", box.socket, "http://localhost/v1/credentials/open"]);
+      // python3 rather than curl: curl opens two connections for "localhost" (IPv6 and IPv4 races)
+      // and reports a refused one as a failure to connect.
+      const r = Bun.spawnSync(["runuser", "-u", USER, "--", PYTHON, pyScript, box.socket, "/v1/credentials/open"]);
       const out = r.stdout.toString();
+      if (!out) throw new Error(`the client as ${USER} failed (${r.exitCode}): ${r.stderr.toString()}`);
       expect(out).toStartWith("HTTP/1.1 403");
       expect(out).toContain("this agent serves only its own user");
       expect(out).not.toContain("open-");
@@ -166,4 +175,41 @@ describe.if(canUseradd)("another user", () => {
       chmodSync(box.socket, 0o600);
     }
   });
+});
+
+describe("confirm = true", () => {
+  test("a new program waits for `credagent approve ID` from a terminal; the answer is remembered; no answer is a 403", async () => {
+    const other = new Sandbox();
+    try {
+      other.env.CRED_SOCK = other.socket;
+      const src = countingSource(other, "c", 3600);
+      other.writeConfig(`[agent]\nconfirm_timeout = "3s"\n\n[credentials.c]\nsource = "command"\ncommand = ["${src.script}"]\nconfirm = true\n`);
+      await other.start();
+      const ask = () => Bun.spawn([CURL, "-s", "--unix-socket", other.socket, "http://localhost/v1/credentials/c"], { stdout: "pipe" });
+      const first = ask();
+      let id = "";
+      await waitFor(async () => {
+        const list = await other.run(["approve"]);
+        id = /^([0-9a-f]{8})\s+c\s+\d+\s+/m.exec(list.stdout)?.[1] ?? "";
+        return id !== "";
+      }, 3_000, "the pending approval");
+      // Without a terminal the answer is refused: a background program must not approve itself.
+      const noTty = await other.run(["approve", id]);
+      expect(noTty.code).toBe(1);
+      expect(noTty.stderr).toContain("approvals come from a terminal");
+      const withTty = Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), "[]", join(import.meta.dir, "../../build/credagent"), "approve", id], { env: other.env });
+      expect(JSON.parse(withTty.stdout.toString()).code).toBe(0);
+      expect(JSON.parse(await new Response(first.stdout).text()).token).toBe("c-1");
+      // Remembered for the agent's lifetime: the same program is not asked again.
+      expect(JSON.parse(await new Response(ask().stdout).text()).token).toBe("c-1");
+      // Another program is asked; unanswered, it is refused after the timeout.
+      const started = Date.now();
+      const py = Bun.spawnSync([PYTHON, pyScript, other.socket, "/v1/credentials/c"]).stdout.toString();
+      expect(py).toStartWith("HTTP/1.1 403");
+      expect(py).toContain("not confirmed by the user");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
+    } finally {
+      await other.cleanup();
+    }
+  }, 20_000);
 });

@@ -26,6 +26,7 @@ function setup() {
       authorize: async (name: string) => ({ allowed: name !== "secret-db", reason: name === "secret-db" ? "rule 1 { uid = 0 }: uid is 1000" : "no rules" }),
       mayList: async (name: string) => name !== "secret-db",
       sessionToken: null,
+      approvals: { list: () => [], answer: () => {} },
       info: { version: "9.9.9", pid: 42, socket: "/s", startedAt: clock.now() }, now: () => clock.now() },
     (err) => internal.push(err),
   );

@@ -1,0 +1,31 @@
+// A yes/no question on the desktop, with whatever the platform has: zenity or kdialog under X11 or
+// Wayland, osascript on macOS, a PowerShell message box on Windows. Null when none is available
+// (a server, an SSH session): the user answers with `credagent approve` instead.
+
+const TITLE = "credagent";
+
+function candidates(question: string, timeoutS: number, env: Record<string, string | undefined>): string[][] {
+  if (process.platform === "darwin") {
+    return [["osascript", "-e", `display dialog ${JSON.stringify(question)} with title "${TITLE}" buttons {"Deny", "Allow"} default button "Deny" giving up after ${timeoutS}`, "-e", 'button returned of result is "Allow"']];
+  }
+  if (process.platform === "win32") {
+    const ps = `Add-Type -AssemblyName PresentationFramework; if ([System.Windows.MessageBox]::Show(${JSON.stringify(question)}, '${TITLE}', 'YesNo') -eq 'Yes') { exit 0 } else { exit 1 }`;
+    return [["powershell.exe", "-NoProfile", "-Command", ps]];
+  }
+  if (!env.DISPLAY && !env.WAYLAND_DISPLAY) return [];
+  return [
+    ["zenity", "--question", `--title=${TITLE}`, `--text=${question}`, `--timeout=${timeoutS}`],
+    ["kdialog", "--title", TITLE, "--yesno", question],
+  ];
+}
+
+export async function desktopPrompt(question: string, timeoutMs: number, env: Record<string, string | undefined> = process.env): Promise<boolean | null> {
+  for (const argv of candidates(question, Math.ceil(timeoutMs / 1000), env)) {
+    if (!Bun.which(argv[0]!)) continue;
+    const child = Bun.spawn(argv, { stdio: ["ignore", "pipe", "ignore"], env: env as Record<string, string>, timeout: timeoutMs });
+    const out = await new Response(child.stdout).text();
+    const code = await child.exited;
+    return argv[0] === "osascript" ? out.trim() === "true" : code === 0;
+  }
+  return null;
+}
