@@ -5,7 +5,8 @@
 //   4. idle RSS of the agent with 1,000 credentials, before and after loading them all
 //   5. time to first token after start, from nothing and from a warm keyring cache (oidc-provider)
 //   6. token endpoint calls per hour for 1,000 credentials, simulated on a fake clock
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -102,6 +103,17 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
 
   const agent = autocannon(box.socket);
   stopAgent(box);
+
+  // The same with identity checks and rules on: autocannon (node) allowed by exe and sha256.
+  const node = realpathSync(Bun.which("node")!);
+  const nodeHash = createHash("sha256").update(readFileSync(node)).digest("hex");
+  const ruled = sandbox(1);
+  const cfg = join(ruled.root, "config/credagent/config.toml");
+  writeFileSync(cfg, readFileSync(cfg, "utf8").replace("[credentials.db]\n", `[credentials.db]\nallow = [ { exe = "${node}", sha256 = "${nodeHash}" } ]\n`));
+  startAgent(ruled);
+  const withRules = autocannon(ruled.socket);
+  stopAgent(ruled);
+  rmSync(ruled.root, { recursive: true, force: true });
   const ceilingSocket = join(box.root, "run/ceiling.sock");
   const ceiling = Bun.spawn([BUN, join(ROOT, "bench/ceiling-server.ts"), ceilingSocket], { stdout: "pipe" });
   for await (const _ of ceiling.stdout) break;
@@ -114,6 +126,12 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
     "target: >= 15,000 req/s; peer check on every connection",
   );
   row("GET /v1/credentials/db, 50 connections: p50 / p99", `${agent.p50} / ${agent.p99} ms`, `Bun.serve ceiling: ${top.p50} / ${top.p99} ms`, "target: p99 < 10 ms");
+  row(
+    "the same with an allow rule { exe, sha256 } on the credential",
+    `${Math.round(withRules.rps).toLocaleString("en")} req/s, p99 ${withRules.p99} ms`,
+    `no rules: ${Math.round(agent.rps).toLocaleString("en")} req/s, p99 ${agent.p99} ms`,
+    "per connection: a /proc read, one decision and audit line per credential; the hash once per executable; per request: a map lookup",
+  );
   rmSync(box.root, { recursive: true, force: true });
 }
 

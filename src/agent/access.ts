@@ -26,9 +26,17 @@ export function createAccessControl(deps: AccessDeps) {
     };
   };
 
+  // A decision holds for the connection it was made on (the same process, checked against pid
+  // reuse when made) until the credential's rules change: one evaluation and one audit line per
+  // connection and credential, not per request. Keyed by the settings object, which a reload replaces.
+  const decided = new WeakMap<ConnectionBindings, Map<string, { settings: object | undefined; decision: AccessDecision }>>();
+
   return {
     async authorize(credential: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<AccessDecision> {
       const settings = deps.accessOf(credential);
+      const cache = connection ? (decided.get(connection) ?? new Map()) : undefined;
+      const earlier = cache?.get(credential);
+      if (earlier && earlier.settings === settings) return earlier.decision;
       let decision = await authorize(settings?.allow, facts(connection));
       if (decision.allowed && settings?.confirm) {
         const exe = connection?.process?.exe;
@@ -39,6 +47,10 @@ export function createAccessControl(deps: AccessDeps) {
           const answer = await deps.confirmations.confirm(credential, exe, pid);
           decision = { allowed: answer.approved, reason: `${decision.reason}; ${answer.reason}` };
         }
+      }
+      if (connection && cache) {
+        cache.set(credential, { settings, decision });
+        decided.set(connection, cache);
       }
       deps.audit.record({
         event,

@@ -11,6 +11,9 @@ const MAX_BYTES = 1 << 20;
 export class AuditLog {
   #queue: string[] = [];
   #scheduled = false;
+  // Kept open between batches; reopened after a rotation.
+  #fd: number | undefined;
+  #written = 0;
 
   constructor(
     private readonly dir: string,
@@ -35,24 +38,31 @@ export class AuditLog {
     this.#queue = [];
     if (lines === "") return;
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      this.#rotateIfFull();
-      const fd = openSync(this.path, "a", 0o600);
-      try {
-        writeSync(fd, lines);
-      } finally {
-        closeSync(fd);
-      }
+      if (this.#fd !== undefined && this.#written >= this.maxBytes) this.#rotate();
+      if (this.#fd === undefined) this.#open();
+      this.#written += writeSync(this.#fd!, lines);
     } catch (err) {
+      this.close();
       this.onError(err);
     }
   }
 
-  #rotateIfFull(): void {
-    try {
-      if (statSync(this.path).size >= this.maxBytes) renameSync(this.path, `${this.path}.1`);
-    } catch {
-      // no log yet
-    }
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #open(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.#fd = openSync(this.path, "a", 0o600);
+    this.#written = statSync(this.path).size;
+    if (this.#written >= this.maxBytes) this.#rotate();
+  }
+
+  #rotate(): void {
+    this.close();
+    renameSync(this.path, `${this.path}.1`);
+    this.#fd = openSync(this.path, "a", 0o600);
+    this.#written = 0;
   }
 }

@@ -217,6 +217,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       registry.stop();
       sessionToken?.remove();
       audit.flush();
+      audit.close();
       listener.close();
       log.info("agent stopped");
       resolve(EXIT.ok);

@@ -75,31 +75,41 @@ export function sameProcess(info: Pick<ProcessInfo, "pid" | "startTime">, curren
   return info.startTime !== null && currentStartTime(info.pid) === info.startTime;
 }
 
-const hashCache = new Map<string, string>();
+// By file identity, holding the pending hash too: fifty connections from one new program hash
+// its executable once, not fifty times.
+const hashCache = new Map<string, Promise<string | null>>();
 
 /**
  * SHA-256 of the process's executable, read through /proc/PID/exe: the file the process runs,
  * even if the path was since replaced on disk.
  */
-export async function executableSha256(pid: number): Promise<string | null> {
+export function executableSha256(pid: number): Promise<string | null> {
   const path = `/proc/${pid}/exe`;
   let key: string;
   try {
     const st = statSync(path);
     key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   } catch {
-    return null;
+    return Promise.resolve(null);
   }
-  const cached = hashCache.get(key);
-  if (cached) return cached;
+  let pending = hashCache.get(key);
+  if (!pending) {
+    if (hashCache.size > 256) hashCache.clear();
+    pending = hashFile(path);
+    hashCache.set(key, pending);
+    pending.then((digest) => {
+      if (digest === null) hashCache.delete(key);
+    });
+  }
+  return pending;
+}
+
+async function hashFile(path: string): Promise<string | null> {
   const hash = createHash("sha256");
   try {
     for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   } catch {
     return null;
   }
-  const digest = hash.digest("hex");
-  if (hashCache.size > 256) hashCache.clear();
-  hashCache.set(key, digest);
-  return digest;
+  return hash.digest("hex");
 }
