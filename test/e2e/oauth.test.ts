@@ -116,7 +116,10 @@ describe("client_credentials against a real provider", () => {
       // 12 s of 3 s tokens refreshed at 70-80%: about 5 calls, never one per request.
       expect(calls).toBeGreaterThanOrEqual(4);
       expect(calls).toBeLessThanOrEqual(8);
-      expect(seen.size).toBe(calls);
+      // Every token fetched was served, but for one a background refresh may have fetched just
+      // after the last request.
+      expect(seen.size).toBeGreaterThanOrEqual(calls - 1);
+      expect(seen.size).toBeLessThanOrEqual(calls);
     } finally {
       await box.cleanup();
     }

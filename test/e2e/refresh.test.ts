@@ -32,7 +32,9 @@ describe("refresh with the real binary", () => {
     // Refreshed at 70-80% of 2 s: 4 to 6 runs in 7 s, never one per request.
     expect(short.count()).toBeGreaterThanOrEqual(4);
     expect(short.count()).toBeLessThanOrEqual(7);
-    expect(seen.size).toBe(short.count());
+    // Each token fetched was served, but for one a background refresh may have fetched just after the last request.
+    expect(seen.size).toBeGreaterThanOrEqual(short.count() - 1);
+    expect(seen.size).toBeLessThanOrEqual(short.count());
   }, 15_000);
 
   test("the refresh happened ahead of expiry, in the background", async () => {
