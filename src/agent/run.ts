@@ -1,86 +1,38 @@
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createApp } from "../api/app.ts";
 import { loadConfig, type AgentConfig } from "../config/load.ts";
-import { parseDuration } from "../duration.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
+import { controllingTerminal } from "../identity/process-info.ts";
 import { configPath, currentPathEnv, defaultSocketPath, fileStoreDir, isWindowsPipe, sessionTokenPath, stateDir } from "../paths.ts";
+import { desktopPrompt } from "../platform/desktop-prompt.ts";
 import { systemClock } from "../refresh/clock.ts";
 import { CredentialRegistry } from "../refresh/registry.ts";
 import { Secret } from "../secret.ts";
-import { isKeyringChoice, LazyStore, openStore, readPassphraseFile, type KeyringChoice } from "../store/open.ts";
+import { LazyStore, openStore, readPassphraseFile, type KeyringChoice } from "../store/open.ts";
 import type { SecretStore } from "../store/store.ts";
 import { listenLocal } from "../transport/listen.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
-import { toDefinitions } from "./definitions.ts";
-import { controllingTerminal } from "../identity/process-info.ts";
-import { desktopPrompt } from "../platform/desktop-prompt.ts";
 import { createAccessControl, mayAnswerApproval } from "./access.ts";
-import { ConfirmationBroker } from "./confirm.ts";
 import { AuditLog } from "./audit.ts";
+import { ConfirmationBroker } from "./confirm.ts";
+import { toDefinitions } from "./definitions.ts";
 import { AgentLock } from "./lock.ts";
-import { createSessionToken } from "./session-token.ts";
-import { createLogger, parseLogLevel, type Logger } from "./log.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { parseAgentOptions } from "./options.ts";
 import { createRequestServer } from "./server.ts";
+import { createSessionToken } from "./session-token.ts";
 import { persistToken, restoreTokens } from "./token-cache.ts";
-
-export const AGENT_USAGE = `usage: credagent agent [-a SOCKET] [--config FILE] [--keyring auto|os|file] [-t LIFETIME] [-d] [--log-level LEVEL]
-
-Runs the agent in the foreground (for systemd or debugging). 'credagent start' runs it in the background.
-
-  -a, --socket SOCKET   listen here (default: $XDG_RUNTIME_DIR/cred.sock)
-  --config FILE         config file (default: $CREDAGENT_CONFIG, else $XDG_CONFIG_HOME/credagent/config.toml)
-  --keyring KIND        where secrets and cached tokens live: auto (default), os or file
-  -t, --lifetime DUR    exit cleanly after this long, e.g. 8h
-  -d, --debug           log to stderr (otherwise to $XDG_STATE_HOME/credagent/agent.log)
-  --log-level LEVEL     debug, info (default), warn or error
-
-Signals: SIGTERM/SIGINT stop after answering requests in flight; SIGHUP reloads the config.`;
 
 const SHUTDOWN_GRACE_MS = 5_000;
 
 /** `credagent agent`: returns the process exit code. */
 export async function runAgent(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        socket: { type: "string", short: "a" },
-        config: { type: "string" },
-        keyring: { type: "string" },
-        lifetime: { type: "string", short: "t" },
-        debug: { type: "boolean", short: "d" },
-        "log-level": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        // Internal, for `credagent start`: a pipe to write "ready" to once the socket listens.
-        "ready-fd": { type: "string" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    process.stderr.write(`credagent agent: ${describe(err)}\n${AGENT_USAGE}\n`);
-    return EXIT.usage;
-  }
-  if (args.help) {
-    process.stdout.write(`${AGENT_USAGE}\n`);
-    return EXIT.ok;
-  }
-  const level = args["log-level"] === undefined ? (args.debug ? "debug" : "info") : parseLogLevel(args["log-level"]);
-  const lifetimeMs = args.lifetime === undefined ? undefined : parseDuration(args.lifetime);
-  const usageError =
-    level === undefined ? "--log-level takes debug, info, warn or error"
-    : args.lifetime !== undefined && !lifetimeMs ? "-t takes a duration such as 90s, 30m or 8h"
-    : args.keyring !== undefined && !isKeyringChoice(args.keyring) ? "--keyring takes auto, os or file"
-    : undefined;
-  if (usageError || level === undefined) {
-    process.stderr.write(`credagent agent: ${usageError}\n`);
-    return EXIT.usage;
-  }
+  const parsed = parseAgentOptions(argv);
+  if ("exit" in parsed) return parsed.exit;
+  const { args, level, lifetimeMs } = parsed;
 
   const pathEnv = currentPathEnv();
   const socketPath = args.socket ?? defaultSocketPath(pathEnv);

@@ -1,0 +1,60 @@
+import { parseArgs } from "node:util";
+import { parseDuration } from "../duration.ts";
+import { describe } from "../errors.ts";
+import { EXIT } from "../exit-codes.ts";
+import { isKeyringChoice } from "../store/open.ts";
+import { parseLogLevel, type LogLevel } from "./log.ts";
+
+export const AGENT_USAGE = `usage: credagent agent [-a SOCKET] [--config FILE] [--keyring auto|os|file] [-t LIFETIME] [-d] [--log-level LEVEL]
+
+Runs the agent in the foreground (for systemd or debugging). 'credagent start' runs it in the background.
+
+  -a, --socket SOCKET   listen here (default: $XDG_RUNTIME_DIR/cred.sock)
+  --config FILE         config file (default: $CREDAGENT_CONFIG, else $XDG_CONFIG_HOME/credagent/config.toml)
+  --keyring KIND        where secrets and cached tokens live: auto (default), os or file
+  -t, --lifetime DUR    exit cleanly after this long, e.g. 8h
+  -d, --debug           log to stderr (otherwise to $XDG_STATE_HOME/credagent/agent.log)
+  --log-level LEVEL     debug, info (default), warn or error
+
+Signals: SIGTERM/SIGINT stop after answering requests in flight; SIGHUP reloads the config.`;
+
+const OPTIONS = {
+  socket: { type: "string", short: "a" },
+  config: { type: "string" },
+  keyring: { type: "string" },
+  lifetime: { type: "string", short: "t" },
+  debug: { type: "boolean", short: "d" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  // Internal, for `credagent start`: a pipe to write "ready" to once the socket listens.
+  "ready-fd": { type: "string" },
+} as const;
+
+export type AgentArgs = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>["values"];
+
+/** The agent's flags, checked; or the exit code when it should not run (help, usage error). */
+export function parseAgentOptions(argv: string[]): { args: AgentArgs; level: LogLevel; lifetimeMs: number | undefined } | { exit: number } {
+  let args: AgentArgs;
+  try {
+    args = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    process.stderr.write(`credagent agent: ${describe(err)}\n${AGENT_USAGE}\n`);
+    return { exit: EXIT.usage };
+  }
+  if (args.help) {
+    process.stdout.write(`${AGENT_USAGE}\n`);
+    return { exit: EXIT.ok };
+  }
+  const level = args["log-level"] === undefined ? (args.debug ? "debug" : "info") : parseLogLevel(args["log-level"]);
+  const lifetimeMs = args.lifetime === undefined ? undefined : parseDuration(args.lifetime);
+  const usageError =
+    level === undefined ? "--log-level takes debug, info, warn or error"
+    : args.lifetime !== undefined && !lifetimeMs ? "-t takes a duration such as 90s, 30m or 8h"
+    : args.keyring !== undefined && !isKeyringChoice(args.keyring) ? "--keyring takes auto, os or file"
+    : undefined;
+  if (usageError || level === undefined) {
+    process.stderr.write(`credagent agent: ${usageError}\n`);
+    return { exit: EXIT.usage };
+  }
+  return { args, level, lifetimeMs };
+}
