@@ -96,7 +96,7 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
         return endWith(socket, 403, "forbidden", "this agent serves only its own user");
       }
       // Read once per connection: the executable and start time (for the pid-reuse check).
-      const info = peer && process.platform === "linux" ? readProcessInfo(peer.pid) : null;
+      const info = peer && (process.platform === "linux" || process.platform === "darwin") ? readProcessInfo(peer.pid) : null;
       const bindings: ConnectionBindings = { peer, process: info ? { exe: info.exe, startTime: info.startTime } : null };
       const state: ConnectionState = { bindings, cancelHeadersTimer: undefined, inFlight: 0 };
       states.set(socket, state);

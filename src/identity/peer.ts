@@ -2,6 +2,7 @@ import type net from "node:net";
 import { ptr } from "bun:ffi";
 import { CredagentError } from "../errors.ts";
 import { libc } from "../native/libc.ts";
+import { readDarwinPeer } from "./darwin.ts";
 
 /** Who is at the other end of a connection, as the kernel says. */
 export interface PeerIdentity {
@@ -19,11 +20,16 @@ function socketFd(socket: net.Socket): number | undefined {
   return typeof fd === "number" && fd >= 0 ? fd : undefined;
 }
 
-/** The peer's credentials; null where the platform cannot tell (named pipes, for now). */
+/**
+ * The peer's credentials: SO_PEERCRED on Linux, LOCAL_PEERCRED/LOCAL_PEERPID on macOS. Null on
+ * Windows named pipes: libuv does not hand out the pipe's HANDLE, so GetNamedPipeClientProcessId
+ * cannot be called; the session token guards pipes instead.
+ */
 export function readPeerIdentity(socket: net.Socket): PeerIdentity | null {
-  if (process.platform !== "linux") return null;
+  if (process.platform !== "linux" && process.platform !== "darwin") return null;
   const fd = socketFd(socket);
   if (fd === undefined) throw new CredagentError("internal", "the accepted socket has no file descriptor");
+  if (process.platform === "darwin") return readDarwinPeer(fd);
   const cred = new Int32Array(3);
   const len = new Uint32Array([12]);
   if (libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ptr(cred), ptr(len)) !== 0) {

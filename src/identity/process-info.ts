@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, readFileSync, readlinkSync, statSync } from "node:fs";
+import { darwinExecutable, darwinStartTime } from "./darwin.ts";
 
 // What the kernel says about a peer process, on Linux from /proc. Read once per connection;
 // the executable's hash only when a rule asks for it, and cached by file identity.
@@ -18,6 +19,10 @@ export interface ProcessInfo {
 const MAX_PARENTS = 4;
 
 export function readProcessInfo(pid: number): ProcessInfo {
+  if (process.platform === "darwin") {
+    // No /proc: the executable and start time from libproc; no command line or parents.
+    return { pid, exe: darwinExecutable(pid), cmdline: [], startTime: darwinStartTime(pid), parents: [] };
+  }
   const parents: ProcessInfo["parents"] = [];
   let ppid = parentOf(pid);
   while (ppid !== null && ppid > 1 && parents.length < MAX_PARENTS) {
@@ -54,6 +59,7 @@ function statFields(pid: number): string[] | null {
 }
 
 export function startTimeOf(pid: number): number | null {
+  if (process.platform === "darwin") return darwinStartTime(pid);
   // starttime is field 22 of stat; after "(comm)" it is the 20th (0-based 19).
   const value = statFields(pid)?.[19];
   return value === undefined ? null : Number(value);
@@ -84,7 +90,9 @@ const hashCache = new Map<string, Promise<string | null>>();
  * even if the path was since replaced on disk.
  */
 export function executableSha256(pid: number): Promise<string | null> {
-  const path = `/proc/${pid}/exe`;
+  // macOS has no /proc: hash the path proc_pidpath names (a replaced file would show as changed).
+  const path = process.platform === "darwin" ? darwinExecutable(pid) : `/proc/${pid}/exe`;
+  if (path === null) return Promise.resolve(null);
   let key: string;
   try {
     const st = statSync(path);
