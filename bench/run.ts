@@ -95,11 +95,12 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
   const box = sandbox(1);
   startAgent(box);
   sh([BIN, "get", "db"], { ...box.env, CRED_SOCK: box.socket });
-  const [get, curl] = hyperfine(
-    [`${BIN} get db`, `curl -s --unix-socket ${box.socket} http://localhost/v1/credentials/db`],
+  const [get, curl, version] = hyperfine(
+    [`${BIN} get db`, `curl -s --unix-socket ${box.socket} http://localhost/v1/credentials/db`, `${BIN} version`],
     { ...box.env, CRED_SOCK: box.socket },
   );
   row("`credagent get db` (whole process, median)", ms(get!), `curl --unix-socket: ${ms(curl!)}`, `${(get! / curl!).toFixed(2)}x curl (target: within 2x)`);
+  row("`credagent version` (the compiled Bun runtime's floor)", ms(version!), "", "start-up and exit with no socket work: most of what `get` costs");
 
   const agent = autocannon(box.socket);
   stopAgent(box);
@@ -195,10 +196,20 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
   firstToken(true);
   await Bun.sleep(300);
   const warm = median(Array.from({ length: 15 }, () => firstToken(false)));
+  const calls = (await provider.stats()).client_credentials ?? 0;
   stopAgent({ ...box, env });
+
+  // Reference: Debian's oidc-agent serving its cached access token (oidc-token), beside
+  // `credagent get` serving ours, in one hyperfine run.
+  sh([BIN, "start", "-s"], env);
+  sh([BIN, "get", name], env);
+  const oidc = await oidcAgentReference(provider);
+  const [ours, theirs] = hyperfine([`${BIN} get ${name}`, "oidc-token bench"], { ...env, ...oidc.env });
+  stopAgent({ ...box, env });
+  oidc.stop();
   Bun.spawnSync(["secret-tool", "clear", "service", "credagent", "username", `secret:${name}`], { env });
   Bun.spawnSync(["secret-tool", "clear", "service", "credagent", "username", `token:${name}`], { env });
-  const calls = (await provider.stats()).client_credentials ?? 0;
+  row("get a cached OAuth access token (whole process, median)", ms(ours!), `Debian oidc-agent 4.2 \`oidc-token\`: ${ms(theirs!)}`, "both against the same oidc-provider; oidc-token is a small C client");
   await provider.stop();
   row("first token after `start`, from nothing", ms(cold), "", "start + discovery + client_credentials at oidc-provider, median of 15");
   row("first token after `start`, warm cache", ms(warm), "", `cached token read from the keyring at start; ${calls} token calls in all 31 runs`);
@@ -222,6 +233,48 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
     `even spread: ${(sim.callsPerHour / 3600).toFixed(2)}/s, ${Math.round(sim.callsPerHour / 60)}/min`,
     "all 1,000 first asked for within one minute (worst case); jitter keeps any second small",
   );
+}
+
+/** Debian's oidc-agent with an account made from a device-flow refresh token at the test provider. */
+async function oidcAgentReference(provider: import("../test/support/oidc.ts").TestProvider) {
+  const { approveDevice } = await import("../test/support/device-approve.ts");
+  const basic = { authorization: `Basic ${btoa(`device-conf:${provider.clients.basicSecret}`)}` };
+  const started = (await (
+    await fetch(`${provider.issuer}/device/auth`, { method: "POST", headers: basic, body: new URLSearchParams({ client_id: "device-conf", scope: "openid offline_access api:read" }) })
+  ).json()) as { device_code: string; verification_uri_complete: string };
+  await approveDevice(started.verification_uri_complete);
+  let refreshToken: string | undefined;
+  for (let i = 0; i < 5 && !refreshToken; i++) {
+    await Bun.sleep(5_100);
+    const res = (await (
+      await fetch(`${provider.issuer}/token`, {
+        method: "POST",
+        headers: basic,
+        body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:device_code", device_code: started.device_code }),
+      })
+    ).json()) as { refresh_token?: string };
+    refreshToken = res.refresh_token;
+  }
+  if (!refreshToken) throw new Error("no refresh token for the oidc-agent reference");
+  const dir = mkdtempSync("/tmp/ca-oidc-agent-");
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), OIDC_CONFIG_DIR: dir };
+  const agentOut = sh(["oidc-agent"], env);
+  const sock = /OIDC_SOCK=([^;]+);/.exec(agentOut)![1]!;
+  const pid = Number(/OIDCD_PID=(\d+);/.exec(agentOut)![1]);
+  env.OIDC_SOCK = sock;
+  sh(
+    ["oidc-gen", `--iss=${provider.issuer}/`, "--client-id=device-conf", `--client-secret=${provider.clients.basicSecret}`, `--rt=${refreshToken}`,
+      "--scope=openid offline_access api:read", "--pw-cmd=echo bench", "--confirm-yes", "--prompt=none", "--no-url-call", "bench"],
+    env,
+  );
+  sh(["oidc-token", "bench"], env);
+  return {
+    env: { OIDC_SOCK: sock, OIDC_CONFIG_DIR: dir },
+    stop: () => {
+      process.kill(pid, "SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform}/${process.arch}, Bun ${Bun.version}`;

@@ -46,6 +46,13 @@ export class TestProvider {
           { ...none, client_id: "svc-jwt", grant_types: ["client_credentials"], token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [clientJwk] } },
           {
             ...none,
+            client_id: "device-conf",
+            client_secret: basicSecret,
+            grant_types: ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+            token_endpoint_auth_method: "client_secret_basic",
+          },
+          {
+            ...none,
             client_id: "device-app",
             grant_types: ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
             token_endpoint_auth_method: "none",
