@@ -112,6 +112,26 @@ describe("allow rules", () => {
     const json = await box.run(["log", "--json"]);
     for (const line of json.stdout.trim().split("\n")) expect(JSON.parse(line).time).toBeDefined();
   });
+
+  test("credagent log -f shows new decisions as they happen", async () => {
+    const follow = Bun.spawn([join(import.meta.dir, "../../build/credagent"), "log", "-f", "--json"], { env: box.env, stdout: "pipe" });
+    try {
+      await Bun.sleep(400);
+      expect(JSON.parse(curl("/v1/credentials/open").body).token).toMatch(/^open-/);
+      const reader = follow.stdout.getReader();
+      let text = "";
+      const deadline = Date.now() + 5_000;
+      while (!text.includes('"credential":"open"') && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      const line = text.trim().split("\n").map((l) => JSON.parse(l)).findLast((l) => l.credential === "open");
+      expect(line).toMatchObject({ decision: "allow", exe: CURL });
+    } finally {
+      follow.kill();
+    }
+  });
 });
 
 describe("session token", () => {
