@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { countingSource, Sandbox, waitFor } from "./harness.ts";
+import { BIN, countingSource, Sandbox, waitFor } from "./harness.ts";
 
 // Who is asking: allow rules by executable and hash, the audit log, the session token, and a
 // second Linux user, with the compiled binary and real processes (curl, python3).
@@ -193,6 +193,38 @@ describe.if(canUseradd)("another user", () => {
     } finally {
       chmodSync(box.runtimeDir, 0o700);
       chmodSync(box.socket, 0o600);
+    }
+  });
+
+  test("root is let in to another user's agent, unless deny_root = true", async () => {
+    const uid = Number(Bun.spawnSync(["id", "-u", USER]).stdout.toString().trim());
+    const gid = Number(Bun.spawnSync(["id", "-g", USER]).stdout.toString().trim());
+    for (const denyRoot of [false, true]) {
+      const home = mkdtempSync("/tmp/ca-user-");
+      const run = join(home, "run");
+      mkdirSync(run, { mode: 0o700 });
+      mkdirSync(join(home, "cfg/credagent"), { recursive: true });
+      writeFileSync(join(home, "cfg/credagent/config.toml"), `[agent]\ndeny_root = ${denyRoot}\n\n[credentials.u]\nsource = "command"\ncommand = ["echo", "user-token"]\n`);
+      Bun.spawnSync(["chown", "-R", `${uid}:${gid}`, home]);
+      chmodSync(home, 0o755);
+      const env = { PATH: "/usr/bin:/bin", HOME: home, XDG_RUNTIME_DIR: run, XDG_CONFIG_HOME: join(home, "cfg"), XDG_STATE_HOME: join(home, "state"), XDG_DATA_HOME: join(home, "data") };
+      const agent = Bun.spawn([Bun.which("runuser")!, "-u", USER, "--", BIN, "agent", "-d", "--keyring", "file"], { env, stderr: "pipe" });
+      try {
+        const socket = join(run, "cred.sock");
+        await waitFor(() => existsSync(socket), 5_000, "the other user's agent");
+        // Root may traverse the 0700 directory regardless; the agent decides.
+        const out = Bun.spawnSync([PYTHON, pyScript, socket, "/v1/credentials/u"]).stdout.toString();
+        if (denyRoot) {
+          expect(out).toStartWith("HTTP/1.1 403");
+        } else {
+          expect(out).toStartWith("HTTP/1.1 200");
+          expect(out).toContain("user-token");
+        }
+      } finally {
+        agent.kill("SIGTERM");
+        await agent.exited;
+        rmSync(home, { recursive: true, force: true });
+      }
     }
   });
 });
