@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { configError } from "../../support/config-errors.ts";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,15 +62,7 @@ test("allow rules, confirm and the agent's access settings", () => {
   );
   expect([c.denyRoot, c.requireSessionToken]).toEqual([true, true]);
   expect(c.credentials[0]).toMatchObject({ confirm: true, allow: [{ exe: "/usr/bin/psql" }, { exe: "/opt/app", sha256: "a".repeat(64) }, { uid: 1000 }] });
-  const bad = (toml: string) => {
-    try {
-      parseConfig(toml, "/c.toml");
-    } catch (err) {
-      return (err as Error).message;
-    }
-    return "";
-  };
-  expect(bad('[credentials.db]\nsource = "static"\nallow = [ { exe = "psql" } ]\n')).toContain("credentials.db.allow.0.exe: expected an absolute path");
-  expect(bad('[credentials.db]\nsource = "static"\nallow = [ { } ]\n')).toContain("a rule needs exe, sha256 or uid");
-  expect(bad('[credentials.db]\nsource = "static"\nallow = [ { sha256 = "xyz" } ]\n')).toContain("expected 64 hex digits");
+  expect(configError('[credentials.db]\nsource = "static"\nallow = [ { exe = "psql" } ]\n')).toContain("credentials.db.allow.0.exe: expected an absolute path");
+  expect(configError('[credentials.db]\nsource = "static"\nallow = [ { } ]\n')).toContain("a rule needs exe, sha256 or uid");
+  expect(configError('[credentials.db]\nsource = "static"\nallow = [ { sha256 = "xyz" } ]\n')).toContain("expected 64 hex digits");
 });

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { configError } from "../../../support/config-errors.ts";
 import { decodeProtectedHeader, jwtVerify, importX509 } from "jose";
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -149,17 +150,9 @@ describe("oauth2 config", () => {
   });
 
   test("an oauth2 credential needs an issuer, a token endpoint or a preset with a tenant", () => {
-    const bad = (toml: string) => {
-      try {
-        parseConfig(toml, "/c.toml");
-      } catch (err) {
-        return (err as Error).message;
-      }
-      return "";
-    };
-    expect(bad('[credentials.a]\nsource = "oauth2"\ngrant = "client_credentials"\nclient_id = "x"\n')).toContain("expected issuer");
-    expect(bad('[credentials.a]\nsource = "oauth2"\ngrant = "client_credentials"\nprovider = "entra"\nclient_id = "x"\n')).toContain("needs tenant");
-    expect(bad('[credentials.a]\nsource = "oauth2"\ngrant = "password"\nissuer = "https://x"\nclient_id = "x"\n')).toContain("credentials.a.grant");
+    expect(configError('[credentials.a]\nsource = "oauth2"\ngrant = "client_credentials"\nclient_id = "x"\n')).toContain("expected issuer");
+    expect(configError('[credentials.a]\nsource = "oauth2"\ngrant = "client_credentials"\nprovider = "entra"\nclient_id = "x"\n')).toContain("needs tenant");
+    expect(configError('[credentials.a]\nsource = "oauth2"\ngrant = "password"\nissuer = "https://x"\nclient_id = "x"\n')).toContain("credentials.a.grant");
     expect(parseConfig('[credentials.a]\nsource = "oauth2"\ngrant = "device_code"\nissuer = "https://x"\nclient_id = "x"\n', "/c").credentials[0]).toMatchObject({ clientAuth: "none" });
   });
 });
