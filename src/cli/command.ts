@@ -4,7 +4,6 @@ import { UsageError, type CliContext } from "./io.ts";
 
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   run(argv: string[], ctx: CliContext): Promise<number>;
 }

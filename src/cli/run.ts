@@ -2,22 +2,26 @@ import { EXIT } from "../exit-codes.ts";
 import { currentPathEnv } from "../paths.ts";
 import { VERSION } from "../version.ts";
 import type { Command } from "./command.ts";
-import { approve } from "./commands/approve.ts";
-import { env } from "./commands/env.ts";
-import { exec } from "./commands/exec.ts";
-import { get } from "./commands/get.ts";
-import { list } from "./commands/list.ts";
-import { log } from "./commands/log.ts";
-import { login } from "./commands/login.ts";
-import { lock, unlock } from "./commands/lock.ts";
-import { refresh } from "./commands/refresh.ts";
-import { secret } from "./commands/secret.ts";
-import { start } from "./commands/start.ts";
-import { status } from "./commands/status.ts";
-import { stop } from "./commands/stop.ts";
 import { processContext, type CliContext } from "./io.ts";
 
-const COMMANDS: Command[] = [start, stop, status, get, list, refresh, exec, login, secret, lock, unlock, approve, env, log];
+// Each command's module is loaded only when that command runs: the CLI starts on every shell
+// start and every $(credagent get …), so it must not evaluate the other dozen on the way.
+const COMMANDS: Array<{ name: string; summary: string; load: () => Promise<Command> }> = [
+  { name: "start", summary: "start the agent in the background and print shell code for eval", load: async () => (await import("./commands/start.ts")).start },
+  { name: "stop", summary: "stop the agent and print shell code that unsets its variables", load: async () => (await import("./commands/stop.ts")).stop },
+  { name: "status", summary: "show the agent and the state of each credential", load: async () => (await import("./commands/status.ts")).status },
+  { name: "get", summary: "print a credential's current token", load: async () => (await import("./commands/get.ts")).get },
+  { name: "list", summary: "list the configured credentials", load: async () => (await import("./commands/list.ts")).list },
+  { name: "refresh", summary: "fetch a new token for a credential now", load: async () => (await import("./commands/refresh.ts")).refresh },
+  { name: "exec", summary: "run a command with tokens in its environment", load: async () => (await import("./commands/exec.ts")).exec },
+  { name: "login", summary: "sign in a device_code credential at its identity provider", load: async () => (await import("./commands/login.ts")).login },
+  { name: "secret", summary: "set, remove or list long-lived secrets in the keyring", load: async () => (await import("./commands/secret.ts")).secret },
+  { name: "lock", summary: "lock the agent: drop tokens from memory until unlock", load: async () => (await import("./commands/lock.ts")).lock },
+  { name: "unlock", summary: "unlock the agent with the lock passphrase", load: async () => (await import("./commands/lock.ts")).unlock },
+  { name: "approve", summary: "answer a confirm = true prompt from a terminal", load: async () => (await import("./commands/approve.ts")).approve },
+  { name: "env", summary: "print CRED_SOCK and the session token for apps that talk to the socket", load: async () => (await import("./commands/env.ts")).env },
+  { name: "log", summary: "show the audit log of access decisions", load: async () => (await import("./commands/log.ts")).log },
+];
 const ALIASES: Record<string, string> = { "-k": "stop" };
 
 function help(): string {
@@ -40,7 +44,7 @@ export async function runCli(argv: string[], ctx: CliContext = processContext(cu
   const [first, ...rest] = argv;
   if (first === undefined || first === "help" || first === "--help" || first === "-h") {
     const topic = first === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    ctx.out(topic ? `${topic.usage}\n` : help());
+    ctx.out(topic ? `${(await topic.load()).usage}\n` : help());
     return EXIT.ok;
   }
   if (first === "version" || first === "--version" || first === "-V") {
@@ -48,10 +52,10 @@ export async function runCli(argv: string[], ctx: CliContext = processContext(cu
     return EXIT.ok;
   }
   const name = ALIASES[first] ?? first;
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     ctx.err(`credagent: unknown command '${first}'; 'credagent help' lists the commands\n`);
     return EXIT.usage;
   }
-  return command.run(rest, ctx);
+  return (await entry.load()).run(rest, ctx);
 }

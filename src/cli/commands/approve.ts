@@ -13,7 +13,6 @@ it). Must be run from a terminal, and not by the program that asks.`;
 
 export const approve: Command = {
   name: "approve",
-  summary: "answer a confirm = true prompt from a terminal",
   usage,
   async run(argv, ctx) {
     try {

@@ -17,7 +17,6 @@ on Windows named pipes and when the config sets require_session_token = true.`;
 
 export const env: Command = {
   name: "env",
-  summary: "print CRED_SOCK and the session token for apps that talk to the socket",
   usage,
   async run(argv, ctx) {
     try {

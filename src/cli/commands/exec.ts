@@ -17,7 +17,6 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 
 
 export const exec: Command = {
   name: "exec",
-  summary: "run a command with tokens in its environment",
   usage,
   async run(argv, ctx) {
     try {

@@ -14,7 +14,6 @@ Prints the current token of credential NAME alone on stdout, for $(credagent get
 
 export const get: Command = {
   name: "get",
-  summary: "print a credential's current token",
   usage,
   async run(argv, ctx) {
     try {

@@ -12,7 +12,6 @@ Lists the agent's credentials: name, source, state and expiry (never a token).`;
 
 export const list: Command = {
   name: "list",
-  summary: "list the configured credentials",
   usage,
   async run(argv, ctx) {
     try {

@@ -26,10 +26,9 @@ async function readPassphrase(ctx: CliContext, fromStdin: boolean, confirm: bool
   return new Secret(value);
 }
 
-function lockCommand(name: "lock" | "unlock", usage: string, summary: string): Command {
+function lockCommand(name: "lock" | "unlock", usage: string): Command {
   return {
     name,
-    summary,
     usage,
     async run(argv, ctx) {
       try {
@@ -50,5 +49,5 @@ function lockCommand(name: "lock" | "unlock", usage: string, summary: string): C
   };
 }
 
-export const lock = lockCommand("lock", lockUsage, "lock the agent: drop tokens from memory until unlock");
-export const unlock = lockCommand("unlock", unlockUsage, "unlock the agent with the lock passphrase");
+export const lock = lockCommand("lock", lockUsage);
+export const unlock = lockCommand("unlock", unlockUsage);

@@ -15,7 +15,6 @@ allow or deny, and why). Never a token. -f follows it as it grows; --json prints
 
 export const log: Command = {
   name: "log",
-  summary: "show the audit log of access decisions",
   usage,
   async run(argv, ctx) {
     try {

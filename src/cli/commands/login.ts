@@ -16,7 +16,6 @@ const SPINNER = ["|", "/", "-", "\\"];
 
 export const login: Command = {
   name: "login",
-  summary: "sign in a device_code credential at its identity provider",
   usage,
   async run(argv, ctx) {
     try {

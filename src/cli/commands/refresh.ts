@@ -12,7 +12,6 @@ Prints when the new token expires (the token itself only with --json).`;
 
 export const refresh: Command = {
   name: "refresh",
-  summary: "fetch a new token for a credential now",
   usage,
   async run(argv, ctx) {
     try {

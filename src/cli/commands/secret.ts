@@ -22,7 +22,6 @@ const MAX_SECRET_BYTES = 64 * 1024;
 
 export const secret: Command = {
   name: "secret",
-  summary: "set, remove or list long-lived secrets in the keyring",
   usage,
   async run(argv, ctx) {
     try {

@@ -21,7 +21,6 @@ shell code that points your shell at it:  eval "$(credagent start)"
 
 export const start: Command = {
   name: "start",
-  summary: "start the agent in the background and print shell code for eval",
   usage,
   async run(argv, ctx) {
     try {

@@ -14,7 +14,6 @@ Exit status 3 when no agent answers.`;
 
 export const status: Command = {
   name: "status",
-  summary: "show the agent and the state of each credential",
   usage,
   async run(argv, ctx) {
     try {

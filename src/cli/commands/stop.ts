@@ -17,7 +17,6 @@ const STOP_WAIT_MS = 10_000;
 
 export const stop: Command = {
   name: "stop",
-  summary: "stop the agent and print shell code that unsets its variables",
   usage,
   async run(argv, ctx) {
     try {
