@@ -100,7 +100,7 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
     { ...box.env, CRED_SOCK: box.socket },
   );
   row("`credagent get db` (whole process, median)", ms(get!), `curl --unix-socket: ${ms(curl!)}`, `${(get! / curl!).toFixed(2)}x curl (target: within 2x)`);
-  row("`credagent version` (the compiled Bun runtime's floor)", ms(version!), "", "start-up and exit with no socket work: most of what `get` costs");
+  row("`credagent version` (start-up and exit, no socket work)", ms(version!), "", "the compiled Bun runtime's start is most of what `get` costs");
 
   const agent = autocannon(box.socket);
   stopAgent(box);
@@ -305,6 +305,10 @@ never asserted in tests.
 - First token: wall time of \`credagent start\` followed by \`credagent get\` for a client_credentials
   credential against a real oidc-provider on 127.0.0.1 (under Node), with the Secret Service of
   \`test/support/secret-service.sh\`: from nothing (cache entry removed first) and from a warm cache.
+- oidc-agent: Debian's oidc-agent 4.2 (\`oidc-agent-cli\`) with an account made (\`oidc-gen --rt\`)
+  from a device-flow refresh token at the same test provider; \`oidc-token ACCOUNT\` beside
+  \`credagent get\`, both serving a cached access token. oidc-token is a small C program; most of
+  the gap is the start-up of the compiled Bun runtime (the \`credagent version\` row).
 - Token endpoint load: 1,000 credentials with 1-hour tokens on the unit tests' fake clock for a
   simulated day, 20 random requests a simulated minute.
 
