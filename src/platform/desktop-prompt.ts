@@ -1,5 +1,5 @@
-// A yes/no question on the desktop, with whatever the platform has: zenity or kdialog under X11 or
-// Wayland, osascript on macOS, a PowerShell message box on Windows. Null when none is available
+// A yes/no question on the desktop, with whatever the platform has: zenity, kdialog or a
+// notification with actions (notify-send) under X11 or Wayland, osascript on macOS, a PowerShell message box on Windows. Null when none is available
 // (a server, an SSH session): the user answers with `credagent approve` instead.
 
 const TITLE = "credagent";
@@ -16,6 +16,8 @@ function candidates(question: string, timeoutS: number, env: Record<string, stri
   return [
     ["zenity", "--question", `--title=${TITLE}`, `--text=${question}`, `--timeout=${timeoutS}`],
     ["kdialog", "--title", TITLE, "--yesno", question],
+    // libnotify 0.7.9+: prints the chosen action's key, nothing when dismissed or timed out.
+    ["notify-send", "--action=allow=Allow", "--action=deny=Deny", "--wait", `--expire-time=${timeoutS * 1000}`, TITLE, question],
   ];
 }
 
@@ -25,7 +27,9 @@ export async function desktopPrompt(question: string, timeoutMs: number, env: Re
     const child = Bun.spawn(argv, { stdio: ["ignore", "pipe", "ignore"], env: env as Record<string, string>, timeout: timeoutMs });
     const out = await new Response(child.stdout).text();
     const code = await child.exited;
-    return argv[0] === "osascript" ? out.trim() === "true" : code === 0;
+    if (argv[0] === "osascript") return out.trim() === "true";
+    if (argv[0] === "notify-send") return out.trim() === "allow";
+    return code === 0;
   }
   return null;
 }

@@ -5,6 +5,8 @@ import { CredagentError } from "../errors.ts";
 import { assertSocketPathLength } from "../paths.ts";
 import { InstanceLock } from "./lock.ts";
 
+const MAX_CONNECTIONS = 1024;
+
 export interface UnixListener {
   server: net.Server;
   path: string;
@@ -69,6 +71,8 @@ export async function listenUnix(path: string, uid: number, onConnection: (socke
     // Holding the lock, a socket file left here belongs to an agent that died: replace it.
     if (checkExistingSocket(path) === "socket") unlinkSync(path);
     const server = net.createServer({ pauseOnConnect: false }, onConnection);
+    // A runaway client must not exhaust the agent's descriptors.
+    server.maxConnections = MAX_CONNECTIONS;
     const previous = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
