@@ -29,6 +29,7 @@ export class FileStore implements SecretStore {
   /** Opens the store at dir with the passphrase, creating it (and its key) if it does not exist. */
   static async open(dir: string, passphrase: Secret): Promise<FileStore> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    removeAbandonedTemps(dir);
     const keyPath = join(dir, KEY_FILE);
     const pass = new TextEncoder().encode(passphrase.reveal());
     let jwe: string | undefined;
@@ -123,6 +124,21 @@ export class FileStore implements SecretStore {
           `remove it ('credagent secret rm') and set it again`,
         { cause: err },
       );
+    }
+  }
+}
+
+const TEMP = /^\..+\.(\d+)\.[0-9a-f-]{36}\.tmp$/;
+
+/** Temp files of writers that died mid-write (their pid is gone): never read, so removed. */
+function removeAbandonedTemps(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const pid = TEMP.exec(name)?.[1];
+    if (pid === undefined) continue;
+    try {
+      process.kill(Number(pid), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ESRCH") rmSync(join(dir, name), { force: true });
     }
   }
 }

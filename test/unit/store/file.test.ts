@@ -76,6 +76,19 @@ describe("FileStore", () => {
     await writer.exited;
     const value = (await (await FileStore.open(dir, pass)).get("secret:k"))?.reveal() ?? "";
     expect(value).toMatch(/^v\d+$/);
-    expect(readdirSync(dir).filter((f) => !f.endsWith(".tmp")).sort()).toEqual([`${Buffer.from("secret:k").toString("base64url")}.jwe`, "key.jwe"]);
+    // Reopening removed any temp file the killed writer left.
+    expect(readdirSync(dir).sort()).toEqual([`${Buffer.from("secret:k").toString("base64url")}.jwe`, "key.jwe"]);
+  });
+
+  test("temp files of dead writers are removed at open; a live writer's are left alone", async () => {
+    const dir = join(base, "temps");
+    await FileStore.open(dir, pass);
+    const uuid = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    const dead = `.secret.999999999.${uuid}.tmp`;
+    const live = `.secret.${process.pid}.${uuid}.tmp`;
+    writeFileSync(join(dir, dead), "x");
+    writeFileSync(join(dir, live), "x");
+    await FileStore.open(dir, pass);
+    expect(readdirSync(dir).sort()).toEqual([live, "key.jwe"].sort());
   });
 });
