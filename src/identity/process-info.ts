@@ -2,34 +2,22 @@ import { createHash } from "node:crypto";
 import { createReadStream, readFileSync, readlinkSync, statSync } from "node:fs";
 import { darwinExecutable, darwinStartTime } from "./darwin.ts";
 
-// What the kernel says about a peer process, on Linux from /proc. Read once per connection;
-// the executable's hash only when a rule asks for it, and cached by file identity.
+// What the kernel says about a peer process, on Linux from /proc. Read once per connection: only
+// what a decision uses. The command line is deliberately not read: nothing decides on it, and
+// other programs' argv may hold their secrets. The executable's hash only when a rule asks for
+// it, cached by file identity.
 
 export interface ProcessInfo {
   pid: number;
   /** The executable as /proc/PID/exe names it, " (deleted)" removed; null when unreadable. */
   exe: string | null;
-  cmdline: string[];
-  /** Clock ticks since boot when the process started: with the pid, what identifies it. */
+  /** When the process started (clock ticks since boot on Linux): with the pid, what identifies it. */
   startTime: number | null;
-  /** Parent chain, nearest first, up to a few levels. */
-  parents: Array<{ pid: number; exe: string | null }>;
 }
 
-const MAX_PARENTS = 4;
-
 export function readProcessInfo(pid: number): ProcessInfo {
-  if (process.platform === "darwin") {
-    // No /proc: the executable and start time from libproc; no command line or parents.
-    return { pid, exe: darwinExecutable(pid), cmdline: [], startTime: darwinStartTime(pid), parents: [] };
-  }
-  const parents: ProcessInfo["parents"] = [];
-  let ppid = parentOf(pid);
-  while (ppid !== null && ppid > 1 && parents.length < MAX_PARENTS) {
-    parents.push({ pid: ppid, exe: exeOf(ppid) });
-    ppid = parentOf(ppid);
-  }
-  return { pid, exe: exeOf(pid), cmdline: cmdlineOf(pid), startTime: startTimeOf(pid), parents };
+  if (process.platform === "darwin") return { pid, exe: darwinExecutable(pid), startTime: darwinStartTime(pid) };
+  return { pid, exe: exeOf(pid), startTime: startTimeOf(pid) };
 }
 
 function exeOf(pid: number): string | null {
@@ -37,14 +25,6 @@ function exeOf(pid: number): string | null {
     return readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, "");
   } catch {
     return null;
-  }
-}
-
-function cmdlineOf(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a, i, all) => a !== "" || i < all.length - 1);
-  } catch {
-    return [];
   }
 }
 
@@ -71,9 +51,20 @@ export function controllingTerminal(pid: number): number | null {
   return value === undefined ? null : Number(value);
 }
 
-function parentOf(pid: number): number | null {
-  const value = statFields(pid)?.[1];
-  return value === undefined ? null : Number(value);
+/**
+ * Whether a process has ended. kill(pid, 0) still succeeds on a zombie, and a detached agent's
+ * zombie waits for whatever reaps orphans (some inits are slow at it), so on Linux the state in
+ * /proc decides.
+ */
+export function processEnded(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+  if (process.platform !== "linux") return false;
+  const state = statFields(pid)?.[0];
+  return state === undefined || state === "Z";
 }
 
 /** The process at pid is still the one we identified (pid reuse would change its start time). */

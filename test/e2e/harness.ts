@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join, resolve } from "node:path";
-import { processEnded } from "../../src/identity/process.ts";
+import { processEnded } from "../../src/identity/process-info.ts";
 
 // End-to-end tests drive the compiled binary (build/credagent) in throwaway directories with
 // their own XDG_RUNTIME_DIR, config and state, over real sockets and with real signals.
@@ -63,13 +63,14 @@ export class Sandbox {
     return path;
   }
 
-  async run(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  /** Runs the binary; `input` is its standard input (how secrets are given: never argv). */
+  async run(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
     const env = { ...this.env, ...options.env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
     const proc = Bun.spawn([BIN, ...args], {
       env: env as Record<string, string>,
       cwd: options.cwd ?? this.root,
-      stdin: "ignore",
+      stdin: options.input === undefined ? "ignore" : new Blob([options.input]),
       stdout: "pipe",
       stderr: "pipe",
       timeout: options.timeoutMs ?? 20_000,

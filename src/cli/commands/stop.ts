@@ -1,12 +1,12 @@
 import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
-import { processEnded } from "../../identity/process.ts";
+import { processEnded } from "../../identity/process-info.ts";
 import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError } from "../io.ts";
-import { dialectFromShell, unsetCode } from "../output/shell.ts";
-import { chosenDialect, shellOptions } from "./shell-flags.ts";
+import { unsetCode } from "../output/shell.ts";
+import { shellDialect, shellOptions } from "./shell-flags.ts";
 
 const usage = `usage: credagent stop [-s|-c|--fish|--powershell]     (alias: credagent -k)
 
@@ -23,7 +23,7 @@ export const stop: Command = {
       const { values, positionals } = parseCommandArgs(argv, shellOptions);
       if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
       noPositionals(positionals);
-      const dialect = chosenDialect(values) ?? dialectFromShell(ctx.env.SHELL);
+      const dialect = shellDialect(values, ctx.env.SHELL);
       const client = new AgentClient(ctx.socketPath(), 5_000);
       // The pid comes from the agent answering on the socket, not from CRED_AGENT_PID alone: a
       // stale variable must never make us signal an unrelated process that reused the pid.
