@@ -35,14 +35,34 @@ export function persistToken(store: SecretStore, name: string, fingerprint: stri
   });
 }
 
-/** Seeds the registry with the still-valid cached tokens of unchanged credentials; removes expired ones. */
-export async function restoreTokens(store: SecretStore, registry: CredentialRegistry, now: number, log: Logger): Promise<number> {
+const RESTORE_TIMEOUT_MS = 3_000;
+
+/**
+ * Seeds the registry with the still-valid cached tokens of unchanged credentials; removes expired
+ * ones. Bounded in time: it runs before the agent listens, and a keyring that hangs (a prompt
+ * nobody sees, a stuck bus) must cost a fetch, not the agent's start.
+ */
+export async function restoreTokens(
+  store: SecretStore,
+  registry: CredentialRegistry,
+  now: number,
+  log: Logger,
+  timeoutMs = RESTORE_TIMEOUT_MS,
+): Promise<number> {
   let entries: Map<string, Secret>;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    entries = await store.entries();
+    entries = await Promise.race([
+      store.entries(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${store.description} did not answer within ${timeoutMs / 1000}s`)), timeoutMs);
+      }),
+    ]);
   } catch (err) {
     log.warn("cannot read cached tokens; credentials will be fetched afresh", { error: describe(err) });
     return 0;
+  } finally {
+    clearTimeout(timer);
   }
   let restored = 0;
   for (const [account, value] of entries) {

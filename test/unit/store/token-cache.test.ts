@@ -48,6 +48,17 @@ describe("token cache", () => {
     expect(await store.get("token:api")).toBeNull();
   });
 
+  test("a store that never answers costs the start at most the timeout", async () => {
+    const clock = new FakeClock();
+    const warnings: string[] = [];
+    const hanging = Object.assign(new MemoryStore(), { entries: () => new Promise<never>(() => {}) });
+    const started = Date.now();
+    const restored = await restoreTokens(hanging, registryWith(clock).registry, clock.now(), createLogger((l) => warnings.push(l), "warn"), 50);
+    expect(restored).toBe(0);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(warnings.join("")).toContain("did not answer within 0.05s");
+  });
+
   test("malformed cache entries are ignored", async () => {
     const clock = new FakeClock();
     const store = new MemoryStore();
