@@ -83,13 +83,17 @@ export class LazyStore implements SecretStore {
 
   async #store(): Promise<SecretStore> {
     if (this.#opened) return this.#opened;
-    this.#opening ??= this.open().then(
-      (store) => (this.#opened = store),
-      (err) => {
-        this.#opening = undefined;
-        throw err;
-      },
-    );
+    if (!this.#opening) {
+      const opening: Promise<SecretStore> = this.open().then(
+        // An open that finishes after close() (a lock) serves its caller but is not kept.
+        (store) => (this.#opening === opening ? (this.#opened = store) : store),
+        (err) => {
+          if (this.#opening === opening) this.#opening = undefined;
+          throw err;
+        },
+      );
+      this.#opening = opening;
+    }
     return this.#opening;
   }
 

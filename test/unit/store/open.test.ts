@@ -35,3 +35,20 @@ test("LazyStore opens once, retries after a failure, and reopens after close", a
   await lazy.entries();
   expect(opens).toBe(3);
 });
+
+test("an open that finishes after close() is not kept", async () => {
+  let release!: () => void;
+  let opens = 0;
+  const lazy = new LazyStore(async () => {
+    opens += 1;
+    if (opens === 1) await new Promise<void>((r) => (release = r));
+    return new MemoryStore();
+  });
+  const first = lazy.get("secret:x");
+  await Bun.sleep(0);
+  lazy.close();
+  release();
+  await first;
+  await lazy.get("secret:x");
+  expect(opens).toBe(2);
+});
