@@ -23,13 +23,9 @@ describe.if(enabled)("secrets in the OS keyring", () => {
   test("secret set is visible to secret-tool, and the other way round; values never in argv", async () => {
     const box = sandbox();
     const name = unique("db");
-    const set = Bun.spawn([join(import.meta.dir, "../../build/credagent"), "secret", "set", name, "--stdin"], {
-      env: box.env,
-      stdin: new Blob(["s3cret-value\n"]),
-      stderr: "pipe",
-    });
-    expect(await set.exited).toBe(0);
-    expect(await new Response(set.stderr).text()).toContain("the OS keyring (Secret Service");
+    const set = await box.run(["secret", "set", name, "--stdin"], { input: "s3cret-value\n" });
+    expect(set.code).toBe(0);
+    expect(set.stderr).toContain("the OS keyring (Secret Service");
     expect(secretTool(["lookup", "service", "credagent", "username", `secret:${name}`]).stdout).toBe("s3cret-value");
 
     const other = unique("api");
@@ -55,11 +51,11 @@ describe.if(enabled)("secrets in the OS keyring", () => {
     const box = sandbox();
     const name = unique("pw");
     box.writeConfig(`[credentials.${name}]\nsource = "static"\nlifetime = "1h"\n`);
-    const set = (value: string) => Bun.spawnSync([join(import.meta.dir, "../../build/credagent"), "secret", "set", name, "--stdin"], { env: box.env, stdin: Buffer.from(value) });
-    expect(set("first").exitCode).toBe(0);
+    const set = async (value: string) => (await box.run(["secret", "set", name, "--stdin"], { input: value })).code;
+    expect(await set("first")).toBe(0);
     await box.start();
     expect((await box.run(["get", name])).stdout).toBe("first\n");
-    expect(set("second").exitCode).toBe(0);
+    expect(await set("second")).toBe(0);
     expect((await box.run(["get", name])).stdout).toBe("first\n");
     expect((await box.run(["refresh", name])).code).toBe(0);
     expect((await box.run(["get", name])).stdout).toBe("second\n");
@@ -112,13 +108,9 @@ describe("encrypted file store", () => {
     delete box.env.DBUS_SESSION_BUS_ADDRESS;
     box.env.CREDAGENT_FILE_PASSPHRASE = "file-store-passphrase";
     box.writeConfig(`[credentials.db]\nsource = "static"\n\n[credentials.env]\nsource = "command"\ncommand = ["sh", "-c", "printf '%s' \\"$CREDAGENT_FILE_PASSPHRASE-leak\\""]\n`);
-    const set = Bun.spawn([join(import.meta.dir, "../../build/credagent"), "secret", "set", "db", "--stdin"], {
-      env: box.env,
-      stdin: new Blob(["file-secret"]),
-      stderr: "pipe",
-    });
-    expect(await set.exited).toBe(0);
-    const said = await new Response(set.stderr).text();
+    const set = await box.run(["secret", "set", "db", "--stdin"], { input: "file-secret" });
+    expect(set.code).toBe(0);
+    const said = set.stderr;
     expect(said).toContain("the OS keyring is not available");
     expect(said).toContain(`encrypted file store at ${box.root}/data/credagent/store`);
     const storeDir = join(box.root, "data/credagent/store");
@@ -150,10 +142,9 @@ describe.if(enabled)("lock and unlock", () => {
     await box.start();
     expect((await box.run(["get", name])).stdout).toBe(`${name}-1\n`);
     await waitFor(() => secretTool(["lookup", "service", "credagent", "username", `token:${name}`]).code === 0, 5_000, "the cached token");
-    const bin = join(import.meta.dir, "../../build/credagent");
-    const withStdin = (args: string[], input: string) => Bun.spawnSync([bin, ...args], { env: box.env, stdin: Buffer.from(input), stderr: "pipe" });
+    const withStdin = (args: string[], input: string) => box.run(args, { input });
 
-    expect(withStdin(["lock", "--stdin"], "lock-pass\n").exitCode).toBe(0);
+    expect((await withStdin(["lock", "--stdin"], "lock-pass\n")).code).toBe(0);
     const refused = await box.run(["get", name]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("the agent is locked; 'credagent unlock' unlocks it");
@@ -161,12 +152,12 @@ describe.if(enabled)("lock and unlock", () => {
     expect((await box.request("GET", "/v1/credentials")).status).toBe(423);
 
     const started = Date.now();
-    const wrong = withStdin(["unlock", "--stdin"], "nope\n");
-    expect(wrong.exitCode).toBe(1);
-    expect(wrong.stderr.toString()).toContain("wrong passphrase");
-    expect(withStdin(["unlock", "--stdin"], "nope\n").exitCode).toBe(1);
+    const wrong = await withStdin(["unlock", "--stdin"], "nope\n");
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("wrong passphrase");
+    expect((await withStdin(["unlock", "--stdin"], "nope\n")).code).toBe(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(100);
-    expect(withStdin(["unlock", "--stdin"], "lock-pass\n").exitCode).toBe(0);
+    expect((await withStdin(["unlock", "--stdin"], "lock-pass\n")).code).toBe(0);
     expect((await box.run(["get", name])).stdout).toBe(`${name}-1\n`);
     expect(src.count()).toBe(1);
     expect(box.agentLog).not.toContain("lock-pass");
@@ -209,9 +200,8 @@ describe.if(enabled)("the keyring going away under a running agent", () => {
     const busPid = Number(/SECRET_SERVICE_BUS_PID=(\d+)/.exec(exports)![1]);
     box.env.DBUS_SESSION_BUS_ADDRESS = address;
     box.writeConfig(`keyring = "os"\n\n[credentials.kept]\nsource = "static"\nlifetime = "1h"\n\n[credentials.later]\nsource = "static"\n`);
-    const bin = join(import.meta.dir, "../../build/credagent");
     for (const n of ["kept", "later"]) {
-      expect(Bun.spawnSync([bin, "secret", "set", n, "--stdin"], { env: box.env, stdin: Buffer.from(`value-${n}`) }).exitCode).toBe(0);
+      expect((await box.run(["secret", "set", n, "--stdin"], { input: `value-${n}` })).code).toBe(0);
     }
     await box.start();
     expect((await box.run(["get", "kept"])).stdout).toBe("value-kept\n");

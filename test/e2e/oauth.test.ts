@@ -28,9 +28,9 @@ function oauthSandbox(credentials: string): Sandbox {
   return box;
 }
 
-function setSecret(box: Sandbox, name: string, value: string): void {
-  const r = Bun.spawnSync([BIN, "secret", "set", name, "--stdin"], { env: box.env, stdin: Buffer.from(value), stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`secret set failed: ${r.stderr}`);
+async function setSecret(box: Sandbox, name: string, value: string): Promise<void> {
+  const r = await box.run(["secret", "set", name, "--stdin"], { input: value });
+  if (r.code !== 0) throw new Error(`secret set failed: ${r.stderr}`);
 }
 
 const clientCredentials = (name: string, clientId: string, extra = "") =>
@@ -49,9 +49,9 @@ describe("client_credentials against a real provider", () => {
         clientCredentials("jwt", "svc-jwt", 'client_auth = "private_key_jwt"\nkey_id = "client-1"'),
     );
     try {
-      setSecret(box, "basic", provider.clients.basicSecret);
-      setSecret(box, "post", provider.clients.basicSecret);
-      setSecret(box, "jwt", provider.clients.jwtKeyPem);
+      await setSecret(box, "basic", provider.clients.basicSecret);
+      await setSecret(box, "post", provider.clients.basicSecret);
+      await setSecret(box, "jwt", provider.clients.jwtKeyPem);
       await box.start();
       for (const [name, clientId] of [["basic", "svc-basic"], ["post", "svc-post"], ["jwt", "svc-jwt"]] as const) {
         const r = await box.run(["get", name, "--json"]);
@@ -71,7 +71,7 @@ describe("client_credentials against a real provider", () => {
   test("a wrong client secret is a clear error that names the fix and not the secret", async () => {
     const box = oauthSandbox(clientCredentials("bad", "svc-basic"));
     try {
-      setSecret(box, "bad", "not-the-right-secret");
+      await setSecret(box, "bad", "not-the-right-secret");
       await box.start();
       const r = await box.run(["get", "bad"]);
       expect(r.code).toBe(1);
@@ -93,7 +93,7 @@ describe("client_credentials against a real provider", () => {
   test("over several lifetimes get never returns an expired token, and the provider is asked about once per lifetime", async () => {
     const box = oauthSandbox(clientCredentials("steady", "svc-post", 'client_auth = "client_secret_post"'));
     try {
-      setSecret(box, "steady", provider.clients.basicSecret);
+      await setSecret(box, "steady", provider.clients.basicSecret);
       await box.start();
       const before = (await provider.stats()).client_credentials ?? 0;
       let requests = 0;
@@ -128,7 +128,7 @@ describe("client_credentials against a real provider", () => {
   test("provider down: the last token is served until it expires, then 503 with the reason; recovery after it returns", async () => {
     const box = oauthSandbox(clientCredentials("outage", "svc-basic"));
     try {
-      setSecret(box, "outage", provider.clients.basicSecret);
+      await setSecret(box, "outage", provider.clients.basicSecret);
       await box.start();
       const first = JSON.parse((await box.run(["get", "outage", "--json"])).stdout);
       await provider.stop();
@@ -168,7 +168,7 @@ describe("client_credentials against a real provider", () => {
       `[credentials.slow]\nsource = "oauth2"\ngrant = "client_credentials"\ntoken_endpoint = "http://127.0.0.1:${port}/token"\nclient_id = "x"\nhttp_timeout = "1s"\n`,
     );
     try {
-      setSecret(box, "slow", "s");
+      await setSecret(box, "slow", "s");
       await box.start();
       const started = Date.now();
       const r = await box.run(["get", "slow"]);

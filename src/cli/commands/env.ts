@@ -6,8 +6,8 @@ import { sessionTokenPath } from "../../paths.ts";
 import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError } from "../io.ts";
-import { dialectFromShell, exportCode } from "../output/shell.ts";
-import { chosenDialect, shellOptions } from "./shell-flags.ts";
+import { exportCode } from "../output/shell.ts";
+import { shellDialect, shellOptions } from "./shell-flags.ts";
 
 const usage = `usage: credagent env [-s|-c|--fish|--powershell]
 
@@ -31,7 +31,7 @@ export const env: Command = {
       } catch (err) {
         throw new CredagentError("unavailable", `cannot read the agent's session token beside ${socket}`, { cause: err });
       }
-      const dialect = chosenDialect(values) ?? dialectFromShell(ctx.env.SHELL);
+      const dialect = shellDialect(values, ctx.env.SHELL);
       ctx.out(exportCode(dialect, [["CRED_SOCK", socket], ["CRED_SESSION_TOKEN", token]], "credagent environment set"));
       return EXIT.ok;
     } catch (err) {

@@ -5,8 +5,8 @@ import { stateDir } from "../../paths.ts";
 import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError, UsageError } from "../io.ts";
-import { dialectFromShell, exportCode } from "../output/shell.ts";
-import { shellOptions, chosenDialect } from "./shell-flags.ts";
+import { exportCode } from "../output/shell.ts";
+import { shellDialect, shellOptions } from "./shell-flags.ts";
 
 const usage = `usage: credagent start [-s|-c|--fish|--powershell] [-a SOCKET] [-t LIFETIME] [--config FILE] [--keyring KIND]
 
@@ -39,7 +39,7 @@ export const start: Command = {
       if (values.keyring !== undefined && !["auto", "os", "file"].includes(values.keyring)) {
         throw new UsageError("--keyring takes auto, os or file");
       }
-      const dialect = chosenDialect(values) ?? dialectFromShell(ctx.env.SHELL);
+      const dialect = shellDialect(values, ctx.env.SHELL);
       const { health } = await startAgent({
         socketPath: values.socket ?? ctx.socketPath(),
         configPath: values.config,
