@@ -7,6 +7,7 @@ import { EXIT } from "../exit-codes.ts";
 import { controllingTerminal } from "../identity/process-info.ts";
 import { configPath, currentPathEnv, defaultSocketPath, fileStoreDir, isWindowsPipe, sessionTokenPath, stateDir } from "../paths.ts";
 import { desktopPrompt } from "../platform/desktop-prompt.ts";
+import { disableTracing } from "../platform/process-hardening.ts";
 import { systemClock } from "../refresh/clock.ts";
 import { CredentialRegistry } from "../refresh/registry.ts";
 import { Secret } from "../secret.ts";
@@ -30,6 +31,9 @@ const SHUTDOWN_GRACE_MS = 5_000;
 
 /** `credagent agent`: returns the process exit code. */
 export async function runAgent(argv: string[]): Promise<number> {
+  // First, before any secret is read: from here on, other processes of this user cannot read the
+  // agent's memory or environment, attach a debugger, or make it dump core.
+  const tracing = disableTracing();
   const parsed = parseAgentOptions(argv);
   if ("exit" in parsed) return parsed.exit;
   const { args, level, lifetimeMs } = parsed;
@@ -38,6 +42,8 @@ export async function runAgent(argv: string[]): Promise<number> {
   const socketPath = args.socket ?? defaultSocketPath(pathEnv);
   const configLocation = configPath(pathEnv, args.config);
   const log = createLogger(args.debug ? (line) => process.stderr.write(line) : openLogFile(stateDir(pathEnv)), level);
+
+  for (const problem of tracing.problems) log.warn("the agent's memory stays open to this user's other processes", { why: problem });
 
   let config: AgentConfig;
   try {

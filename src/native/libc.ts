@@ -1,8 +1,10 @@
 import { dlopen, FFIType } from "bun:ffi";
 import { CredagentError } from "../errors.ts";
 
-// The few libc calls Bun does not expose: getsockopt (peer credentials) and flock (the agent's
-// single-instance lock). Loaded on first use, so client commands never pay for it.
+// The few libc calls Bun does not expose: getsockopt (peer credentials), flock (the agent's
+// single-instance lock), getrlimit/setrlimit (core dumps off, descriptor limit raised). Loaded on
+// first use, so client commands never pay for it. Calls that exist on one OS only (prctl,
+// ptrace) are in their own tables: dlopen fails when any listed symbol is missing.
 
 const LIBC_NAMES: Partial<Record<NodeJS.Platform, string[]>> = {
   linux: ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"],
@@ -13,20 +15,47 @@ const LIBC_NAMES: Partial<Record<NodeJS.Platform, string[]>> = {
 const symbols = {
   getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+} as const;
+
+const linuxSymbols = {
+  prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
+} as const;
+
+const darwinSymbols = {
+  ptrace: { args: [FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 type Libc = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
 let loaded: Libc | undefined;
 
 export function libc(): Libc {
-  if (loaded) return loaded;
+  loaded ??= openLibc(symbols);
+  return loaded;
+}
+
+let linux: ReturnType<typeof dlopen<typeof linuxSymbols>>["symbols"] | undefined;
+export function linuxLibc() {
+  if (process.platform !== "linux") throw new CredagentError("not_implemented", "prctl exists only on Linux");
+  linux ??= openLibc(linuxSymbols);
+  return linux;
+}
+
+let darwin: ReturnType<typeof dlopen<typeof darwinSymbols>>["symbols"] | undefined;
+export function darwinLibc() {
+  if (process.platform !== "darwin") throw new CredagentError("not_implemented", "ptrace(PT_DENY_ATTACH) exists only on macOS");
+  darwin ??= openLibc(darwinSymbols);
+  return darwin;
+}
+
+function openLibc<S extends Parameters<typeof dlopen>[1]>(table: S): ReturnType<typeof dlopen<S>>["symbols"] {
   const names = LIBC_NAMES[process.platform];
   if (!names) throw new CredagentError("not_implemented", `native calls are not implemented on ${process.platform}`);
   let lastError: unknown;
   for (const name of names) {
     try {
-      loaded = dlopen(name, symbols).symbols;
-      return loaded;
+      return dlopen(name, table).symbols;
     } catch (err) {
       lastError = err;
     }
