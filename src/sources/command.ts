@@ -1,5 +1,6 @@
 import { CredagentError, describe } from "../errors.ts";
 import type { FetchContext, Token, TokenSource } from "./source.ts";
+import { runInOwnGroup } from "./process-group.ts";
 import { parseTokenOutput } from "./token-output.ts";
 
 export interface CommandSourceOptions {
@@ -9,10 +10,13 @@ export interface CommandSourceOptions {
   defaultLifetimeMs: number;
   env: Record<string, string | undefined>;
   cwd?: string;
+  /** Between SIGTERM and SIGKILL to the command's process group; tests shorten it. */
+  killGraceMs?: number;
 }
 
 const MAX_OUTPUT_BYTES = 1 << 20;
 const MAX_STDERR_IN_MESSAGE = 300;
+const KILL_GRACE_MS = 2_000;
 
 /** `source = "command"`: runs a program that prints a token (az, gcloud, vault, a script). */
 export function commandSource(options: CommandSourceOptions): TokenSource {
@@ -20,15 +24,16 @@ export function commandSource(options: CommandSourceOptions): TokenSource {
   return {
     kind: "command",
     async fetchToken(ctx: FetchContext): Promise<Token> {
-      let child;
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      let result;
       try {
-        child = Bun.spawn(options.command, {
-          stdin: "ignore",
-          stdout: "pipe",
-          stderr: "pipe",
+        result = await runInOwnGroup({
+          argv: options.command,
           env: options.env,
           cwd: options.cwd,
           signal: ctx.signal,
+          maxOutputBytes: MAX_OUTPUT_BYTES,
+          graceMs: options.killGraceMs ?? KILL_GRACE_MS,
         });
       } catch (err) {
         throw new CredagentError(
@@ -37,22 +42,16 @@ export function commandSource(options: CommandSourceOptions): TokenSource {
           { cause: err },
         );
       }
-      const [stdout, stderr, code] = await Promise.all([
-        readCapped(child.stdout),
-        readCapped(child.stderr),
-        child.exited,
-      ]);
       if (ctx.signal.aborted) throw ctx.signal.reason;
+      const { stdout, stderr, exitCode: code, signalCode } = result;
       if (stdout === null) {
         throw new CredagentError("source_failed", `'${program}' printed more than ${MAX_OUTPUT_BYTES} bytes`);
       }
       if (code !== 0) {
         // stderr is the tool's own explanation; stdout is never quoted since it may hold a token.
         const why = (stderr ?? "").trim().split("\n").slice(-3).join(" ").slice(0, MAX_STDERR_IN_MESSAGE);
-        throw new CredagentError(
-          "source_failed",
-          `'${program}' exited with status ${code}${why ? `: ${why}` : ""}`,
-        );
+        const how = code === null ? `was killed by ${signalCode ?? "a signal"}` : `exited with status ${code}`;
+        throw new CredagentError("source_failed", `'${program}' ${how}${why ? `: ${why}` : ""}`);
       }
       try {
         return parseTokenOutput(stdout, ctx.now, options.defaultLifetimeMs);
@@ -61,16 +60,4 @@ export function commandSource(options: CommandSourceOptions): TokenSource {
       }
     },
   };
-}
-
-async function readCapped(stream: ReadableStream<Uint8Array>): Promise<string | null> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let overflow = false;
-  for await (const chunk of stream) {
-    size += chunk.byteLength;
-    if (size > MAX_OUTPUT_BYTES) overflow = true;
-    else chunks.push(chunk);
-  }
-  return overflow ? null : Buffer.concat(chunks).toString("utf8");
 }
