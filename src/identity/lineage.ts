@@ -63,6 +63,7 @@ function isOwnExecutable(p: ProcessFacts, own: OwnExecutable, proc: ProcReader):
 /** The parent of a credagent CLI process, or why it cannot be trusted to be the one that ran it. */
 function verifiedParent(child: ProcessFacts, proc: ProcReader): ProcessFacts | string {
   const before = proc.stat(child.pid);
+  if (!before && process.platform !== "linux") return "the program that ran credagent is not read on this system yet (Linux only)";
   if (!before || before.startTime !== child.startTime) return `credagent (pid ${child.pid}) exited before the program that ran it could be identified`;
   const ppid = before.ppid;
   // An orphan is adopted by init: its real caller is gone and init did not ask for anything.
