@@ -35,12 +35,14 @@ const MAX_ANCESTORS = 128;
 export function attribute(peer: ProcessFacts, own: OwnExecutable, proc: ProcReader): Attribution {
   const via: ProcessFacts[] = [];
   let current = { ...peer, sid: peer.sid ?? proc.stat(peer.pid)?.sid ?? null };
-  if (!isOwnExecutable(current, own, proc)) return { program: current, via, unverified: null };
-  for (let depth = 0; depth < MAX_CLI_DEPTH; depth++) {
+  for (let depth = 0; depth <= MAX_CLI_DEPTH; depth++) {
+    const kind = classify(current, own, proc);
+    if (kind === "other") return { program: current, via, unverified: null };
+    if (kind !== "own") return { program: null, via: [...via, current], unverified: kind.unverified };
     via.push(current);
+    if (depth === MAX_CLI_DEPTH) break;
     const parent = verifiedParent(current, proc);
     if (typeof parent === "string") return { program: null, via, unverified: parent };
-    if (!isOwnExecutable(parent, own, proc)) return { program: parent, via, unverified: null };
     current = parent;
   }
   return { program: null, via, unverified: `credagent was run by credagent more than ${MAX_CLI_DEPTH} times in a row` };
@@ -52,12 +54,18 @@ export interface OwnExecutable {
   path: string | null;
 }
 
-function isOwnExecutable(p: ProcessFacts, own: OwnExecutable, proc: ProcReader): boolean {
+function classify(p: ProcessFacts, own: OwnExecutable, proc: ProcReader): "own" | "other" | { unverified: string } {
   const file = proc.exeFile(p.pid);
-  // Unreadable (it exited, or its pid is reused): a process that was named like the agent is
-  // treated as the agent's CLI, so that its request fails closed instead of being credagent's own.
-  if (file === null || proc.stat(p.pid)?.startTime !== p.startTime) return p.exe !== null && p.exe === own.path;
-  return own.file !== null && file === own.file;
+  const named = p.exe !== null && p.exe === own.path;
+  // Unreadable (it exited, its pid is reused, or no /proc): a process named like the agent is
+  // taken for the agent's CLI, so that its parent check fails closed rather than credagent being
+  // approved as the program.
+  if (file === null || proc.stat(p.pid)?.startTime !== p.startTime) return named ? "own" : "other";
+  if (own.file !== null && file === own.file) return "own";
+  if (named) {
+    return { unverified: `pid ${p.pid} runs ${p.exe}, no longer the file this agent runs (was credagent upgraded?): restart the agent with credagent stop and credagent start` };
+  }
+  return "other";
 }
 
 /** The parent of a credagent CLI process, or why it cannot be trusted to be the one that ran it. */

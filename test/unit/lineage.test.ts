@@ -69,8 +69,23 @@ describe("attributing a request", () => {
     const t = tree();
     t[200] = { ...t[200]!, exe: "/tmp/innocent-name" };
     expect(attribute(facts(200, t[200]!), OWN, fakeProc(t)).program?.pid).toBe(100);
-    t[200] = { ...t[200]!, exe: CREDAGENT.exe, file: "9:99" };
+    t[200] = { ...t[200]!, exe: "/usr/bin/other", file: "9:99" };
     expect(attribute(facts(200, t[200]!), OWN, fakeProc(t)).program?.pid).toBe(200);
+    // At the agent's path but another file: credagent upgraded under a running agent. Not
+    // attributed to credagent (approvals keyed on it would go to every program), nor trusted.
+    t[200] = { ...t[200]!, exe: CREDAGENT.exe, file: "9:99" };
+    const upgraded = attribute(facts(200, t[200]!), OWN, fakeProc(t));
+    expect(upgraded.program).toBeNull();
+    expect(upgraded.via.map((p) => p.pid)).toEqual([200]);
+    expect(upgraded.unverified).toContain("restart the agent");
+  });
+
+  test("the nesting depth is bounded", () => {
+    const t = tree();
+    for (let pid = 201; pid < 220; pid++) t[pid] = { ppid: pid - 1, sid: 50, start: pid, ...CREDAGENT };
+    const a = attribute(facts(219, t[219]!), OWN, fakeProc(t));
+    expect(a.program).toBeNull();
+    expect(a.unverified).toContain("more than 8 times");
   });
 
   test("nested CLIs (credagent exec -- credagent get) are walked past", () => {
