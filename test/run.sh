@@ -11,6 +11,7 @@ say() { printf 'test/run.sh: %s\n' "$*" >&2; }
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v pgrep >/dev/null 2>&1 || missing+=(procps)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus)
 command -v dbus-send >/dev/null 2>&1 || missing+=(dbus-bin)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)

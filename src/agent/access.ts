@@ -1,28 +1,60 @@
 import type { AccessDecision, ConnectionBindings } from "../api/deps.ts";
 import { authorize, type AllowRule, type PeerFacts } from "../authz/rules.ts";
-import { executableSha256, sameProcess } from "../identity/process-info.ts";
+import { approverConflict, attribute, type Attribution, type OwnExecutable } from "../identity/lineage.ts";
+import { controllingTerminal, executableSha256, ownExecutable, sameProcess, systemProcReader, type ProcReader } from "../identity/process-info.ts";
 import type { AuditLog } from "./audit.ts";
-import type { ConfirmationBroker } from "./confirm.ts";
+import type { ConfirmationBroker, PendingApproval, Requester } from "./confirm.ts";
 
 export interface AccessDeps {
   /** The access settings of a credential as currently configured (reloads take effect at once). */
   accessOf(credential: string): { allow?: AllowRule[]; confirm: boolean } | undefined;
   audit: AuditLog;
   confirmations: ConfirmationBroker;
+  /** The kernel's process facts and the agent's own executable; injected by tests. */
+  proc?: ProcReader;
+  own?: OwnExecutable;
 }
 
 /** The agent's side of authorization: peer facts from the connection, rules from the config, an audit line per decision. */
 export function createAccessControl(deps: AccessDeps) {
-  const facts = (connection: ConnectionBindings | undefined): PeerFacts | null => {
+  const proc = deps.proc ?? systemProcReader;
+  let own = deps.own;
+
+  // Per connection, on its first decision: a connection is one process, and a CLI process has one parent.
+  const attributions = new WeakMap<ConnectionBindings, Attribution>();
+  const attributionOf = (connection: ConnectionBindings | undefined): Attribution | null => {
     const peer = connection?.peer;
-    if (!peer) return null;
-    const startTime = connection?.process?.startTime ?? null;
+    if (!connection || !peer) return null;
+    let found = attributions.get(connection);
+    if (!found) {
+      own ??= ownExecutable();
+      const facts = { pid: peer.pid, uid: peer.uid, exe: connection.process?.exe ?? null, startTime: connection.process?.startTime ?? null, sid: null };
+      found = attribute(facts, own, proc);
+      attributions.set(connection, found);
+    }
+    return found;
+  };
+
+  const facts = (connection: ConnectionBindings | undefined): PeerFacts | null => {
+    const found = attributionOf(connection);
+    if (!found) return null;
+    const { program, via } = found;
+    const all = program ? [program, ...via] : via;
+    const stillSameProcess = () => all.every((p) => sameProcess(p));
+    if (!program) {
+      const peer = via[0]!;
+      return { pid: peer.pid, uid: peer.uid, exe: null, unverified: found.unverified, sha256: async () => null, stillSameProcess };
+    }
     return {
-      pid: peer.pid,
-      uid: peer.uid,
-      exe: connection?.process?.exe ?? null,
-      sha256: () => executableSha256(peer.pid),
-      stillSameProcess: () => sameProcess({ pid: peer.pid, startTime }),
+      pid: program.pid,
+      uid: program.uid,
+      exe: program.exe,
+      // Hashed through /proc/PID/exe: checked again after, so a pid reused meanwhile hashes nothing.
+      sha256: async () => {
+        const digest = await executableSha256(program.pid);
+        return sameProcess(program) ? digest : null;
+      },
+      stillSameProcess,
     };
   };
 
@@ -38,13 +70,14 @@ export function createAccessControl(deps: AccessDeps) {
       const earlier = cache?.get(credential);
       if (earlier && earlier.settings === settings) return earlier.decision;
       let decision = await authorize(settings?.allow, facts(connection));
+      const found = attributionOf(connection);
       if (decision.allowed && settings?.confirm) {
-        const exe = connection?.process?.exe;
-        const pid = connection?.peer?.pid;
-        if (!exe || pid === undefined) {
-          decision = { allowed: false, reason: "confirm = true, but the asking process cannot be identified" };
+        const requester = found ? requesterOf(found) : null;
+        if (!requester) {
+          const why = found?.unverified ? `the program that ran credagent cannot be verified (${found.unverified})` : "the asking process cannot be identified";
+          decision = { allowed: false, reason: `confirm = true, but ${why}: run credagent from a program that waits for it` };
         } else {
-          const answer = await deps.confirmations.confirm(credential, exe, pid);
+          const answer = await deps.confirmations.confirm(credential, requester);
           decision = { allowed: answer.approved, reason: `${decision.reason}; ${answer.reason}` };
         }
       }
@@ -52,14 +85,16 @@ export function createAccessControl(deps: AccessDeps) {
         cache.set(credential, { settings, decision });
         decided.set(connection, cache);
       }
+      const carrier = found?.via[0];
       deps.audit.record({
         event,
         decision: decision.allowed ? "allow" : "deny",
         reason: decision.reason,
         credential,
-        pid: connection?.peer?.pid ?? null,
-        uid: connection?.peer?.uid ?? null,
-        exe: connection?.process?.exe ?? null,
+        pid: found?.program?.pid ?? null,
+        uid: found?.program?.uid ?? carrier?.uid ?? null,
+        exe: found?.program?.exe ?? null,
+        ...(carrier ? { via: { exe: carrier.exe, pid: carrier.pid } } : {}),
       });
       return decision;
     },
@@ -69,15 +104,29 @@ export function createAccessControl(deps: AccessDeps) {
   };
 }
 
+function requesterOf({ program, via }: Attribution): Requester | null {
+  if (!program || !program.exe) return null;
+  const carrier = via[0];
+  return { exe: program.exe, pid: program.pid, via: carrier ? { exe: carrier.exe, pid: carrier.pid } : null, processes: [program, ...via] };
+}
+
 /**
  * Who may answer a confirmation prompt through the socket: a process with a controlling terminal
- * (a person at a shell, not a background program of the same user), and not the one asking.
+ * (a person at a shell, not a background program of the same user), not one of the processes
+ * asking, not in their session, and not started by them (script(1) gives a program both a
+ * terminal and a new session). A same-user program that detaches from its tree first is not
+ * stopped; the README says so.
  */
-export function mayAnswerApproval(connection: ConnectionBindings | undefined, askingPid: number, terminalOf: (pid: number) => number | null): string | null {
+export function mayAnswerApproval(
+  connection: ConnectionBindings | undefined,
+  pending: Pick<PendingApproval, "requester">,
+  terminalOf: (pid: number) => number | null = controllingTerminal,
+  proc: ProcReader = systemProcReader,
+): string | null {
   const pid = connection?.peer?.pid;
   if (pid === undefined) return "the approving process cannot be identified";
-  if (pid === askingPid) return "a process cannot approve its own request";
+  if (pending.requester.processes.some((p) => p.pid === pid)) return "a process cannot approve its own request";
   const tty = terminalOf(pid);
   if (!tty) return "approvals come from a terminal: run credagent approve in a shell";
-  return null;
+  return approverConflict(pid, pending.requester.processes, proc);
 }

@@ -1,10 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { CredagentError } from "../errors.ts";
+import type { ProcessFacts } from "../identity/lineage.ts";
 import type { Logger } from "./log.ts";
 
 // `confirm = true`: each new (executable, credential) pair waits for the user's yes, from a
-// desktop prompt where there is one, or from `credagent approve ID` in a terminal. An answer is
-// remembered for the agent's lifetime; no answer within the timeout is a no.
+// desktop prompt where there is one, or from `credagent approve ID` in a terminal. The executable
+// is the program the request is attributed to (for credagent's CLI, the program that ran it). An
+// answer is remembered for the agent's lifetime; no answer within the timeout is a no.
+
+/** Who asks: the attributed program, and every process of the request (for the approver checks). */
+export interface Requester {
+  exe: string;
+  pid: number;
+  /** credagent's CLI process that carried the request, if it came that way. */
+  via: { exe: string | null; pid: number } | null;
+  processes: ProcessFacts[];
+}
 
 export interface PendingApproval {
   id: string;
@@ -12,6 +23,7 @@ export interface PendingApproval {
   exe: string;
   pid: number;
   since: number;
+  requester: Requester;
 }
 
 export interface ConfirmDeps {
@@ -28,12 +40,13 @@ export class ConfirmationBroker {
   constructor(private readonly deps: ConfirmDeps) {}
 
   /** True once the user said yes for this pair (now or before). */
-  async confirm(credential: string, exe: string, pid: number): Promise<{ approved: boolean; reason: string }> {
+  async confirm(credential: string, requester: Requester): Promise<{ approved: boolean; reason: string }> {
+    const { exe } = requester;
     const pair = `${exe}\0${credential}`;
     if (this.#approved.has(pair)) return { approved: true, reason: "confirmed earlier by the user" };
     // One question per pair at a time: a second request from the same program waits for the same answer.
     const existing = [...this.#pending.values()].find((p) => p.credential === credential && p.exe === exe);
-    const pending = existing ?? this.#ask(credential, exe, pid);
+    const pending = existing ?? this.#ask(credential, requester);
     const approved = await pending.promise;
     if (approved) this.#approved.add(pair);
     return approved
@@ -42,7 +55,7 @@ export class ConfirmationBroker {
   }
 
   list(): PendingApproval[] {
-    return [...this.#pending.values()].map(({ id, credential, exe, pid, since }) => ({ id, credential, exe, pid, since }));
+    return [...this.#pending.values()].map(({ id, credential, exe, pid, since, requester }) => ({ id, credential, exe, pid, since, requester }));
   }
 
   answer(id: string, approved: boolean): PendingApproval {
@@ -57,7 +70,8 @@ export class ConfirmationBroker {
     for (const p of this.#pending.values()) p.settle(false);
   }
 
-  #ask(credential: string, exe: string, pid: number) {
+  #ask(credential: string, requester: Requester) {
+    const { exe, pid, via } = requester;
     const id = randomBytes(4).toString("hex");
     let settle!: (answer: boolean) => void;
     const promise = new Promise<boolean>((resolve) => {
@@ -70,10 +84,11 @@ export class ConfirmationBroker {
     });
     const timer = setTimeout(() => settle(false), this.deps.timeoutMs);
     timer.unref?.();
-    const entry = { id, credential, exe, pid, since: Date.now(), settle, promise };
+    const entry = { id, credential, exe, pid, since: Date.now(), requester, settle, promise };
     this.#pending.set(id, entry);
-    const question = `${exe} (pid ${pid}) asks for the credential '${credential}'. Allow it for this session?`;
-    this.deps.log.warn("confirmation needed", { id, credential, exe, pid, how: `credagent approve ${id}` });
+    const through = via ? ` through credagent (pid ${via.pid})` : "";
+    const question = `${exe} (pid ${pid}) asks${through} for the credential '${credential}'. Allow it for this session?`;
+    this.deps.log.warn("confirmation needed", { id, credential, exe, pid, via_pid: via?.pid, how: `credagent approve ${id}` });
     this.deps
       .desktopPrompt(question, this.deps.timeoutMs)
       .then((answer) => {

@@ -124,7 +124,7 @@ export async function runAgent(argv: string[]): Promise<number> {
         list: () => confirmations.list(),
         answer: (id, approve, connection) => {
           const pending = confirmations.list().find((p) => p.id === id);
-          const refusal = pending ? mayAnswerApproval(connection, pending.pid, controllingTerminal) : null;
+          const refusal = pending ? mayAnswerApproval(connection, pending, controllingTerminal) : null;
           if (refusal) throw new CredagentError("forbidden", refusal);
           confirmations.answer(id, approve);
         },

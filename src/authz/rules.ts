@@ -1,4 +1,5 @@
-// Per-credential allow rules, as pure functions of facts about the asking process.
+// Per-credential allow rules, as pure functions of facts about the asking process (for requests
+// through credagent's CLI, the program that ran it).
 
 export interface AllowRule {
   exe?: string;
@@ -11,6 +12,8 @@ export interface PeerFacts {
   pid: number | null;
   uid: number | null;
   exe: string | null;
+  /** Set when the request came through credagent's CLI and the program that ran it could not be verified: exe and sha256 rules cannot match. */
+  unverified?: string | null;
   sha256(): Promise<string | null>;
   /** False when the pid now belongs to another process than the one that connected. */
   stillSameProcess(): boolean;
@@ -42,6 +45,7 @@ export async function authorize(rules: AllowRule[] | undefined, peer: PeerFacts 
 
 async function mismatch(rule: AllowRule, peer: PeerFacts): Promise<string | null> {
   if (rule.uid !== undefined && peer.uid !== rule.uid) return `uid is ${peer.uid}`;
+  if ((rule.exe !== undefined || rule.sha256 !== undefined) && peer.unverified) return `the program that ran credagent is unknown: ${peer.unverified}`;
   if (rule.exe !== undefined && peer.exe !== rule.exe) return `exe is ${peer.exe ?? "unknown"}`;
   if (rule.sha256 !== undefined) {
     const hash = await peer.sha256();

@@ -45,6 +45,73 @@ export function startTimeOf(pid: number): number | null {
   return value === undefined ? null : Number(value);
 }
 
+/** What /proc/PID/stat says about a process's place in the process tree. */
+export interface ProcessStat {
+  ppid: number;
+  /** Session id (field 6): setsid(2) starts a new one; a terminal's shell leads one. */
+  sid: number;
+  /** The controlling terminal's device number, 0 for none. */
+  tty: number;
+  startTime: number;
+}
+
+/** Reads what attribution and approval checks need about a process; injected so they are unit-testable. */
+export interface ProcReader {
+  stat(pid: number): ProcessStat | null;
+  exe(pid: number): string | null;
+  /** The running executable's file identity ("dev:ino"), not its name: a copy or a rename does not fool it. */
+  exeFile(pid: number): string | null;
+  /** The effective uid. */
+  uid(pid: number): number | null;
+}
+
+export function procStat(pid: number): ProcessStat | null {
+  // After "(comm)": state ppid pgrp session tty_nr ... starttime (fields 3, 4, 5, 6, 7, 22).
+  const f = statFields(pid);
+  if (!f || f.length < 20) return null;
+  const [ppid, sid, tty, startTime] = [f[1], f[3], f[4], f[19]].map(Number) as [number, number, number, number];
+  return [ppid, sid, tty, startTime].every(Number.isFinite) ? { ppid, sid, tty, startTime } : null;
+}
+
+function exeFileOf(path: string | null): string | null {
+  if (path === null) return null;
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+function uidOf(pid: number): number | null {
+  try {
+    const line = /^Uid:\s+\d+\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return line ? Number(line[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The kernel's view on Linux. Elsewhere the parent and session are not read (macOS has no /proc):
+ * what needs them fails closed.
+ */
+export const systemProcReader: ProcReader =
+  process.platform === "linux"
+    ? { stat: procStat, exe: exeOf, exeFile: (pid) => exeFileOf(`/proc/${pid}/exe`), uid: uidOf }
+    : {
+        stat: () => null,
+        exe: (pid) => (process.platform === "darwin" ? darwinExecutable(pid) : null),
+        exeFile: (pid) => (process.platform === "darwin" ? exeFileOf(darwinExecutable(pid)) : null),
+        uid: () => null,
+      };
+
+/** The running agent's own executable: file identity and path (what a peer running it shows). */
+export function ownExecutable(): { file: string | null; path: string | null } {
+  const path = process.platform === "linux" ? exeOf(process.pid) : process.execPath;
+  return { file: exeFileOf(process.platform === "linux" ? "/proc/self/exe" : process.execPath), path };
+}
+
 /** The controlling terminal's device number, 0 for none (a daemon, a background service). */
 export function controllingTerminal(pid: number): number | null {
   const value = statFields(pid)?.[4];

@@ -10,6 +10,9 @@ export interface AuditEntry {
   credential: string | null;
   pid: number | null;
   uid: number | null;
+  /** The program the request is attributed to: for a request through credagent's CLI, the program that ran it (pid and uid are its too). */
   exe: string | null;
+  /** For a request through credagent's CLI: that CLI process. Absent for other clients. */
+  via?: { exe: string | null; pid: number } | null;
 }
 

@@ -9,6 +9,7 @@ import { BIN, countingSource, Sandbox, waitFor } from "./harness.ts";
 const CURL = realpathSync(Bun.which("curl")!);
 // Debian's python3 (not a version manager's shim): a real executable that other users can run.
 const PYTHON = realpathSync(Bun.which("python3", { PATH: "/usr/bin:/bin" }) ?? Bun.which("python3")!);
+const SH = realpathSync("/bin/sh");
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 /** A python3 client that GETs a path over the socket (with an optional session token). */
@@ -48,7 +49,8 @@ beforeAll(async () => {
   box.writeConfig(
     `[credentials.db]\nsource = "command"\ncommand = ["${db.script}"]\nallow = [ { exe = "${CURL}" } ]\n\n` +
       `[credentials.pinned]\nsource = "command"\ncommand = ["${db.script}"]\nallow = [ { exe = "${clientCopy}", sha256 = "${sha256(clientCopy)}" } ]\n\n` +
-      `[credentials.open]\nsource = "command"\ncommand = ["${open.script}"]\n`,
+      `[credentials.open]\nsource = "command"\ncommand = ["${open.script}"]\n\n` +
+      `[credentials.py]\nsource = "command"\ncommand = ["${open.script}"]\nallow = [ { exe = "${PYTHON}" } ]\n`,
   );
   await box.start();
 });
@@ -82,6 +84,21 @@ describe("allow rules", () => {
     expect(lines.find((l) => l.decision === "deny")).toMatchObject({ event: "fetch", credential: "db", exe: PYTHON });
     expect(readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8")).not.toContain("db-1");
     expect(statSync(join(box.stateDir, "credagent", "audit.log")).mode & 0o777).toBe(0o600);
+  });
+
+  test("credagent get is judged as the program that ran it: python3 under an exe = python3 rule gets it, sh does not", async () => {
+    const viaPython = Bun.spawnSync([PYTHON, "-c", "import subprocess, sys; sys.exit(subprocess.call([sys.argv[1], 'get', 'py']))", BIN], { env: box.env });
+    expect(viaPython.stderr.toString()).toBe("");
+    expect(viaPython.stdout.toString()).toMatch(/^open-\d+\n$/);
+    // Not the last command of the script, so sh forks credagent instead of becoming it.
+    const viaSh = Bun.spawnSync(["/bin/sh", "-c", '"$0" get py; exit $?', BIN], { env: box.env });
+    expect(viaSh.exitCode).not.toBe(0);
+    expect(viaSh.stdout.toString()).toBe("");
+    expect(viaSh.stderr.toString()).toContain(`exe is ${SH}`);
+    await waitFor(() => auditLines().some((l) => l.credential === "py" && l.decision === "deny"), 3_000, "the audit lines");
+    const lines = auditLines().filter((l) => l.credential === "py");
+    expect(lines.find((l) => l.decision === "allow")).toMatchObject({ exe: PYTHON, via: { exe: realpathSync(BIN) } });
+    expect(lines.find((l) => l.decision === "deny")).toMatchObject({ exe: SH, via: { exe: realpathSync(BIN) } });
   });
 
   test("listings show only what the asking process may fetch", () => {
@@ -261,6 +278,92 @@ describe("confirm = true", () => {
       expect(py).toContain("not confirmed by the user");
       expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
     } finally {
+      await other.cleanup();
+    }
+  }, 20_000);
+
+  const confirmBox = async (): Promise<Sandbox> => {
+    const other = new Sandbox();
+    other.env.CRED_SOCK = other.socket;
+    const src = countingSource(other, "c", 3600);
+    other.writeConfig(`[agent]\nconfirm_timeout = "3s"\n\n[credentials.c]\nsource = "command"\ncommand = ["${src.script}"]\nconfirm = true\n`);
+    await other.start();
+    return other;
+  };
+  /** The pending approvals, as `credagent approve` lists them. */
+  const pendingOf = async (other: Sandbox) =>
+    [...(await other.run(["approve"])).stdout.matchAll(/^([0-9a-f]{8})\s+(\S+)\s+(\d+)\s+(\S+)$/gm)].map((m) => ({ id: m[1]!, credential: m[2]!, pid: Number(m[3]), exe: m[4]! }));
+  const approveFromTerminal = (other: Sandbox, args: string[]) =>
+    JSON.parse(Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), "[]", BIN, "approve", ...args], { env: other.env }).stdout.toString());
+
+  test("a program without a terminal cannot approve its own request through script(1): refused, and 403 at the timeout", async () => {
+    expect(Bun.which("script")).not.toBeNull();
+    const other = await confirmBox();
+    try {
+      // The attack as found: ask in the background, then answer through a pty that script(1) provides.
+      const attack = join(other.root, "attack.sh");
+      writeFileSync(
+        attack,
+        `"$1" get c > "$2/got" 2> "$2/get.err" &
+i=0
+while [ $i -lt 50 ]; do
+  id=$("$1" approve | awk '$2 == "c" { print $1 }')
+  [ -n "$id" ] && break
+  sleep 0.1
+  i=$((i + 1))
+done
+echo "id=$id"
+script -qec "'$1' approve $id" /dev/null
+echo "approve-exit=$?"
+wait $!
+echo "get-exit=$?"
+`,
+      );
+      const started = Date.now();
+      // setsid: no controlling terminal, whatever the test runner has.
+      const run = Bun.spawnSync(["setsid", "-w", "/bin/sh", attack, BIN, other.root], { env: other.env, stdin: "ignore", timeout: 15_000 });
+      const out = run.stdout.toString();
+      expect(out).toMatch(/^id=[0-9a-f]{8}$/m);
+      expect(out).toMatch(/^approve-exit=1$/m);
+      expect(out).toContain("which made the request: a program may not approve its own request");
+      expect(out).toMatch(/^get-exit=[1-9]\d*$/m);
+      expect(readFileSync(join(other.root, "got"), "utf8")).toBe("");
+      expect(readFileSync(join(other.root, "get.err"), "utf8")).toContain("not confirmed by the user");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
+    } finally {
+      await other.cleanup();
+    }
+  }, 20_000);
+
+  test("credagent get is approved per program that runs it: approving sh does not approve python3; the audit log shows both", async () => {
+    const other = await confirmBox();
+    const children: Array<ReturnType<typeof Bun.spawn>> = [];
+    try {
+      const viaSh = Bun.spawn(["/bin/sh", "-c", '"$0" get c; exit $?', BIN], { env: other.env, stdout: "pipe", stderr: "pipe" });
+      children.push(viaSh);
+      let pending: Awaited<ReturnType<typeof pendingOf>> = [];
+      await waitFor(async () => (pending = await pendingOf(other)).length > 0, 3_000, "the pending approval");
+      // Listed as the shell that ran credagent, not as credagent.
+      expect(pending).toEqual([{ id: expect.any(String), credential: "c", pid: viaSh.pid, exe: SH }]);
+      expect(approveFromTerminal(other, [pending[0]!.id]).code).toBe(0);
+      expect(await new Response(viaSh.stdout).text()).toBe("c-1\n");
+
+      const viaPython = Bun.spawn([PYTHON, "-c", "import subprocess, sys; sys.exit(subprocess.call([sys.argv[1], 'get', 'c']))", BIN], { env: other.env, stdout: "pipe", stderr: "pipe" });
+      children.push(viaPython);
+      await waitFor(async () => (pending = await pendingOf(other)).length > 0, 3_000, "python3's own pending approval");
+      expect(pending).toEqual([{ id: expect.any(String), credential: "c", pid: viaPython.pid, exe: PYTHON }]);
+      expect(approveFromTerminal(other, [pending[0]!.id, "--deny"]).code).toBe(0);
+      expect(await viaPython.exited).not.toBe(0);
+      expect(await new Response(viaPython.stdout).text()).toBe("");
+
+      const audit = () => readFileSync(join(other.stateDir, "credagent", "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      await waitFor(() => audit().length >= 2, 3_000, "the audit lines");
+      const bin = realpathSync(BIN);
+      expect(audit().find((l) => l.decision === "allow")).toMatchObject({ credential: "c", exe: SH, pid: viaSh.pid, via: { exe: bin, pid: expect.any(Number) } });
+      expect(audit().find((l) => l.decision === "deny")).toMatchObject({ credential: "c", exe: PYTHON, pid: viaPython.pid, via: { exe: bin } });
+      expect((await other.run(["log"])).stdout).toContain(`ALLOW fetch c by pid ${viaSh.pid} uid ${process.getuid!()} ${SH} via ${bin} (pid `);
+    } finally {
+      for (const child of children) child.kill();
       await other.cleanup();
     }
   }, 20_000);

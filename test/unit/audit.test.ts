@@ -25,6 +25,14 @@ test("audit lines are JSON, 0600, batched after the caller returns, and rotated 
   expect(errors).toEqual([]);
 });
 
+test("a request through credagent's CLI is recorded as the program, via the CLI", async () => {
+  const log = new AuditLog(join(dir, "via"), () => {});
+  log.record({ event: "fetch", decision: "allow", reason: "ok", credential: "db", pid: 10, uid: 2, exe: "/usr/bin/dash", via: { exe: "/usr/bin/credagent", pid: 11 } });
+  await new Promise((r) => setImmediate(r));
+  expect(JSON.parse(readFileSync(log.path, "utf8").trim())).toMatchObject({ pid: 10, exe: "/usr/bin/dash", via: { exe: "/usr/bin/credagent", pid: 11 } });
+  log.close();
+});
+
 test("a log that cannot be written reports the error and never throws", () => {
   const errors: unknown[] = [];
   const log = new AuditLog("/proc/no-such-place", (e) => errors.push(e));

@@ -9,7 +9,9 @@ const usage = `usage: credagent approve [ID] [--deny]
 
 For credentials with confirm = true: without ID, lists the requests waiting for your answer;
 with ID, allows that program to fetch that credential for the agent's lifetime (--deny refuses
-it). Must be run from a terminal, and not by the program that asks.`;
+it). A request made through \`credagent get\` (or env, exec) is listed under the program that ran
+credagent. Must be run from a terminal, in another terminal session than the program that asks,
+and not from a process that program started.`;
 
 export const approve: Command = {
   name: "approve",

@@ -11,7 +11,8 @@ import { reportError, type CliContext } from "../io.ts";
 const usage = `usage: credagent log [-f] [--json]
 
 Shows the audit log: every access decision of the agent (time, pid, uid, executable, credential,
-allow or deny, and why). Never a token. -f follows it as it grows; --json prints the raw lines.`;
+allow or deny, and why). For a request through credagent's own CLI, the program is the one that
+ran it, shown "via" that credagent process. Never a token. -f follows it as it grows; --json prints the raw lines.`;
 
 export const log: Command = {
   name: "log",
@@ -72,7 +73,8 @@ function printFrom(ctx: CliContext, path: string, offset: number, json: boolean)
 function humanLine(line: string): string {
   try {
     const e = JSON.parse(line) as AuditEntry;
-    const who = `pid ${e.pid ?? "?"} uid ${e.uid ?? "?"} ${e.exe ?? ""}`.trim();
+    const via = e.via ? ` via ${e.via.exe ?? "credagent"} (pid ${e.via.pid})` : "";
+    const who = `pid ${e.pid ?? "?"} uid ${e.uid ?? "?"} ${e.exe ?? (e.via ? "(unverified program)" : "")}`.trim() + via;
     return `${e.time} ${e.decision.toUpperCase()} ${e.event}${e.credential ? ` ${e.credential}` : ""} by ${who}: ${e.reason}`;
   } catch {
     return line;
