@@ -1,20 +1,58 @@
+import { timingSafeEqual } from "node:crypto";
+import { CredagentError } from "./errors.ts";
+
 // A secret is a value that prints as [redacted] however it is printed: String(), template
-// literals, JSON.stringify, console.log / Bun.inspect. Only reveal() gives the value, so every
-// place that lets a secret out is a grep for "reveal(".
+// literals, JSON.stringify, console.log / Bun.inspect. Only reveal() and bytes() give the value,
+// so every place that lets a secret out is a grep for "reveal(" or "bytes(".
+//
+// The value is held as bytes, not as a string: JavaScript strings are immutable and stay in
+// memory until collected and the memory reused, while bytes can be overwritten. wipe() zeroes
+// them (on lock, expiry, removal), so what the agent holds is gone at once, not some time later.
 const inspect = Symbol.for("nodejs.util.inspect.custom");
 const REDACTED = "[redacted]";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 export class Secret {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
+  #bytes: Uint8Array;
+  #wiped = false;
+
+  /** From a string (copied into bytes), or from bytes that the Secret then owns and will zero. */
+  constructor(value: string | Uint8Array) {
+    this.#bytes = typeof value === "string" ? encoder.encode(value) : value;
   }
+
+  /** The value as a new string: use bytes() where the value can stay bytes. */
   reveal(): string {
-    return this.#value;
+    return decoder.decode(this.bytes());
   }
+
+  /** The bytes held (a view, not a copy: do not keep it, and do not change it). */
+  bytes(): Uint8Array {
+    if (this.#wiped) throw new CredagentError("locked", "this secret was dropped from memory (the agent was locked, or the value expired or was removed)");
+    return this.#bytes;
+  }
+
+  get byteLength(): number {
+    return this.#wiped ? 0 : this.#bytes.byteLength;
+  }
+
+  get wiped(): boolean {
+    return this.#wiped;
+  }
+
+  /** Overwrites the value with zeros; the Secret is unusable afterwards. */
+  wipe(): void {
+    this.#bytes.fill(0);
+    this.#wiped = true;
+  }
+
   equals(other: Secret): boolean {
-    return this.#value === other.#value;
+    const a = this.bytes();
+    const b = other.bytes();
+    return a.byteLength === b.byteLength && timingSafeEqual(a, b);
   }
+
   toString(): string {
     return REDACTED;
   }

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { describe } from "../errors.ts";
 import type { CredentialRegistry } from "../refresh/registry.ts";
+import { encodeJsonWithSecrets, parseJsonWithSecrets } from "../secret-json.ts";
 import { Secret } from "../secret.ts";
 import type { Token } from "../sources/source.ts";
 import { credentialOf, tokenAccount, type SecretStore } from "../store/store.ts";
@@ -9,9 +10,9 @@ import type { Logger } from "./log.ts";
 // Tokens are cached in the store so that a restart or a crash costs no round trip to the
 // identity provider. Written after the response (never on the request path); read once at start.
 
+// The token itself is read and written as bytes (secret-json.ts), never as a string.
 const cachedToken = v.object({
   v: v.literal(1),
-  token: v.string(),
   token_type: v.string(),
   obtained_at: v.number(),
   expires_at: v.number(),
@@ -20,18 +21,23 @@ const cachedToken = v.object({
 });
 
 export function persistToken(store: SecretStore, name: string, fingerprint: string, token: Token, log: Logger): void {
-  const record = JSON.stringify({
-    v: 1,
-    token: token.value.reveal(),
-    token_type: token.tokenType,
-    obtained_at: token.obtainedAt,
-    expires_at: token.expiresAt,
-    fingerprint,
-  });
+  const record = new Secret(
+    encodeJsonWithSecrets({
+      v: 1,
+      token: token.value,
+      token_type: token.tokenType,
+      obtained_at: token.obtainedAt,
+      expires_at: token.expiresAt,
+      fingerprint,
+    }),
+  );
   setImmediate(() => {
-    store.set(tokenAccount(name), new Secret(record)).catch((err) => {
-      log.warn("could not cache the token in the store", { credential: name, error: describe(err) });
-    });
+    store
+      .set(tokenAccount(name), record)
+      .catch((err) => {
+        log.warn("could not cache the token in the store", { credential: name, error: describe(err) });
+      })
+      .finally(() => record.wipe());
   });
 }
 
@@ -69,20 +75,31 @@ export async function restoreTokens(
     const name = credentialOf(account, "token");
     if (name === null) continue;
     let record: v.InferOutput<typeof cachedToken>;
+    let tokenBytes: Uint8Array | undefined;
     try {
-      record = v.parse(cachedToken, JSON.parse(value.reveal()));
+      const parsed = parseJsonWithSecrets(value.bytes(), ["token"]);
+      tokenBytes = parsed.secrets.get("token");
+      record = v.parse(cachedToken, parsed.value);
+      if (!tokenBytes || tokenBytes.byteLength === 0) throw new Error("no token");
     } catch {
+      tokenBytes?.fill(0);
       log.warn("ignoring a malformed cached token", { credential: name });
       continue;
+    } finally {
+      value.wipe();
     }
     if (record.expires_at <= now) {
+      tokenBytes.fill(0);
       store.delete(account).catch(() => {});
       continue;
     }
     const def = registry.definition(name);
-    if (!def || def.fingerprint !== record.fingerprint) continue;
+    if (!def || def.fingerprint !== record.fingerprint) {
+      tokenBytes.fill(0);
+      continue;
+    }
     registry.get(name).seed({
-      value: new Secret(record.token),
+      value: new Secret(tokenBytes),
       tokenType: record.token_type,
       obtainedAt: record.obtained_at,
       expiresAt: record.expires_at,

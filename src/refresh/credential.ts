@@ -29,6 +29,9 @@ export interface CredentialSnapshot {
   lastError: string | null;
 }
 
+/** How long a replaced token stays readable for responses that were already writing it. */
+const RETIRED_TOKEN_GRACE_MS = 1_000;
+
 /**
  * One credential's token, kept fresh: served from memory while valid, refreshed ahead of expiry,
  * fetched once for all concurrent callers, backed off on failure while the last valid token is
@@ -36,6 +39,7 @@ export interface CredentialSnapshot {
  */
 export class ManagedCredential {
   #token: Token | undefined;
+  #cancelExpiry: (() => void) | undefined;
   #pending: Promise<Token> | undefined;
   #failures = 0;
   #lastError: string | undefined;
@@ -100,7 +104,7 @@ export class ManagedCredential {
   /** Seeds a token obtained elsewhere (a cache), scheduling its refresh. */
   seed(token: Token): void {
     if (token.expiresAt <= this.deps.clock.now()) return;
-    this.#token = token;
+    this.#hold(token);
     this.#schedule(refreshAt(token, this.policy, this.deps.random));
   }
 
@@ -130,7 +134,9 @@ export class ManagedCredential {
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
     this.#abort?.abort(new CredagentError("locked", "the agent was locked"));
-    this.#token = undefined;
+    // Zeroed now, not retired: a response still being written gets 423 rather than the token.
+    this.#token?.value.wipe();
+    this.#hold(undefined);
     this.#failures = 0;
     this.#lastError = undefined;
     this.#retryAt = undefined;
@@ -143,6 +149,7 @@ export class ManagedCredential {
     this.#login?.abort.abort(new CredagentError("unavailable", "the agent is stopping"));
     this.#cancelTimer?.();
     this.#abort?.abort(new CredagentError("unavailable", "the agent is stopping"));
+    this.#hold(undefined);
   }
 
   #fetchOnce(): Promise<Token> {
@@ -201,7 +208,7 @@ export class ManagedCredential {
   }
 
   #accept(token: Token): void {
-    this.#token = token;
+    this.#hold(token);
     this.#failures = 0;
     this.#lastError = undefined;
     this.#retryAt = undefined;
@@ -209,6 +216,25 @@ export class ManagedCredential {
     const at = refreshAt(token, this.policy, this.deps.random);
     this.#schedule(at);
     this.deps.onEvent?.({ kind: "fetched", name: this.name, token, refreshAt: at, persist: this.source.persist !== false });
+  }
+
+  /**
+   * Holds token (or nothing) in place of the one held. The one replaced is zeroed a moment later
+   * (a response may be writing it out); a held token is zeroed when it expires.
+   */
+  #hold(token: Token | undefined): void {
+    const previous = this.#token;
+    this.#token = token;
+    this.#cancelExpiry?.();
+    this.#cancelExpiry = undefined;
+    if (previous && previous !== token && !previous.value.wiped) {
+      this.deps.clock.setTimeout(() => previous.value.wipe(), RETIRED_TOKEN_GRACE_MS);
+    }
+    if (token) {
+      this.#cancelExpiry = this.deps.clock.setTimeout(() => {
+        if (this.#token === token) this.#hold(undefined);
+      }, Math.max(0, token.expiresAt - this.deps.clock.now()));
+    }
   }
 
   /** Starts an interactive sign-in (device_code); the token it brings is taken as a fetch's. */

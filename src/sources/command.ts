@@ -42,21 +42,26 @@ export function commandSource(options: CommandSourceOptions): TokenSource {
           { cause: err },
         );
       }
-      if (ctx.signal.aborted) throw ctx.signal.reason;
       const { stdout, stderr, exitCode: code, signalCode } = result;
-      if (stdout === null) {
-        throw new CredagentError("source_failed", `'${program}' printed more than ${MAX_OUTPUT_BYTES} bytes`);
-      }
-      if (code !== 0) {
-        // stderr is the tool's own explanation; stdout is never quoted since it may hold a token.
-        const why = (stderr ?? "").trim().split("\n").slice(-3).join(" ").slice(0, MAX_STDERR_IN_MESSAGE);
-        const how = code === null ? `was killed by ${signalCode ?? "a signal"}` : `exited with status ${code}`;
-        throw new CredagentError("source_failed", `'${program}' ${how}${why ? `: ${why}` : ""}`);
-      }
       try {
-        return parseTokenOutput(stdout, ctx.now, options.defaultLifetimeMs);
-      } catch (err) {
-        throw new CredagentError("source_failed", `'${program}': ${describe(err)}`, { cause: err });
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        if (stdout === null) {
+          throw new CredagentError("source_failed", `'${program}' printed more than ${MAX_OUTPUT_BYTES} bytes`);
+        }
+        if (code !== 0) {
+          // stderr is the tool's own explanation; stdout is never quoted since it may hold a token.
+          const why = (stderr ?? "").trim().split("\n").slice(-3).join(" ").slice(0, MAX_STDERR_IN_MESSAGE);
+          const how = code === null ? `was killed by ${signalCode ?? "a signal"}` : `exited with status ${code}`;
+          throw new CredagentError("source_failed", `'${program}' ${how}${why ? `: ${why}` : ""}`);
+        }
+        try {
+          return parseTokenOutput(stdout, ctx.now, options.defaultLifetimeMs);
+        } catch (err) {
+          throw new CredagentError("source_failed", `'${program}': ${describe(err)}`, { cause: err });
+        }
+      } finally {
+        // The token is in the Secret now (or nowhere): the output it came in is overwritten.
+        stdout?.fill(0);
       }
     },
   };

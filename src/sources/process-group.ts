@@ -16,8 +16,8 @@ export interface GroupRunOptions {
 }
 
 export interface GroupRunResult {
-  /** Null when the program printed more than maxOutputBytes. */
-  stdout: string | null;
+  /** Null when the program printed more than maxOutputBytes. Bytes, which the caller wipes: it may hold a token. */
+  stdout: Uint8Array | null;
   stderr: string | null;
   exitCode: number | null;
   signalCode: string | null;
@@ -103,7 +103,9 @@ class CappedOutput {
         this.#size += value.byteLength;
         if (this.#size > maxBytes) {
           this.#overflow = true;
+          for (const chunk of this.#chunks) chunk.fill(0);
           this.#chunks = [];
+          value.fill(0);
           onOverflow();
         } else {
           this.#chunks.push(value);
@@ -120,7 +122,25 @@ class CappedOutput {
   }
 
   text(): string | null {
-    return this.#overflow ? null : Buffer.concat(this.#chunks).toString("utf8");
+    const bytes = this.bytes();
+    if (bytes === null) return null;
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+    bytes.fill(0);
+    return text;
+  }
+
+  /** What was read, as one buffer the caller owns (and wipes: stdout may hold a token); the chunks are zeroed. */
+  bytes(): Uint8Array | null {
+    if (this.#overflow) return null;
+    const out = new Uint8Array(this.#chunks.reduce((n, c) => n + c.byteLength, 0));
+    let at = 0;
+    for (const chunk of this.#chunks) {
+      out.set(chunk, at);
+      at += chunk.byteLength;
+      chunk.fill(0);
+    }
+    this.#chunks = [];
+    return out;
   }
 }
 
@@ -156,5 +176,5 @@ export async function runInOwnGroup(options: GroupRunOptions): Promise<GroupRunR
   await Promise.race([outputsClosed, end().then(() => Promise.race([outputsClosed, Bun.sleep(DRAIN_MS)]))]);
   stdout.cancel();
   stderr.cancel();
-  return { stdout: stdout.text(), stderr: stderr.text(), exitCode: child.exitCode, signalCode: child.signalCode === null ? null : String(child.signalCode) };
+  return { stdout: stdout.bytes(), stderr: stderr.text(), exitCode: child.exitCode, signalCode: child.signalCode === null ? null : String(child.signalCode) };
 }

@@ -1,5 +1,5 @@
-import { decodeJwt } from "jose";
 import { CredagentError } from "../errors.ts";
+import { JsonSyntaxError, parseJsonWithSecrets } from "../secret-json.ts";
 import { Secret } from "../secret.ts";
 import type { Token } from "./source.ts";
 
@@ -9,45 +9,63 @@ import type { Token } from "./source.ts";
 const TOKEN_KEYS = ["access_token", "accessToken", "token"] as const;
 const TYPE_KEYS = ["token_type", "tokenType"] as const;
 
-export function parseTokenOutput(output: string, now: number, defaultLifetimeMs: number): Token {
-  const text = output.trim();
-  if (text === "") throw new CredagentError("source_failed", "the command printed nothing on stdout");
-  if (text.startsWith("{")) return parseJson(text, now, defaultLifetimeMs);
-  if (!/^[\x21-\x7e]+$/.test(text) || /^["[]/.test(text)) {
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The token in a tool's output. From bytes, the token itself never becomes a string (see
+ * secret-json.ts); the caller wipes the output afterwards. A string is taken too (tests).
+ */
+export function parseTokenOutput(output: string | Uint8Array, now: number, defaultLifetimeMs: number): Token {
+  const text = trimBytes(typeof output === "string" ? encoder.encode(output) : output);
+  if (text.byteLength === 0) throw new CredagentError("source_failed", "the command printed nothing on stdout");
+  if (text[0] === 0x7b) return parseJson(text, now, defaultLifetimeMs);
+  if (!text.every((b) => b >= 0x21 && b <= 0x7e) || text[0] === 0x22 || text[0] === 0x5b) {
     throw new CredagentError(
       "source_failed",
       "the command printed neither a bare token (one word of printable ASCII) nor a JSON object",
     );
   }
-  return { value: new Secret(text), tokenType: "Bearer", obtainedAt: now, expiresAt: jwtExpiry(text) ?? now + defaultLifetimeMs };
+  const value = new Secret(text.slice());
+  return { value, tokenType: "Bearer", obtainedAt: now, expiresAt: jwtExpiry(value.bytes()) ?? now + defaultLifetimeMs };
 }
 
-function parseJson(text: string, now: number, defaultLifetimeMs: number): Token {
-  let doc: unknown;
+function parseJson(text: Uint8Array, now: number, defaultLifetimeMs: number): Token {
+  let parsed;
   try {
-    doc = JSON.parse(text);
-  } catch {
-    // The parser's message quotes the input, which may hold the token: say only where it broke.
-    throw new CredagentError("source_failed", "the command printed malformed JSON on stdout");
+    parsed = parseJsonWithSecrets(text, TOKEN_KEYS);
+  } catch (err) {
+    // Never the parser's own message: it could quote the input, which may hold the token.
+    throw new CredagentError(
+      "source_failed",
+      err instanceof JsonSyntaxError && err.message === "not a JSON object" ? "the command printed JSON that is not an object" : "the command printed malformed JSON on stdout",
+    );
   }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-    throw new CredagentError("source_failed", "the command printed JSON that is not an object");
-  }
-  const obj = doc as Record<string, unknown>;
-  const key = TOKEN_KEYS.find((k) => typeof obj[k] === "string" && obj[k] !== "");
+  const obj = parsed.value;
+  const key = TOKEN_KEYS.find((k) => (parsed.secrets.get(k)?.byteLength ?? 0) > 0);
+  for (const [k, bytes] of parsed.secrets) if (k !== key) bytes.fill(0);
   if (!key) {
     throw new CredagentError(
       "source_failed",
       `the command's JSON has none of ${TOKEN_KEYS.join(", ")} as a non-empty string`,
     );
   }
-  const value = obj[key] as string;
+  const value = new Secret(parsed.secrets.get(key)!);
   const typeKey = TYPE_KEYS.find((k) => typeof obj[k] === "string");
   // The earlier of the stated expiry and a JWT's own exp: a token is no better than its exp.
   const stated = jsonExpiry(obj, now);
-  const exp = jwtExpiry(value);
+  const exp = jwtExpiry(value.bytes());
   const expiresAt = stated !== undefined && exp !== undefined ? Math.min(stated, exp) : (stated ?? exp ?? now + defaultLifetimeMs);
-  return { value: new Secret(value), tokenType: typeKey ? (obj[typeKey] as string) : "Bearer", obtainedAt: now, expiresAt };
+  return { value, tokenType: typeKey ? (obj[typeKey] as string) : "Bearer", obtainedAt: now, expiresAt };
+}
+
+function trimBytes(b: Uint8Array): Uint8Array {
+  const space = (c: number | undefined) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+  let start = 0;
+  let end = b.byteLength;
+  while (start < end && space(b[start])) start++;
+  while (end > start && space(b[end - 1])) end--;
+  return b.subarray(start, end);
 }
 
 function jsonExpiry(obj: Record<string, unknown>, now: number): number | undefined {
@@ -79,11 +97,15 @@ function toInstant(v: unknown): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-export function jwtExpiry(value: string): number | undefined {
-  if (value.split(".").length !== 3) return undefined;
+/** A JWT's exp, read from its payload only: the signature (what makes it a credential) is never copied. */
+export function jwtExpiry(value: string | Uint8Array): number | undefined {
+  const bytes = typeof value === "string" ? encoder.encode(value) : value;
+  const first = bytes.indexOf(0x2e);
+  const second = first < 0 ? -1 : bytes.indexOf(0x2e, first + 1);
+  if (first <= 0 || second < 0 || bytes.indexOf(0x2e, second + 1) >= 0) return undefined;
   try {
-    const { exp } = decodeJwt(value);
-    return typeof exp === "number" ? exp * 1000 : undefined;
+    const payload = JSON.parse(Buffer.from(decoder.decode(bytes.subarray(first + 1, second)), "base64url").toString("utf8")) as { exp?: unknown };
+    return typeof payload.exp === "number" ? payload.exp * 1000 : undefined;
   } catch {
     return undefined;
   }

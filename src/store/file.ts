@@ -18,6 +18,7 @@ const ENTRY_SUFFIX = ".jwe";
 export class FileStore implements SecretStore {
   readonly backend = "file" as const;
   readonly description: string;
+  #closed = false;
 
   private constructor(
     private readonly dir: string,
@@ -31,7 +32,15 @@ export class FileStore implements SecretStore {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     removeAbandonedTemps(dir);
     const keyPath = join(dir, KEY_FILE);
-    const pass = new TextEncoder().encode(passphrase.reveal());
+    const pass = passphrase.bytes().slice();
+    try {
+      return await FileStore.#open(dir, keyPath, pass);
+    } finally {
+      pass.fill(0);
+    }
+  }
+
+  static async #open(dir: string, keyPath: string, pass: Uint8Array): Promise<FileStore> {
     let jwe: string | undefined;
     try {
       jwe = readFileSync(keyPath, "utf8").trim();
@@ -77,10 +86,22 @@ export class FileStore implements SecretStore {
   }
 
   async set(account: string, value: Secret): Promise<void> {
-    const jwe = await new CompactEncrypt(new TextEncoder().encode(value.reveal()))
+    this.#assertOpen();
+    const jwe = await new CompactEncrypt(value.bytes())
       .setProtectedHeader({ alg: "dir", enc: "A256GCM", cty: "credagent-entry", acct: account })
       .encrypt(this.key);
+    // Closed while encrypting: the key may be zeros by now, and nothing sealed with it is written.
+    this.#assertOpen();
     atomicWrite(this.dir, fileName(account), jwe);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.key.fill(0);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new CredagentError("locked", "the encrypted file store was closed (the agent was locked); unlock the agent first");
   }
 
   async delete(account: string): Promise<boolean> {
@@ -108,7 +129,8 @@ export class FileStore implements SecretStore {
     return join(this.dir, fileName(account));
   }
 
-  async #decrypt(account: string, jwe: string): Promise<string> {
+  async #decrypt(account: string, jwe: string): Promise<Uint8Array> {
+    this.#assertOpen();
     try {
       const header = decodeProtectedHeader(jwe);
       if (header.acct !== account) throw new Error("the entry belongs to another account");
@@ -116,8 +138,10 @@ export class FileStore implements SecretStore {
         keyManagementAlgorithms: ["dir"],
         contentEncryptionAlgorithms: ["A256GCM"],
       });
-      return new TextDecoder().decode(plaintext);
+      return plaintext;
     } catch (err) {
+      // Closed meanwhile: the zeroed key fails the tag check; say why instead of "damaged".
+      this.#assertOpen();
       throw new CredagentError(
         "store_unavailable",
         `the entry '${account}' in the encrypted file store at ${this.dir} is damaged or was tampered with; ` +

@@ -35,12 +35,13 @@ export class OsKeyringStore implements SecretStore {
   }
 
   async get(account: string): Promise<Secret | null> {
-    const value = await this.#call("read", () => this.#entry(account).getPassword());
-    return value === null ? null : new Secret(value);
+    // As bytes, never a string: the Secret can zero them (a string would linger in freed memory).
+    const value = await this.#call("read", () => this.#entry(account).getSecret());
+    return value === null ? null : new Secret(Uint8Array.from(value));
   }
 
   async set(account: string, value: Secret): Promise<void> {
-    await this.#call("write", () => this.#entry(account).setPassword(value.reveal()));
+    await this.#call("write", () => this.#entry(account).setSecret(value.bytes()));
   }
 
   async delete(account: string): Promise<boolean> {

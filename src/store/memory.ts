@@ -1,4 +1,4 @@
-import type { Secret } from "../secret.ts";
+import { Secret } from "../secret.ts";
 import type { SecretStore } from "./store.ts";
 
 /** An in-process store, for unit tests and as the agent's store when asked for none. */
@@ -7,16 +7,24 @@ export class MemoryStore implements SecretStore {
   readonly description = "the in-memory store";
   readonly #values = new Map<string, Secret>();
 
+  // Copies in and out, as a real store: callers zero the Secrets they are given or gave.
   async get(account: string): Promise<Secret | null> {
-    return this.#values.get(account) ?? null;
+    const value = this.#values.get(account);
+    return value ? copy(value) : null;
   }
   async set(account: string, value: Secret): Promise<void> {
-    this.#values.set(account, value);
+    this.#values.get(account)?.wipe();
+    this.#values.set(account, copy(value));
   }
   async delete(account: string): Promise<boolean> {
+    this.#values.get(account)?.wipe();
     return this.#values.delete(account);
   }
   async entries(): Promise<Map<string, Secret>> {
-    return new Map(this.#values);
+    return new Map([...this.#values].map(([account, value]) => [account, copy(value)]));
   }
+}
+
+function copy(value: Secret): Secret {
+  return new Secret(value.bytes().slice());
 }

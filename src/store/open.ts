@@ -77,6 +77,7 @@ export class LazyStore implements SecretStore {
 
   /** Forgets the opened store (and with it the file store's key); the next use opens it again. */
   close(): void {
+    this.#opened?.close?.();
     this.#opened = undefined;
     this.#opening = undefined;
   }
@@ -86,7 +87,11 @@ export class LazyStore implements SecretStore {
     if (!this.#opening) {
       const opening: Promise<SecretStore> = this.open().then(
         // An open that finishes after close() (a lock) serves its caller but is not kept.
-        (store) => (this.#opening === opening ? (this.#opened = store) : store),
+        (store) => {
+          if (this.#opening === opening) return (this.#opened = store);
+          store.close?.();
+          throw new CredagentError("locked", "the agent was locked while the secret store was being opened; unlock it first");
+        },
         (err) => {
           if (this.#opening === opening) this.#opening = undefined;
           throw err;

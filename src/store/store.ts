@@ -15,6 +15,8 @@ export interface SecretStore {
   delete(account: string): Promise<boolean>;
   /** Every entry of ours, with its value, in one call (one D-Bus round trip for the keyring). */
   entries(): Promise<Map<string, Secret>>;
+  /** Zeroes what the store holds in memory (the file store's key); later calls fail. */
+  close?(): void;
 }
 
 export const SERVICE = "credagent";

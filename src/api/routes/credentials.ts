@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import { CredagentError } from "../../errors.ts";
 import type { ManagedCredential } from "../../refresh/credential.ts";
+import { encodeJsonWithSecrets } from "../../secret-json.ts";
+import type { Secret } from "../../secret.ts";
 import type { Token } from "../../sources/source.ts";
 import {
   CREDENTIAL_NAME,
@@ -28,13 +30,13 @@ export function credentialRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBind
     const credential = await permitted(deps, c.req.param("name"), "fetch", c.env);
     const minValidMs = parseMinValid(c.req.query("min_valid"));
     const token = await credential.get(minValidMs);
-    return c.json(tokenBody(credential.name, token, deps.now()), 200, { "Cache-Control": "no-store" });
+    return tokenResponse(credential.name, token, deps.now());
   });
 
   app.post("/:name/refresh", async (c) => {
     const credential = await permitted(deps, c.req.param("name"), "refresh", c.env);
     const token = await credential.refresh();
-    return c.json(tokenBody(credential.name, token, deps.now()), 200, { "Cache-Control": "no-store" });
+    return tokenResponse(credential.name, token, deps.now());
   });
 
   app.post("/:name/login", async (c) => {
@@ -91,14 +93,21 @@ function parseMinValid(raw: string | undefined): number {
   return Number(raw) * 1000;
 }
 
-function tokenBody(name: string, token: Token, now: number): TokenResponse {
-  return {
+/**
+ * The TokenResponse of the wire types, written from the token's bytes: no string of the token is
+ * made, and the body is zeroed once the server has copied it to the socket.
+ */
+function tokenResponse(name: string, token: Token, now: number): Response {
+  const fields: { [K in keyof TokenResponse]: TokenResponse[K] extends string ? string | Secret : TokenResponse[K] } = {
     name,
-    token: token.value.reveal(),
+    token: token.value,
     token_type: token.tokenType,
     expires_at: new Date(token.expiresAt).toISOString(),
     expires_in: Math.max(0, Math.floor((token.expiresAt - now) / 1000)),
   };
+  const body = encodeJsonWithSecrets(fields);
+  setTimeout(() => body.fill(0), 0);
+  return new Response(body, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
 }
 
 function summary(credential: ManagedCredential): CredentialSummary {

@@ -124,14 +124,14 @@ describe("ManagedCredential", () => {
 
   test("a failing refresh keeps serving the last valid token, backs off, then recovers", async () => {
     const { clock, source, credential } = setup({}, () => 0.5);
-    const first = await credential.get();
+    const first = (await credential.get()).value.reveal();
     source.failWith = new Error("identity provider down");
     await clock.advance(0.8 * HOUR - 0.05 * HOUR);
     const callsAtFirstFailure = source.calls;
     expect(callsAtFirstFailure).toBe(2);
     expect(credential.snapshot().state).toBe("stale");
     expect(credential.snapshot().lastError).toBe("identity provider down");
-    expect((await credential.get()).value.reveal()).toBe(first.value.reveal());
+    expect((await credential.get()).value.reveal()).toBe(first);
     // Retries back off exponentially: 1s, 2s, 4s, ... capped at 120s; not a tight loop.
     await clock.advance(10 * 60_000);
     const retries = source.calls - callsAtFirstFailure;
@@ -140,7 +140,7 @@ describe("ManagedCredential", () => {
     source.failWith = undefined;
     await clock.advance(DEFAULT_POLICY.backoffMaxMs * 1.2);
     expect(credential.snapshot().state).toBe("fresh");
-    expect((await credential.get()).value.reveal()).not.toBe(first.value.reveal());
+    expect((await credential.get()).value.reveal()).not.toBe(first);
   });
 
   test("once the last token expires with the source down, requests get 503 with the reason", async () => {
@@ -255,5 +255,29 @@ describe("ManagedCredential", () => {
     }
     expect((caught as CredagentError).code).toBe("login_required");
     expect(source.calls).toBe(calls);
+  });
+});
+
+describe("tokens are zeroed when no longer held", () => {
+  test("a replaced token is zeroed after a moment, an expired one at expiry, every one at forget()", async () => {
+    const { clock, source, credential } = setup({}, () => 0.5);
+    source.lifetimeMs = 60_000;
+    const first = await credential.get();
+    const second = await credential.refresh();
+    expect(first.value.wiped).toBe(false);
+    await clock.advance(1_000);
+    expect(first.value.wiped).toBe(true);
+    expect(second.value.wiped).toBe(false);
+    // The source is down: the refresh fails, and the token is zeroed when it expires.
+    source.failWith = new Error("down");
+    await clock.advance(60_000);
+    expect(second.value.wiped).toBe(true);
+    expect(credential.snapshot().expiresAt).toBeNull();
+    source.failWith = undefined;
+    await clock.advance(DEFAULT_POLICY.backoffMaxMs * 1.2);
+    const third = await credential.get();
+    credential.forget();
+    expect(third.value.wiped).toBe(true);
+    expect(() => third.value.reveal()).toThrow("dropped from memory");
   });
 });
