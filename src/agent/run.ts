@@ -98,7 +98,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   const lock = new AgentLock({
     hash: (passphrase) => Bun.password.hash(passphrase, { algorithm: "argon2id" }),
     verify: (passphrase, hash) => Bun.password.verify(passphrase, hash),
-    sleep: (ms) => Bun.sleep(ms),
+    now: Date.now,
     onLock: () => {
       registry.forgetAll();
       confirmations.forget();
