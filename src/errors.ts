@@ -11,6 +11,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   headers_too_large: 431,
   locked: 423,
+  too_many_attempts: 429,
   unavailable: 503,
   store_unavailable: 503,
   login_required: 503,
@@ -29,10 +30,13 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export class CredagentError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** When trying again makes sense (too_many_attempts): sent as Retry-After. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, options);
     this.code = code;
     this.name = "CredagentError";
+    this.retryAfterMs = options?.retryAfterMs;
   }
   get status(): number {
     return ERROR_STATUS[this.code];

@@ -22,6 +22,7 @@ import { ConfirmationBroker } from "./confirm.ts";
 import { toDefinitions } from "./definitions.ts";
 import { AgentLock } from "./lock.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { descriptorSink, stderrSink, swallowStdioErrors, type LogSink } from "./log-sink.ts";
 import { parseAgentOptions } from "./options.ts";
 import { createRequestServer } from "./server.ts";
 import { createSessionToken } from "./session-token.ts";
@@ -34,6 +35,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   // First, before any secret is read: from here on, other processes of this user cannot read the
   // agent's memory or environment, attach a debugger, or make it dump core.
   const tracing = disableTracing();
+  swallowStdioErrors();
   const parsed = parseAgentOptions(argv);
   if ("exit" in parsed) return parsed.exit;
   const { args, level, lifetimeMs } = parsed;
@@ -41,7 +43,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   const pathEnv = currentPathEnv();
   const socketPath = args.socket ?? defaultSocketPath(pathEnv);
   const configLocation = configPath(pathEnv, args.config);
-  const log = createLogger(args.debug ? (line) => process.stderr.write(line) : openLogFile(stateDir(pathEnv)), level);
+  const stderr = stderrSink();
+  const logFile = args.debug ? undefined : openLogFile(stateDir(pathEnv));
+  const logSink = logFile && "sink" in logFile ? logFile.sink : stderr;
+  const log = createLogger(logSink, level);
+  if (logFile && "error" in logFile) log.warn("cannot open the log file; logging to stderr", { error: logFile.error });
+  const fail = (err: unknown) => failStart(err, { log, stderr, logsToStderr: logSink === stderr, readyFd: args["ready-fd"] });
 
   for (const problem of tracing.problems) log.warn("the agent's memory stays open to this user's other processes", { why: problem });
 
@@ -49,7 +56,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   try {
     config = loadConfig(configLocation.path, configLocation.explicit);
   } catch (err) {
-    return fail(err, log, Boolean(args.debug));
+    return fail(err);
   }
 
   // Read once and removed, so that no command source ever sees it in its environment.
@@ -91,7 +98,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   const lock = new AgentLock({
     hash: (passphrase) => Bun.password.hash(passphrase, { algorithm: "argon2id" }),
     verify: (passphrase, hash) => Bun.password.verify(passphrase, hash),
-    sleep: (ms) => Bun.sleep(ms),
+    now: Date.now,
     onLock: () => {
       registry.forgetAll();
       confirmations.forget();
@@ -148,19 +155,21 @@ export async function runAgent(argv: string[]): Promise<number> {
     listener = await listenLocal(socketPath, (socket) => server.onConnection(socket));
   } catch (err) {
     if (err instanceof CredagentError && err.code === "agent_running") {
-      process.stderr.write(`credagent: ${err.message}\n`);
+      stderr(`credagent: ${err.message}\n`);
       return EXIT.agentRunning;
     }
-    return fail(err, log, Boolean(args.debug));
+    return fail(err);
   }
 
   try {
     sessionToken = createSessionToken(sessionTokenPath(socketPath, pathEnv));
   } catch (err) {
     listener.close();
-    return fail(err, log, Boolean(args.debug));
+    return fail(err);
   }
 
+  // The logger never throws and never writes through a stream that could raise another
+  // exception here, so these handlers cannot feed themselves.
   process.on("unhandledRejection", (err) => log.error("unhandled rejection", { error: describe(err) }));
   process.on("uncaughtException", (err) => log.error("uncaught exception", { error: describe(err), stack: err.stack }));
 
@@ -184,7 +193,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     process.on("SIGINT", () => void shutdown("SIGINT"));
     process.on("SIGHUP", () => reload(configLocation, registry, store, log));
     if (lifetimeMs) setTimeout(() => void shutdown("lifetime reached"), lifetimeMs).unref();
-    signalReady(args["ready-fd"]);
+    writeReadyFd(args["ready-fd"], "ready\n");
     log.info("agent ready", {
       pid: process.pid,
       socket: socketPath,
@@ -210,32 +219,32 @@ function reload(location: { path: string; explicit: boolean }, registry: Credent
   }
 }
 
-function fail(err: unknown, log: Logger, logsToStderr: boolean): number {
+/** The agent cannot start: says why on stderr, in the log, and on the ready pipe of `credagent start`. */
+function failStart(err: unknown, out: { log: Logger; stderr: LogSink; logsToStderr: boolean; readyFd: string | undefined }): number {
   const message = describe(err);
-  // On stderr as plain text, for the person (or `credagent start`) reading it; in the log file too
-  // when the log is elsewhere.
-  if (!logsToStderr) log.error("agent cannot start", { error: message });
-  process.stderr.write(`credagent: ${message}\n`);
+  // On stderr as plain text, for the person reading it; in the log file too when the log is
+  // elsewhere; and on the ready pipe, which still works when the disk under the log is full.
+  if (!out.logsToStderr) out.log.error("agent cannot start", { error: message });
+  out.stderr(`credagent: ${message}\n`);
+  writeReadyFd(out.readyFd, `error ${JSON.stringify(message)}\n`);
   return EXIT.failed;
 }
 
-function openLogFile(dir: string): (line: string) => void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const fd = openSync(join(dir, "agent.log"), "a", 0o600);
-  return (line) => {
-    try {
-      writeSync(fd, line);
-    } catch {
-      // A full disk must not take the agent down; the log is best effort.
-    }
-  };
+/** The log file, or why it cannot be opened (the agent then logs to stderr rather than not start). */
+function openLogFile(dir: string): { sink: LogSink } | { error: string } {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return { sink: descriptorSink(openSync(join(dir, "agent.log"), "a", 0o600)) };
+  } catch (err) {
+    return { error: describe(err) };
+  }
 }
 
-function signalReady(fdText: string | undefined): void {
+function writeReadyFd(fdText: string | undefined, line: string): void {
   if (fdText === undefined || !/^\d+$/.test(fdText)) return;
   const fd = Number(fdText);
   try {
-    writeSync(fd, "ready\n");
+    writeSync(fd, line);
     closeSync(fd);
   } catch {
     // The starter gave up waiting; it will find the socket answering anyway.

@@ -1,4 +1,4 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { CredagentError } from "../errors.ts";
 import { API_PREFIX } from "../wire/types.ts";
@@ -12,10 +12,34 @@ import { lockRoutes } from "./routes/lock.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** The methods of each endpoint, for 405 answers and their Allow header (RFC 9110 15.5.6). */
+const ENDPOINTS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^\/v1\/health\/?$/, "GET"],
+  [/^\/v1\/(lock|unlock)\/?$/, "POST"],
+  [/^\/v1\/approvals\/?$/, "GET"],
+  [/^\/v1\/approvals\/[^/]+\/?$/, "POST"],
+  [/^\/v1\/credentials\/?$/, "GET"],
+  [/^\/v1\/credentials\/[^/]+\/?$/, "GET"],
+  [/^\/v1\/credentials\/[^/]+\/refresh\/?$/, "POST"],
+  [/^\/v1\/credentials\/[^/]+\/login\/?$/, "GET, POST"],
+];
+
+function methodNotAllowed(c: Context, allow: string): Response {
+  return c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}; use ${allow}`), 405, { Allow: allow });
+}
+
 /** The agent's HTTP API. Runtime-free: the server hands requests in, tests use app.request(). */
 export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void): Hono {
   const app = new Hono();
   app.use(frontDoor(deps.sessionToken));
+  // hono answers HEAD by running the GET handler and dropping the body: a HEAD on a credential
+  // would fetch a token (run its source, ask for confirmation) for nothing. Only GET does that.
+  app.use(async (c, next) => {
+    if (c.req.method !== "HEAD") return next();
+    const allow = ENDPOINTS.find(([path]) => path.test(c.req.path))?.[1];
+    if (!allow) return c.json(errorBody("not_found", `no such endpoint: ${c.req.path}; see the API reference in the README`), 404);
+    return methodNotAllowed(c, allow);
+  });
   app.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
@@ -36,8 +60,8 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   app.route(`${API_PREFIX}/approvals`, approvalRoutes(deps));
 
   app.notFound((c) => {
-    const known = /^\/v1\/(health|lock|unlock|approvals(\/[^/]+)?|credentials(\/[^/]+(\/(refresh|login))?)?)\/?$/.test(c.req.path);
-    if (known) return c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`), 405);
+    const allow = ENDPOINTS.find(([path]) => path.test(c.req.path))?.[1];
+    if (allow) return methodNotAllowed(c, allow);
     return c.json(errorBody("not_found", `no such endpoint: ${c.req.path}; see the API reference in the README`), 404);
   });
   app.onError((err, c) => {

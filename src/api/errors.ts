@@ -8,5 +8,7 @@ export function errorBody(code: ErrorCode | string, message: string): ErrorBody 
 }
 
 export function sendError(c: Context, err: CredagentError): Response {
-  return c.json(errorBody(err.code, err.message), err.status as ContentfulStatusCode);
+  // Retry-After has whole seconds (RFC 9110 10.2.3): rounded up, so that a client obeying it is not refused again.
+  const headers = err.retryAfterMs === undefined ? undefined : { "Retry-After": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) };
+  return c.json(errorBody(err.code, err.message), err.status as ContentfulStatusCode, headers);
 }

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { CredagentError } from "../errors.ts";
+import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { HealthResponse } from "../wire/types.ts";
 import { AgentClient } from "./client.ts";
@@ -22,6 +22,7 @@ export interface StartResult {
 }
 
 const READY_FD = 3;
+const STOP_GRACE_MS = 2_000;
 
 /**
  * Starts the agent detached (own session, logging to a file) unless one already answers at the
@@ -33,36 +34,54 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
   const running = await probe(client);
   if (running) return { health: running, started: false };
 
-  mkdirSync(options.logDir, { recursive: true, mode: 0o700 });
   const logPath = join(options.logDir, "agent.log");
-  const logFd = openSync(logPath, "a", 0o600);
-  const logOffset = fstatSync(logFd).size;
+  const log = openLog(options.logDir, logPath);
   const args = ["agent", "-d", "--log-level", "info", "-a", options.socketPath, "--ready-fd", String(READY_FD)];
   if (options.configPath) args.push("--config", options.configPath);
   if (options.lifetime) args.push("-t", options.lifetime);
   if (options.keyring) args.push("--keyring", options.keyring);
 
   const child = Bun.spawn([...selfCommand(), ...args], {
-    stdio: ["ignore", logFd, logFd, "pipe"],
+    // Without a log file (a full disk) the agent still starts; its reasons come on the ready pipe.
+    stdio: ["ignore", log?.fd ?? "ignore", log?.fd ?? "ignore", "pipe"],
     env: cleanChildEnv(options.env),
     detached: true,
   });
-  closeSync(logFd);
+  if (log) closeSync(log.fd);
   child.unref();
 
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const deadline = Date.now() + timeoutMs;
+  const seeLog = log ? `; see ${logPath}` : "";
   const ready = readReady(child.stdio[READY_FD] as unknown as number | undefined);
-  const outcome = await Promise.race([
-    ready.then(() => "ready" as const),
-    child.exited.then((code) => code),
-    sleep(deadline - Date.now()).then(() => "timeout" as const),
-  ]);
-  if (outcome === "ready") return { health: await client.health(), started: true };
-  if (outcome === "timeout") {
-    throw new CredagentError("unavailable", `the agent did not answer within ${(options.timeoutMs ?? 10_000) / 1000}s; see ${logPath}`);
+  let outcome = await Promise.race([ready, child.exited.then((code) => ({ exited: code })), sleep(timeoutMs).then(() => "timeout" as const)]);
+  if (outcome === null) {
+    // The pipe closed without a word: normally because the agent is exiting; its status says why.
+    const code = await Promise.race([child.exited, sleep(STOP_GRACE_MS).then(() => undefined)]);
+    outcome = code === undefined ? "it closed its ready pipe but kept running; it was stopped" : { exited: code };
   }
-  if (outcome !== EXIT.agentRunning) {
-    const why = readFrom(logPath, logOffset).trim() || `it exited with status ${outcome}`;
+
+  if (outcome === "ready") {
+    try {
+      return { health: await client.health(), started: true };
+    } catch (err) {
+      await stopChild(child);
+      throw new CredagentError("unavailable", `the agent said it was ready but does not answer (${describe(err)}); it was stopped${seeLog}`, { cause: err });
+    }
+  }
+  if (outcome === "timeout") {
+    // An agent that never became ready must not keep the socket and its lock: stop it.
+    await stopChild(child);
+    throw new CredagentError("unavailable", `the agent did not become ready within ${timeoutMs / 1000}s and was stopped${seeLog}`);
+  }
+  if (typeof outcome === "string") {
+    // It said why it cannot start: it is exiting, or wedged on the way out.
+    await stopChild(child);
+    throw new CredagentError("unavailable", `the agent did not start: ${outcome}`);
+  }
+  if (outcome.exited !== EXIT.agentRunning) {
+    const said = await Promise.race([ready, sleep(200).then(() => null)]);
+    const why = (said !== "ready" && said) || (log && readFrom(logPath, log.offset).trim()) || `it exited with status ${outcome.exited}`;
     throw new CredagentError("unavailable", `the agent did not start: ${why}`);
   }
   // Another agent won the race for the socket; wait for it to answer.
@@ -71,7 +90,35 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
     if (health) return { health, started: false };
     await sleep(10);
   }
-  throw new CredagentError("unavailable", `another agent holds ${options.socketPath} but does not answer; see ${logPath}`);
+  throw new CredagentError("unavailable", `another agent holds ${options.socketPath} but does not answer${seeLog}`);
+}
+
+/** The agent's log, opened for it to append to; null when it cannot be (a full or read-only disk). */
+function openLog(dir: string, path: string): { fd: number; offset: number } | null {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const fd = openSync(path, "a", 0o600);
+    return { fd, offset: fstatSync(fd).size };
+  } catch {
+    return null;
+  }
+}
+
+/** SIGTERM, then SIGKILL after a grace: an agent this start began must not outlive its failure. */
+async function stopChild(child: { kill(signal?: NodeJS.Signals): void; exited: Promise<number> }): Promise<void> {
+  const exited = child.exited.then(() => true);
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    return; // already gone
+  }
+  if (await Promise.race([exited, sleep(STOP_GRACE_MS).then(() => false)])) return;
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    return;
+  }
+  await Promise.race([exited, sleep(STOP_GRACE_MS)]);
 }
 
 async function probe(client: AgentClient): Promise<HealthResponse | null> {
@@ -83,16 +130,33 @@ async function probe(client: AgentClient): Promise<HealthResponse | null> {
   }
 }
 
-/** Resolves when the agent writes its ready line; never resolves if the pipe closes first. */
-async function readReady(fd: number | undefined): Promise<void> {
+/**
+ * What the agent writes on its ready pipe: "ready" once it serves, or why it cannot start (the
+ * message after "error "); null when the pipe closes without a line. Never settles without a pipe.
+ */
+async function readReady(fd: number | undefined): Promise<"ready" | string | null> {
   // Bun hands the parent's end of an extra pipe over as a bare descriptor.
   if (typeof fd !== "number") return new Promise(() => {});
   let text = "";
   for await (const chunk of Bun.file(fd).stream()) {
     text += new TextDecoder().decode(chunk);
-    if (text.includes("\n")) return;
+    const end = text.indexOf("\n");
+    if (end >= 0) {
+      const line = text.slice(0, end);
+      if (line === "ready") return "ready";
+      return line.startsWith("error ") ? parseMessage(line.slice(6)) : line;
+    }
   }
-  return new Promise(() => {});
+  return null;
+}
+
+function parseMessage(json: string): string {
+  try {
+    const value: unknown = JSON.parse(json);
+    return typeof value === "string" ? value : json;
+  } catch {
+    return json;
+  }
 }
 
 function readFrom(path: string, offset: number): string {

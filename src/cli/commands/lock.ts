@@ -1,10 +1,15 @@
 import { AgentClient } from "../../client/client.ts";
+import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { Secret } from "../../secret.ts";
 import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError, UsageError, type CliContext } from "../io.ts";
 import { promptHidden, readStdinValue } from "../prompt.ts";
+
+/** How long `unlock` keeps trying an attempt the agent refused as too early, before giving up. */
+const UNLOCK_PATIENCE_MS = 30_000;
+const UNLOCK_RETRY_MS = 250;
 
 const lockUsage = `usage: credagent lock [--stdin]
 
@@ -15,7 +20,9 @@ The passphrase is asked twice without echo, or read from standard input with --s
 const unlockUsage = `usage: credagent unlock [--stdin]
 
 Unlocks the agent (as ssh-add -X) with the passphrase given to 'credagent lock'; cached tokens are
-reloaded from the keyring. Failed attempts slow down further ones (0.1 s each, up to 10 s).`;
+reloaded from the keyring. After a failed attempt the agent takes the next one no sooner than
+0.1 s per failure later (up to 10 s) and refuses those that come earlier, or while another attempt
+is being checked; unlock then waits and tries again by itself, for up to ${UNLOCK_PATIENCE_MS / 1000} s.`;
 
 async function readPassphrase(ctx: CliContext, fromStdin: boolean, confirm: boolean): Promise<Secret> {
   const value = fromStdin ? await readStdinValue() : await promptHidden("Agent lock passphrase: ", ctx.err);
@@ -39,7 +46,7 @@ function lockCommand(name: "lock" | "unlock", usage: string): Command {
         await client.health();
         const passphrase = await readPassphrase(ctx, Boolean(values.stdin), name === "lock");
         if (name === "lock") await client.lock(passphrase);
-        else await client.unlock(passphrase);
+        else await unlockPatiently(client, passphrase, ctx);
         ctx.err(`credagent: agent ${name === "lock" ? "locked" : "unlocked"}\n`);
         return EXIT.ok;
       } catch (err) {
@@ -47,6 +54,39 @@ function lockCommand(name: "lock" | "unlock", usage: string): Command {
       }
     },
   };
+}
+
+/**
+ * The agent refuses an attempt at once while another is being checked or the backoff after a
+ * failure lasts (too_many_attempts). A person who typed the passphrase is not asked to type it
+ * again for that: the same attempt is retried until the agent takes it, within a bound.
+ */
+async function unlockPatiently(client: AgentClient, passphrase: Secret, ctx: CliContext): Promise<void> {
+  const started = Date.now();
+  const deadline = started + UNLOCK_PATIENCE_MS;
+  let told = false;
+  for (;;) {
+    try {
+      await client.unlock(passphrase);
+      return;
+    } catch (err) {
+      if (!(err instanceof CredagentError && err.code === "too_many_attempts")) throw err;
+      if (Date.now() + UNLOCK_RETRY_MS > deadline) {
+        throw new CredagentError(
+          "too_many_attempts",
+          `the agent kept refusing the attempt for ${UNLOCK_PATIENCE_MS / 1000} s because of other unlock attempts ` +
+            `(someone may be guessing the passphrase); the agent stays locked, try again later`,
+          { cause: err },
+        );
+      }
+      // Said only when the wait is long enough to notice: the backoff after one typo is 0.1 s.
+      if (!told && Date.now() - started >= 1_000) {
+        ctx.err("credagent unlock: the agent is not taking unlock attempts yet (other attempts, or the backoff after failed ones); waiting\n");
+        told = true;
+      }
+      await Bun.sleep(UNLOCK_RETRY_MS);
+    }
+  }
 }
 
 export const lock = lockCommand("lock", lockUsage);

@@ -35,17 +35,34 @@ export function providerError(err: unknown, ctx: { name: string; origin: string;
     }
     return new CredagentError("source_failed", `the identity provider at ${ctx.origin} answered HTTP ${fields.status} ${what}`, { cause: err });
   }
+  // Before the answer is examined: a body cut short by http_timeout reaches us as a parse failure
+  // whose cause is the timeout (oauth4webapi reads the body as JSON), and must be called a timeout.
+  const timeout = timeoutIn(err);
+  if (timeout) {
+    const partly = timeout !== err ? "finish its answer" : "answer";
+    return new CredagentError(
+      "source_failed",
+      `the identity provider at ${ctx.origin} did not ${partly} within ${ctx.timeoutMs / 1000}s (http_timeout); ` +
+        `check that it is up and reachable from here, or raise http_timeout for '${ctx.name}' in the config`,
+      { cause: err },
+    );
+  }
   if (err instanceof oauth.OperationProcessingError || err instanceof oauth.UnsupportedOperationError) {
     const cause = err.cause instanceof Response ? ` (HTTP ${err.cause.status})` : "";
     return new CredagentError("source_failed", `unexpected answer from the identity provider at ${ctx.origin}${cause}: ${err.message}`, { cause: err });
-  }
-  const name = (err as Error)?.name;
-  if (name === "TimeoutError" || name === "AbortError") {
-    return new CredagentError("source_failed", `the identity provider at ${ctx.origin} did not answer within ${ctx.timeoutMs / 1000}s`, { cause: err });
   }
   const code = (err as { code?: string })?.code;
   if (code === "ConnectionRefused" || code === "ECONNREFUSED") {
     return new CredagentError("source_failed", `cannot reach the identity provider at ${ctx.origin}: connection refused`, { cause: err });
   }
   return new CredagentError("source_failed", `cannot reach the identity provider at ${ctx.origin}: ${describe(err)}`, { cause: err });
+}
+
+/** The timeout or abort that caused this failure, looking through wrapping errors' causes. */
+function timeoutIn(err: unknown): unknown {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const name = (e as Error).name;
+    if (name === "TimeoutError" || name === "AbortError") return e;
+  }
+  return undefined;
 }

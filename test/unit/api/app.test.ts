@@ -15,7 +15,7 @@ function setup() {
   const lock = new AgentLock({
     hash: async (p) => `hash:${p}`,
     verify: async (p, h) => h === `hash:${p}`,
-    sleep: async () => {},
+    now: () => clock.now(),
     onLock: () => registry.forgetAll(),
     onUnlock: async () => {},
   });
@@ -103,7 +103,7 @@ describe("API", () => {
   });
 
   test("lock: 423 on credentials until unlock with the same passphrase; tokens dropped", async () => {
-    const { request, source } = setup();
+    const { request, source, clock } = setup();
     await request("/v1/credentials/db");
     const post = (path: string, body: unknown) =>
       request(path, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
@@ -116,7 +116,11 @@ describe("API", () => {
     expect((await post("/v1/lock", { passphrase: "again" })).status).toBe(423);
     const wrong = await post("/v1/unlock", { passphrase: "nope" });
     expect([wrong.status, await errorCode(wrong)]).toEqual([403, "forbidden"]);
+    // Within the backoff after a failure an attempt is refused unchecked, saying when to retry.
+    const early = await post("/v1/unlock", { passphrase: "pw" });
+    expect([early.status, await errorCode(early), early.headers.get("retry-after")]).toEqual([429, "too_many_attempts", "1"]);
     expect((await post("/v1/unlock", { nope: 1 })).status).toBe(400);
+    await clock.advance(100);
     expect((await post("/v1/unlock", { passphrase: "pw" })).status).toBe(200);
     const res = await request("/v1/credentials/db");
     expect(((await res.json()) as { token: string }).token).toBe("token-2");

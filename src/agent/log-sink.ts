@@ -1,0 +1,105 @@
+import { fstatSync, writeSync } from "node:fs";
+
+// Where the agent's log lines go. A log that cannot be written (a full disk, a closed pipe) must
+// never throw, loop or take the agent down: lines are dropped and counted, and once writing works
+// again one line says how many were lost. (An ENOSPC on a stream used to surface as an uncaught
+// exception whose handler logged through the same stream: 33,000 failed writes in 2 s, forever.)
+
+export type LogSink = (text: string) => void;
+
+type WriteFn = (fd: number, buffer: Uint8Array, offset: number, length: number) => number;
+
+/**
+ * Writes each line to a descriptor with synchronous writes, for regular files: a file never
+ * blocks, and a synchronous write fails here, where it can be counted, instead of in a stream.
+ */
+export function descriptorSink(fd: number, now: () => number = Date.now, write: WriteFn = writeSync): LogSink {
+  let dropped = 0;
+  let lastError = "";
+  // A line was cut short by the failure: the next write starts on a fresh line.
+  let cut = false;
+
+  const writeAll = (text: string): boolean => {
+    const bytes = Buffer.from(text);
+    let offset = 0;
+    while (offset < bytes.length) {
+      let n: number;
+      try {
+        n = write(fd, bytes, offset, bytes.length - offset);
+      } catch (err) {
+        lastError = errorCode(err);
+        n = 0;
+      }
+      if (n <= 0) {
+        if (offset > 0) cut = true;
+        return false;
+      }
+      offset += n;
+    }
+    return true;
+  };
+
+  return (line) => {
+    if (dropped > 0) {
+      const notice =
+        `${cut ? "\n" : ""}${new Date(now()).toISOString()} WARN log lines were dropped while the log could not be written` +
+        ` count=${dropped} error=${lastError || "unknown"}\n`;
+      if (!writeAll(notice)) {
+        dropped += 1;
+        return;
+      }
+      dropped = 0;
+      cut = false;
+    } else if (cut) {
+      if (!writeAll("\n")) {
+        dropped += 1;
+        return;
+      }
+      cut = false;
+    }
+    if (!writeAll(line)) dropped += 1;
+  };
+}
+
+/** For a pipe or terminal, whose writes may block: the stream queues them, and its errors are dropped. */
+export function streamSink(stream: NodeJS.WritableStream): LogSink {
+  swallowErrors(stream);
+  return (line) => {
+    try {
+      stream.write(line, () => {});
+    } catch {
+      // A destroyed stream throws on some runtimes; the line is lost, the agent is not.
+    }
+  };
+}
+
+/** The agent's standard error as a sink: synchronous when it is a file, a stream otherwise. */
+export function stderrSink(now: () => number = Date.now): LogSink {
+  let isFile = false;
+  try {
+    isFile = fstatSync(2).isFile();
+  } catch {
+    // A closed stderr: the stream sink drops what it cannot write.
+  }
+  return isFile ? descriptorSink(2, now) : streamSink(process.stderr);
+}
+
+/**
+ * Errors of stdout and stderr are swallowed: an unhandled 'error' on them would become an uncaught
+ * exception, whose handler writes a log line, possibly to the same failing stream.
+ */
+export function swallowStdioErrors(): void {
+  swallowErrors(process.stdout);
+  swallowErrors(process.stderr);
+}
+
+function swallowErrors(stream: NodeJS.WritableStream): void {
+  if (!stream.listeners("error").includes(ignore)) stream.on("error", ignore);
+}
+
+function ignore(): void {}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" ? code : "write_failed";
+}
