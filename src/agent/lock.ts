@@ -3,8 +3,8 @@ import type { Secret } from "../secret.ts";
 
 export interface LockDeps {
   /** A slow, salted hash (argon2id); only the hash of the lock passphrase is kept. */
-  hash(passphrase: string): Promise<string>;
-  verify(passphrase: string, hash: string): Promise<boolean>;
+  hash(passphrase: Uint8Array): Promise<string>;
+  verify(passphrase: Uint8Array, hash: string): Promise<boolean>;
   now(): number;
   /** Drops every token and secret from memory. */
   onLock(): void;
@@ -35,10 +35,19 @@ export class AgentLock {
     return this.#hash !== undefined;
   }
 
+  /** Takes the passphrase and zeroes it once hashed: only the hash is kept. */
   async lock(passphrase: Secret): Promise<void> {
+    try {
+      await this.#lock(passphrase);
+    } finally {
+      passphrase.wipe();
+    }
+  }
+
+  async #lock(passphrase: Secret): Promise<void> {
     if (this.locked) throw new CredagentError("locked", "the agent is already locked; 'credagent unlock' unlocks it");
-    if (passphrase.reveal() === "") throw new CredagentError("bad_request", "the lock passphrase must not be empty");
-    const hash = await this.deps.hash(passphrase.reveal());
+    if (passphrase.byteLength === 0) throw new CredagentError("bad_request", "the lock passphrase must not be empty");
+    const hash = await this.deps.hash(passphrase.bytes());
     if (this.locked) throw new CredagentError("locked", "the agent is already locked; 'credagent unlock' unlocks it");
     this.#hash = hash;
     this.#failures = 0;
@@ -46,7 +55,16 @@ export class AgentLock {
     this.deps.onLock();
   }
 
+  /** Takes the passphrase and zeroes it once checked. */
   async unlock(passphrase: Secret): Promise<void> {
+    try {
+      await this.#unlock(passphrase);
+    } finally {
+      passphrase.wipe();
+    }
+  }
+
+  async #unlock(passphrase: Secret): Promise<void> {
     const hash = this.#hash;
     if (!hash) throw new CredagentError("bad_request", "the agent is not locked");
     if (this.#checking) throw tooMany("another unlock attempt is being checked", CHECKING_RETRY_MS);
@@ -56,7 +74,7 @@ export class AgentLock {
     this.#checking = true;
     let right: boolean;
     try {
-      right = await this.deps.verify(passphrase.reveal(), hash);
+      right = await this.deps.verify(passphrase.bytes(), hash);
     } finally {
       this.#checking = false;
     }

@@ -7,7 +7,7 @@ import { EXIT } from "../exit-codes.ts";
 import { controllingTerminal } from "../identity/process-info.ts";
 import { configPath, currentPathEnv, defaultSocketPath, fileStoreDir, isWindowsPipe, sessionTokenPath, stateDir } from "../paths.ts";
 import { desktopPrompt } from "../platform/desktop-prompt.ts";
-import { disableTracing } from "../platform/process-hardening.ts";
+import { disableTracing, overwriteFreedNativeMemory, takeEnvironmentValue } from "../platform/process-hardening.ts";
 import { systemClock } from "../refresh/clock.ts";
 import { CredentialRegistry } from "../refresh/registry.ts";
 import { Secret } from "../secret.ts";
@@ -35,6 +35,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   // First, before any secret is read: from here on, other processes of this user cannot read the
   // agent's memory or environment, attach a debugger, or make it dump core.
   const tracing = disableTracing();
+  overwriteFreedNativeMemory();
   swallowStdioErrors();
   const parsed = parseAgentOptions(argv);
   if ("exit" in parsed) return parsed.exit;
@@ -60,14 +61,15 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
 
   // Read once and removed, so that no command source ever sees it in its environment.
-  const envPassphrase = process.env.CREDAGENT_FILE_PASSPHRASE;
-  delete process.env.CREDAGENT_FILE_PASSPHRASE;
+  const fromEnv = takeEnvironmentValue("CREDAGENT_FILE_PASSPHRASE");
+  // Held as bytes, for the life of the agent: the store is opened again after an unlock.
+  const envPassphrase = fromEnv === undefined ? undefined : new Secret(fromEnv);
   const keyring = (args.keyring as KeyringChoice | undefined) ?? config.keyring;
   const store = new LazyStore(() =>
     openStore({
       choice: keyring,
       fileDir: fileStoreDir(pathEnv),
-      passphrase: async () => (envPassphrase ? new Secret(envPassphrase) : config.filePassphraseFile ? readPassphraseFile(config.filePassphraseFile) : null),
+      passphrase: async () => (envPassphrase ? new Secret(envPassphrase.bytes().slice()) : config.filePassphraseFile ? readPassphraseFile(config.filePassphraseFile) : null),
       onNotice: (message) => log.warn(message),
     }).then((opened) => {
       log.info("secret store opened", { store: opened.description });
@@ -103,7 +105,10 @@ export async function runAgent(argv: string[]): Promise<number> {
       registry.forgetAll();
       confirmations.forget();
       store.close();
-      log.info("agent locked: tokens and secrets dropped from memory");
+      // What was dropped is collected now, not at some later allocation (strings the runtime
+      // made on the way can only be freed, not zeroed; see the README on lock).
+      Bun.gc(true);
+      log.info("agent locked: tokens and secrets zeroed and dropped from memory");
     },
     onUnlock: async () => {
       const restored = await restoreTokens(store, registry, Date.now(), log);

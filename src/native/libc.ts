@@ -17,10 +17,16 @@ const symbols = {
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  getenv: { args: [FFIType.cstring], returns: FFIType.ptr },
 } as const;
 
 const linuxSymbols = {
   prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
+} as const;
+
+// glibc only (musl has no mallopt): its own table, so that its absence costs nothing else.
+const glibcSymbols = {
+  mallopt: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 const darwinSymbols = {
@@ -40,6 +46,13 @@ export function linuxLibc() {
   if (process.platform !== "linux") throw new CredagentError("not_implemented", "prctl exists only on Linux");
   linux ??= openLibc(linuxSymbols);
   return linux;
+}
+
+let glibc: ReturnType<typeof dlopen<typeof glibcSymbols>>["symbols"] | undefined;
+export function glibcMalloc() {
+  if (process.platform !== "linux") throw new CredagentError("not_implemented", "mallopt exists only in glibc");
+  glibc ??= openLibc(glibcSymbols);
+  return glibc;
 }
 
 let darwin: ReturnType<typeof dlopen<typeof darwinSymbols>>["symbols"] | undefined;

@@ -1,11 +1,14 @@
-import { ptr } from "bun:ffi";
-import { darwinLibc, libc, linuxLibc } from "../native/libc.ts";
+import { ptr, toArrayBuffer } from "bun:ffi";
+import { darwinLibc, glibcMalloc, libc, linuxLibc } from "../native/libc.ts";
 
 // What ssh-agent does in platform_disable_tracing(), for the same reason: the agent holds every
 // secret of its user, and any process of that user may otherwise read its memory through
 // /proc/PID/mem, ptrace (gdb -p) or a core dump.
 
 const PR_SET_DUMPABLE = 4;
+const M_PERTURB = -6;
+/** Any byte but 0; glibc fills freed chunks with it (and new ones with its complement). */
+const PERTURB_BYTE = 0x5a;
 const PT_DENY_ATTACH = 31;
 const RLIMIT_CORE = 4;
 const RLIMIT_NOFILE: Partial<Record<NodeJS.Platform, number>> = { linux: 7, darwin: 8, freebsd: 8 };
@@ -49,6 +52,42 @@ export function disableTracing(): TracingStatus {
     problems.push((err as Error).message);
   }
   return { traceable, coreDumps, problems };
+}
+
+/**
+ * glibc's M_PERTURB: every chunk freed through glibc's malloc is overwritten. The native parts
+ * (the keyring addon, libdbus) allocate there, and their copies of a secret (a D-Bus message, a
+ * Rust Vec) are freed without being zeroed. Bun's own heaps are not glibc's: see the README on lock.
+ * Returns false where there is no glibc.
+ */
+export function overwriteFreedNativeMemory(): boolean {
+  if (process.platform !== "linux") return false;
+  try {
+    return glibcMalloc().mallopt(M_PERTURB, PERTURB_BYTE) === 1;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Overwrites the value of an environment variable where the kernel put it (the block that
+ * /proc/PID/environ shows), then removes the variable. Deleting it from process.env alone leaves
+ * that block as it was. Returns the value, read first.
+ */
+export function takeEnvironmentValue(name: string): string | undefined {
+  const value = process.env[name];
+  if (value === undefined) return undefined;
+  if (process.platform === "linux" || process.platform === "darwin") {
+    try {
+      const at = libc().getenv(Buffer.from(`${name}\0`));
+      const length = Buffer.byteLength(value);
+      if (at) new Uint8Array(toArrayBuffer(at, 0, length)).fill(0x20);
+    } catch {
+      // Best effort: non-dumpable already keeps other processes of the user out of the block.
+    }
+  }
+  delete process.env[name];
+  return value;
 }
 
 /**

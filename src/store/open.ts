@@ -39,7 +39,11 @@ export async function openStore(options: StoreOptions): Promise<SecretStore> {
     );
   }
   const { FileStore } = await import("./file.ts");
-  return FileStore.open(options.fileDir, passphrase);
+  try {
+    return await FileStore.open(options.fileDir, passphrase);
+  } finally {
+    passphrase.wipe();
+  }
 }
 
 /** A passphrase from a file only the user can read; its first line, without the newline. */

@@ -1,21 +1,31 @@
 import { Hono } from "hono";
-import * as v from "valibot";
 import { CredagentError } from "../../errors.ts";
+import { parseJsonWithSecrets } from "../../secret-json.ts";
 import { Secret } from "../../secret.ts";
 import type { ApiDeps } from "../deps.ts";
 
-const body = v.object({ passphrase: v.string() });
+const USAGE = 'the body must be JSON: {"passphrase": "…"}';
 
-async function passphraseOf(req: { json(): Promise<unknown> }): Promise<Secret> {
-  let parsed: unknown;
+/**
+ * The passphrase from the body's bytes, never as a string (see secret-json.ts); the body is
+ * zeroed. What the runtime read off the socket before us is beyond reach (the README says so).
+ */
+async function passphraseOf(req: { arrayBuffer(): Promise<ArrayBuffer> }): Promise<Secret> {
+  const body = new Uint8Array(await req.arrayBuffer());
   try {
-    parsed = await req.json();
-  } catch {
-    throw new CredagentError("bad_request", 'the body must be JSON: {"passphrase": "…"}');
+    const { value, secrets } = parseJsonWithSecrets(body, ["passphrase"]);
+    const passphrase = secrets.get("passphrase");
+    if (!passphrase || Object.keys(value).length > 0) {
+      passphrase?.fill(0);
+      throw new CredagentError("bad_request", USAGE);
+    }
+    return new Secret(passphrase);
+  } catch (err) {
+    if (err instanceof CredagentError) throw err;
+    throw new CredagentError("bad_request", USAGE);
+  } finally {
+    body.fill(0);
   }
-  const result = v.safeParse(body, parsed);
-  if (!result.success) throw new CredagentError("bad_request", 'the body must be JSON: {"passphrase": "…"}');
-  return new Secret(result.output.passphrase);
 }
 
 export function lockRoutes(deps: ApiDeps): Hono {
