@@ -160,11 +160,11 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
         pressure.refused(admission.reason);
         return endWith(socket, 503, "unavailable", `the agent refused this connection: ${admission.reason}`);
       }
-      for (const victim of admission.evict) {
-        slots.remove(victim);
-        victim.socket.destroy();
+      if (admission.evict) {
+        slots.remove(admission.evict);
+        admission.evict.socket.destroy();
+        pressure.evicted();
       }
-      if (admission.evict.length > 0) pressure.evicted(admission.evict.length);
       // Read once per connection: the executable and start time (for the pid-reuse check).
       const info = peer && (process.platform === "linux" || process.platform === "darwin") ? readProcessInfo(peer.pid) : null;
       const bindings: ConnectionBindings = { peer, process: info ? { exe: info.exe, startTime: info.startTime } : null };
@@ -206,7 +206,7 @@ function pressureLog(log: Logger, slots: ConnectionSlots<Connection>, everyMs = 
     const top = slots.holders(1)[0];
     const fields = { evicted_idle: evicted, refused, open: slots.size, max: slots.limits.max, top_pid: top?.pid, top_pid_connections: top?.connections };
     if (refused > 0) log.warn("connections refused: the agent's connection slots are busy", { ...fields, reason: lastReason });
-    else log.info("idle connections closed to admit new ones (connection limits reached)", fields);
+    else log.info("idle connections closed to admit new ones (connection cap reached)", fields);
     evicted = 0;
     refused = 0;
   };
@@ -216,8 +216,8 @@ function pressureLog(log: Logger, slots: ConnectionSlots<Connection>, everyMs = 
     timer.unref?.();
   };
   return {
-    evicted(n: number) {
-      evicted += n;
+    evicted() {
+      evicted += 1;
       note();
     },
     refused(reason: string) {

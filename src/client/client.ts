@@ -5,6 +5,8 @@ import type { CredentialListResponse, ErrorBody, HealthResponse, LoginStartRespo
 
 /** Pauses between connects refused on an existing socket file (0.5 s in all), then give up. */
 const REFUSED_RETRY_MS = [20, 40, 80, 160, 200];
+/** How long connects that find the agent's backlog full (EAGAIN) are retried. */
+const BACKLOG_FULL_RETRY_MS = 5_000;
 
 /** The only way the CLI reaches the agent: typed calls over its socket. */
 export class AgentClient {
@@ -96,16 +98,27 @@ export class AgentClient {
   }
 
   async #fetch(url: string, init: BunFetchRequestInit): Promise<Response> {
-    for (let attempt = 0; ; attempt++) {
+    const started = Date.now();
+    let refused = 0;
+    for (;;) {
       try {
         return await fetch(url, init);
       } catch (err) {
-        // A refused connect on a socket file that exists is a stale socket (no agent), or a live
-        // agent whose listen backlog is full for a moment (Bun reports EAGAIN as ECONNREFUSED):
-        // a few short retries tell them apart. Nothing was sent, so any request may be retried.
-        const pause = REFUSED_RETRY_MS[attempt];
-        if (pause === undefined || connectionCode(err) !== "ECONNREFUSED" || !this.#socketFileExists()) throw this.#connectionError(err);
-        await Bun.sleep(pause);
+        // Nothing was sent when a connect fails, so any request may be retried. EAGAIN: the agent
+        // listens but its backlog is full (a flood of connections): it drains within moments.
+        // ECONNREFUSED on a socket file that exists is a stale socket (no agent), or the same
+        // full backlog (Bun reports it either way): a few short retries tell them apart.
+        const code = connectionCode(err);
+        if (code === "EAGAIN" && Date.now() - started < BACKLOG_FULL_RETRY_MS) {
+          await Bun.sleep(10 + Math.random() * 20);
+          continue;
+        }
+        const pause = REFUSED_RETRY_MS[refused++];
+        if (code === "ECONNREFUSED" && pause !== undefined && this.#socketFileExists()) {
+          await Bun.sleep(pause);
+          continue;
+        }
+        throw this.#connectionError(err);
       }
     }
   }
@@ -130,6 +143,13 @@ export class AgentClient {
     }
     if ((err as Error).name === "TimeoutError") {
       return new CredagentError("unavailable", `the agent at ${this.socketPath} did not answer within ${this.timeoutMs / 1000}s`, { cause: err });
+    }
+    if (code === "EAGAIN") {
+      return new CredagentError(
+        "unavailable",
+        `the agent at ${this.socketPath} is running but its connection queue stayed full for ${BACKLOG_FULL_RETRY_MS / 1000}s (a flood of connections); try again, and if it persists see the agent's log`,
+        { cause: err },
+      );
     }
     // Bun's fetch says ECONNRESET both when the agent resets a connection and when it closes one
     // before answering: either way an agent is there, busy or failing, not absent.
