@@ -84,14 +84,20 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
     }
     inFlight += 1;
     if (draining) res.setHeader("Connection", "close");
-    // The body's deadline. Checked when it fires rather than tracked: `complete` is exact, and a
-    // body the handler never reads (a GET with Content-Length) gives no event to track.
-    const bodyTimer = setTimeout(() => {
+    // The body's deadline, armed only when the parser has not finished the request with the
+    // chunk that held its headers (most requests have no body, or all of it in that chunk).
+    // Checked when it fires rather than tracked: `complete` is exact, and a body the handler
+    // never reads (a GET with Content-Length) gives no event to track.
+    let bodyTimer: ReturnType<typeof setTimeout> | undefined;
+    queueMicrotask(() => {
       if (req.complete || !conn) return;
-      if (res.headersSent) conn.socket.destroy();
-      else endWith(conn.socket, 408, "request_timeout", "the request body was not received in time");
-    }, options.bodyTimeoutMs);
-    req.once("end", () => clearTimeout(bodyTimer));
+      bodyTimer = setTimeout(() => {
+        if (req.complete) return;
+        if (res.headersSent) conn.socket.destroy();
+        else endWith(conn.socket, 408, "request_timeout", "the request body was not received in time");
+      }, options.bodyTimeoutMs);
+      req.once("end", () => clearTimeout(bodyTimer));
+    });
     let done = false;
     const finish = () => {
       if (done) return;
