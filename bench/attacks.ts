@@ -23,7 +23,7 @@ const SCENARIOS: Scenario[] = [
   { what: "idle agent (reference)" },
   { what: "1,024 connections: headers with `Content-Length: 100`, no body", attack: { mode: "body", count: 1024 } },
   { what: "1,000 idle connections (connect, send nothing)", attack: { mode: "idle", count: 1000 } },
-  { what: "1,024 header slowloris connections (a byte every 2 s)", attack: { mode: "slowloris", count: 1024 } },
+  { what: "1,024 header slowloris connections (a byte every 1.5 s)", attack: { mode: "slowloris", count: 1024 } },
   { what: "2,000 concurrent connections asking as fast as answered", attack: { mode: "flood", count: 2000 } },
   { what: "descriptor limit 128 (`prlimit --nofile=128:128`), idle agent (reference)", prefix: ["prlimit", "--nofile=128:128"] },
   { what: "descriptor limit 128, 300 idle connections", attack: { mode: "idle", count: 300 }, prefix: ["prlimit", "--nofile=128:128"] },

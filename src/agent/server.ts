@@ -159,12 +159,12 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
       if (!peerAllowed(peer, options.agentUid, options.denyRoot)) {
         options.log.warn("connection from another user refused", { pid: peer?.pid, uid: peer?.uid });
         options.onRefused?.(peer);
-        return endWith(socket, 403, "forbidden", "this agent serves only its own user");
+        return refuse(socket, 403, "forbidden", "this agent serves only its own user");
       }
       const admission = slots.admit(peer?.pid ?? null);
       if (!admission.admit) {
         pressure.refused(admission.reason);
-        return endWith(socket, 503, "unavailable", `the agent refused this connection: ${admission.reason}`);
+        return refuse(socket, 503, "unavailable", `the agent refused this connection: ${admission.reason}`);
       }
       if (admission.evict) {
         slots.remove(admission.evict);
@@ -180,8 +180,7 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
 
     async drain(graceMs) {
       draining = true;
-      const open = [...slots.connections()];
-      for (const conn of open) if (conn.inFlight === 0) conn.socket.destroy();
+      for (const conn of slots.connections()) if (conn.inFlight === 0) conn.socket.destroy();
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
@@ -234,12 +233,37 @@ function pressureLog(log: Logger, slots: ConnectionSlots<Connection>, everyMs = 
   };
 }
 
+/**
+ * Refused connections waiting for their client to read why, at most: they hold descriptors beyond
+ * the cap, so they come out of the ones connection-slots.ts reserves.
+ */
+const LINGERING_REFUSALS = 32;
+let lingering = 0;
+
+/**
+ * Answers a connection that was never handed to the HTTP server, and closes it once the client
+ * has read the answer (or after 1 s). Closing a Unix socket with the client's request unread
+ * makes the client's next read fail with ECONNRESET before it sees why. Under a flood of refused
+ * connections, beyond LINGERING_REFUSALS at once, they are closed at once and may see that reset.
+ */
+function refuse(socket: net.Socket, status: number, code: string, message: string): void {
+  socket.on("error", () => {});
+  if (lingering >= LINGERING_REFUSALS) return endWith(socket, status, code, message);
+  lingering += 1;
+  socket.once("close", () => (lingering -= 1));
+  socket.on("data", () => {});
+  socket.setTimeout(1_000, () => socket.destroy());
+  socket.end(httpError(status, code, message));
+}
+
 function endWith(socket: net.Socket, status: number, code: string, message: string): void {
   socket.on("error", () => {});
+  socket.end(httpError(status, code, message));
+  socket.destroySoon?.();
+}
+
+function httpError(status: number, code: string, message: string): string {
   const body = JSON.stringify({ error: { code, message } });
   const reason = http.STATUS_CODES[status] ?? "Error";
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-  socket.destroySoon?.();
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -31,8 +31,8 @@ afterEach(async () => {
 afterAll(() => box.cleanup());
 
 /** `credagent agent` in the foreground with short deadlines; `prefix` runs it under e.g. prlimit. */
-async function startAgent(prefix: string[] = []): Promise<number> {
-  const proc = Bun.spawn([...prefix, BIN, "agent", "-a", box.socket, "--request-deadline", `${DEADLINE_MS}ms`], {
+async function startAgent(prefix: string[] = [], deadlineMs = DEADLINE_MS): Promise<number> {
+  const proc = Bun.spawn([...prefix, BIN, "agent", "-a", box.socket, "--request-deadline", `${deadlineMs}ms`], {
     env: box.env,
     stdin: "ignore",
     stdout: "ignore",
@@ -98,7 +98,7 @@ describe("one local process cannot keep the agent unreachable", () => {
     expect(report.closed).toBeGreaterThan(800);
   }, 60_000);
 
-  test("header slowloris (a byte every 2 s) on 1,024 connections: get works; each ends at the header deadline", async () => {
+  test("header slowloris (a byte every 1.5 s) on 1,024 connections: get works; each ends at the header deadline", async () => {
     await startAgent();
     attack = await startAttack(box.socket, "slowloris", 1024, { reopenMs: REOPEN_MS });
     expect(await legitimateGets(5)).toBeLessThan(1_000);
@@ -128,7 +128,32 @@ describe("one local process cannot keep the agent unreachable", () => {
     expect(cpuSeconds(pid) - cpu0).toBeLessThan(0.2);
     expect(openFds(pid)).toBeLessThan(128);
     expect(await legitimateGets(5)).toBeLessThan(1_000);
+    // Reopened as fast as they are closed (or refused): the descriptors stay under the limit.
+    await attack.stop();
+    attack = await startAttack(box.socket, "idle", 300, { reopenMs: REOPEN_MS });
+    let most = 0;
+    const sampling = setInterval(() => (most = Math.max(most, openFds(pid))), 20);
+    try {
+      expect(await legitimateGets(5)).toBeLessThan(1_000);
+    } finally {
+      clearInterval(sampling);
+    }
+    expect(most).toBeLessThan(128);
   }, 60_000);
+
+  test("every slot busy, held by processes within their share: get is refused with 503 and says why (exit 1)", async () => {
+    // Under a descriptor limit of 128 the agent holds 64 connections, 8 a process: eight slowloris
+    // processes fill it. The default deadline (10 s) keeps them busy while get asks.
+    await startAgent(["prlimit", "--nofile=128:128"], 10_000);
+    const attacks = await Promise.all(Array.from({ length: 8 }, () => startAttack(box.socket, "slowloris", 8)));
+    try {
+      const r = await box.run(["get", "db"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("the agent refused this connection: all 64 of the agent's connections are busy");
+    } finally {
+      await Promise.all(attacks.map((a) => a.stop()));
+    }
+  }, 30_000);
 
   test("the agent's own slow work is not cut by the request deadlines", async () => {
     await startAgent();

@@ -5,7 +5,7 @@
 //
 // MODE: body      complete headers with `Content-Length: 100`, then nothing
 //       idle      connect and send nothing
-//       slowloris a request line, then one header byte every 2 s
+//       slowloris a request line, then one header byte every 1.5 s
 //       flood     a full GET; on keep-alive, the next one as soon as the answer is in
 // With --reopen=MS, a connection the agent closes is opened again MS later (as a determined
 // attacker would). A refused connect (a full listen backlog) is retried.
@@ -60,7 +60,7 @@ function open(retriesLeft: number): void {
     else if (mode === "flood") conn.write(REQUEST);
     else if (mode === "slowloris") {
       conn.write("GET /v1/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
-      trickle = setInterval(() => conn.write("a"), 2_000);
+      trickle = setInterval(() => conn.write("a"), 1_500);
     }
   });
   conn.on("data", (chunk) => {
