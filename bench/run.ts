@@ -5,6 +5,7 @@
 //   4. idle RSS of the agent with 1,000 credentials, before and after loading them all
 //   5. time to first token after start, from nothing and from a warm keyring cache (oidc-provider)
 //   6. token endpoint calls per hour for 1,000 credentials, simulated on a fake clock
+//   7. a legitimate `credagent get` during each connection attack, beside an idle agent (attacks.ts)
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -235,6 +236,11 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
   );
 }
 
+// 7: `get` while one local process attacks the agent's connections.
+const { attackBench, attackTable, ATTACKS_DOC } = await import("./attacks.ts");
+const attackRuns = 100;
+const attacks = `${ATTACKS_DOC}\n\n${attackTable(await attackBench(attackRuns))}\n\n${attackRuns} runs each.`;
+
 /** Debian's oidc-agent with an account made from a device-flow refresh token at the test provider. */
 async function oidcAgentReference(provider: import("../test/support/oidc.ts").TestProvider) {
   const { approveDevice } = await import("../test/support/device-approve.ts");
@@ -283,7 +289,7 @@ const table = [
   "| --- | --- | --- | --- |",
   ...rows.map((r) => `| ${r.join(" | ")} |`),
 ].join("\n");
-console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.`);
+console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${attacks}`);
 
 if (write) {
   const doc = `# Benchmarks
@@ -315,6 +321,8 @@ never asserted in tests.
 ${table}
 
 Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.
+
+${attacks}
 `;
   writeFileSync(join(ROOT, "BENCHMARKS.md"), doc);
   console.error("wrote BENCHMARKS.md");

@@ -28,6 +28,10 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   // Internal, for `credagent start`: a pipe to write "ready" to once the socket listens.
   "ready-fd": { type: "string" },
+  // Internal, for tests: shorter deadlines for a request's headers and body, and for idle
+  // connections (defaults 10s, 10s, 60s).
+  "request-deadline": { type: "string" },
+  "idle-timeout": { type: "string" },
 } as const;
 
 export type AgentArgs = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>["values"];
@@ -51,6 +55,7 @@ export function parseAgentOptions(argv: string[]): { args: AgentArgs; level: Log
     level === undefined ? "--log-level takes debug, info, warn or error"
     : args.lifetime !== undefined && !lifetimeMs ? "-t takes a duration such as 90s, 30m or 8h"
     : args.keyring !== undefined && !isKeyringChoice(args.keyring) ? "--keyring takes auto, os or file"
+    : [args["request-deadline"], args["idle-timeout"]].some((d) => d !== undefined && !parseDuration(d)) ? "--request-deadline and --idle-timeout take a duration such as 2s"
     : undefined;
   if (usageError || level === undefined) {
     process.stderr.write(`credagent agent: ${usageError}\n`);

@@ -2,12 +2,13 @@ import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../api/app.ts";
 import { loadConfig, type AgentConfig } from "../config/load.ts";
+import { parseDuration } from "../duration.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import { controllingTerminal } from "../identity/process-info.ts";
 import { configPath, currentPathEnv, defaultSocketPath, fileStoreDir, isWindowsPipe, sessionTokenPath, stateDir } from "../paths.ts";
 import { desktopPrompt } from "../platform/desktop-prompt.ts";
-import { disableTracing, overwriteFreedNativeMemory, takeEnvironmentValue } from "../platform/process-hardening.ts";
+import { disableTracing, overwriteFreedNativeMemory, raiseOpenFileLimit, takeEnvironmentValue } from "../platform/process-hardening.ts";
 import { systemClock } from "../refresh/clock.ts";
 import { CredentialRegistry } from "../refresh/registry.ts";
 import { Secret } from "../secret.ts";
@@ -21,6 +22,7 @@ import { AuditLog } from "./audit.ts";
 import { ConfirmationBroker } from "./confirm.ts";
 import { toDefinitions } from "./definitions.ts";
 import { AgentLock } from "./lock.ts";
+import { slotLimits } from "./connection-slots.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { descriptorSink, stderrSink, swallowStdioErrors, type LogSink } from "./log-sink.ts";
 import { parseAgentOptions } from "./options.ts";
@@ -145,13 +147,21 @@ export async function runAgent(argv: string[]): Promise<number> {
       info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt }, now: Date.now },
     (err) => log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),
   );
+  // The connection cap stays below the descriptor limit, so that accept() never meets EMFILE
+  // (Bun retries it in a busy loop); the soft limit is raised to the hard one first.
+  const fdLimit = raiseOpenFileLimit();
+  const limits = slotLimits(fdLimit);
+  log.info("connection limits", { fd_limit: fdLimit ?? "unknown", max_connections: limits.max, per_process: limits.perProcess });
+  const requestDeadlineMs = args["request-deadline"] === undefined ? 10_000 : parseDuration(args["request-deadline"])!;
   const server = createRequestServer((request, env) => app.fetch(request, env), {
     agentUid: process.getuid?.() ?? 0,
     denyRoot: config.denyRoot,
     onRefused: (peer) =>
       audit.record({ event: "connection", decision: "deny", reason: "another user's process", credential: null, pid: peer?.pid ?? null, uid: peer?.uid ?? null, exe: null }),
-    headersTimeoutMs: 10_000,
-    idleTimeoutMs: 60_000,
+    headersTimeoutMs: requestDeadlineMs,
+    bodyTimeoutMs: requestDeadlineMs,
+    idleTimeoutMs: args["idle-timeout"] === undefined ? 60_000 : parseDuration(args["idle-timeout"])!,
+    limits,
     log,
   });
 

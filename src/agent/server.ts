@@ -5,20 +5,30 @@ import { describe } from "../errors.ts";
 import type { ConnectionBindings } from "../api/deps.ts";
 import { peerAllowed, readPeerIdentity, type PeerIdentity } from "../identity/peer.ts";
 import { readProcessInfo } from "../identity/process-info.ts";
+import { ConnectionSlots, type Slot, type SlotLimits } from "./connection-slots.ts";
 import type { Logger } from "./log.ts";
 
 // Why node:net + node:http and not Bun.serve: Bun.serve never shows the accepted socket, so the
 // peer's credentials (SO_PEERCRED) cannot be read. A node:net server exposes the fd; the socket
 // is then handed to a node:http server, and hono's node adapter turns requests into fetch calls.
 // Peer checks cost one getsockopt per connection, not per request.
+//
+// Bun's node:http ignores headersTimeout and requestTimeout, so the deadlines are ours. Each phase
+// the client controls has one: its headers (from their first byte), its body (from the end of the
+// headers), the wait for its next request (idle). The agent's own work on a request (a slow
+// source, a confirm prompt) is not the client's phase and has none here.
 
 export interface ServerOptions {
   agentUid: number;
   denyRoot: boolean;
   /** A request whose headers are not complete by then gets 408 (slowloris). */
   headersTimeoutMs: number;
+  /** A request whose body is not complete this long after its headers gets 408. */
+  bodyTimeoutMs: number;
   /** A keep-alive connection idle for this long is closed. */
   idleTimeoutMs: number;
+  /** How many connections the agent holds, and how many one process may. */
+  limits: SlotLimits;
   log: Logger;
   /** Told of every connection refused for its uid (for the audit log). */
   onRefused?: (peer: PeerIdentity | null) => void;
@@ -26,10 +36,22 @@ export interface ServerOptions {
 
 export type FetchHandler = (request: Request, env: ConnectionBindings) => Response | Promise<Response>;
 
-interface ConnectionState {
-  bindings: ConnectionBindings;
-  cancelHeadersTimer: (() => void) | undefined;
-  inFlight: number;
+class Connection implements Slot {
+  inFlight = 0;
+  /** The latest request whose headers were parsed; its body may still be arriving. */
+  request: http.IncomingMessage | undefined;
+  /** Set while the headers of a request are arriving: cancels their deadline. */
+  cancelHeaders: (() => void) | undefined;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly pid: number | null,
+    readonly bindings: ConnectionBindings,
+  ) {}
+
+  idle(): boolean {
+    return this.inFlight === 0 && this.cancelHeaders === undefined && (this.request?.complete ?? true);
+  }
 }
 
 export interface RequestServer {
@@ -39,33 +61,53 @@ export interface RequestServer {
 }
 
 export function createRequestServer(fetch: FetchHandler, options: ServerOptions): RequestServer {
-  const states = new WeakMap<net.Socket, ConnectionState>();
-  const sockets = new Set<net.Socket>();
+  const connections = new WeakMap<net.Socket, Connection>();
+  const slots = new ConnectionSlots<Connection>(options.limits);
+  const pressure = pressureLog(options.log, slots);
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
   let draining = false;
 
   const listener = getRequestListener((request, env) => {
     const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as net.Socket;
-    return fetch(request, states.get(socket)?.bindings ?? { peer: null, process: null });
+    return fetch(request, connections.get(socket)?.bindings ?? { peer: null, process: null });
   });
 
   const httpServer = http.createServer({ maxHeaderSize: 16 * 1024 });
   httpServer.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const state = states.get(req.socket as net.Socket);
-    if (state) {
-      state.cancelHeadersTimer?.();
-      state.cancelHeadersTimer = undefined;
-      state.inFlight += 1;
+    const conn = connections.get(req.socket as net.Socket);
+    if (conn) {
+      conn.cancelHeaders?.();
+      conn.cancelHeaders = undefined;
+      conn.request = req;
+      conn.inFlight += 1;
     }
     inFlight += 1;
     if (draining) res.setHeader("Connection", "close");
+    // The body's deadline, armed only when the parser has not finished the request with the
+    // chunk that held its headers (most requests have no body, or all of it in that chunk).
+    // Checked when it fires rather than tracked: `complete` is exact, and a body the handler
+    // never reads (a GET with Content-Length) gives no event to track.
+    let bodyTimer: ReturnType<typeof setTimeout> | undefined;
+    queueMicrotask(() => {
+      if (req.complete || !conn) return;
+      bodyTimer = setTimeout(() => {
+        if (req.complete) return;
+        if (res.headersSent) conn.socket.destroy();
+        else endWith(conn.socket, 408, "request_timeout", "the request body was not received in time");
+      }, options.bodyTimeoutMs);
+      req.once("end", () => clearTimeout(bodyTimer));
+    });
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
+      if (req.complete) clearTimeout(bodyTimer);
       inFlight -= 1;
-      if (state) state.inFlight -= 1;
+      if (conn) {
+        conn.inFlight -= 1;
+        if (conn.idle()) slots.becameIdle(conn);
+      }
       if (inFlight === 0) onIdle?.();
     };
     res.on("finish", finish);
@@ -81,6 +123,30 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
     endWith(socket, 400, "bad_request", "malformed HTTP request");
   });
 
+  function track(conn: Connection): void {
+    const { socket } = conn;
+    connections.set(socket, conn);
+    slots.add(conn);
+    socket.on("close", () => {
+      conn.cancelHeaders?.();
+      slots.remove(conn);
+    });
+    socket.on("error", () => {});
+    socket.on("data", () => {
+      // The first bytes of a request start its headers' clock; the 'request' event stops it. Bytes
+      // of a body still arriving, or pipelined behind a request in flight, do not.
+      if (conn.cancelHeaders || conn.inFlight > 0 || (conn.request && !conn.request.complete)) return;
+      const timer = setTimeout(() => {
+        conn.cancelHeaders = undefined;
+        endWith(socket, 408, "request_timeout", "the request was not received in time");
+      }, options.headersTimeoutMs);
+      conn.cancelHeaders = () => clearTimeout(timer);
+    });
+    socket.setTimeout(options.idleTimeoutMs, () => {
+      if (conn.idle()) socket.destroy();
+    });
+  }
+
   return {
     onConnection(socket) {
       let peer: PeerIdentity | null;
@@ -93,39 +159,28 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
       if (!peerAllowed(peer, options.agentUid, options.denyRoot)) {
         options.log.warn("connection from another user refused", { pid: peer?.pid, uid: peer?.uid });
         options.onRefused?.(peer);
-        return endWith(socket, 403, "forbidden", "this agent serves only its own user");
+        return refuse(socket, 403, "forbidden", "this agent serves only its own user");
+      }
+      const admission = slots.admit(peer?.pid ?? null);
+      if (!admission.admit) {
+        pressure.refused(admission.reason);
+        return refuse(socket, 503, "unavailable", `the agent refused this connection: ${admission.reason}`);
+      }
+      if (admission.evict) {
+        slots.remove(admission.evict);
+        admission.evict.socket.destroy();
+        pressure.evicted();
       }
       // Read once per connection: the executable and start time (for the pid-reuse check).
       const info = peer && (process.platform === "linux" || process.platform === "darwin") ? readProcessInfo(peer.pid) : null;
       const bindings: ConnectionBindings = { peer, process: info ? { exe: info.exe, startTime: info.startTime } : null };
-      const state: ConnectionState = { bindings, cancelHeadersTimer: undefined, inFlight: 0 };
-      states.set(socket, state);
-      sockets.add(socket);
-      socket.on("close", () => {
-        state.cancelHeadersTimer?.();
-        sockets.delete(socket);
-      });
-      socket.on("error", () => {});
-      socket.on("data", () => {
-        // The first bytes of a request start its clock; the 'request' event (headers parsed) stops it.
-        if (state.cancelHeadersTimer || state.inFlight > 0) return;
-        const timer = setTimeout(() => {
-          state.cancelHeadersTimer = undefined;
-          endWith(socket, 408, "request_timeout", "the request was not received in time");
-        }, options.headersTimeoutMs);
-        state.cancelHeadersTimer = () => clearTimeout(timer);
-      });
-      socket.setTimeout(options.idleTimeoutMs, () => {
-        if (state.inFlight === 0) socket.destroy();
-      });
+      track(new Connection(socket, peer?.pid ?? null, bindings));
       httpServer.emit("connection", socket);
     },
 
     async drain(graceMs) {
       draining = true;
-      for (const socket of sockets) {
-        if (states.get(socket)?.inFlight === 0) socket.destroy();
-      }
+      for (const conn of slots.connections()) if (conn.inFlight === 0) conn.socket.destroy();
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
@@ -135,16 +190,80 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
           };
         });
       }
-      for (const socket of sockets) socket.destroy();
+      for (const conn of slots.connections()) conn.socket.destroy();
     },
   };
 }
 
+/**
+ * One log line per 10 s at most about connections closed or refused at the cap: an attacker
+ * opening thousands a second must not turn the log into its own flood.
+ */
+function pressureLog(log: Logger, slots: ConnectionSlots<Connection>, everyMs = 10_000) {
+  let evicted = 0;
+  let refused = 0;
+  let lastReason = "";
+  let lastLine = -Infinity;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    timer = undefined;
+    lastLine = Date.now();
+    const top = slots.holders(1)[0];
+    const fields = { evicted_idle: evicted, refused, open: slots.size, max: slots.limits.max, top_pid: top?.pid, top_pid_connections: top?.connections };
+    if (refused > 0) log.warn("connections refused: the agent's connection slots are busy", { ...fields, reason: lastReason });
+    else log.info("idle connections closed to admit new ones (connection cap reached)", fields);
+    evicted = 0;
+    refused = 0;
+  };
+  const note = () => {
+    if (timer) return;
+    timer = setTimeout(flush, Math.max(0, lastLine + everyMs - Date.now()));
+    timer.unref?.();
+  };
+  return {
+    evicted() {
+      evicted += 1;
+      note();
+    },
+    refused(reason: string) {
+      refused += 1;
+      lastReason = reason;
+      note();
+    },
+  };
+}
+
+/**
+ * Refused connections waiting for their client to read why, at most: they hold descriptors beyond
+ * the cap, so they come out of the ones connection-slots.ts reserves.
+ */
+const LINGERING_REFUSALS = 32;
+let lingering = 0;
+
+/**
+ * Answers a connection that was never handed to the HTTP server, and closes it once the client
+ * has read the answer (or after 1 s). Closing a Unix socket with the client's request unread
+ * makes the client's next read fail with ECONNRESET before it sees why. Under a flood of refused
+ * connections, beyond LINGERING_REFUSALS at once, they are closed at once and may see that reset.
+ */
+function refuse(socket: net.Socket, status: number, code: string, message: string): void {
+  socket.on("error", () => {});
+  if (lingering >= LINGERING_REFUSALS) return endWith(socket, status, code, message);
+  lingering += 1;
+  socket.once("close", () => (lingering -= 1));
+  socket.on("data", () => {});
+  socket.setTimeout(1_000, () => socket.destroy());
+  socket.end(httpError(status, code, message));
+}
+
 function endWith(socket: net.Socket, status: number, code: string, message: string): void {
+  socket.on("error", () => {});
+  socket.end(httpError(status, code, message));
+  socket.destroySoon?.();
+}
+
+function httpError(status: number, code: string, message: string): string {
   const body = JSON.stringify({ error: { code, message } });
   const reason = http.STATUS_CODES[status] ?? "Error";
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-  socket.destroySoon?.();
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

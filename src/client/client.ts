@@ -1,7 +1,12 @@
-import { readFileSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import { CredagentError, isErrorCode } from "../errors.ts";
 import type { Secret } from "../secret.ts";
 import type { CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, TokenResponse } from "../wire/types.ts";
+
+/** Pauses between connects refused on an existing socket file (0.5 s in all), then give up. */
+const REFUSED_RETRY_MS = [20, 40, 80, 160, 200];
+/** How long connects that find the agent's backlog full (EAGAIN) are retried. */
+const BACKLOG_FULL_RETRY_MS = 5_000;
 
 /** The only way the CLI reaches the agent: typed calls over its socket. */
 export class AgentClient {
@@ -68,23 +73,20 @@ export class AgentClient {
   }
 
   async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let response: Response;
-    try {
-      response = await fetch(`http://localhost${path}`, {
-        method,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        headers: { ...this.#sessionHeader(), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        unix: this.socketPath,
-        signal: AbortSignal.timeout(this.timeoutMs),
-        keepalive: false,
-      });
-    } catch (err) {
-      throw this.#connectionError(err);
-    }
+    const init: BunFetchRequestInit = {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      headers: { ...this.#sessionHeader(), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      unix: this.socketPath,
+      signal: AbortSignal.timeout(this.timeoutMs),
+      keepalive: false,
+    };
+    const response = await this.#fetch(`http://localhost${path}`, init);
     let answer: unknown;
     try {
       answer = await response.json();
     } catch (err) {
+      if (connectionCode(err) || (err as Error).name === "TimeoutError") throw this.#connectionError(err);
       throw new CredagentError("internal", `the agent at ${this.socketPath} sent a response that is not JSON (HTTP ${response.status})`, { cause: err });
     }
     if (!response.ok) {
@@ -95,8 +97,43 @@ export class AgentClient {
     return answer as T;
   }
 
+  async #fetch(url: string, init: BunFetchRequestInit): Promise<Response> {
+    const started = Date.now();
+    let refused = 0;
+    for (;;) {
+      try {
+        return await fetch(url, init);
+      } catch (err) {
+        // Nothing was sent when a connect fails, so any request may be retried. EAGAIN: the agent
+        // listens but its backlog is full (a flood of connections): it drains within moments.
+        // ECONNREFUSED on a socket file that exists is a stale socket (no agent), or the same
+        // full backlog (Bun reports it either way): a few short retries tell them apart.
+        const code = connectionCode(err);
+        if (code === "EAGAIN" && Date.now() - started < BACKLOG_FULL_RETRY_MS) {
+          await Bun.sleep(10 + Math.random() * 20);
+          continue;
+        }
+        const pause = REFUSED_RETRY_MS[refused++];
+        if (code === "ECONNREFUSED" && pause !== undefined && this.#socketFileExists()) {
+          await Bun.sleep(pause);
+          continue;
+        }
+        throw this.#connectionError(err);
+      }
+    }
+  }
+
+  #socketFileExists(): boolean {
+    try {
+      return lstatSync(this.socketPath).isSocket();
+    } catch {
+      return false;
+    }
+  }
+
   #connectionError(err: unknown): CredagentError {
-    const code = (err as { code?: string }).code;
+    const code = connectionCode(err);
+    // Only "nothing listens" means no agent: no socket file, or a file nobody accepts on.
     if (code === "ENOENT" || code === "ECONNREFUSED" || code === "FailedToOpenSocket" || code === "ConnectionRefused") {
       return new CredagentError(
         "agent_not_running",
@@ -107,6 +144,28 @@ export class AgentClient {
     if ((err as Error).name === "TimeoutError") {
       return new CredagentError("unavailable", `the agent at ${this.socketPath} did not answer within ${this.timeoutMs / 1000}s`, { cause: err });
     }
-    return new CredagentError("agent_not_running", `cannot reach the agent at ${this.socketPath}: ${(err as Error).message}`, { cause: err });
+    if (code === "EAGAIN") {
+      return new CredagentError(
+        "unavailable",
+        `the agent at ${this.socketPath} is running but its connection queue stayed full for ${BACKLOG_FULL_RETRY_MS / 1000}s (a flood of connections); try again, and if it persists see the agent's log`,
+        { cause: err },
+      );
+    }
+    // Bun's fetch says ECONNRESET both when the agent resets a connection and when it closes one
+    // before answering: either way an agent is there, busy or failing, not absent.
+    if (code === "ECONNRESET" || code === "ConnectionClosed" || code === "EPIPE" || code === "UND_ERR_SOCKET") {
+      return new CredagentError(
+        "unavailable",
+        `the agent at ${this.socketPath} closed the connection before answering (${code}); it is running but may be overloaded: try again, and if it persists see the agent's log`,
+        { cause: err },
+      );
+    }
+    return new CredagentError("unavailable", `cannot talk to the agent at ${this.socketPath}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The transport error code of a failed fetch or body read (Bun puts it on the error itself). */
+function connectionCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code ?? (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === "string" ? code : undefined;
 }

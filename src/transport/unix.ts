@@ -5,8 +5,6 @@ import { CredagentError } from "../errors.ts";
 import { assertSocketPathLength } from "../paths.ts";
 import { InstanceLock } from "./lock.ts";
 
-const MAX_CONNECTIONS = 1024;
-
 export interface UnixListener {
   server: net.Server;
   path: string;
@@ -70,9 +68,9 @@ export async function listenUnix(path: string, uid: number, onConnection: (socke
   try {
     // Holding the lock, a socket file left here belongs to an agent that died: replace it.
     if (checkExistingSocket(path) === "socket") unlinkSync(path);
+    // No maxConnections: over it, a client is accepted and reset, and cannot tell a full agent
+    // from a dead one. The request server caps connections itself (agent/connection-slots.ts).
     const server = net.createServer({ pauseOnConnect: false }, onConnection);
-    // A runaway client must not exhaust the agent's descriptors.
-    server.maxConnections = MAX_CONNECTIONS;
     const previous = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
