@@ -85,16 +85,32 @@ export class Sandbox {
     if (r.code !== 0) throw new Error(`start failed (${r.code}): ${r.stderr}`);
     const pid = /CRED_AGENT_PID=(\d+)/.exec(r.stdout)?.[1];
     if (!pid) throw new Error(`start printed no pid: ${r.stdout}`);
+    this.#started.add(Number(pid));
     return Number(pid);
   }
 
+  readonly #started = new Set<number>();
+
   /** Stops any agent still on this sandbox's socket and removes the directory. */
   async cleanup(): Promise<void> {
+    const pids = new Set(this.#started);
     try {
-      const pid = (await this.request("GET", "/v1/health").then((r) => JSON.parse(r.body).pid)) as number;
-      process.kill(pid, "SIGKILL");
+      // With the session token, if there is one: an agent that requires it answers nothing else.
+      const tokenFile = `${this.socket}.token`;
+      const headers: Record<string, string> = existsSync(tokenFile) ? { authorization: `Bearer ${readFileSync(tokenFile, "utf8").trim()}` } : {};
+      const res = await fetch("http://localhost/v1/health", { unix: this.socket, headers, signal: AbortSignal.timeout(5_000) });
+      pids.add(((await res.json()) as { pid: number }).pid);
     } catch {
-      // no agent left
+      // no agent answering
+    }
+    for (const pid of pids) {
+      try {
+        // A recorded pid may have been reused since: only an agent of this binary is killed.
+        if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith(BIN)) continue;
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
     }
     rmSync(this.root, { recursive: true, force: true });
   }
