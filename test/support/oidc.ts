@@ -65,7 +65,9 @@ export class TestProvider {
     return provider;
   }
 
+  /** Starts the provider, unless it is running already (a second one would be left running untracked). */
   async start(): Promise<void> {
+    if (this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null) return;
     const proc = Bun.spawn(["node", resolve(import.meta.dir, "oidc-provider.mjs"), this.configFile], { stdout: "pipe", stderr: "ignore" });
     this.#proc = proc;
     const reader = proc.stdout.getReader();
