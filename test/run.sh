@@ -45,8 +45,18 @@ fi
 
 log=$(mktemp)
 keyring_dir=$(mktemp -d /tmp/ca-keyring-XXXXXX)
+# Every test stops what it started; should one fail to, nothing it started outlives this command.
+stop_leftovers() {
+  local left
+  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/" || true)
+  if [ -n "$left" ]; then
+    say "killing processes that outlived their tests: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | tr '\n' ';')"
+    kill -9 $left 2>/dev/null
+  fi
+}
 cleanup() {
   [ -n "${SECRET_SERVICE_BUS_PID:-}" ] && kill "$SECRET_SERVICE_BUS_PID" 2>/dev/null
+  stop_leftovers
   rm -rf "$log" "$keyring_dir"
 }
 trap cleanup EXIT
@@ -60,6 +70,7 @@ eval "$services"
 export CREDAGENT_TEST_SECRET_SERVICE=1
 node_modules/.bin/bun test --timeout 30000 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+stop_leftovers
 passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 failed=$(grep -Eo '^ *[0-9]+ fail$' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 if [ "$status" -ne 0 ] && [ "$failed" = 0 ]; then failed=1; fi
