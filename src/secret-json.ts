@@ -25,7 +25,7 @@ export function encodeJsonWithSecrets(fields: Record<string, JsonField>): Uint8A
     }
   }
   parts.push(encoder.encode(first ? "{}" : "}"));
-  return concatAndWipe(parts);
+  return concat(parts, { wipeParts: true });
 }
 
 /** The bytes as a JSON string literal, quotes included. */
@@ -49,17 +49,6 @@ function escapeJsonString(bytes: Uint8Array): Uint8Array {
     }
   }
   out[o++] = QUOTE;
-  return out;
-}
-
-function concatAndWipe(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-    p.fill(0);
-  }
   return out;
 }
 
@@ -111,12 +100,13 @@ export function parseJsonWithSecrets(bytes: Uint8Array, secretKeys: readonly str
   return { value: value as Record<string, unknown>, secrets };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+function concat(parts: Uint8Array[], options: { wipeParts?: boolean } = {}): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let o = 0;
   for (const p of parts) {
     out.set(p, o);
     o += p.byteLength;
+    if (options.wipeParts) p.fill(0);
   }
   return out;
 }
