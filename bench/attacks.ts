@@ -37,11 +37,11 @@ A legitimate \`credagent get db\` (the whole CLI process, run one after another;
 (\`test/support/conn-attacker.ts\`) that reopens every connection the agent closes 20 ms later, so
 the pressure lasts through all the runs; the agent runs with its default deadlines (10 s for
 headers and for a body, 60 s idle) and limits (1,024 connections, 128 a process; 64 and 8 under a
-descriptor limit of 128). The attacker, the agent and the CLI share the machine's 2 cores, which
-other engineers' builds and tests were also using during the run (the idle reference here is
-several times slower than the same \`get\` in the table above, which hyperfine measured on a quieter
-machine): compare the rows of this table with each other, not with the table above; the figures
-under attack measure mostly CPU contention and vary from run to run.
+descriptor limit of 128). The attacker, the agent and the CLI share the machine's 2 cores. The
+idle reference is slower than hyperfine's \`get\` in the table above because it is timed from
+\`Bun.spawnSync\` in the benchmark process, not by hyperfine: compare the rows of this table with
+each other; the figures under attack measure mostly CPU contention and vary from run to run.
+Same run and machine as the table above.
 
 The same script against the build before the fix (commit 67cf2fa, 5 runs each): every \`get\`
 failed (connection reset) under the body, slowloris and 2,000-connection attacks; under the
