@@ -1,5 +1,5 @@
 import { CredagentError, describe } from "../errors.ts";
-import type { FetchContext, Token, TokenSource } from "./source.ts";
+import { CannotHealError, type FetchContext, type Token, type TokenSource } from "./source.ts";
 import { runInOwnGroup } from "./process-group.ts";
 import { parseTokenOutput } from "./token-output.ts";
 
@@ -17,6 +17,8 @@ export interface CommandSourceOptions {
 const MAX_OUTPUT_BYTES = 1 << 20;
 const MAX_STDERR_IN_MESSAGE = 300;
 const KILL_GRACE_MS = 2_000;
+/** Why a program cannot start that stays true until someone installs or fixes it. */
+const CANNOT_START = new Set(["ENOENT", "ENOTDIR", "EACCES", "ENOEXEC"]);
 
 /** `source = "command"`: runs a program that prints a token (az, gcloud, vault, a script). */
 export function commandSource(options: CommandSourceOptions): TokenSource {
@@ -36,11 +38,9 @@ export function commandSource(options: CommandSourceOptions): TokenSource {
           graceMs: options.killGraceMs ?? KILL_GRACE_MS,
         });
       } catch (err) {
-        throw new CredagentError(
-          "source_failed",
-          `could not run '${program}': ${describe(err)}; check the command in the config and your PATH`,
-          { cause: err },
-        );
+        const code = (err as { code?: unknown })?.code;
+        const Failure = typeof code === "string" && CANNOT_START.has(code) ? CannotHealError : CredagentError;
+        throw new Failure("source_failed", `could not run '${program}': ${describe(err)}; check the command in the config and your PATH`, { cause: err });
       }
       const { stdout, stderr, exitCode: code, signalCode } = result;
       try {

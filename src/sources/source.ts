@@ -1,3 +1,4 @@
+import { CredagentError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
 
 /** A short-lived credential as a source hands it over. Times are epoch milliseconds. */
@@ -40,4 +41,16 @@ export interface InteractiveTokenSource extends TokenSource {
 
 export function isInteractive(source: TokenSource): source is InteractiveTokenSource {
   return typeof (source as Partial<InteractiveTokenSource>).login === "function";
+}
+
+/**
+ * A failure that will not heal by itself: a secret that is not stored, a client or scope the
+ * identity provider rejects, a program that does not exist. The agent does not retry it in the
+ * background (every 2 minutes, forever); a request, `credagent refresh`, a changed secret or a
+ * reload tries again.
+ */
+export class CannotHealError extends CredagentError {}
+
+export function cannotHeal(err: unknown): boolean {
+  return err instanceof CannotHealError || (err instanceof CredagentError && err.code === "config_invalid");
 }

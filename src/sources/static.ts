@@ -1,6 +1,5 @@
-import { CredagentError } from "../errors.ts";
 import { secretAccount, type SecretStore } from "../store/store.ts";
-import type { FetchContext, Token, TokenSource } from "./source.ts";
+import { CannotHealError, type FetchContext, type Token, type TokenSource } from "./source.ts";
 
 /**
  * `source = "static"`: a long-lived secret from the store (a database password for an app that
@@ -14,7 +13,7 @@ export function staticSource(name: string, lifetimeMs: number, store: SecretStor
     async fetchToken(ctx: FetchContext): Promise<Token> {
       const value = await store.get(secretAccount(name));
       if (!value) {
-        throw new CredagentError(
+        throw new CannotHealError(
           "source_failed",
           `no secret is stored for '${name}' in ${store.description}` +
             `${store.backend === "os" ? " (or the keyring is locked: unlock it)" : ""}; set one with: credagent secret set ${name}`,

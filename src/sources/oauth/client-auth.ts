@@ -1,9 +1,9 @@
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { importPKCS8 } from "jose";
 import * as oauth from "oauth4webapi";
-import { CredagentError } from "../../errors.ts";
 import type { Secret } from "../../secret.ts";
 import { secretAccount, type SecretStore } from "../../store/store.ts";
+import { CannotHealError } from "../source.ts";
 import type { OAuthOptions } from "./options.ts";
 
 /**
@@ -15,7 +15,7 @@ export async function clientAuthFor(options: OAuthOptions, store: SecretStore): 
   const secret = await store.get(secretAccount(options.name));
   if (!secret) {
     const what = options.clientAuth === "private_key_jwt" ? "private key (PEM)" : "client secret";
-    throw new CredagentError(
+    throw new CannotHealError(
       "source_failed",
       `no ${what} is stored for '${options.name}' in ${store.description}; set it with: credagent secret set ${options.name} --stdin < FILE`,
     );
@@ -41,7 +41,7 @@ async function privateKeyJwt(options: OAuthOptions, secret: Secret): Promise<oau
   const pem = secret.reveal();
   const keyPem = PEM_BLOCK("PRIVATE KEY").exec(pem)?.[0];
   if (!keyPem) {
-    throw new CredagentError(
+    throw new CannotHealError(
       "source_failed",
       `the secret stored for '${options.name}' holds no PKCS#8 private key (-----BEGIN PRIVATE KEY-----); ` +
         "convert one with: openssl pkcs8 -topk8 -nocrypt -in key.pem",
@@ -53,7 +53,7 @@ async function privateKeyJwt(options: OAuthOptions, secret: Secret): Promise<oau
     alg = algorithmOf(keyPem);
     key = (await importPKCS8(keyPem, alg)) as CryptoKey;
   } catch (err) {
-    throw new CredagentError("source_failed", `the private key stored for '${options.name}' cannot be used: ${(err as Error).message}`, { cause: err });
+    throw new CannotHealError("source_failed", `the private key stored for '${options.name}' cannot be used: ${(err as Error).message}`, { cause: err });
   }
   const certPem = PEM_BLOCK("CERTIFICATE").exec(pem)?.[0];
   const thumbprint = certPem ? createHash("sha256").update(new X509Certificate(certPem).raw).digest("base64url") : undefined;

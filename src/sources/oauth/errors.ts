@@ -1,5 +1,6 @@
 import * as oauth from "oauth4webapi";
 import { CredagentError, describe } from "../../errors.ts";
+import { CannotHealError } from "../source.ts";
 
 /**
  * An identity provider's failure as a message that says what happened and what to do. Never
@@ -25,11 +26,20 @@ export function providerError(err: unknown, ctx: { name: string; origin: string;
         { cause: err },
       );
     }
+    // These answers stay the same until someone changes the config, the stored secret or the
+    // client's registration at the provider: they are not retried in the background.
     if (fields.error === "invalid_client" || fields.error === "unauthorized_client") {
-      return new CredagentError(
+      return new CannotHealError(
         "source_failed",
         `the identity provider at ${ctx.origin} rejected the client (${what}); check client_id and client_auth in the config ` +
           `and the secret stored for it (credagent secret set ${ctx.name})`,
+        { cause: err },
+      );
+    }
+    if (fields.error === "invalid_scope" || fields.error === "unsupported_grant_type") {
+      return new CannotHealError(
+        "source_failed",
+        `the identity provider at ${ctx.origin} answered HTTP ${fields.status} ${what}; check scope, resource, audience and grant of '${ctx.name}' in the config`,
         { cause: err },
       );
     }
