@@ -88,6 +88,8 @@ export async function runAgent(argv: string[]): Promise<number> {
         log.info("token obtained", { credential: event.name, expires_at: iso(event.token.expiresAt), refresh_at: iso(event.refreshAt) });
         const def = registry.definition(event.name);
         if (event.persist && def) persistToken(store, event.name, def.fingerprint, event.token, log);
+      } else if (event.kind === "idle") {
+        log.info("credential idle: not refreshed until asked for again", { credential: event.name, last_asked_at: iso(event.lastAskedAt) });
       } else {
         log.warn("token fetch failed", { credential: event.name, error: event.error, retry_at: event.retryAt ? iso(event.retryAt) : undefined });
       }

@@ -1,9 +1,9 @@
 import { CredagentError, describe } from "../errors.ts";
 import { formatCountdown } from "../duration.ts";
-import { isInteractive, type LoginChallenge, type Token, type TokenSource } from "../sources/source.ts";
+import { cannotHeal, isInteractive, type LoginChallenge, type Token, type TokenSource } from "../sources/source.ts";
 import type { CredentialState } from "../wire/types.ts";
 import type { Clock } from "./clock.ts";
-import { backoffDelay, refreshAt, type RefreshPolicy } from "./policy.ts";
+import { backoffDelay, idleAfter, refreshAt, type RefreshPolicy } from "./policy.ts";
 
 export interface CredentialDeps {
   clock: Clock;
@@ -13,7 +13,9 @@ export interface CredentialDeps {
 
 export type CredentialEvent =
   | { kind: "fetched"; name: string; token: Token; refreshAt: number; persist: boolean }
-  | { kind: "fetch_failed"; name: string; error: string; retryAt: number | null };
+  | { kind: "fetch_failed"; name: string; error: string; retryAt: number | null }
+  /** No request for a long while: no longer refreshed until the next one. */
+  | { kind: "idle"; name: string; lastAskedAt: number };
 
 interface LoginState {
   status: "pending" | "done" | "failed";
@@ -44,12 +46,19 @@ export class ManagedCredential {
   #failures = 0;
   #lastError: string | undefined;
   #retryAt: number | undefined;
+  // When the last fetch failed: a request within retryFloorMs of it fails fast.
+  #failedAt: number | undefined;
   #refreshAt: number | undefined;
   #cancelTimer: (() => void) | undefined;
   #abort: AbortController | undefined;
   // Background refresh only runs for a credential somebody has asked for: an unused one costs
   // the identity provider nothing.
   #inUse = false;
+  // The last request (or prefetch, or restored token): a credential nobody asked for in a long
+  // while goes idle, which stops its background refresh until the next request.
+  #lastAskedAt: number | undefined;
+  #idle = false;
+  #lifetimeMs: number | undefined;
   #stopped = false;
   // Bumped by forget(): a fetch that was under way then must not bring its token back.
   #epoch = 0;
@@ -67,16 +76,14 @@ export class ManagedCredential {
 
   /** A token valid for at least minValidMs, from memory when one is. */
   async get(minValidMs = 0): Promise<Token> {
-    this.#inUse = true;
     const now = this.deps.clock.now();
+    this.#asked(now);
     const held = this.#token;
     if (held && held.expiresAt - now > minValidMs) return held;
     if (this.#loginRequired && !this.#pending) {
       throw new CredagentError("login_required", this.#lastError ?? `sign in with: credagent login ${this.name}`);
     }
-    if (!this.#pending && this.#retryAt !== undefined && now < this.#retryAt) {
-      throw this.#unavailable(`retrying in ${formatCountdown(this.#retryAt - now)}`);
-    }
+    if (!this.#pending && this.#failingFast(now)) throw this.#unavailable(this.#backoffNote(now));
     const token = await this.#waitBounded(this.#fetchOnce());
     const left = token.expiresAt - this.deps.clock.now();
     if (left <= minValidMs) {
@@ -91,19 +98,22 @@ export class ManagedCredential {
 
   /** Fetches a new token now, whatever the one held; joins a fetch already under way. */
   async refresh(): Promise<Token> {
-    this.#inUse = true;
+    this.#asked(this.deps.clock.now());
     return this.#waitBounded(this.#fetchOnce());
   }
 
   /** Starts keeping the token fresh at once (config `prefetch`). */
   prefetch(): void {
-    this.#inUse = true;
+    this.#asked(this.deps.clock.now());
     this.#fetchOnce().catch(() => {});
   }
 
   /** Seeds a token obtained elsewhere (a cache), scheduling its refresh. */
   seed(token: Token): void {
     if (token.expiresAt <= this.deps.clock.now()) return;
+    // A restarted agent does not know when it was last asked: it counts from now.
+    this.#lastAskedAt ??= this.deps.clock.now();
+    this.#lifetimeMs = token.expiresAt - token.obtainedAt;
     this.#hold(token);
     this.#schedule(refreshAt(token, this.policy, this.deps.random));
   }
@@ -114,6 +124,7 @@ export class ManagedCredential {
     let state: CredentialState;
     if (this.#pending) state = "refreshing";
     else if (this.#loginRequired) state = "login_required";
+    else if (this.#idle) state = "idle";
     else if (valid) state = this.#lastError ? "stale" : "fresh";
     else if (this.#lastError) state = "failing";
     else state = "not_loaded";
@@ -140,8 +151,31 @@ export class ManagedCredential {
     this.#failures = 0;
     this.#lastError = undefined;
     this.#retryAt = undefined;
+    this.#failedAt = undefined;
     this.#refreshAt = undefined;
     this.#inUse = false;
+    this.#idle = false;
+    this.#lastAskedAt = undefined;
+    this.#lifetimeMs = undefined;
+  }
+
+  /**
+   * Tries again at once after a failure, for a cause the agent cannot see heal (a secret set, the
+   * config reloaded): the backoff is forgotten, and the fetch happens now when the credential is
+   * in use, else at the next request. False when there was no failure to retry.
+   */
+  retry(): boolean {
+    if (this.#stopped || this.#loginRequired || this.#lastError === undefined) return false;
+    if (this.#pending) {
+      // The fetch under way may have started before the change: if it fails, once more after it.
+      void this.#pending.catch(() => {}).then(() => this.retry());
+      return true;
+    }
+    this.#failures = 0;
+    this.#failedAt = undefined;
+    this.#retryAt = undefined;
+    if (this.#inUse) this.#fetchOnce().catch(() => {});
+    return true;
   }
 
   stop(): void {
@@ -187,12 +221,20 @@ export class ManagedCredential {
     } catch (err) {
       if (epoch !== this.#epoch) throw err;
       this.#failures += 1;
-      this.#lastError = describe(err);
       const now = clock.now();
+      this.#failedAt = now;
+      const permanent = cannotHeal(err);
+      this.#lastError = permanent
+        ? `${describe(err)} (not retried on its own: a request, 'credagent refresh ${this.name}', a changed secret or a reload tries again)`
+        : describe(err);
       let retryAt: number | null = null;
       if (err instanceof CredagentError && err.code === "login_required") {
         this.#loginRequired = true;
         this.#retryAt = undefined;
+        this.#cancelTimer?.();
+      } else if (permanent) {
+        this.#retryAt = undefined;
+        this.#refreshAt = undefined;
         this.#cancelTimer?.();
       } else if (!this.#stopped) {
         retryAt = now + backoffDelay(this.#failures, this.policy, this.deps.random);
@@ -209,9 +251,11 @@ export class ManagedCredential {
 
   #accept(token: Token): void {
     this.#hold(token);
+    this.#lifetimeMs = token.expiresAt - token.obtainedAt;
     this.#failures = 0;
     this.#lastError = undefined;
     this.#retryAt = undefined;
+    this.#failedAt = undefined;
     this.#loginRequired = false;
     const at = refreshAt(token, this.policy, this.deps.random);
     this.#schedule(at);
@@ -249,7 +293,7 @@ export class ManagedCredential {
     const challenge = await source.login({ signal: abort.signal, now: this.deps.clock.now() });
     const state: LoginState = { status: "pending", message: null, abort, expiresAt: this.deps.clock.now() + challenge.expiresIn * 1000 };
     this.#login = state;
-    this.#inUse = true;
+    this.#asked(this.deps.clock.now());
     challenge.completion.then(
       (token) => {
         if (this.#login !== state || epoch !== this.#epoch) return;
@@ -278,8 +322,42 @@ export class ManagedCredential {
     const delay = Math.max(0, at - this.deps.clock.now());
     this.#cancelTimer = this.deps.clock.setTimeout(() => {
       this.#cancelTimer = undefined;
-      this.#fetchOnce().catch(() => {});
+      if (this.#unaskedSince(this.deps.clock.now())) this.#goIdle();
+      else this.#fetchOnce().catch(() => {});
     }, delay);
+  }
+
+  /** Somebody asked: the credential is in use, and wakes from idle with the refresh it skipped. */
+  #asked(now: number): void {
+    this.#lastAskedAt = now;
+    this.#inUse = true;
+    if (!this.#idle) return;
+    this.#idle = false;
+    // A token still held is served, and renewed in the background as it would have been; with
+    // none, the request that woke it fetches.
+    const held = this.#token;
+    if (held && held.expiresAt > now && !this.#loginRequired) this.#schedule(now);
+  }
+
+  #unaskedSince(now: number): boolean {
+    return this.#lastAskedAt !== undefined && now - this.#lastAskedAt >= idleAfter(this.policy, this.#lifetimeMs);
+  }
+
+  #goIdle(): void {
+    this.#idle = true;
+    this.#inUse = false;
+    this.#refreshAt = undefined;
+    this.deps.onEvent?.({ kind: "idle", name: this.name, lastAskedAt: this.#lastAskedAt ?? this.deps.clock.now() });
+  }
+
+  /**
+   * Whether a request after a failure fails at once rather than fetch: only within retryFloorMs of
+   * the failure and before the backoff slot. Past the floor the source may well be back, and one
+   * fetch per request every few seconds is no hammering.
+   */
+  #failingFast(now: number): boolean {
+    if (this.#failedAt === undefined || now - this.#failedAt >= this.policy.retryFloorMs) return false;
+    return this.#retryAt === undefined || now < this.#retryAt;
   }
 
   async #waitBounded(fetching: Promise<Token>): Promise<Token> {
@@ -301,10 +379,16 @@ export class ManagedCredential {
       return await Promise.race([fetching, timedOut]);
     } catch (err) {
       if (err instanceof CredagentError && (err.code === "unavailable" || err.code === "login_required")) throw err;
-      throw this.#unavailable(undefined, err);
+      throw this.#unavailable(this.#backoffNote(this.deps.clock.now()), err);
     } finally {
       cancel?.();
     }
+  }
+
+  /** When the background retry comes, and how not to wait for it (a lasting failure says so in its error). */
+  #backoffNote(now: number): string | undefined {
+    if (this.#retryAt === undefined) return undefined;
+    return `retrying in ${formatCountdown(Math.max(0, this.#retryAt - now))}; 'credagent refresh ${this.name}' tries at once`;
   }
 
   #unavailable(extra?: string, cause?: unknown): CredagentError {

@@ -11,6 +11,13 @@ export interface RefreshPolicy {
   fetchTimeoutMs: number;
   /** How long a request with no valid token waits for a fetch before it gets 503. */
   requestWaitMs: number;
+  /**
+   * A request during a backoff fetches anyway once the last failure is this old: the source may be
+   * back (an identity provider restarted) long before the backoff slot, which grows to 2 minutes.
+   */
+  retryFloorMs: number;
+  /** Background refresh stops after this long without a request; see idleAfter(). */
+  idleAfterMs: number;
 }
 
 export const DEFAULT_POLICY: RefreshPolicy = {
@@ -19,6 +26,13 @@ export const DEFAULT_POLICY: RefreshPolicy = {
   backoffMaxMs: 120_000,
   fetchTimeoutMs: 30_000,
   requestWaitMs: 30_000,
+  // A client retrying in a loop costs the source one fetch per 5 s at most, while a person who
+  // restarted the identity provider gets a token on their next try rather than within 2 minutes.
+  retryFloorMs: 5_000,
+  // An hour covers the pauses of a working day (a meeting, lunch) without a fetch on return; a
+  // credential untouched overnight or over a weekend stops costing the identity provider calls
+  // (a 5-minute token refreshed at 80% is 15 calls an hour, for nobody).
+  idleAfterMs: 3_600_000,
 };
 
 const DEFAULT_REFRESH_SHARE = 0.8;
@@ -43,4 +57,13 @@ export function backoffDelay(failures: number, policy: RefreshPolicy, random: ()
   const exp = policy.backoffBaseMs * 2 ** Math.min(Math.max(failures - 1, 0), 30);
   const capped = Math.min(exp, policy.backoffMaxMs);
   return Math.round(capped * (0.8 + 0.4 * random()));
+}
+
+/**
+ * How long without a request before a credential stops being refreshed: at least two lifetimes of
+ * its token, so a client that asks once per token (the usual pattern: it asks when its copy
+ * expires) never finds it idle, and at least policy.idleAfterMs.
+ */
+export function idleAfter(policy: RefreshPolicy, lifetimeMs: number | undefined): number {
+  return Math.max(policy.idleAfterMs, 2 * (lifetimeMs ?? 0));
 }

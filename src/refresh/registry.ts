@@ -13,6 +13,8 @@ export interface CredentialDefinition {
   prefetch: boolean;
   /** Who may fetch it (not part of the fingerprint: changing rules keeps the token). */
   access?: { allow?: AllowRule[]; confirm: boolean };
+  /** The stored secrets (by name) its source reads at each fetch: a change to one retries it. */
+  secrets?: string[];
   createSource(): TokenSource;
 }
 
@@ -37,6 +39,9 @@ export class CredentialRegistry {
       if (old && old.def.fingerprint === def.fingerprint) {
         next.set(def.name, { def, credential: old.credential });
         result.kept.push(def.name);
+        // A reload is someone fixing something (the PATH of a command, a file it reads): a
+        // failure, even one that cannot heal by itself, is tried again.
+        old.credential.retry();
         continue;
       }
       const credential = new ManagedCredential(def.name, def.createSource(), def.policy, this.deps);
@@ -66,6 +71,15 @@ export class CredentialRegistry {
 
   definition(name: string): CredentialDefinition | undefined {
     return this.#entries.get(name)?.def;
+  }
+
+  /** A stored secret was set or removed: the credentials that read it and are failing try again now. */
+  secretChanged(secret: string): string[] {
+    const retried: string[] = [];
+    for (const { def, credential } of this.#entries.values()) {
+      if (def.secrets?.includes(secret) && credential.retry()) retried.push(def.name);
+    }
+    return retried;
   }
 
   list(): ManagedCredential[] {

@@ -3,7 +3,8 @@
 export const API_PREFIX = "/v1";
 export const CREDENTIAL_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
-export type CredentialState = "fresh" | "refreshing" | "stale" | "failing" | "not_loaded" | "login_required";
+/** idle: nobody asked for it in a long while, so it is not refreshed; the next request fetches. */
+export type CredentialState = "fresh" | "refreshing" | "stale" | "failing" | "not_loaded" | "login_required" | "idle";
 
 export interface HealthResponse {
   status: "ok";
@@ -53,4 +54,10 @@ export interface LoginStatusResponse {
   status: "none" | "pending" | "done" | "failed";
   message: string | null;
   expires_at: string | null;
+}
+
+/** POST /v1/secrets/NAME/changed: the credentials using that secret that the agent retries now. */
+export interface SecretChangedResponse {
+  secret: string;
+  retried: string[];
 }
