@@ -1,7 +1,7 @@
 import type { AgentConfig } from "../config/load.ts";
 import type { CredentialDefinition } from "../refresh/registry.ts";
 import { DEFAULT_POLICY } from "../refresh/policy.ts";
-import { createSource } from "../sources/create.ts";
+import { createSource, secretsUsedBy } from "../sources/create.ts";
 import type { SecretStore } from "../store/store.ts";
 
 /** Turns the checked config into what the registry runs. */
@@ -11,6 +11,7 @@ export function toDefinitions(config: AgentConfig, env: Record<string, string | 
     fingerprint: JSON.stringify({ ...credential, allow: undefined, confirm: undefined }),
     access: { allow: credential.allow, confirm: credential.confirm },
     prefetch: credential.prefetch,
+    secrets: secretsUsedBy(credential),
     policy: {
       ...DEFAULT_POLICY,
       refreshBeforeMs: credential.refreshBeforeMs,

@@ -9,6 +9,7 @@ import { approvalRoutes } from "./routes/approvals.ts";
 import { credentialRoutes } from "./routes/credentials.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { lockRoutes } from "./routes/lock.ts";
+import { secretRoutes } from "./routes/secrets.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -22,6 +23,7 @@ const ENDPOINTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^\/v1\/credentials\/[^/]+\/?$/, "GET"],
   [/^\/v1\/credentials\/[^/]+\/refresh\/?$/, "POST"],
   [/^\/v1\/credentials\/[^/]+\/login\/?$/, "GET, POST"],
+  [/^\/v1\/secrets\/[^/]+\/changed\/?$/, "POST"],
 ];
 
 function methodNotAllowed(c: Context, allow: string): Response {
@@ -58,6 +60,7 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   app.route(`${API_PREFIX}/credentials`, credentialRoutes(deps));
   app.route(API_PREFIX, lockRoutes(deps));
   app.route(`${API_PREFIX}/approvals`, approvalRoutes(deps));
+  app.route(`${API_PREFIX}/secrets`, secretRoutes(deps));
 
   app.notFound((c) => {
     const allow = ENDPOINTS.find(([path]) => path.test(c.req.path))?.[1];

@@ -29,7 +29,7 @@ export interface AccessDecision {
 
 /** What the API needs from the agent; passed in so routes are testable with app.request(). */
 export interface ApiDeps {
-  registry: Pick<CredentialRegistry, "get" | "list">;
+  registry: Pick<CredentialRegistry, "get" | "list" | "secretChanged">;
   lock: LockControl;
   /** May this connection's peer fetch this credential? Also writes the audit line. */
   authorize(credential: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<AccessDecision>;

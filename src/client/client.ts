@@ -1,7 +1,7 @@
 import { lstatSync, readFileSync } from "node:fs";
 import { CredagentError, isErrorCode } from "../errors.ts";
 import type { Secret } from "../secret.ts";
-import type { CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, TokenResponse } from "../wire/types.ts";
+import type { CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, SecretChangedResponse, TokenResponse } from "../wire/types.ts";
 
 /** Pauses between connects refused on an existing socket file (0.5 s in all), then give up. */
 const REFUSED_RETRY_MS = [20, 40, 80, 160, 200];
@@ -46,6 +46,11 @@ export class AgentClient {
 
   refresh(name: string): Promise<TokenResponse> {
     return this.#request("POST", `/v1/credentials/${encodeURIComponent(name)}/refresh`);
+  }
+
+  /** Tells the agent a stored secret was set or removed: the credentials using it retry now. */
+  secretChanged(name: string): Promise<SecretChangedResponse> {
+    return this.#request("POST", `/v1/secrets/${encodeURIComponent(name)}/changed`);
   }
 
   startLogin(name: string): Promise<LoginStartResponse> {

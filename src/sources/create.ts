@@ -24,3 +24,9 @@ export function createSource(config: CredentialConfig, environment: SourceEnviro
     }
   }
 }
+
+/** The stored secrets a configured source reads at each fetch (`secret:<name>`, see store.ts), by name. */
+export function secretsUsedBy(config: CredentialConfig): string[] {
+  const uses = config.source === "static" || (config.source === "oauth2" && config.clientAuth !== "none");
+  return uses ? [config.name] : [];
+}

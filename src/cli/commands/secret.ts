@@ -1,9 +1,11 @@
+import { AgentClient } from "../../client/client.ts";
+import { CredagentError, describe } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { Secret } from "../../secret.ts";
 import { credentialOf, secretAccount } from "../../store/store.ts";
 import type { Command } from "../command.ts";
 import { credentialName, parseCommandArgs } from "../command.ts";
-import { reportError, UsageError } from "../io.ts";
+import { reportError, UsageError, type CliContext } from "../io.ts";
 import { table } from "../output/table.ts";
 import { promptHidden, readStdinValue } from "../prompt.ts";
 
@@ -15,10 +17,13 @@ const usage = `usage: credagent secret set NAME [--stdin]
 Long-lived secrets (client secrets, private keys, static passwords) live in the OS keyring, or
 in the encrypted file store where there is none, under the credential's NAME. Values are never
 taken from the command line: 'set' prompts twice without echo on a terminal, or reads one value
-from standard input with --stdin. Works with or without a running agent; a running agent uses a
-changed secret from its next fetch on.`;
+from standard input with --stdin. Works with or without a running agent. A running agent is told:
+the credentials that use the secret and are failing (a missing secret, a rejected client secret)
+try again at once; the others use it from their next fetch on ('credagent refresh NAME': now).`;
 
 const MAX_SECRET_BYTES = 64 * 1024;
+/** The notice to a running agent is a nicety: a wedged agent must not hold up the command. */
+const NOTICE_TIMEOUT_MS = 5_000;
 
 export const secret: Command = {
   name: "secret",
@@ -44,12 +49,14 @@ export const secret: Command = {
       if (action === "set") {
         await store.set(secretAccount(name), value!);
         ctx.err(`credagent: secret '${name}' stored in ${store.description}\n`);
+        await tellAgent(ctx, name);
       } else if (action === "rm") {
         if (!(await store.delete(secretAccount(name)))) {
           ctx.err(`credagent secret: no secret named '${name}' in ${store.description}\n`);
           return EXIT.failed;
         }
         ctx.err(`credagent: secret '${name}' removed from ${store.description}\n`);
+        await tellAgent(ctx, name);
       } else {
         const stored = new Set([...(await store.entries()).keys()].map((a) => credentialOf(a, "secret")).filter((n): n is string => n !== null));
         const users = new Map<string, string[]>();
@@ -80,4 +87,17 @@ async function readValue(fromStdin: boolean, err: (text: string) => void): Promi
   if (value === "") throw new UsageError("the value is empty; nothing was stored");
   if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new UsageError(`the value is larger than ${MAX_SECRET_BYTES} bytes`);
   return new Secret(value);
+}
+
+/** Tells a running agent the secret changed, so that what failed for want of it is retried now. No agent is fine. */
+async function tellAgent(ctx: CliContext, name: string): Promise<void> {
+  let retried: string[];
+  try {
+    ({ retried } = await new AgentClient(ctx.socketPath(), NOTICE_TIMEOUT_MS).secretChanged(name));
+  } catch (err) {
+    if (err instanceof CredagentError && err.code === "agent_not_running") return;
+    ctx.err(`credagent: the running agent was not told (${describe(err)}); it uses the secret from its next fetch on, at once with: credagent refresh ${name}\n`);
+    return;
+  }
+  if (retried.length > 0) ctx.err(`credagent: the running agent retries ${retried.map((n) => `'${n}'`).join(", ")} without waiting for its backoff\n`);
 }
