@@ -1,4 +1,5 @@
 import { fstatSync, writeSync } from "node:fs";
+import { lineHead } from "./log.ts";
 
 // Where the agent's log lines go. A log that cannot be written (a full disk, a closed pipe) must
 // never throw, loop or take the agent down: lines are dropped and counted, and once writing works
@@ -13,7 +14,7 @@ type WriteFn = (fd: number, buffer: Uint8Array, offset: number, length: number) 
  * Writes each line to a descriptor with synchronous writes, for regular files: a file never
  * blocks, and a synchronous write fails here, where it can be counted, instead of in a stream.
  */
-export function descriptorSink(fd: number, now: () => number = Date.now, write: WriteFn = writeSync): LogSink {
+export function descriptorSink(fd: number, now: () => number = Date.now, write: WriteFn = writeSync, pid: number = process.pid): LogSink {
   let dropped = 0;
   let lastError = "";
   // A line was cut short by the failure: the next write starts on a fresh line.
@@ -42,7 +43,7 @@ export function descriptorSink(fd: number, now: () => number = Date.now, write: 
   return (line) => {
     if (dropped > 0) {
       const notice =
-        `${cut ? "\n" : ""}${new Date(now()).toISOString()} WARN log lines were dropped while the log could not be written` +
+        `${cut ? "\n" : ""}${lineHead(now(), "warn", pid)} log lines were dropped while the log could not be written` +
         ` count=${dropped} error=${lastError || "unknown"}\n`;
       if (!writeAll(notice)) {
         dropped += 1;

@@ -1,5 +1,7 @@
-// The agent's log: one line an event, "time level message key=value…". Fields are primitives
+// The agent's log: one line an event, "time [pid] LEVEL message key=value…". Fields are primitives
 // only, so passing a Secret (an object) is a type error, and its toString says [redacted] anyway.
+// The pid is on every line because agents on different sockets share one log file (the state
+// directory is per user, not per socket); each agent's "agent ready" line names its socket.
 
 export type LogField = string | number | boolean | null | undefined;
 export type LogFields = Record<string, LogField>;
@@ -14,10 +16,15 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
-export function createLogger(write: (line: string) => void, min: LogLevel, now: () => number = Date.now): Logger {
+/** The start of every line: "2026-01-01T00:00:00.000Z [4242] INFO". */
+export function lineHead(time: number, level: LogLevel, pid: number = process.pid): string {
+  return `${new Date(time).toISOString()} [${pid}] ${level.toUpperCase()}`;
+}
+
+export function createLogger(write: (line: string) => void, min: LogLevel, now: () => number = Date.now, pid: number = process.pid): Logger {
   const emit = (level: LogLevel, message: string, fields?: LogFields) => {
     if (RANK[level] < RANK[min]) return;
-    let line = `${new Date(now()).toISOString()} ${level.toUpperCase()} ${message}`;
+    let line = `${lineHead(now(), level, pid)} ${message}`;
     if (fields) {
       for (const [key, value] of Object.entries(fields)) {
         if (value === undefined) continue;

@@ -19,7 +19,7 @@ const NOW = Date.UTC(2026, 0, 1);
 
 test("a full disk drops lines without throwing, and the next line that fits says how many were lost", () => {
   const { disk, write } = fakeDisk(10);
-  const sink = descriptorSink(9, () => NOW, write);
+  const sink = descriptorSink(9, () => NOW, write, 4242);
   sink("first line\n");
   expect(disk.text).toBe("first line");
   // The newline did not fit: the line was cut short. These three are dropped.
@@ -30,7 +30,7 @@ test("a full disk drops lines without throwing, and the next line that fits says
   disk.room = 10_000;
   sink("fifth\n");
   expect(disk.text).toBe(
-    "first line\n2026-01-01T00:00:00.000Z WARN log lines were dropped while the log could not be written count=4 error=ENOSPC\nfifth\n",
+    "first line\n2026-01-01T00:00:00.000Z [4242] WARN log lines were dropped while the log could not be written count=4 error=ENOSPC\nfifth\n",
   );
   sink("sixth\n");
   expect(disk.text.endsWith("fifth\nsixth\n")).toBe(true);
