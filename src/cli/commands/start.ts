@@ -1,7 +1,9 @@
 import { startAgent } from "../../client/start.ts";
 import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
-import { stateDir } from "../../paths.ts";
+import { resolve } from "node:path";
+import { CredagentError } from "../../errors.ts";
+import { configPath, stateDir } from "../../paths.ts";
 import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError, UsageError } from "../io.ts";
@@ -40,14 +42,17 @@ export const start: Command = {
         throw new UsageError("--keyring takes auto, os or file");
       }
       const dialect = shellDialect(values, ctx.env.SHELL);
-      const { health } = await startAgent({
+      // Absolute, so that the agent (and the check below) do not depend on this shell's directory.
+      const config = values.config === undefined ? undefined : resolve(values.config);
+      const { health, started } = await startAgent({
         socketPath: values.socket ?? ctx.socketPath(),
-        configPath: values.config,
+        configPath: config,
         lifetime: values.lifetime,
         keyring: values.keyring,
         logDir: stateDir(ctx.pathEnv),
         env: ctx.env,
       });
+      if (!started) refuseOtherConfig(health, configPath(ctx.pathEnv, config));
       ctx.out(exportCode(dialect, [["CRED_SOCK", health.socket], ["CRED_AGENT_PID", String(health.pid)]], `Agent pid ${health.pid}`));
       return EXIT.ok;
     } catch (err) {
@@ -55,3 +60,14 @@ export const start: Command = {
     }
   },
 };
+
+/** An agent already answers: one that reads another config than asked for must not pass silently. */
+function refuseOtherConfig(health: { pid: number; socket: string; config?: { path: string } }, wanted: { path: string; explicit: boolean }): void {
+  const running = health.config?.path;
+  if (!wanted.explicit || running === undefined || running === resolve(wanted.path)) return;
+  throw new CredagentError(
+    "agent_running",
+    `an agent (pid ${health.pid}) already runs at ${health.socket} with the config ${running}, not ${resolve(wanted.path)}; ` +
+      `to use ${resolve(wanted.path)}: credagent stop && credagent start --config ${resolve(wanted.path)} (or start it on another socket with -a)`,
+  );
+}
