@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { loadConfig, type AgentConfig } from "../config/load.ts";
-import { startOnlyChanges } from "../config/start-only.ts";
+import { restartNotice, startOnlyChanges } from "../config/start-only.ts";
 import { CredagentError, describe } from "../errors.ts";
 import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { SecretStore } from "../store/store.ts";
@@ -75,10 +75,4 @@ export class ConfigReloader {
     if (startOnly.length > 0) log.warn(restartNotice(startOnly));
     return { config: this.status(), ...result, start_only_changed: startOnly };
   }
-}
-
-/** What to say when start-only settings changed: which, and how to apply them. */
-export function restartNotice(settings: string[]): string {
-  const list = settings.join(", ");
-  return `${list} changed; ${settings.length === 1 ? "it applies" : "they apply"} at the next start: credagent stop && credagent start`;
 }

@@ -19,3 +19,9 @@ const START_ONLY: ReadonlyArray<readonly [string, (c: AgentConfig) => unknown]> 
 export function startOnlyChanges(running: AgentConfig, next: AgentConfig): string[] {
   return START_ONLY.filter(([, read]) => read(running) !== read(next)).map(([name]) => name);
 }
+
+/** What to say when start-only settings changed: which, and how to apply them. */
+export function restartNotice(settings: string[]): string {
+  const list = settings.join(", ");
+  return `${list} changed; ${settings.length === 1 ? "it applies" : "they apply"} at the next start: credagent stop && credagent start`;
+}

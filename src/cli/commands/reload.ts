@@ -1,5 +1,5 @@
-import { restartNotice } from "../../agent/reload.ts";
 import { AgentClient } from "../../client/client.ts";
+import { restartNotice } from "../../config/start-only.ts";
 import { EXIT } from "../../exit-codes.ts";
 import type { ReloadResponse } from "../../wire/types.ts";
 import type { Command } from "../command.ts";

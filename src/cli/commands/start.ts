@@ -18,7 +18,8 @@ shell code that points your shell at it:  eval "$(credagent start)"
   -s, -c, --fish, --powershell   sh, csh, fish or PowerShell code (default: from $SHELL)
   -a, --socket SOCKET            socket path (default: $CRED_SOCK, else $XDG_RUNTIME_DIR/cred.sock)
   -t, --lifetime DUR             the agent exits after this long, e.g. 8h
-  --config FILE                  config file for the agent
+  --config FILE                  config file for the agent; when an agent already runs with
+                                 another file, start says so and exits 1
   --keyring auto|os|file         where secrets and cached tokens live (default: the config's, else auto)`;
 
 export const start: Command = {
