@@ -137,7 +137,8 @@ export const credentialSchema = v.variant(
   [commandCredential, staticCredential, oauth2Credential],
   (issue) => {
     const sources = SOURCES.map((s) => `"${s}"`).join(", ");
-    // The issue's input is the value of `source` itself.
+    // On `source` the issue's input is its value; otherwise the credential is not a table at all.
+    if (issue.path?.at(-1)?.key !== "source") return `expected a table with a source, e.g. [credentials.NAME] and source = "command"`;
     const value = issue.input;
     return value === undefined ? `missing; set source to one of ${sources}` : `unknown source ${JSON.stringify(value)}; the sources are ${sources}`;
   },

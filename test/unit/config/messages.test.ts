@@ -26,6 +26,7 @@ test("a bad source names the value and the valid ones; an absent source is missi
   const absent = configError('[credentials.db]\ncommand = ["a"]\n');
   expect(absent).toContain('credentials.db.source: missing; set source to one of "command", "static", "oauth2"');
   expect(absent).not.toContain("undefined");
+  expect(configError("[credentials]\ndb = 5\n")).toContain("credentials.db: expected a table with a source");
 });
 
 test("TOML syntax errors carry the line and column", () => {
