@@ -13,7 +13,6 @@ import { systemClock } from "../refresh/clock.ts";
 import { CredentialRegistry } from "../refresh/registry.ts";
 import { Secret } from "../secret.ts";
 import { LazyStore, openStore, readPassphraseFile, type KeyringChoice } from "../store/open.ts";
-import type { SecretStore } from "../store/store.ts";
 import { listenLocal } from "../transport/listen.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
@@ -27,6 +26,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { descriptorSink, stderrSink, swallowStdioErrors, type LogSink } from "./log-sink.ts";
 import { parseAgentOptions } from "./options.ts";
 import { createRequestServer } from "./server.ts";
+import { ConfigReloader } from "./reload.ts";
 import { createSessionToken } from "./session-token.ts";
 import { persistToken, restoreTokens } from "./token-cache.ts";
 
@@ -126,6 +126,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     log,
     desktopPrompt: (question, timeoutMs) => desktopPrompt(question, timeoutMs),
   });
+  const configState = new ConfigReloader({ location: configLocation, initial: config, registry, store, env: process.env, log, now: Date.now });
   const access = createAccessControl({ accessOf: (name) => registry.definition(name)?.access, audit, confirmations });
   const pipe = process.platform === "win32" || isWindowsPipe(socketPath);
   let sessionToken: ReturnType<typeof createSessionToken> | undefined;
@@ -146,7 +147,9 @@ export async function runAgent(argv: string[]): Promise<number> {
         },
       },
       sessionToken: pipe || config.requireSessionToken ? (header) => sessionToken?.verify(header) ?? false : null,
-      info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt }, now: Date.now },
+      info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt },
+      config: configState,
+      now: Date.now },
     (err) => log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),
   );
   // The connection cap stays below the descriptor limit, so that accept() never meets EMFILE
@@ -208,7 +211,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     };
     process.on("SIGTERM", () => void shutdown("SIGTERM"));
     process.on("SIGINT", () => void shutdown("SIGINT"));
-    process.on("SIGHUP", () => reload(configLocation, registry, store, log));
+    process.on("SIGHUP", () => reload(configState));
     if (lifetimeMs) setTimeout(() => void shutdown("lifetime reached"), lifetimeMs).unref();
     writeReadyFd(args["ready-fd"], "ready\n");
     log.info("agent ready", {
@@ -221,18 +224,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
 }
 
-function reload(location: { path: string; explicit: boolean }, registry: CredentialRegistry, store: SecretStore, log: Logger): void {
+/** SIGHUP: the same reload as `credagent reload`; the reloader logs the outcome either way. */
+function reload(config: ConfigReloader): void {
   try {
-    const config = loadConfig(location.path, location.explicit);
-    const result = registry.apply(toDefinitions(config, process.env, store));
-    log.info("config reloaded", {
-      added: result.added.join(",") || "-",
-      changed: result.changed.join(",") || "-",
-      removed: result.removed.join(",") || "-",
-      kept: result.kept.length,
-    });
-  } catch (err) {
-    log.error("config reload failed; the previous config stays in force", { error: describe(err) });
+    config.reload();
+  } catch {
+    // Logged by the reloader; the previous config stays in force.
   }
 }
 

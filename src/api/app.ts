@@ -9,6 +9,7 @@ import { approvalRoutes } from "./routes/approvals.ts";
 import { credentialRoutes } from "./routes/credentials.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { lockRoutes } from "./routes/lock.ts";
+import { reloadRoutes } from "./routes/reload.ts";
 import { secretRoutes } from "./routes/secrets.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -17,6 +18,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
 const ENDPOINTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^\/v1\/health\/?$/, "GET"],
   [/^\/v1\/(lock|unlock)\/?$/, "POST"],
+  [/^\/v1\/reload\/?$/, "POST"],
   [/^\/v1\/approvals\/?$/, "GET"],
   [/^\/v1\/approvals\/[^/]+\/?$/, "POST"],
   [/^\/v1\/credentials\/?$/, "GET"],
@@ -61,6 +63,7 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   app.route(API_PREFIX, lockRoutes(deps));
   app.route(`${API_PREFIX}/approvals`, approvalRoutes(deps));
   app.route(`${API_PREFIX}/secrets`, secretRoutes(deps));
+  app.route(`${API_PREFIX}/reload`, reloadRoutes(deps));
 
   app.notFound((c) => {
     const allow = ENDPOINTS.find(([path]) => path.test(c.req.path))?.[1];

@@ -1,11 +1,19 @@
 import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { Secret } from "../secret.ts";
+import type { ConfigStatus, ReloadResponse } from "../wire/types.ts";
 
 /** The agent's lock (ssh-add -x / -X), implemented by the agent. */
 export interface LockControl {
   readonly locked: boolean;
   lock(passphrase: Secret): Promise<void>;
   unlock(passphrase: Secret): Promise<void>;
+}
+
+/** The config in force and `credagent reload` (the same as SIGHUP). */
+export interface ConfigControl {
+  status(): ConfigStatus;
+  /** Throws a config_invalid error when the file is invalid; the previous config then stays. */
+  reload(): ReloadResponse;
 }
 
 export interface AgentInfo {
@@ -43,5 +51,7 @@ export interface ApiDeps {
   /** The session token check; null when none is required on this transport. */
   sessionToken: ((authorization: string | undefined) => boolean) | null;
   info: AgentInfo;
+  /** Absent in tests of routes that do not need it. */
+  config?: ConfigControl;
   now: () => number;
 }

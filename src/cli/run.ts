@@ -10,6 +10,7 @@ const COMMANDS: Array<{ name: string; summary: string; load: () => Promise<Comma
   { name: "start", summary: "start the agent in the background and print shell code for eval", load: async () => (await import("./commands/start.ts")).start },
   { name: "stop", summary: "stop the agent and print shell code that unsets its variables", load: async () => (await import("./commands/stop.ts")).stop },
   { name: "status", summary: "show the agent and the state of each credential", load: async () => (await import("./commands/status.ts")).status },
+  { name: "reload", summary: "make the agent read its config file again (like SIGHUP)", load: async () => (await import("./commands/reload.ts")).reload },
   { name: "get", summary: "print a credential's current token", load: async () => (await import("./commands/get.ts")).get },
   { name: "list", summary: "list the configured credentials", load: async () => (await import("./commands/list.ts")).list },
   { name: "refresh", summary: "fetch a new token for a credential now", load: async () => (await import("./commands/refresh.ts")).refresh },

@@ -1,7 +1,7 @@
 import { lstatSync, readFileSync } from "node:fs";
 import { CredagentError, isErrorCode } from "../errors.ts";
 import type { Secret } from "../secret.ts";
-import type { CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, SecretChangedResponse, TokenResponse } from "../wire/types.ts";
+import type { CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, ReloadResponse, SecretChangedResponse, TokenResponse } from "../wire/types.ts";
 
 /** Pauses between connects refused on an existing socket file (0.5 s in all), then give up. */
 const REFUSED_RETRY_MS = [20, 40, 80, 160, 200];
@@ -75,6 +75,11 @@ export class AgentClient {
 
   unlock(passphrase: Secret): Promise<{ locked: boolean }> {
     return this.#request("POST", "/v1/unlock", { passphrase: passphrase.reveal() });
+  }
+
+  /** Reads the config file again (the same as SIGHUP); a config_invalid error leaves the old one in force. */
+  reload(): Promise<ReloadResponse> {
+    return this.#request("POST", "/v1/reload");
   }
 
   async #request<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import type { AllowRule } from "../authz/rules.ts";
 import { entraEndpoints, type OAuthOptions } from "../sources/oauth/options.ts";
 import type { KeyringChoice } from "../store/open.ts";
+import { parse as parseToml, TomlError } from "smol-toml";
 import * as v from "valibot";
 import { CredagentError } from "../errors.ts";
 import { configSchema } from "./schema.ts";
@@ -94,9 +95,13 @@ export function loadConfig(path: string, required: boolean): AgentConfig {
 export function parseConfig(text: string, path: string): AgentConfig {
   let doc: unknown;
   try {
-    doc = Bun.TOML.parse(text);
+    // smol-toml, not Bun.TOML: Bun's parse errors say what is wrong but not where.
+    doc = parseToml(text);
   } catch (err) {
-    throw new CredagentError("config_invalid", `${path}: not valid TOML: ${(err as Error).message}`, { cause: err });
+    if (!(err instanceof TomlError)) throw new CredagentError("config_invalid", `${path}: not valid TOML: ${(err as Error).message}`, { cause: err });
+    // Its message is "Invalid TOML document: WHAT" followed by the lines around the error.
+    const what = err.message.replace(/^Invalid TOML document: /, "").trimEnd();
+    throw new CredagentError("config_invalid", `${path}: not valid TOML at line ${err.line}, column ${err.column}: ${what}`, { cause: err });
   }
   const result = v.safeParse(configSchema, doc);
   if (!result.success) {

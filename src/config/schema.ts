@@ -4,7 +4,44 @@ import { CREDENTIAL_NAME } from "../wire/types.ts";
 
 // The config file's shape. Unknown keys are errors: a typo must not silently do nothing.
 
-const UNKNOWN_KEY = "unknown key; check its spelling against the config reference in the README";
+const SOURCES = ["command", "static", "oauth2"] as const;
+
+/**
+ * A table whose keys are all known. valibot reports a missing required key through the object's
+ * message too, so the message tells the two apart: a `comand` typo then reads as "command:
+ * missing" and "comand: unknown key; did you mean command?", not as two unknown keys.
+ */
+function table<E extends v.ObjectEntries>(entries: E) {
+  const known = Object.keys(entries);
+  return v.strictObject(entries, (issue) => {
+    const key = String(issue.path?.at(-1)?.key ?? "");
+    if (issue.expected !== "never") return "missing; this key is required";
+    const near = closest(key, known);
+    return `unknown key${near ? `; did you mean ${near}?` : ""} (see the config reference in the README)`;
+  });
+}
+
+/** The known key a typo most likely meant: at most two edits away. */
+function closest(key: string, known: string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = editDistance(key.toLowerCase(), name);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
 const duration = v.pipe(
   v.union([v.string(), v.number()], 'expected a duration such as "90s", "5m" or "1h"'),
@@ -14,13 +51,12 @@ const duration = v.pipe(
 );
 
 const allowRule = v.pipe(
-  v.strictObject(
+  table(
     {
       exe: v.optional(v.pipe(v.string(), v.startsWith("/", "expected an absolute path"))),
       sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits"))),
       uid: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
     },
-    UNKNOWN_KEY,
   ),
   v.check((r) => r.exe !== undefined || r.sha256 !== undefined || r.uid !== undefined, "a rule needs exe, sha256 or uid"),
 );
@@ -35,7 +71,7 @@ const commonEntries = {
   confirm: v.optional(v.boolean("expected true or false")),
 };
 
-const commandCredential = v.strictObject(
+const commandCredential = table(
   {
     source: v.literal("command"),
     command: v.pipe(
@@ -44,29 +80,36 @@ const commandCredential = v.strictObject(
     ),
     ...commonEntries,
   },
-  UNKNOWN_KEY,
 );
 
-const staticCredential = v.strictObject(
+const staticCredential = table(
   {
     source: v.literal("static"),
     ...commonEntries,
   },
-  UNKNOWN_KEY,
 );
 
 const url = v.pipe(v.string(), v.url("expected a URL such as https://login.example.com/tenant"));
 
+/** A URL credagent sends secrets to: https, or plain http to this machine only (a local test provider). */
+const endpoint = v.pipe(
+  url,
+  v.check((u) => {
+    const { protocol, hostname } = new URL(u);
+    return protocol === "https:" || (protocol === "http:" && LOOPBACK_HOSTS.has(hostname));
+  }, (issue) => `${issue.input} is not https; secrets go only over https:// (plain http:// only to 127.0.0.1, ::1 or localhost)`),
+);
+
 const oauth2Credential = v.pipe(
-  v.strictObject(
+  table(
     {
       source: v.literal("oauth2"),
       grant: v.picklist(["client_credentials", "device_code"], 'expected "client_credentials" or "device_code"'),
       provider: v.optional(v.picklist(["entra"], 'the only preset is "entra"')),
       tenant: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]{1,128}$/, "expected a tenant id or domain"))),
-      issuer: v.optional(url),
-      token_endpoint: v.optional(url),
-      device_authorization_endpoint: v.optional(url),
+      issuer: v.optional(endpoint),
+      token_endpoint: v.optional(endpoint),
+      device_authorization_endpoint: v.optional(endpoint),
       client_id: v.pipe(v.string("expected the client id the provider issued"), v.minLength(1, "must not be empty")),
       client_auth: v.optional(
         v.picklist(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"], 'expected "client_secret_basic", "client_secret_post", "private_key_jwt" or "none"'),
@@ -78,7 +121,6 @@ const oauth2Credential = v.pipe(
       http_timeout: v.optional(duration),
       ...commonEntries,
     },
-    UNKNOWN_KEY,
   ),
   v.check(
     (c) => c.provider !== "entra" || c.tenant !== undefined,
@@ -93,20 +135,26 @@ const oauth2Credential = v.pipe(
 export const credentialSchema = v.variant(
   "source",
   [commandCredential, staticCredential, oauth2Credential],
-  (issue) => `unknown source ${issue.received}; the sources are: "command", "static", "oauth2"`,
+  (issue) => {
+    const sources = SOURCES.map((s) => `"${s}"`).join(", ");
+    // On `source` the issue's input is its value; otherwise the credential is not a table at all.
+    if (issue.path?.at(-1)?.key !== "source") return `expected a table with a source, e.g. [credentials.NAME] and source = "command"`;
+    const value = issue.input;
+    return value === undefined ? `missing; set source to one of ${sources}` : `unknown source ${JSON.stringify(value)}; the sources are ${sources}`;
+  },
 );
 
-export const configSchema = v.strictObject(
+export const configSchema = table(
   {
     keyring: v.optional(v.picklist(["auto", "os", "file"], 'expected "auto", "os" or "file"')),
     file_passphrase_file: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
     agent: v.optional(
-      v.strictObject({
+      table({
         request_wait: v.optional(duration),
         deny_root: v.optional(v.boolean("expected true or false")),
         confirm_timeout: v.optional(duration),
         require_session_token: v.optional(v.boolean("expected true or false")),
-      }, UNKNOWN_KEY),
+      }),
     ),
     credentials: v.optional(
       v.record(
@@ -118,7 +166,6 @@ export const configSchema = v.strictObject(
       ),
     ),
   },
-  UNKNOWN_KEY,
 );
 
 export type CredentialConfigInput = v.InferOutput<typeof credentialSchema>;

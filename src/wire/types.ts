@@ -13,6 +13,32 @@ export interface HealthResponse {
   socket: string;
   started_at: string;
   locked: boolean;
+  /** The config the agent runs with (absent from agents older than `credagent reload`). */
+  config?: ConfigStatus;
+}
+
+/** The agent's config file and how its last load went. */
+export interface ConfigStatus {
+  /** The absolute path the agent reads, at start and on each reload. */
+  path: string;
+  /** False when no file is there (the default path may be absent: no credentials). */
+  exists: boolean;
+  /** When the config in force was loaded. */
+  loaded_at: string;
+  /** Why the last reload failed, or null when it succeeded (or none was tried). */
+  last_reload_error: string | null;
+  last_reload_at: string | null;
+}
+
+/** POST /v1/reload: what a successful reload changed (a failed one is an error body). */
+export interface ReloadResponse {
+  config: ConfigStatus;
+  added: string[];
+  changed: string[];
+  removed: string[];
+  kept: string[];
+  /** Settings that changed in the file but apply only at the next start. */
+  start_only_changed: string[];
 }
 
 export interface CredentialSummary {

@@ -12,6 +12,7 @@ export function healthRoutes(deps: ApiDeps): Hono {
       socket: deps.info.socket,
       started_at: new Date(deps.info.startedAt).toISOString(),
       locked: deps.lock.locked,
+      ...(deps.config ? { config: deps.config.status() } : {}),
     };
     return c.json(body);
   });

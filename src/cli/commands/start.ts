@@ -1,7 +1,9 @@
 import { startAgent } from "../../client/start.ts";
 import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
-import { stateDir } from "../../paths.ts";
+import { resolve } from "node:path";
+import { CredagentError } from "../../errors.ts";
+import { configPath, stateDir } from "../../paths.ts";
 import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError, UsageError } from "../io.ts";
@@ -16,7 +18,8 @@ shell code that points your shell at it:  eval "$(credagent start)"
   -s, -c, --fish, --powershell   sh, csh, fish or PowerShell code (default: from $SHELL)
   -a, --socket SOCKET            socket path (default: $CRED_SOCK, else $XDG_RUNTIME_DIR/cred.sock)
   -t, --lifetime DUR             the agent exits after this long, e.g. 8h
-  --config FILE                  config file for the agent
+  --config FILE                  config file for the agent; when an agent already runs with
+                                 another file, start says so and exits 1
   --keyring auto|os|file         where secrets and cached tokens live (default: the config's, else auto)`;
 
 export const start: Command = {
@@ -40,14 +43,17 @@ export const start: Command = {
         throw new UsageError("--keyring takes auto, os or file");
       }
       const dialect = shellDialect(values, ctx.env.SHELL);
-      const { health } = await startAgent({
+      // Absolute, so that the agent (and the check below) do not depend on this shell's directory.
+      const config = values.config === undefined ? undefined : resolve(values.config);
+      const { health, started } = await startAgent({
         socketPath: values.socket ?? ctx.socketPath(),
-        configPath: values.config,
+        configPath: config,
         lifetime: values.lifetime,
         keyring: values.keyring,
         logDir: stateDir(ctx.pathEnv),
         env: ctx.env,
       });
+      if (!started) refuseOtherConfig(health, configPath(ctx.pathEnv, config));
       ctx.out(exportCode(dialect, [["CRED_SOCK", health.socket], ["CRED_AGENT_PID", String(health.pid)]], `Agent pid ${health.pid}`));
       return EXIT.ok;
     } catch (err) {
@@ -55,3 +61,14 @@ export const start: Command = {
     }
   },
 };
+
+/** An agent already answers: one that reads another config than asked for must not pass silently. */
+function refuseOtherConfig(health: { pid: number; socket: string; config?: { path: string } }, wanted: { path: string; explicit: boolean }): void {
+  const running = health.config?.path;
+  if (!wanted.explicit || running === undefined || running === resolve(wanted.path)) return;
+  throw new CredagentError(
+    "agent_running",
+    `an agent (pid ${health.pid}) already runs at ${health.socket} with the config ${running}, not ${resolve(wanted.path)}; ` +
+      `to use ${resolve(wanted.path)}: credagent stop && credagent start --config ${resolve(wanted.path)} (or start it on another socket with -a)`,
+  );
+}

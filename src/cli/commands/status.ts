@@ -1,6 +1,7 @@
 import { AgentClient } from "../../client/client.ts";
 import { formatCountdown } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
+import type { ConfigStatus } from "../../wire/types.ts";
 import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError } from "../io.ts";
@@ -9,7 +10,8 @@ import { table } from "../output/table.ts";
 
 const usage = `usage: credagent status [--json]
 
-Shows the agent (pid, socket, uptime, version) and each credential's state, expiry and last error.
+Shows the agent (pid, socket, uptime, version), its config file (when it was loaded, and why the
+last reload failed, if it did) and each credential's state, expiry and last error.
 Exit status 3 when no agent answers.`;
 
 export const status: Command = {
@@ -29,6 +31,7 @@ export const status: Command = {
         return EXIT.ok;
       }
       ctx.out(`agent pid ${health.pid}, socket ${health.socket}, up ${formatCountdown(uptimeSeconds * 1000 + 1)}, version ${health.version}\n`);
+      if (health.config) ctx.out(configLines(health.config));
       if (credentials.length === 0) ctx.out("no credentials configured\n");
       else ctx.out(table(["NAME", "SOURCE", "STATE", "EXPIRES", "LAST ERROR"], credentialRows(credentials, now)));
       return EXIT.ok;
@@ -37,3 +40,13 @@ export const status: Command = {
     }
   },
 };
+
+function configLines(config: ConfigStatus): string {
+  const file = config.exists ? config.path : `${config.path} (absent: no credentials)`;
+  let text = `config ${file}, loaded ${config.loaded_at}\n`;
+  if (config.last_reload_error !== null) {
+    text += `last reload failed at ${config.last_reload_at}; the config loaded before stays in force:\n`;
+    text += `${config.last_reload_error.replace(/^/gm, "  ")}\n`;
+  }
+  return text;
+}

@@ -72,7 +72,23 @@ export class ServerMetadata {
         if (!(err instanceof oauth.OperationProcessingError && err.cause instanceof Response && err.cause.status === 404)) break;
       }
     }
+    const announced = announcedIssuer(lastError);
+    if (announced !== undefined) {
+      throw new CredagentError(
+        "source_failed",
+        `discovery of ${issuer} failed: the provider announces the issuer ${announced}, but the config expects ${issuer}; ` +
+          `set issuer = "${announced}" for credential '${this.options.name}' if that provider is the one meant`,
+        { cause: lastError },
+      );
+    }
     const cause = providerError(lastError, ctx);
     throw new CredagentError("source_failed", `discovery of ${issuer} failed: ${cause.message}`, { cause: lastError });
   }
+}
+
+/** The issuer a discovery document announced when it is not the one configured (RFC 8414 section 3.3). */
+function announcedIssuer(err: unknown): string | undefined {
+  if (!(err instanceof oauth.OperationProcessingError) || err.code !== oauth.JSON_ATTRIBUTE_COMPARISON) return undefined;
+  const cause = err.cause as { attribute?: unknown; body?: { issuer?: unknown } } | undefined;
+  return cause?.attribute === "issuer" && typeof cause.body?.issuer === "string" ? cause.body.issuer : undefined;
 }

@@ -1,0 +1,45 @@
+import { AgentClient } from "../../client/client.ts";
+import { restartNotice } from "../../config/start-only.ts";
+import { EXIT } from "../../exit-codes.ts";
+import type { ReloadResponse } from "../../wire/types.ts";
+import type { Command } from "../command.ts";
+import { noPositionals, parseCommandArgs } from "../command.ts";
+import { reportError } from "../io.ts";
+
+const usage = `usage: credagent reload [--json]
+
+Makes the running agent read its config file again (the same as sending it SIGHUP) and prints what
+changed: credentials added, changed (their tokens are fetched anew), removed and kept. When the file
+is invalid, says why and exits 1: the previous config stays in force. Settings read only at start
+([agent], keyring, file_passphrase_file) are named when they changed; they need a restart.`;
+
+export const reload: Command = {
+  name: "reload",
+  usage,
+  async run(argv, ctx) {
+    try {
+      const { values, positionals } = parseCommandArgs(argv, { json: { type: "boolean" } });
+      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
+      noPositionals(positionals);
+      const outcome = await new AgentClient(ctx.socketPath()).reload();
+      if (values.json) ctx.out(`${JSON.stringify(outcome, null, 2)}\n`);
+      else ctx.out(describeOutcome(outcome));
+      if (outcome.start_only_changed.length > 0) ctx.err(`credagent reload: ${restartNotice(outcome.start_only_changed)}\n`);
+      return EXIT.ok;
+    } catch (err) {
+      return reportError(ctx, "reload", err, usage);
+    }
+  },
+};
+
+function describeOutcome(outcome: ReloadResponse): string {
+  const names = (list: string[]) => (list.length === 0 ? "-" : list.join(", "));
+  return [
+    `reloaded ${outcome.config.path}${outcome.config.exists ? "" : " (absent: no credentials)"}`,
+    `  added:   ${names(outcome.added)}`,
+    `  changed: ${names(outcome.changed)}`,
+    `  removed: ${names(outcome.removed)}`,
+    `  kept:    ${names(outcome.kept)}`,
+    "",
+  ].join("\n");
+}
