@@ -45,13 +45,16 @@ fi
 
 log=$(mktemp)
 keyring_dir=$(mktemp -d /tmp/ca-keyring-XXXXXX)
-# Every test stops what it started; should one fail to, nothing it started outlives this command.
+# Every test stops what it started; should one fail to, nothing it started outlives this command,
+# and the run fails (leftovers=1): a leak is a bug in a test or in the code it tests.
+leftovers=0
 stop_leftovers() {
   local left
   left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/" || true)
   if [ -n "$left" ]; then
-    say "killing processes that outlived their tests: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | tr '\n' ';')"
+    say "FAIL: killing processes that outlived their tests: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | tr '\n' ';')"
     kill -9 $left 2>/dev/null
+    leftovers=1
   fi
 }
 cleanup() {
@@ -75,5 +78,9 @@ passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -1 | grep -Eo '[0-9]+' || echo
 failed=$(grep -Eo '^ *[0-9]+ fail$' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 if [ "$status" -ne 0 ] && [ "$failed" = 0 ]; then failed=1; fi
 if [ "$passed" = 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+if [ "$leftovers" = 1 ]; then
+  failed=$((failed + 1))
+  [ "$status" -ne 0 ] || status=1
+fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"

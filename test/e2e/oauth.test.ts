@@ -18,7 +18,7 @@ let provider: TestProvider;
 beforeAll(async () => {
   provider = await TestProvider.create(TTL);
 });
-afterAll(() => provider.stop());
+afterAll(() => provider?.close());
 
 function oauthSandbox(credentials: string): Sandbox {
   const box = new Sandbox();
@@ -239,10 +239,13 @@ describe("device_code login and refresh tokens", () => {
       const first = JSON.parse((await box.run(["get", "dev", "--json"])).stdout);
       expect((await verify(first.token)).payload.scope).toContain("api:read");
       const rt1 = await storedRefreshToken(box);
-      expect(rt1).toBeTruthy();
+      // The store holds a refresh token this provider issued (not just some value).
+      expect(await provider.issuedRefreshTokens()).toContain(rt1!);
 
       // Background refreshes rotate the refresh token; the new one is stored at once.
       await waitFor(async () => (await storedRefreshToken(box)) !== rt1, 10_000, "a rotated refresh token");
+      const rotated = await storedRefreshToken(box);
+      expect((await provider.issuedRefreshTokens()).indexOf(rotated!)).toBeGreaterThan((await provider.issuedRefreshTokens()).indexOf(rt1!));
       expect((await provider.stats()).refresh_token).toBeGreaterThanOrEqual(1);
 
       // A restart after the cached access token expired must refresh with the stored (rotated) one.

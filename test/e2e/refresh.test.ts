@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { countingSource, Sandbox } from "./harness.ts";
 
-// Real time, real processes: 2-second tokens over 7 seconds.
+// Real time, real processes: 2-second tokens over 7 seconds. Only bounds hold here (the jitter is
+// random and the source is a process that takes its time to start); the exact schedule of this very
+// scenario is checked on the fake clock in test/unit/refresh/credential.test.ts ("2 s tokens asked
+// for every 50 ms"). What this file adds is what only the binary shows: real timers refresh in the
+// background and a real client is never handed an expired token.
 let box: Sandbox;
 let short: ReturnType<typeof countingSource>;
 

@@ -1,7 +1,8 @@
 // A real OpenID Provider (npm oidc-provider) on 127.0.0.1 for the OAuth tests. Run with node:
 //   node test/support/oidc-provider.mjs CONFIG.json
 // CONFIG: { port, ttl (access token seconds), refreshTtl, jwks (private signing keys), clients }.
-// Prints "ready <issuer>" once listening. GET /test/stats counts token endpoint calls by grant.
+// Prints "ready <issuer>" once listening. GET /test/stats counts token endpoint calls by grant;
+// GET /test/refresh-tokens lists the refresh tokens issued, oldest first.
 import { readFileSync } from "node:fs";
 import Provider from "oidc-provider";
 
@@ -51,8 +52,15 @@ provider.use(async (ctx, next) => {
     ctx.body = stats;
     return;
   }
+  if (ctx.path === "/test/refresh-tokens") {
+    ctx.body = refreshTokens;
+    return;
+  }
   await next();
+  // Every refresh token this provider hands out, so a test can check what a client stored.
+  if (ctx.path === "/token" && ctx.status === 200 && typeof ctx.body?.refresh_token === "string") refreshTokens.push(ctx.body.refresh_token);
 });
+const refreshTokens = [];
 const count = (key) => (stats[key] = (stats[key] ?? 0) + 1);
 provider.on("grant.success", (ctx) => count(ctx.oidc.params.grant_type));
 provider.on("grant.error", (ctx) => count(`error:${ctx.oidc?.params?.grant_type ?? "?"}`));

@@ -1,7 +1,7 @@
 import { exportJWK, exportPKCS8, generateKeyPair } from "jose";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 // Starts the real oidc-provider (test/support/oidc-provider.mjs) under Node on 127.0.0.1 with
 // the clients the OAuth tests need; can stop it and start it again on the same port and keys.
@@ -61,7 +61,12 @@ export class TestProvider {
       }),
     );
     const provider = new TestProvider(port, configFile, { basicSecret, jwtKeyPem: await exportPKCS8(client.privateKey) });
-    await provider.start();
+    try {
+      await provider.start();
+    } catch (err) {
+      await provider.close();
+      throw err;
+    }
     return provider;
   }
 
@@ -86,6 +91,17 @@ export class TestProvider {
     this.#proc?.kill("SIGKILL");
     await this.#proc?.exited;
     this.#proc = undefined;
+  }
+
+  /** Stops the provider for good and removes its directory (stop() alone keeps it for a restart). */
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(dirname(this.configFile), { recursive: true, force: true });
+  }
+
+  /** The refresh tokens issued so far, oldest first. */
+  async issuedRefreshTokens(): Promise<string[]> {
+    return (await fetch(`${this.issuer}/test/refresh-tokens`)).json() as Promise<string[]>;
   }
 
   /** Token endpoint calls so far, by grant type (and error:<grant> for failures). */

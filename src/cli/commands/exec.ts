@@ -1,19 +1,29 @@
+import { constants } from "node:os";
 import { AgentClient } from "../../client/client.ts";
+import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { CREDENTIAL_NAME } from "../../wire/types.ts";
 import type { Command } from "../command.ts";
 import { parseCommandArgs } from "../command.ts";
+import type { CliContext } from "../io.ts";
 import { reportError, UsageError } from "../io.ts";
 
-const usage = `usage: credagent exec [--env VAR=NAME]... [--min-valid-seconds N] -- CMD [ARGS...]
+const synopsis = "credagent exec --env VAR=NAME [--env VAR=NAME]... [--min-valid DUR] -- CMD [ARGS...]";
+const usage = `usage: ${synopsis}
 
 Runs CMD with each VAR set to a fresh token of credential NAME; CMD's exit status is passed
-through. The tokens go only into CMD's environment, never onto a command line.
+through (128+N when a signal N ends it; 127 when CMD is not found, 126 when it cannot run).
+The tokens go only into CMD's environment, never onto a command line.
+
+  --env VAR=NAME    set VAR to the token of credential NAME (repeatable)
+  --min-valid DUR   tokens valid for at least this long (e.g. 10m), refreshed first if needed
   e.g. credagent exec --env PGPASSWORD=db -- psql -h db.example.com -U app`;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+// The shell's exit statuses (POSIX 2.8.2): not found, found but not executable.
+const NOT_FOUND = 127;
+const NOT_EXECUTABLE = 126;
 
 export const exec: Command = {
   name: "exec",
@@ -22,21 +32,34 @@ export const exec: Command = {
     try {
       const split = argv.indexOf("--");
       const own = split === -1 ? argv : argv.slice(0, split);
-      const { values, positionals } = parseCommandArgs(own, { env: { type: "string", multiple: true } });
+      // Without "--", the command's own options would be taken for ours: say what is missing first.
+      if (split === -1 && !own.includes("--help") && own[0] !== "-h") {
+        throw new UsageError(`missing -- before the command to run: ${synopsis}`);
+      }
+      const { values, positionals } = parseCommandArgs(own, {
+        env: { type: "string", multiple: true },
+        "min-valid": { type: "string" },
+      });
       if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
-      if (positionals.length > 0 || split === -1) throw new UsageError("put -- before the command to run");
+      if (positionals.length > 0) throw new UsageError(`put -- before the command to run: ${synopsis}`);
       const command = argv.slice(split + 1);
       if (command.length === 0) throw new UsageError("missing the command to run after --");
       const mappings = (values.env ?? []).map(parseMapping);
       if (mappings.length === 0) throw new UsageError("give at least one --env VAR=NAME");
+      const minValidText = values["min-valid"];
+      const minValid = minValidText === undefined ? undefined : parseDuration(minValidText);
+      if (minValidText !== undefined && minValid === undefined) {
+        throw new UsageError("--min-valid takes a duration such as 90s or 10m");
+      }
+      const minValidSeconds = minValid === undefined ? undefined : Math.ceil(minValid / 1000);
 
       const client = new AgentClient(ctx.socketPath());
-      const tokens = await Promise.all(mappings.map(([, name]) => client.token(name)));
+      const tokens = await Promise.all(mappings.map(([, name]) => client.token(name, minValidSeconds)));
       const env: Record<string, string | undefined> = { ...ctx.env };
       mappings.forEach(([variable], i) => {
         env[variable] = tokens[i]!.token;
       });
-      return await runChild(command, env);
+      return await runChild(command, env, ctx);
     } catch (err) {
       return reportError(ctx, "exec", err, usage);
     }
@@ -53,18 +76,29 @@ function parseMapping(text: string): [string, string] {
   return [variable, name];
 }
 
-async function runChild(command: string[], env: Record<string, string | undefined>): Promise<number> {
+async function runChild(command: string[], env: Record<string, string | undefined>, ctx: CliContext): Promise<number> {
+  const program = command[0]!;
   let child;
   try {
     child = Bun.spawn(command, { stdio: ["inherit", "inherit", "inherit"], env });
   } catch (err) {
-    throw new UsageError(`cannot run '${command[0]}': ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      // As bash words it: a bare name was looked up in PATH, a path was not there.
+      ctx.err(`credagent exec: ${program}: ${program.includes("/") ? "No such file or directory" : "command not found"}\n`);
+      return NOT_FOUND;
+    }
+    if (code === "EACCES" || code === "ENOEXEC" || code === "EISDIR") {
+      ctx.err(`credagent exec: ${program}: ${code === "ENOEXEC" ? "Exec format error" : "Permission denied"}\n`);
+      return NOT_EXECUTABLE;
+    }
+    throw new UsageError(`cannot run '${program}': ${(err as Error).message}`);
   }
   // Like env(1) or sudo: signals for us go to the child, and we exit when it does.
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   for (const s of FORWARDED_SIGNALS) process.on(s, forward);
   const code = await child.exited;
   for (const s of FORWARDED_SIGNALS) process.off(s, forward);
-  if (child.signalCode) return 128 + (SIGNAL_NUMBERS[child.signalCode] ?? 0);
+  if (child.signalCode) return 128 + (constants.signals[child.signalCode as keyof typeof constants.signals] ?? 0);
   return code;
 }

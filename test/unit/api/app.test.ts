@@ -9,8 +9,13 @@ import { FakeSource } from "../../support/fake-source.ts";
 function setup() {
   const clock = new FakeClock();
   const source = new FakeSource(clock);
+  // A second credential that the stubbed access rules refuse to this peer.
+  const guarded = new FakeSource(clock);
   const registry = new CredentialRegistry({ clock, random: () => 0.5 });
-  registry.apply([{ name: "db", fingerprint: "1", policy: DEFAULT_POLICY, prefetch: false, createSource: () => source }]);
+  registry.apply([
+    { name: "db", fingerprint: "1", policy: DEFAULT_POLICY, prefetch: false, createSource: () => source },
+    { name: "secret-db", fingerprint: "2", policy: DEFAULT_POLICY, prefetch: false, createSource: () => guarded },
+  ]);
   const internal: unknown[] = [];
   const lock = new AgentLock({
     hash: async (p) => `hash:${p}`,
@@ -32,7 +37,7 @@ function setup() {
   );
   const request = (path: string, init: RequestInit = {}) =>
     app.request(`http://localhost${path}`, { ...init, headers: { host: "localhost", ...(init.headers as Record<string, string>) } });
-  return { clock, source, app, request, internal, lock };
+  return { clock, source, guarded, app, request, internal, lock };
 }
 
 async function errorCode(res: Response): Promise<string> {
@@ -66,6 +71,27 @@ describe("API", () => {
     const text = await (await request("/v1/credentials")).text();
     expect(JSON.parse(text).credentials[0]).toMatchObject({ name: "db", source: "fake", state: "fresh" });
     expect(text).not.toContain("token-1");
+  });
+
+  test("a credential the rules refuse: 403 naming the rule, for fetch and refresh, and its source is never asked", async () => {
+    const { request, guarded } = setup();
+    for (const res of [await request("/v1/credentials/secret-db"), await request("/v1/credentials/secret-db/refresh", { method: "POST" })]) {
+      expect(res.status).toBe(403);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error).toEqual({
+        code: "forbidden",
+        message: "credential 'secret-db' is not for this process: rule 1 { uid = 0 }: uid is 1000",
+      });
+    }
+    expect(guarded.calls).toBe(0);
+  });
+
+  test("list leaves out what mayList refuses, and keeps what it allows", async () => {
+    const { request } = setup();
+    const res = await request("/v1/credentials");
+    expect(res.status).toBe(200);
+    const names = ((await res.json()) as { credentials: Array<{ name: string }> }).credentials.map((c) => c.name);
+    expect(names).toEqual(["db"]);
   });
 
   test("refresh forces a new token", async () => {

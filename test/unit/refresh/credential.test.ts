@@ -212,6 +212,37 @@ describe("ManagedCredential", () => {
     expect(next.value.reveal()).toBe("token-2");
   });
 
+  // The refresh e2e test in exact form: 2 s tokens, a request every 50 ms for 7 s. Real time there
+  // (process start-up, a random jitter) only allows bounds; here every fetch has its instant.
+  for (const [random, every] of [[0, 1600], [0.5, 1500], [0.999, 1400]] as const) {
+    test(`2 s tokens asked for every 50 ms: fetched every ${every} ms with jitter ${random}, each served, none expired`, async () => {
+      const clock = new FakeClock();
+      const start = clock.now();
+      const source = new FakeSource(clock);
+      source.lifetimeMs = 2_000;
+      const fetchedAt: number[] = [];
+      const credential = new ManagedCredential("short", source, DEFAULT_POLICY, {
+        clock,
+        random: () => random,
+        onEvent: (e) => {
+          if (e.kind === "fetched") fetchedAt.push(e.token.obtainedAt - start);
+        },
+      });
+      const served: string[] = [];
+      for (let t = 0; t < 7_000; t += 50) {
+        const token = await credential.get();
+        expect(token.expiresAt).toBeGreaterThan(clock.now());
+        if (served.at(-1) !== token.value.reveal()) served.push(token.value.reveal());
+        if (t + 50 < 7_000) await clock.advance(50);
+      }
+      // The last request is at 6950 ms.
+      const expected = Array.from({ length: Math.floor(6_950 / every) + 1 }, (_, i) => i * every);
+      expect(fetchedAt).toEqual(expected);
+      expect(served).toEqual(expected.map((_, i) => `token-${i + 1}`));
+      expect(source.calls).toBe(expected.length);
+    });
+  }
+
   test("an unused credential is not refreshed in the background", async () => {
     const { clock, source, credential } = setup();
     expect(credential.snapshot().state).toBe("not_loaded");
