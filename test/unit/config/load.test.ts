@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { configError } from "../../support/config-errors.ts";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, parseConfig } from "../../../src/config/load.ts";
@@ -48,10 +48,14 @@ describe("config", () => {
 
   test("a missing file is an empty config at the default path, an error when named", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
-    expect(loadConfig(join(dir, "none.toml"), false).credentials).toEqual([]);
-    expect(errorOf(() => loadConfig(join(dir, "none.toml"), true))).toContain("ENOENT");
-    writeFileSync(join(dir, "ok.toml"), "");
-    expect(loadConfig(join(dir, "ok.toml"), true).credentials).toEqual([]);
+    try {
+      expect(loadConfig(join(dir, "none.toml"), false).credentials).toEqual([]);
+      expect(errorOf(() => loadConfig(join(dir, "none.toml"), true))).toContain("ENOENT");
+      writeFileSync(join(dir, "ok.toml"), "");
+      expect(loadConfig(join(dir, "ok.toml"), true).credentials).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
