@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { CredagentError } from "../errors.ts";
 import { Secret } from "../secret.ts";
 import type { SecretStore } from "./store.ts";
+import { WrongPassphraseError } from "./wrong-passphrase.ts";
 
 // The encrypted file store for machines with no OS keyring (as aws-vault's `file` backend).
 // PBES2 with a high iteration count costs ~0.4 s per use, so it is paid once: the passphrase
@@ -65,7 +66,7 @@ export class FileStore implements SecretStore {
       if (plaintext.length !== 32) throw new Error("the key has the wrong length");
       return new FileStore(dir, plaintext);
     } catch (err) {
-      throw new CredagentError(
+      throw new WrongPassphraseError(
         "store_unavailable",
         `cannot unlock the encrypted file store at ${dir}: wrong passphrase, or ${KEY_FILE} is damaged; ` +
           "check CREDAGENT_FILE_PASSPHRASE (or the passphrase file in the config)",

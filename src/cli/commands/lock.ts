@@ -20,12 +20,14 @@ The passphrase is asked twice without echo, or read from standard input with --s
 const unlockUsage = `usage: credagent unlock [--stdin]
 
 Unlocks the agent (as ssh-add -X) with the passphrase given to 'credagent lock'; cached tokens are
-reloaded from the keyring. After a failed attempt the agent takes the next one no sooner than
+reloaded from the keyring. When the agent is not locked but its encrypted file store waits for its
+passphrase ('credagent status' says: store locked), gives the running agent that passphrase
+instead, and the agent opens the store. After a failed attempt the agent takes the next one no sooner than
 0.1 s per failure later (up to 10 s) and refuses those that come earlier, or while another attempt
 is being checked; unlock then waits and tries again by itself, for up to ${UNLOCK_PATIENCE_MS / 1000} s.`;
 
-async function readPassphrase(ctx: CliContext, fromStdin: boolean, confirm: boolean): Promise<Secret> {
-  const value = fromStdin ? await readStdinValue() : await promptHidden("Agent lock passphrase: ", ctx.err);
+async function readPassphrase(ctx: CliContext, fromStdin: boolean, confirm: boolean, prompt = "Agent lock passphrase: "): Promise<Secret> {
+  const value = fromStdin ? await readStdinValue() : await promptHidden(prompt, ctx.err);
   if (!fromStdin && confirm && (await promptHidden("Again, to confirm: ", ctx.err)) !== value) {
     throw new UsageError("the two entries differ; the agent was not locked");
   }
@@ -43,11 +45,14 @@ function lockCommand(name: "lock" | "unlock", usage: string): Command {
         if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
         noPositionals(positionals);
         const client = new AgentClient(ctx.socketPath());
-        await client.health();
-        const passphrase = await readPassphrase(ctx, Boolean(values.stdin), name === "lock");
+        const health = await client.health();
+        // The agent sends this passphrase to the store when it is not locked itself (see the route).
+        const forStore = name === "unlock" && !health.locked && health.store?.state === "locked";
+        const prompt = forStore ? "File store passphrase: " : undefined;
+        const passphrase = await readPassphrase(ctx, Boolean(values.stdin), name === "lock", prompt);
         if (name === "lock") await client.lock(passphrase);
         else await unlockPatiently(client, passphrase, ctx);
-        ctx.err(`credagent: agent ${name === "lock" ? "locked" : "unlocked"}\n`);
+        ctx.err(forStore ? "credagent: secret store unlocked\n" : `credagent: agent ${name === "lock" ? "locked" : "unlocked"}\n`);
         return EXIT.ok;
       } catch (err) {
         return reportError(ctx, name, err, usage);
