@@ -3,6 +3,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, r
 import { join } from "node:path";
 import { CredagentError } from "../errors.ts";
 import { Secret } from "../secret.ts";
+import { FILE_STORE_KEY } from "./open.ts";
 import type { SecretStore } from "./store.ts";
 import { WrongPassphraseError } from "./wrong-passphrase.ts";
 
@@ -13,7 +14,7 @@ import { WrongPassphraseError } from "./wrong-passphrase.ts";
 // header, so a file moved onto another entry's name does not decrypt as that entry.
 
 const P2C = 600_000;
-const KEY_FILE = "key.jwe";
+const KEY_FILE = FILE_STORE_KEY;
 const ENTRY_SUFFIX = ".jwe";
 
 export class FileStore implements SecretStore {

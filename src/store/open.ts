@@ -1,9 +1,13 @@
-import { lstatSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { CredagentError, describe } from "../errors.ts";
 import { Secret } from "../secret.ts";
 import type { StoreStatus } from "../wire/types.ts";
 import { WrongPassphraseError } from "./wrong-passphrase.ts";
 import type { SecretStore } from "./store.ts";
+
+/** The file store's wrapped key: present once the store has been created (see file.ts). */
+export const FILE_STORE_KEY = "key.jwe";
 
 export type KeyringChoice = "auto" | "os" | "file";
 
@@ -21,6 +25,11 @@ export interface StoreOptions {
   inAgent?: boolean;
   /** Told once, when `auto` falls back to the file store, and why. */
   onNotice?: (message: string) => void;
+  /**
+   * For CLI commands: the fallback is told only while the file store does not exist yet, so that
+   * it is said when the store is created, not on every command (the agent says it once in its log).
+   */
+  noticeOnlyOnCreate?: boolean;
 }
 
 /**
@@ -47,7 +56,8 @@ export async function openStore(options: StoreOptions): Promise<SecretStore> {
       return await OsKeyringStore.open();
     } catch (err) {
       if (options.choice === "os") throw err;
-      options.onNotice?.(`the OS keyring is not available (${describe(err).split("; ")[0]}); using the encrypted file store at ${options.fileDir}`);
+      if (!options.noticeOnlyOnCreate || !existsSync(join(options.fileDir, FILE_STORE_KEY)))
+        options.onNotice?.(`the OS keyring is not available (${describe(err).split("; ")[0]}); using the encrypted file store at ${options.fileDir}`);
     }
   }
   const passphrase = await options.passphrase();

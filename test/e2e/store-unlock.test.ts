@@ -74,3 +74,17 @@ test("after an agent lock and unlock, the store opens again with the passphrase 
   expect((await box.run(["unlock", "--stdin"], { input: "lock-pass\n" })).stderr).toContain("agent unlocked");
   expect((await box.run(["get", "db"])).stdout).toBe("file-secret\n");
 }, 30_000);
+
+test("the OS keyring notice is said when the file store is created, not on every command", async () => {
+  const box = sandbox();
+  box.writeConfig(`[credentials.db]\nsource = "static"\n`); // keyring = "auto", and no Secret Service
+  const env = { CREDAGENT_FILE_PASSPHRASE: "right-pass", DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" };
+  const first = await box.run(["secret", "set", "db", "--stdin"], { input: "one", env });
+  expect(first.code).toBe(0);
+  expect(first.stderr).toContain("the OS keyring is not available");
+  for (const args of [["secret", "set", "db", "--stdin"], ["secret", "list"]]) {
+    const later = await box.run(args, { input: "two", env });
+    expect(later.code).toBe(0);
+    expect(later.stderr).not.toContain("OS keyring");
+  }
+}, 30_000);
