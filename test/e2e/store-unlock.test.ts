@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
-import { Sandbox } from "./harness.ts";
+import { join } from "node:path";
+import { BIN, Sandbox } from "./harness.ts";
 
 // First run without a Secret Service: the agent starts with the file store locked, says so, and
 // `credagent unlock` gives the running agent its passphrase (as ssh-add gives keys to ssh-agent).
@@ -88,3 +89,28 @@ test("the OS keyring notice is said when the file store is created, not on every
     expect(later.stderr).not.toContain("OS keyring");
   }
 }, 30_000);
+
+test("start on a terminal offers the store's passphrase prompt; elsewhere it says what to run", async () => {
+  const box = sandbox();
+  expect((await box.run(["secret", "set", "db", "--stdin"], { input: "file-secret", env: { CREDAGENT_FILE_PASSPHRASE: "right-pass" } })).code).toBe(0);
+  const ptyRun = (steps: Array<[string, string]>, args: string[]) => {
+    const r = Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), JSON.stringify(steps), BIN, ...args], { env: box.env, timeout: 20_000 });
+    return JSON.parse(r.stdout.toString()) as { code: number; output: string };
+  };
+  const prompt = "Its passphrase (empty to skip): ";
+  // A wrong passphrase is said and asked again; the right one opens the store; neither is echoed.
+  const started = ptyRun([[prompt, "wrong-pass\r"], ["wrong passphrase", ""], [prompt, "right-pass\r"]], ["start", "-s"]);
+  // The agent it started answers at the sandbox's socket: cleanup() finds and stops it there.
+  expect(started.code).toBe(0);
+  expect(started.output).toContain("secret store unlocked");
+  expect(started.output).not.toContain("right-pass");
+  expect(started.output).not.toContain("wrong-pass");
+  expect((await box.run(["get", "db"])).stdout).toBe("file-secret\n");
+
+  // Without a terminal (and with the store locked again after a restart), start only says what to run.
+  expect((await box.run(["stop"])).code).toBe(0);
+  const piped = await box.run(["start", "-s"]);
+  expect(piped.code).toBe(0);
+  expect(piped.stderr).toContain("stays locked until 'credagent unlock'");
+  expect((await box.run(["status"])).stdout).toMatch(/^store locked/m);
+}, 40_000);

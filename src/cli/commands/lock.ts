@@ -2,6 +2,7 @@ import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { Secret } from "../../secret.ts";
+import type { HealthResponse } from "../../wire/types.ts";
 import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError, UsageError, type CliContext } from "../io.ts";
@@ -92,6 +93,31 @@ async function unlockPatiently(client: AgentClient, passphrase: Secret, ctx: Cli
       await Bun.sleep(UNLOCK_RETRY_MS);
     }
   }
+}
+
+/** How many passphrases `start` takes on a terminal before leaving the store to `credagent unlock`. */
+const START_ATTEMPTS = 3;
+
+/**
+ * For `start`: when the agent's file store waits for its passphrase, asks for it on a terminal
+ * (an empty answer skips) and gives it to the agent; elsewhere only says what to run.
+ */
+export async function offerStoreUnlock(client: AgentClient, health: HealthResponse, ctx: CliContext): Promise<void> {
+  if (health.locked || health.store?.state !== "locked") return;
+  const later = "credagent: the agent's encrypted file store stays locked until 'credagent unlock' gives it its passphrase\n";
+  if (!process.stdin.isTTY) return ctx.err(later);
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt += 1) {
+    const value = await promptHidden("The agent's encrypted file store is locked. Its passphrase (empty to skip): ", ctx.err);
+    if (value === "") return ctx.err(later);
+    try {
+      await unlockPatiently(client, new Secret(value), ctx);
+      return ctx.err("credagent: secret store unlocked\n");
+    } catch (err) {
+      if (!(err instanceof CredagentError && err.code === "forbidden")) throw err;
+      ctx.err(`credagent: ${err.message}\n`);
+    }
+  }
+  ctx.err(later);
 }
 
 export const lock = lockCommand("lock", lockUsage);
