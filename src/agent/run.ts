@@ -68,6 +68,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   const envPassphrase = fromEnv === undefined ? undefined : new Secret(fromEnv);
   const keyring = (args.keyring as KeyringChoice | undefined) ?? config.keyring;
   const fileDir = fileStoreDir(pathEnv);
+  let fallbackTold = false;
   // Without a passphrase the file store waits, locked, for one from `credagent unlock`.
   const store = new LazyStore(
     (given) =>
@@ -80,7 +81,11 @@ export async function runAgent(argv: string[]): Promise<number> {
           if (held) return new Secret(held.bytes().slice());
           return config.filePassphraseFile ? readPassphraseFile(config.filePassphraseFile) : null;
         },
-        onNotice: (message) => log.warn(message),
+        // Once per agent: while the file store waits, each use tries the keyring again.
+        onNotice: (message) => {
+          if (!fallbackTold) log.warn(message);
+          fallbackTold = true;
+        },
       }).then((opened) => {
         log.info("secret store opened", { store: opened.description });
         return opened;

@@ -114,3 +114,24 @@ test("start on a terminal offers the store's passphrase prompt; elsewhere it say
   expect(piped.stderr).toContain("stays locked until 'credagent unlock'");
   expect((await box.run(["status"])).stdout).toMatch(/^store locked/m);
 }, 40_000);
+
+test("keyring auto with no Secret Service: the store is locked from its first use, the notice is logged once", async () => {
+  const box = sandbox();
+  box.env.DBUS_SESSION_BUS_ADDRESS = "unix:path=/nonexistent/bus";
+  box.writeConfig(`[credentials.db]\nsource = "static"\n`);
+  expect((await box.run(["secret", "set", "db", "--stdin"], { input: "file-secret", env: { CREDAGENT_FILE_PASSPHRASE: "right-pass" } })).code).toBe(0);
+  await box.start();
+  for (let i = 0; i < 3; i += 1) {
+    const refused = await box.run(["get", "db"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("run 'credagent unlock'");
+    await box.run(["refresh", "db"]);
+  }
+  expect((await box.run(["status"])).stdout).toMatch(/^store locked/m);
+  expect(box.agentLog.match(/the OS keyring is not available/g)?.length).toBe(1);
+  // Neither locked: unlock says so plainly once the store is open.
+  expect((await box.run(["unlock", "--stdin"], { input: "right-pass\n" })).code).toBe(0);
+  expect((await box.run(["get", "db"])).stdout).toBe("file-secret\n");
+  const again = await box.run(["unlock", "--stdin"], { input: "x\n" });
+  expect(again.stderr).toContain("does not wait for a passphrase");
+}, 30_000);
