@@ -1,3 +1,4 @@
+import { lstatSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { CredagentError } from "./errors.ts";
@@ -11,15 +12,27 @@ export interface PathEnv {
   uid: number;
   home: string;
   username: string;
+  /**
+   * Whether a directory exists, is a directory (not a link) owned by this user, and has no group or
+   * other bits: the test `/run/user/$UID` must pass to hold the socket. Absent: no such directory.
+   */
+  isPrivateDir?: (dir: string) => boolean;
 }
 
 export const SOCKET_NAME = "cred.sock";
 
-/** $XDG_RUNTIME_DIR/cred.sock, else a private ${TMPDIR:-/tmp}/credagent-$UID/, or a named pipe. */
+/**
+ * $XDG_RUNTIME_DIR/cred.sock, else /run/user/$UID/cred.sock when that is the user's private
+ * directory (cron, `sudo -u` and some SSH sessions lack the variable but share the session's
+ * runtime directory, so they find the session's agent), else a private
+ * ${TMPDIR:-/tmp}/credagent-$UID/, or a named pipe.
+ */
 export function defaultSocketPath(p: PathEnv): string {
   if (p.platform === "win32") return windowsPipeName(p.username);
   const runtime = p.env.XDG_RUNTIME_DIR;
   if (runtime && runtime.startsWith("/")) return join(runtime, SOCKET_NAME);
+  const session = `/run/user/${p.uid}`;
+  if (p.platform === "linux" && p.uid >= 0 && p.isPrivateDir?.(session)) return join(session, SOCKET_NAME);
   const tmp = p.env.TMPDIR && p.env.TMPDIR.startsWith("/") ? p.env.TMPDIR : "/tmp";
   return join(tmp, `credagent-${p.uid}`, SOCKET_NAME);
 }
@@ -95,11 +108,23 @@ export function currentPathEnv(): PathEnv {
       username = `uid${process.getuid?.() ?? 0}`;
     }
   }
+  const uid = process.getuid?.() ?? 0;
   return {
     env: process.env,
     platform: process.platform,
-    uid: process.getuid?.() ?? 0,
+    uid,
     home: homedir(),
     username,
+    isPrivateDir: (dir) => isPrivateDirOf(dir, uid),
   };
+}
+
+/** lstat, so a symlink planted at the path does not count; any error means "no". */
+export function isPrivateDirOf(dir: string, uid: number): boolean {
+  try {
+    const st = lstatSync(dir);
+    return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0;
+  } catch {
+    return false;
+  }
 }

@@ -67,17 +67,34 @@ export async function runAgent(argv: string[]): Promise<number> {
   // Held as bytes, for the life of the agent: the store is opened again after an unlock.
   const envPassphrase = fromEnv === undefined ? undefined : new Secret(fromEnv);
   const keyring = (args.keyring as KeyringChoice | undefined) ?? config.keyring;
-  const store = new LazyStore(() =>
-    openStore({
-      choice: keyring,
-      fileDir: fileStoreDir(pathEnv),
-      passphrase: async () => (envPassphrase ? new Secret(envPassphrase.bytes().slice()) : config.filePassphraseFile ? readPassphraseFile(config.filePassphraseFile) : null),
-      onNotice: (message) => log.warn(message),
-    }).then((opened) => {
-      log.info("secret store opened", { store: opened.description });
-      return opened;
-    }),
+  const fileDir = fileStoreDir(pathEnv);
+  let fallbackTold = false;
+  // Without a passphrase the file store waits, locked, for one from `credagent unlock`.
+  const store = new LazyStore(
+    (given) =>
+      openStore({
+        choice: keyring,
+        fileDir,
+        inAgent: true,
+        passphrase: async () => {
+          const held = envPassphrase ?? given;
+          if (held) return new Secret(held.bytes().slice());
+          return config.filePassphraseFile ? readPassphraseFile(config.filePassphraseFile) : null;
+        },
+        // Once per agent: while the file store waits, each use tries the keyring again.
+        onNotice: (message) => {
+          if (!fallbackTold) log.warn(message);
+          fallbackTold = true;
+        },
+      }).then((opened) => {
+        log.info("secret store opened", { store: opened.description });
+        return opened;
+      }),
+    { waiting: keyring === "file" && !envPassphrase && !config.filePassphraseFile },
   );
+  if (store.status().state === "locked") {
+    log.warn("the encrypted file store is locked until 'credagent unlock' gives the agent its passphrase", { store: fileDir });
+  }
 
   const startedAt = Date.now();
   const registry = new CredentialRegistry({
@@ -149,6 +166,16 @@ export async function runAgent(argv: string[]): Promise<number> {
       sessionToken: pipe || config.requireSessionToken ? (header) => sessionToken?.verify(header) ?? false : null,
       info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt },
       config: configState,
+      store: {
+        status: () => store.status(),
+        unlock: async (passphrase) => {
+          await store.unlock(passphrase);
+          // What failed for want of the store tries again now, and cached tokens come back.
+          const restored = await restoreTokens(store, registry, Date.now(), log);
+          for (const credential of registry.list()) credential.retry();
+          log.info("secret store unlocked", { cached_tokens_restored: restored });
+        },
+      },
       now: Date.now },
     (err) => log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),
   );

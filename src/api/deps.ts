@@ -1,11 +1,18 @@
 import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { Secret } from "../secret.ts";
-import type { ConfigStatus, ReloadResponse } from "../wire/types.ts";
+import type { ConfigStatus, ReloadResponse, StoreStatus } from "../wire/types.ts";
 
 /** The agent's lock (ssh-add -x / -X), implemented by the agent. */
 export interface LockControl {
   readonly locked: boolean;
   lock(passphrase: Secret): Promise<void>;
+  unlock(passphrase: Secret): Promise<void>;
+}
+
+/** The secret store's state, and the file store's passphrase from `credagent unlock`. */
+export interface StoreControl {
+  status(): StoreStatus;
+  /** Opens the store waiting for its passphrase (state `locked`); zeroes the passphrase given. */
   unlock(passphrase: Secret): Promise<void>;
 }
 
@@ -53,5 +60,7 @@ export interface ApiDeps {
   info: AgentInfo;
   /** Absent in tests of routes that do not need it. */
   config?: ConfigControl;
+  /** Absent in tests of routes that do not need it. */
+  store?: StoreControl;
   now: () => number;
 }

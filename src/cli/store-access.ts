@@ -24,6 +24,7 @@ export async function openCliStore(ctx: CliContext, flags: { config?: string; ke
       return new Secret(await promptHidden("Passphrase of the encrypted file store: ", ctx.err));
     },
     onNotice: (message) => ctx.err(`credagent: ${message}\n`),
+    noticeOnlyOnCreate: true,
   });
   return { config, store };
 }

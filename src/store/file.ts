@@ -3,7 +3,9 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, r
 import { join } from "node:path";
 import { CredagentError } from "../errors.ts";
 import { Secret } from "../secret.ts";
+import { FILE_STORE_KEY } from "./open.ts";
 import type { SecretStore } from "./store.ts";
+import { WrongPassphraseError } from "./wrong-passphrase.ts";
 
 // The encrypted file store for machines with no OS keyring (as aws-vault's `file` backend).
 // PBES2 with a high iteration count costs ~0.4 s per use, so it is paid once: the passphrase
@@ -12,7 +14,7 @@ import type { SecretStore } from "./store.ts";
 // header, so a file moved onto another entry's name does not decrypt as that entry.
 
 const P2C = 600_000;
-const KEY_FILE = "key.jwe";
+const KEY_FILE = FILE_STORE_KEY;
 const ENTRY_SUFFIX = ".jwe";
 
 export class FileStore implements SecretStore {
@@ -65,7 +67,7 @@ export class FileStore implements SecretStore {
       if (plaintext.length !== 32) throw new Error("the key has the wrong length");
       return new FileStore(dir, plaintext);
     } catch (err) {
-      throw new CredagentError(
+      throw new WrongPassphraseError(
         "store_unavailable",
         `cannot unlock the encrypted file store at ${dir}: wrong passphrase, or ${KEY_FILE} is damaged; ` +
           "check CREDAGENT_FILE_PASSPHRASE (or the passphrase file in the config)",

@@ -15,6 +15,19 @@ export interface HealthResponse {
   locked: boolean;
   /** The config the agent runs with (absent from agents older than `credagent reload`). */
   config?: ConfigStatus;
+  /** The secret store (absent from older agents). */
+  store?: StoreStatus;
+}
+
+/**
+ * open: in use; closed: not opened yet (it opens at first use); locked: the encrypted file store
+ * waits for its passphrase from `credagent unlock`.
+ */
+export type StoreState = "open" | "closed" | "locked";
+
+export interface StoreStatus {
+  state: StoreState;
+  description: string;
 }
 
 /** The agent's config file and how its last load went. */

@@ -1,5 +1,17 @@
 import { describe, expect, test } from "bun:test";
-import { assertSocketPathLength, clientSocketPath, configPath, defaultSocketPath, stateDir, windowsPipeName, type PathEnv } from "../../src/paths.ts";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  assertSocketPathLength,
+  clientSocketPath,
+  configPath,
+  defaultSocketPath,
+  isPrivateDirOf,
+  stateDir,
+  windowsPipeName,
+  type PathEnv,
+} from "../../src/paths.ts";
 
 const linux = (env: Record<string, string>): PathEnv => ({ env, platform: "linux", uid: 1000, home: "/home/u", username: "u" });
 
@@ -9,6 +21,47 @@ describe("paths", () => {
     expect(defaultSocketPath(linux({ TMPDIR: "/var/tmp" }))).toBe("/var/tmp/credagent-1000/cred.sock");
     expect(defaultSocketPath(linux({}))).toBe("/tmp/credagent-1000/cred.sock");
     expect(defaultSocketPath(linux({ XDG_RUNTIME_DIR: "relative" }))).toBe("/tmp/credagent-1000/cred.sock");
+  });
+
+  test("without XDG_RUNTIME_DIR: /run/user/$UID when it is the user's private directory", () => {
+    const asked: string[] = [];
+    const withRunUser = (ok: boolean, env: Record<string, string> = {}): PathEnv => ({
+      ...linux(env),
+      isPrivateDir: (dir) => {
+        asked.push(dir);
+        return ok;
+      },
+    });
+    expect(defaultSocketPath(withRunUser(true))).toBe("/run/user/1000/cred.sock");
+    expect(asked).toEqual(["/run/user/1000"]);
+    expect(defaultSocketPath(withRunUser(false, { TMPDIR: "/var/tmp" }))).toBe("/var/tmp/credagent-1000/cred.sock");
+    // The variable still wins, and the client finds the same socket as the agent.
+    expect(defaultSocketPath(withRunUser(true, { XDG_RUNTIME_DIR: "/xdg" }))).toBe("/xdg/cred.sock");
+    expect(clientSocketPath(withRunUser(true))).toBe("/run/user/1000/cred.sock");
+    // Not on other platforms, where /run/user is not the session's directory.
+    expect(defaultSocketPath({ ...withRunUser(true), platform: "darwin" })).toBe("/tmp/credagent-1000/cred.sock");
+  });
+
+  test("a private directory is a real directory of this user with no group or other bits", () => {
+    const root = mkdtempSync(join(tmpdir(), "credagent-paths-"));
+    try {
+      const uid = process.getuid?.() ?? 0;
+      const dir = join(root, "run");
+      mkdirSync(dir, { mode: 0o700 });
+      chmodSync(dir, 0o700);
+      expect(isPrivateDirOf(dir, uid)).toBe(true);
+      expect(isPrivateDirOf(dir, uid + 1)).toBe(false); // someone else's
+      chmodSync(dir, 0o750);
+      expect(isPrivateDirOf(dir, uid)).toBe(false); // group can read
+      chmodSync(dir, 0o701);
+      expect(isPrivateDirOf(dir, uid)).toBe(false); // others can enter
+      chmodSync(dir, 0o700);
+      symlinkSync(dir, join(root, "link"));
+      expect(isPrivateDirOf(join(root, "link"), uid)).toBe(false); // a link, not the directory
+      expect(isPrivateDirOf(join(root, "missing"), uid)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   test("the client prefers CRED_SOCK", () => {

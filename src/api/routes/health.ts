@@ -13,6 +13,7 @@ export function healthRoutes(deps: ApiDeps): Hono {
       started_at: new Date(deps.info.startedAt).toISOString(),
       locked: deps.lock.locked,
       ...(deps.config ? { config: deps.config.status() } : {}),
+      ...(deps.store ? { store: deps.store.status() } : {}),
     };
     return c.json(body);
   });

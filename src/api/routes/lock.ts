@@ -35,7 +35,17 @@ export function lockRoutes(deps: ApiDeps): Hono {
     return c.json({ locked: true });
   });
   app.post("/unlock", async (c) => {
-    await deps.lock.unlock(await passphraseOf(c.req));
+    const passphrase = await passphraseOf(c.req);
+    // The agent lock first: while it holds, the store is closed anyway and opens after it.
+    if (!deps.lock.locked && deps.store) {
+      if (deps.store.status().state === "locked") {
+        await deps.store.unlock(passphrase);
+        return c.json({ locked: false, store: "open" });
+      }
+      passphrase.wipe();
+      throw new CredagentError("bad_request", "the agent is not locked, and its secret store does not wait for a passphrase");
+    }
+    await deps.lock.unlock(passphrase);
     return c.json({ locked: false });
   });
   return app;

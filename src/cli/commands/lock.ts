@@ -2,6 +2,7 @@ import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { Secret } from "../../secret.ts";
+import type { HealthResponse } from "../../wire/types.ts";
 import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError, UsageError, type CliContext } from "../io.ts";
@@ -20,12 +21,14 @@ The passphrase is asked twice without echo, or read from standard input with --s
 const unlockUsage = `usage: credagent unlock [--stdin]
 
 Unlocks the agent (as ssh-add -X) with the passphrase given to 'credagent lock'; cached tokens are
-reloaded from the keyring. After a failed attempt the agent takes the next one no sooner than
+reloaded from the keyring. When the agent is not locked but its encrypted file store waits for its
+passphrase ('credagent status' says: store locked), gives the running agent that passphrase
+instead, and the agent opens the store. After a failed attempt the agent takes the next one no sooner than
 0.1 s per failure later (up to 10 s) and refuses those that come earlier, or while another attempt
 is being checked; unlock then waits and tries again by itself, for up to ${UNLOCK_PATIENCE_MS / 1000} s.`;
 
-async function readPassphrase(ctx: CliContext, fromStdin: boolean, confirm: boolean): Promise<Secret> {
-  const value = fromStdin ? await readStdinValue() : await promptHidden("Agent lock passphrase: ", ctx.err);
+async function readPassphrase(ctx: CliContext, fromStdin: boolean, confirm: boolean, prompt = "Agent lock passphrase: "): Promise<Secret> {
+  const value = fromStdin ? await readStdinValue() : await promptHidden(prompt, ctx.err);
   if (!fromStdin && confirm && (await promptHidden("Again, to confirm: ", ctx.err)) !== value) {
     throw new UsageError("the two entries differ; the agent was not locked");
   }
@@ -43,11 +46,14 @@ function lockCommand(name: "lock" | "unlock", usage: string): Command {
         if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
         noPositionals(positionals);
         const client = new AgentClient(ctx.socketPath());
-        await client.health();
-        const passphrase = await readPassphrase(ctx, Boolean(values.stdin), name === "lock");
+        const health = await client.health();
+        // The agent sends this passphrase to the store when it is not locked itself (see the route).
+        const forStore = name === "unlock" && !health.locked && health.store?.state === "locked";
+        const prompt = forStore ? "File store passphrase: " : undefined;
+        const passphrase = await readPassphrase(ctx, Boolean(values.stdin), name === "lock", prompt);
         if (name === "lock") await client.lock(passphrase);
         else await unlockPatiently(client, passphrase, ctx);
-        ctx.err(`credagent: agent ${name === "lock" ? "locked" : "unlocked"}\n`);
+        ctx.err(forStore ? "credagent: secret store unlocked\n" : `credagent: agent ${name === "lock" ? "locked" : "unlocked"}\n`);
         return EXIT.ok;
       } catch (err) {
         return reportError(ctx, name, err, usage);
@@ -87,6 +93,31 @@ async function unlockPatiently(client: AgentClient, passphrase: Secret, ctx: Cli
       await Bun.sleep(UNLOCK_RETRY_MS);
     }
   }
+}
+
+/** How many passphrases `start` takes on a terminal before leaving the store to `credagent unlock`. */
+const START_ATTEMPTS = 3;
+
+/**
+ * For `start`: when the agent's file store waits for its passphrase, asks for it on a terminal
+ * (an empty answer skips) and gives it to the agent; elsewhere only says what to run.
+ */
+export async function offerStoreUnlock(client: AgentClient, health: HealthResponse, ctx: CliContext): Promise<void> {
+  if (health.locked || health.store?.state !== "locked") return;
+  const later = "credagent: the agent's encrypted file store stays locked until 'credagent unlock' gives it its passphrase\n";
+  if (!process.stdin.isTTY) return ctx.err(later);
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt += 1) {
+    const value = await promptHidden("The agent's encrypted file store is locked. Its passphrase (empty to skip): ", ctx.err);
+    if (value === "") return ctx.err(later);
+    try {
+      await unlockPatiently(client, new Secret(value), ctx);
+      return ctx.err("credagent: secret store unlocked\n");
+    } catch (err) {
+      if (!(err instanceof CredagentError && err.code === "forbidden")) throw err;
+      ctx.err(`credagent: ${err.message}\n`);
+    }
+  }
+  ctx.err(later);
 }
 
 export const lock = lockCommand("lock", lockUsage);

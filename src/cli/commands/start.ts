@@ -1,3 +1,4 @@
+import { AgentClient } from "../../client/client.ts";
 import { startAgent } from "../../client/start.ts";
 import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
@@ -8,6 +9,7 @@ import type { Command } from "../command.ts";
 import { noPositionals, parseCommandArgs } from "../command.ts";
 import { reportError, UsageError } from "../io.ts";
 import { exportCode } from "../output/shell.ts";
+import { offerStoreUnlock } from "./lock.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
 
 const usage = `usage: credagent start [-s|-c|--fish|--powershell] [-a SOCKET] [-t LIFETIME] [--config FILE] [--keyring KIND]
@@ -20,7 +22,10 @@ shell code that points your shell at it:  eval "$(credagent start)"
   -t, --lifetime DUR             the agent exits after this long, e.g. 8h
   --config FILE                  config file for the agent; when an agent already runs with
                                  another file, start says so and exits 1
-  --keyring auto|os|file         where secrets and cached tokens live (default: the config's, else auto)`;
+  --keyring auto|os|file         where secrets and cached tokens live (default: the config's, else auto)
+
+When the agent's encrypted file store waits for its passphrase, start asks for it on a terminal
+(without echo, on stderr; empty skips) as 'credagent unlock' does.`;
 
 export const start: Command = {
   name: "start",
@@ -54,6 +59,9 @@ export const start: Command = {
         env: ctx.env,
       });
       if (!started) refuseOtherConfig(health, configPath(ctx.pathEnv, config));
+      // The prompt goes to stderr and the shell code to stdout, so `eval "$(credagent start)"` still works.
+      const socketPath = values.socket ?? ctx.socketPath();
+      await offerStoreUnlock(new AgentClient(socketPath), health, ctx);
       ctx.out(exportCode(dialect, [["CRED_SOCK", health.socket], ["CRED_AGENT_PID", String(health.pid)]], `Agent pid ${health.pid}`));
       return EXIT.ok;
     } catch (err) {

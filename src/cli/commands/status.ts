@@ -11,7 +11,8 @@ import { table } from "../output/table.ts";
 const usage = `usage: credagent status [--json]
 
 Shows the agent (pid, socket, uptime, version), its config file (when it was loaded, and why the
-last reload failed, if it did) and each credential's state, expiry and last error.
+last reload failed, if it did), its secret store (open, closed until first use, or locked: waiting
+for 'credagent unlock') and each credential's state, expiry and last error.
 Exit status 3 when no agent answers.`;
 
 export const status: Command = {
@@ -32,6 +33,7 @@ export const status: Command = {
       }
       ctx.out(`agent pid ${health.pid}, socket ${health.socket}, up ${formatCountdown(uptimeSeconds * 1000 + 1)}, version ${health.version}\n`);
       if (health.config) ctx.out(configLines(health.config));
+      if (health.store) ctx.out(`store ${health.store.state}: ${health.store.description}\n`);
       if (credentials.length === 0) ctx.out("no credentials configured\n");
       else ctx.out(table(["NAME", "SOURCE", "STATE", "EXPIRES", "LAST ERROR"], credentialRows(credentials, now)));
       return EXIT.ok;
