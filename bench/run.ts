@@ -6,6 +6,7 @@
 //   5. time to first token after start, from nothing and from a warm keyring cache (oidc-provider)
 //   6. token endpoint calls per hour for 1,000 credentials, simulated on a fake clock
 //   7. a legitimate `credagent get` during each connection attack, beside an idle agent (attacks.ts)
+//   8. idle RSS with 0, 10 and 1,000 credentials beside a compiled idle Bun program (footprint.ts)
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -241,6 +242,10 @@ const { attackBench, attackTable, ATTACKS_DOC } = await import("./attacks.ts");
 const attackRuns = 100;
 const attacks = `${ATTACKS_DOC}\n\n${attackTable(await attackBench(attackRuns))}\n\n${attackRuns} runs each.`;
 
+// 8: idle footprint beside Bun's floor, with and without --smol.
+const { footprintBench, FOOTPRINT_DOC } = await import("./footprint.ts");
+const footprint = `${FOOTPRINT_DOC}\n\n${await footprintBench()}`;
+
 /** Debian's oidc-agent with an account made from a device-flow refresh token at the test provider. */
 async function oidcAgentReference(provider: import("../test/support/oidc.ts").TestProvider) {
   const { approveDevice } = await import("../test/support/device-approve.ts");
@@ -289,7 +294,7 @@ const table = [
   "| --- | --- | --- | --- |",
   ...rows.map((r) => `| ${r.join(" | ")} |`),
 ].join("\n");
-console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${attacks}`);
+console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${attacks}\n\n${footprint}`);
 
 if (write) {
   const doc = `# Benchmarks
@@ -323,6 +328,8 @@ ${table}
 Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.
 
 ${attacks}
+
+${footprint}
 `;
   writeFileSync(join(ROOT, "BENCHMARKS.md"), doc);
   console.error("wrote BENCHMARKS.md");
