@@ -41,26 +41,19 @@ export function libc(): Libc {
   return loaded;
 }
 
-let linux: ReturnType<typeof dlopen<typeof linuxSymbols>>["symbols"] | undefined;
-export function linuxLibc() {
-  if (process.platform !== "linux") throw new CredagentError("not_implemented", "prctl exists only on Linux");
-  linux ??= openLibc(linuxSymbols);
-  return linux;
+/** A table loaded on first use, on the one platform that has it; elsewhere a typed "not implemented". */
+function onlyOn<S extends Parameters<typeof dlopen>[1]>(platform: NodeJS.Platform, table: S, missing: string): () => ReturnType<typeof dlopen<S>>["symbols"] {
+  let opened: ReturnType<typeof dlopen<S>>["symbols"] | undefined;
+  return () => {
+    if (process.platform !== platform) throw new CredagentError("not_implemented", missing);
+    opened ??= openLibc(table);
+    return opened;
+  };
 }
 
-let glibc: ReturnType<typeof dlopen<typeof glibcSymbols>>["symbols"] | undefined;
-export function glibcMalloc() {
-  if (process.platform !== "linux") throw new CredagentError("not_implemented", "mallopt exists only in glibc");
-  glibc ??= openLibc(glibcSymbols);
-  return glibc;
-}
-
-let darwin: ReturnType<typeof dlopen<typeof darwinSymbols>>["symbols"] | undefined;
-export function darwinLibc() {
-  if (process.platform !== "darwin") throw new CredagentError("not_implemented", "ptrace(PT_DENY_ATTACH) exists only on macOS");
-  darwin ??= openLibc(darwinSymbols);
-  return darwin;
-}
+export const linuxLibc = onlyOn("linux", linuxSymbols, "prctl exists only on Linux");
+export const glibcMalloc = onlyOn("linux", glibcSymbols, "mallopt exists only in glibc");
+export const darwinLibc = onlyOn("darwin", darwinSymbols, "ptrace(PT_DENY_ATTACH) exists only on macOS");
 
 function openLibc<S extends Parameters<typeof dlopen>[1]>(table: S): ReturnType<typeof dlopen<S>>["symbols"] {
   const names = LIBC_NAMES[process.platform];

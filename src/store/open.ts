@@ -158,7 +158,7 @@ export class LazyStore implements SecretStore {
     if (this.#opened) return this.#opened;
     if (!this.#opening) {
       const opening: Promise<SecretStore> = this.open(this.#given).then(
-        // An open that finishes after close() (a lock) serves its caller but is not kept.
+        // An open that finishes after close() (a lock) is closed again and not kept: its caller is told.
         (store) => {
           this.#waiting = false;
           if (this.#opening === opening) return (this.#opened = store);
