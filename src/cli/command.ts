@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CREDENTIAL_NAME } from "../wire/types.ts";
-import { UsageError, type CliContext } from "./io.ts";
+import { EXIT } from "../exit-codes.ts";
+import { reportError, UsageError, type CliContext } from "./io.ts";
 
 export interface Command {
   name: string;
@@ -17,6 +18,36 @@ export function parseCommandArgs<O extends Options>(argv: string[], options: O) 
   } catch (err) {
     throw new UsageError((err as Error).message.split("\n")[0] ?? "invalid arguments");
   }
+}
+
+type Parsed<O extends Options> = ReturnType<typeof parseCommandArgs<O>>;
+
+/**
+ * A command in the usual shape: strict options (with -h/--help printing the usage), and any error
+ * reported as `credagent NAME: …` with its exit code (usage errors with the usage).
+ */
+export function defineCommand<O extends Options>(
+  name: string,
+  usage: string,
+  options: O,
+  run: (args: Parsed<O>, ctx: CliContext) => Promise<number> | number,
+): Command {
+  return {
+    name,
+    usage,
+    async run(argv, ctx) {
+      try {
+        const args = parseCommandArgs(argv, options);
+        if ((args.values as { help?: boolean }).help) {
+          ctx.out(`${usage}\n`);
+          return EXIT.ok;
+        }
+        return await run(args, ctx);
+      } catch (err) {
+        return reportError(ctx, name, err, usage);
+      }
+    },
+  };
 }
 
 export function credentialName(positionals: string[]): string {

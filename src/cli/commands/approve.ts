@@ -1,8 +1,7 @@
 import { AgentClient } from "../../client/client.ts";
 import { EXIT } from "../../exit-codes.ts";
-import type { Command } from "../command.ts";
-import { parseCommandArgs } from "../command.ts";
-import { reportError, UsageError } from "../io.ts";
+import { defineCommand } from "../command.ts";
+import { UsageError } from "../io.ts";
 import { table } from "../output/table.ts";
 
 const usage = `usage: credagent approve [ID] [--deny]
@@ -13,28 +12,18 @@ it). A request made through \`credagent get\` (or env, exec) is listed under the
 credagent. Must be run from a terminal, in another terminal session than the program that asks,
 and not from a process that program started.`;
 
-export const approve: Command = {
-  name: "approve",
-  usage,
-  async run(argv, ctx) {
-    try {
-      const { values, positionals } = parseCommandArgs(argv, { deny: { type: "boolean" } });
-      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
-      if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
-      const client = new AgentClient(ctx.socketPath());
-      const [id] = positionals;
-      if (id === undefined) {
-        if (values.deny) throw new UsageError("--deny needs the ID of a request");
-        const { approvals } = await client.approvals();
-        if (approvals.length === 0) ctx.out("no requests are waiting for approval\n");
-        else ctx.out(table(["ID", "CREDENTIAL", "PID", "EXECUTABLE"], approvals.map((a) => [a.id, a.credential, String(a.pid), a.exe])));
-        return EXIT.ok;
-      }
-      await client.answerApproval(id, !values.deny);
-      ctx.err(`credagent: request ${id} ${values.deny ? "denied" : "approved"}\n`);
-      return EXIT.ok;
-    } catch (err) {
-      return reportError(ctx, "approve", err, usage);
-    }
-  },
-};
+export const approve = defineCommand("approve", usage, { deny: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  const client = new AgentClient(ctx.socketPath());
+  const [id] = positionals;
+  if (id === undefined) {
+    if (values.deny) throw new UsageError("--deny needs the ID of a request");
+    const { approvals } = await client.approvals();
+    if (approvals.length === 0) ctx.out("no requests are waiting for approval\n");
+    else ctx.out(table(["ID", "CREDENTIAL", "PID", "EXECUTABLE"], approvals.map((a) => [a.id, a.credential, String(a.pid), a.exe])));
+    return EXIT.ok;
+  }
+  await client.answerApproval(id, !values.deny);
+  ctx.err(`credagent: request ${id} ${values.deny ? "denied" : "approved"}\n`);
+  return EXIT.ok;
+});

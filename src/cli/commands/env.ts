@@ -3,9 +3,7 @@ import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { sessionTokenPath } from "../../paths.ts";
-import type { Command } from "../command.ts";
-import { noPositionals, parseCommandArgs } from "../command.ts";
-import { reportError } from "../io.ts";
+import { defineCommand, noPositionals } from "../command.ts";
 import { exportCode } from "../output/shell.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
 
@@ -15,27 +13,17 @@ Prints shell code that sets CRED_SOCK and CRED_SESSION_TOKEN, for apps that buil
 to the agent themselves: send "Authorization: Bearer $CRED_SESSION_TOKEN". The token is required
 on Windows named pipes and when the config sets require_session_token = true.`;
 
-export const env: Command = {
-  name: "env",
-  usage,
-  async run(argv, ctx) {
-    try {
-      const { values, positionals } = parseCommandArgs(argv, shellOptions);
-      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
-      noPositionals(positionals);
-      const socket = ctx.socketPath();
-      await new AgentClient(socket, 5_000).health();
-      let token: string;
-      try {
-        token = readFileSync(sessionTokenPath(socket, ctx.pathEnv), "utf8").trim();
-      } catch (err) {
-        throw new CredagentError("unavailable", `cannot read the agent's session token beside ${socket}`, { cause: err });
-      }
-      const dialect = shellDialect(values, ctx.env.SHELL);
-      ctx.out(exportCode(dialect, [["CRED_SOCK", socket], ["CRED_SESSION_TOKEN", token]], "credagent environment set"));
-      return EXIT.ok;
-    } catch (err) {
-      return reportError(ctx, "env", err, usage);
-    }
-  },
-};
+export const env = defineCommand("env", usage, shellOptions, async ({ values, positionals }, ctx) => {
+  noPositionals(positionals);
+  const socket = ctx.socketPath();
+  await new AgentClient(socket, 5_000).health();
+  let token: string;
+  try {
+    token = readFileSync(sessionTokenPath(socket, ctx.pathEnv), "utf8").trim();
+  } catch (err) {
+    throw new CredagentError("unavailable", `cannot read the agent's session token beside ${socket}`, { cause: err });
+  }
+  const dialect = shellDialect(values, ctx.env.SHELL);
+  ctx.out(exportCode(dialect, [["CRED_SOCK", socket], ["CRED_SESSION_TOKEN", token]], "credagent environment set"));
+  return EXIT.ok;
+});

@@ -1,9 +1,8 @@
 import { AgentClient } from "../../client/client.ts";
 import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
-import type { Command } from "../command.ts";
-import { credentialName, parseCommandArgs } from "../command.ts";
-import { reportError, UsageError } from "../io.ts";
+import { credentialName, defineCommand } from "../command.ts";
+import { UsageError } from "../io.ts";
 
 const usage = `usage: credagent get NAME [--json] [--min-valid DUR]
 
@@ -12,26 +11,16 @@ Prints the current token of credential NAME alone on stdout, for $(credagent get
   --json            the whole answer: token, token_type, expires_at, expires_in
   --min-valid DUR   a token valid for at least this long (e.g. 10m), refreshed first if needed`;
 
-export const get: Command = {
-  name: "get",
-  usage,
-  async run(argv, ctx) {
-    try {
-      const { values, positionals } = parseCommandArgs(argv, {
-        json: { type: "boolean" },
-        "min-valid": { type: "string" },
-      });
-      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
-      const name = credentialName(positionals);
-      const minValid = values["min-valid"] === undefined ? undefined : parseDuration(values["min-valid"]);
-      if (values["min-valid"] !== undefined && minValid === undefined) {
-        throw new UsageError("--min-valid takes a duration such as 90s or 10m");
-      }
-      const token = await new AgentClient(ctx.socketPath()).token(name, minValid === undefined ? undefined : Math.ceil(minValid / 1000));
-      ctx.out(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${token.token}\n`);
-      return EXIT.ok;
-    } catch (err) {
-      return reportError(ctx, "get", err, usage);
-    }
-  },
-};
+export const get = defineCommand("get", usage, {
+  json: { type: "boolean" },
+  "min-valid": { type: "string" },
+}, async ({ values, positionals }, ctx) => {
+  const name = credentialName(positionals);
+  const minValid = values["min-valid"] === undefined ? undefined : parseDuration(values["min-valid"]);
+  if (values["min-valid"] !== undefined && minValid === undefined) {
+    throw new UsageError("--min-valid takes a duration such as 90s or 10m");
+  }
+  const token = await new AgentClient(ctx.socketPath()).token(name, minValid === undefined ? undefined : Math.ceil(minValid / 1000));
+  ctx.out(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${token.token}\n`);
+  return EXIT.ok;
+});

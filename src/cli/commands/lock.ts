@@ -4,8 +4,8 @@ import { EXIT } from "../../exit-codes.ts";
 import { Secret } from "../../secret.ts";
 import type { HealthResponse } from "../../wire/types.ts";
 import type { Command } from "../command.ts";
-import { noPositionals, parseCommandArgs } from "../command.ts";
-import { reportError, UsageError, type CliContext } from "../io.ts";
+import { defineCommand, noPositionals } from "../command.ts";
+import { UsageError, type CliContext } from "../io.ts";
 import { promptHidden, readStdinValue } from "../prompt.ts";
 
 /** How long `unlock` keeps trying an attempt the agent refused as too early, before giving up. */
@@ -37,29 +37,19 @@ async function readPassphrase(ctx: CliContext, fromStdin: boolean, confirm: bool
 }
 
 function lockCommand(name: "lock" | "unlock", usage: string): Command {
-  return {
-    name,
-    usage,
-    async run(argv, ctx) {
-      try {
-        const { values, positionals } = parseCommandArgs(argv, { stdin: { type: "boolean" } });
-        if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
-        noPositionals(positionals);
-        const client = new AgentClient(ctx.socketPath());
-        const health = await client.health();
-        // The agent sends this passphrase to the store when it is not locked itself (see the route).
-        const forStore = name === "unlock" && !health.locked && health.store?.state === "locked";
-        const prompt = forStore ? "File store passphrase: " : undefined;
-        const passphrase = await readPassphrase(ctx, Boolean(values.stdin), name === "lock", prompt);
-        if (name === "lock") await client.lock(passphrase);
-        else await unlockPatiently(client, passphrase, ctx);
-        ctx.err(forStore ? "credagent: secret store unlocked\n" : `credagent: agent ${name === "lock" ? "locked" : "unlocked"}\n`);
-        return EXIT.ok;
-      } catch (err) {
-        return reportError(ctx, name, err, usage);
-      }
-    },
-  };
+  return defineCommand(name, usage, { stdin: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
+    noPositionals(positionals);
+    const client = new AgentClient(ctx.socketPath());
+    const health = await client.health();
+    // The agent sends this passphrase to the store when it is not locked itself (see the route).
+    const forStore = name === "unlock" && !health.locked && health.store?.state === "locked";
+    const prompt = forStore ? "File store passphrase: " : undefined;
+    const passphrase = await readPassphrase(ctx, Boolean(values.stdin), name === "lock", prompt);
+    if (name === "lock") await client.lock(passphrase);
+    else await unlockPatiently(client, passphrase, ctx);
+    ctx.err(forStore ? "credagent: secret store unlocked\n" : `credagent: agent ${name === "lock" ? "locked" : "unlocked"}\n`);
+    return EXIT.ok;
+  });
 }
 
 /**

@@ -4,9 +4,8 @@ import { AUDIT_FILE, type AuditEntry } from "../../wire/audit.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { stateDir } from "../../paths.ts";
-import type { Command } from "../command.ts";
-import { noPositionals, parseCommandArgs } from "../command.ts";
-import { reportError, type CliContext } from "../io.ts";
+import { defineCommand, noPositionals } from "../command.ts";
+import { type CliContext } from "../io.ts";
 
 const usage = `usage: credagent log [-f] [--json]
 
@@ -14,36 +13,26 @@ Shows the audit log: every access decision of the agent (time, pid, uid, executa
 allow or deny, and why). For a request through credagent's own CLI, the program is the one that
 ran it, shown "via" that credagent process. Never a token. -f follows it as it grows; --json prints the raw lines.`;
 
-export const log: Command = {
-  name: "log",
-  usage,
-  async run(argv, ctx) {
+export const log = defineCommand("log", usage, { follow: { type: "boolean", short: "f" }, json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
+  noPositionals(positionals);
+  const path = join(stateDir(ctx.pathEnv), AUDIT_FILE);
+  let offset = printFrom(ctx, path, 0, Boolean(values.json));
+  if (offset === null && !values.follow) {
+    throw new CredagentError("unavailable", `no audit log yet at ${path}`);
+  }
+  while (values.follow) {
+    await Bun.sleep(250);
+    let size = 0;
     try {
-      const { values, positionals } = parseCommandArgs(argv, { follow: { type: "boolean", short: "f" }, json: { type: "boolean" } });
-      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
-      noPositionals(positionals);
-      const path = join(stateDir(ctx.pathEnv), AUDIT_FILE);
-      let offset = printFrom(ctx, path, 0, Boolean(values.json));
-      if (offset === null && !values.follow) {
-        throw new CredagentError("unavailable", `no audit log yet at ${path}`);
-      }
-      while (values.follow) {
-        await Bun.sleep(250);
-        let size = 0;
-        try {
-          size = statSync(path).size;
-        } catch {
-          // not created yet
-        }
-        if (offset !== null && size < offset) offset = 0; // rotated
-        offset = printFrom(ctx, path, offset ?? 0, Boolean(values.json)) ?? offset;
-      }
-      return EXIT.ok;
-    } catch (err) {
-      return reportError(ctx, "log", err, usage);
+      size = statSync(path).size;
+    } catch {
+      // not created yet
     }
-  },
-};
+    if (offset !== null && size < offset) offset = 0; // rotated
+    offset = printFrom(ctx, path, offset ?? 0, Boolean(values.json)) ?? offset;
+  }
+  return EXIT.ok;
+});
 
 /** Prints whole lines from offset on; returns the offset after the last whole line, or null if there is no file. */
 function printFrom(ctx: CliContext, path: string, offset: number, json: boolean): number | null {

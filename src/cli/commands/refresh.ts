@@ -1,28 +1,16 @@
 import { AgentClient } from "../../client/client.ts";
 import { formatCountdown } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
-import type { Command } from "../command.ts";
-import { credentialName, parseCommandArgs } from "../command.ts";
-import { reportError } from "../io.ts";
+import { credentialName, defineCommand } from "../command.ts";
 
 const usage = `usage: credagent refresh NAME [--json]
 
 Makes the agent fetch a new token for NAME now, whatever the one it holds.
 Prints when the new token expires (the token itself only with --json).`;
 
-export const refresh: Command = {
-  name: "refresh",
-  usage,
-  async run(argv, ctx) {
-    try {
-      const { values, positionals } = parseCommandArgs(argv, { json: { type: "boolean" } });
-      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
-      const name = credentialName(positionals);
-      const token = await new AgentClient(ctx.socketPath()).refresh(name);
-      ctx.out(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${name}: refreshed, expires in ${formatCountdown(token.expires_in * 1000)} (${token.expires_at})\n`);
-      return EXIT.ok;
-    } catch (err) {
-      return reportError(ctx, "refresh", err, usage);
-    }
-  },
-};
+export const refresh = defineCommand("refresh", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
+  const name = credentialName(positionals);
+  const token = await new AgentClient(ctx.socketPath()).refresh(name);
+  ctx.out(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${name}: refreshed, expires in ${formatCountdown(token.expires_in * 1000)} (${token.expires_at})\n`);
+  return EXIT.ok;
+});

@@ -2,9 +2,7 @@ import { AgentClient } from "../../client/client.ts";
 import { restartNotice } from "../../config/start-only.ts";
 import { EXIT } from "../../exit-codes.ts";
 import type { ReloadResponse } from "../../wire/types.ts";
-import type { Command } from "../command.ts";
-import { noPositionals, parseCommandArgs } from "../command.ts";
-import { reportError } from "../io.ts";
+import { defineCommand, noPositionals } from "../command.ts";
 
 const usage = `usage: credagent reload [--json]
 
@@ -13,24 +11,14 @@ changed: credentials added, changed (their tokens are fetched anew), removed and
 is invalid, says why and exits 1: the previous config stays in force. Settings read only at start
 ([agent], keyring, file_passphrase_file) are named when they changed; they need a restart.`;
 
-export const reload: Command = {
-  name: "reload",
-  usage,
-  async run(argv, ctx) {
-    try {
-      const { values, positionals } = parseCommandArgs(argv, { json: { type: "boolean" } });
-      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
-      noPositionals(positionals);
-      const outcome = await new AgentClient(ctx.socketPath()).reload();
-      if (values.json) ctx.out(`${JSON.stringify(outcome, null, 2)}\n`);
-      else ctx.out(describeOutcome(outcome));
-      if (outcome.start_only_changed.length > 0) ctx.err(`credagent reload: ${restartNotice(outcome.start_only_changed)}\n`);
-      return EXIT.ok;
-    } catch (err) {
-      return reportError(ctx, "reload", err, usage);
-    }
-  },
-};
+export const reload = defineCommand("reload", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
+  noPositionals(positionals);
+  const outcome = await new AgentClient(ctx.socketPath()).reload();
+  if (values.json) ctx.out(`${JSON.stringify(outcome, null, 2)}\n`);
+  else ctx.out(describeOutcome(outcome));
+  if (outcome.start_only_changed.length > 0) ctx.err(`credagent reload: ${restartNotice(outcome.start_only_changed)}\n`);
+  return EXIT.ok;
+});
 
 function describeOutcome(outcome: ReloadResponse): string {
   const names = (list: string[]) => (list.length === 0 ? "-" : list.join(", "));

@@ -2,9 +2,7 @@ import { AgentClient } from "../../client/client.ts";
 import { formatCountdown } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
 import type { ConfigStatus } from "../../wire/types.ts";
-import type { Command } from "../command.ts";
-import { noPositionals, parseCommandArgs } from "../command.ts";
-import { reportError } from "../io.ts";
+import { defineCommand, noPositionals } from "../command.ts";
 import { credentialRows } from "../output/credentials.ts";
 import { table } from "../output/table.ts";
 
@@ -15,33 +13,23 @@ last reload failed, if it did), its secret store (open, closed until first use, 
 for 'credagent unlock') and each credential's state, expiry and last error.
 Exit status 3 when no agent answers.`;
 
-export const status: Command = {
-  name: "status",
-  usage,
-  async run(argv, ctx) {
-    try {
-      const { values, positionals } = parseCommandArgs(argv, { json: { type: "boolean" } });
-      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
-      noPositionals(positionals);
-      const client = new AgentClient(ctx.socketPath());
-      const [health, { credentials }] = await Promise.all([client.health(), client.list()]);
-      const now = Date.now();
-      const uptimeSeconds = Math.max(0, Math.floor((now - Date.parse(health.started_at)) / 1000));
-      if (values.json) {
-        ctx.out(`${JSON.stringify({ agent: { ...health, uptime_seconds: uptimeSeconds }, credentials }, null, 2)}\n`);
-        return EXIT.ok;
-      }
-      ctx.out(`agent pid ${health.pid}, socket ${health.socket}, up ${formatCountdown(uptimeSeconds * 1000 + 1)}, version ${health.version}\n`);
-      if (health.config) ctx.out(configLines(health.config));
-      if (health.store) ctx.out(`store ${health.store.state}: ${health.store.description}\n`);
-      if (credentials.length === 0) ctx.out("no credentials configured\n");
-      else ctx.out(table(["NAME", "SOURCE", "STATE", "EXPIRES", "LAST ERROR"], credentialRows(credentials, now)));
-      return EXIT.ok;
-    } catch (err) {
-      return reportError(ctx, "status", err, usage);
-    }
-  },
-};
+export const status = defineCommand("status", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
+  noPositionals(positionals);
+  const client = new AgentClient(ctx.socketPath());
+  const [health, { credentials }] = await Promise.all([client.health(), client.list()]);
+  const now = Date.now();
+  const uptimeSeconds = Math.max(0, Math.floor((now - Date.parse(health.started_at)) / 1000));
+  if (values.json) {
+    ctx.out(`${JSON.stringify({ agent: { ...health, uptime_seconds: uptimeSeconds }, credentials }, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  ctx.out(`agent pid ${health.pid}, socket ${health.socket}, up ${formatCountdown(uptimeSeconds * 1000 + 1)}, version ${health.version}\n`);
+  if (health.config) ctx.out(configLines(health.config));
+  if (health.store) ctx.out(`store ${health.store.state}: ${health.store.description}\n`);
+  if (credentials.length === 0) ctx.out("no credentials configured\n");
+  else ctx.out(table(["NAME", "SOURCE", "STATE", "EXPIRES", "LAST ERROR"], credentialRows(credentials, now)));
+  return EXIT.ok;
+});
 
 function configLines(config: ConfigStatus): string {
   const file = config.exists ? config.path : `${config.path} (absent: no credentials)`;

@@ -2,9 +2,7 @@ import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { processEnded } from "../../identity/process-info.ts";
-import type { Command } from "../command.ts";
-import { noPositionals, parseCommandArgs } from "../command.ts";
-import { reportError } from "../io.ts";
+import { defineCommand, noPositionals } from "../command.ts";
 import { unsetCode } from "../output/shell.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
 
@@ -15,34 +13,24 @@ CRED_SOCK and CRED_AGENT_PID:  eval "$(credagent stop)"`;
 
 const STOP_WAIT_MS = 10_000;
 
-export const stop: Command = {
-  name: "stop",
-  usage,
-  async run(argv, ctx) {
-    try {
-      const { values, positionals } = parseCommandArgs(argv, shellOptions);
-      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
-      noPositionals(positionals);
-      const dialect = shellDialect(values, ctx.env.SHELL);
-      const client = new AgentClient(ctx.socketPath(), 5_000);
-      // The pid comes from the agent answering on the socket, not from CRED_AGENT_PID alone: a
-      // stale variable must never make us signal an unrelated process that reused the pid.
-      const { pid } = await client.health();
-      const expected = ctx.env.CRED_AGENT_PID;
-      if (expected && expected !== String(pid)) {
-        ctx.err(`credagent stop: CRED_AGENT_PID is ${expected} but the agent at ${client.socketPath} is pid ${pid}; stopping pid ${pid}\n`);
-      }
-      process.kill(pid, "SIGTERM");
-      if (!(await waitGone(pid))) {
-        throw new CredagentError("unavailable", `agent pid ${pid} did not stop within ${STOP_WAIT_MS / 1000}s; 'kill -9 ${pid}' ends it`);
-      }
-      ctx.out(unsetCode(dialect, ["CRED_SOCK", "CRED_AGENT_PID"], `Agent pid ${pid} killed`));
-      return EXIT.ok;
-    } catch (err) {
-      return reportError(ctx, "stop", err, usage);
-    }
-  },
-};
+export const stop = defineCommand("stop", usage, shellOptions, async ({ values, positionals }, ctx) => {
+  noPositionals(positionals);
+  const dialect = shellDialect(values, ctx.env.SHELL);
+  const client = new AgentClient(ctx.socketPath(), 5_000);
+  // The pid comes from the agent answering on the socket, not from CRED_AGENT_PID alone: a
+  // stale variable must never make us signal an unrelated process that reused the pid.
+  const { pid } = await client.health();
+  const expected = ctx.env.CRED_AGENT_PID;
+  if (expected && expected !== String(pid)) {
+    ctx.err(`credagent stop: CRED_AGENT_PID is ${expected} but the agent at ${client.socketPath} is pid ${pid}; stopping pid ${pid}\n`);
+  }
+  process.kill(pid, "SIGTERM");
+  if (!(await waitGone(pid))) {
+    throw new CredagentError("unavailable", `agent pid ${pid} did not stop within ${STOP_WAIT_MS / 1000}s; 'kill -9 ${pid}' ends it`);
+  }
+  ctx.out(unsetCode(dialect, ["CRED_SOCK", "CRED_AGENT_PID"], `Agent pid ${pid} killed`));
+  return EXIT.ok;
+});
 
 async function waitGone(pid: number): Promise<boolean> {
   const deadline = Date.now() + STOP_WAIT_MS;
