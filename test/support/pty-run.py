@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Runs a command on a pseudo-terminal, answering prompts: pty-run.py STEPS_JSON CMD ARGS...
-STEPS_JSON is a list of [expected_text, reply]. Prints {"code", "output"} as JSON."""
+STEPS_JSON is a list of [expected_text, reply]: each expected text is looked for after the previous
+one's match, so a prompt asked twice is answered only when it is shown again (a reply typed before
+the program turns echo off would be echoed). Prints {"code", "output"} as JSON."""
 import json, os, pty, select, sys, time
 
 steps = json.loads(sys.argv[1])
@@ -21,10 +23,14 @@ def read_some():
             return False
         output += data
     return True
+seen = 0
 for expected, reply in steps:
-    while expected.encode() not in output and time.time() < deadline:
+    while output.find(expected.encode(), seen) < 0 and time.time() < deadline:
         if not read_some():
             break
+    found = output.find(expected.encode(), seen)
+    if found >= 0:
+        seen = found + len(expected.encode())
     os.write(fd, reply.encode())
 while time.time() < deadline and read_some():
     pass
