@@ -18,6 +18,8 @@ command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus)
 command -v dbus-send >/dev/null 2>&1 || missing+=(dbus-bin)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
 command -v secret-tool >/dev/null 2>&1 || missing+=(libsecret-tools)
+# A throwaway PostgreSQL cluster (test/support/postgres.ts) for the database tests.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing ${missing[*]}"
@@ -52,7 +54,7 @@ keyring_dir=$(mktemp -d /tmp/ca-keyring-XXXXXX)
 leftovers=0
 stop_leftovers() {
   local left
-  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/" || true)
+  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/|postgres -D /tmp/ca-pg-" || true)
   if [ -n "$left" ]; then
     say "FAIL: killing processes that outlived their tests: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | tr '\n' ';')"
     kill -9 $left 2>/dev/null
