@@ -104,17 +104,20 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
   row("`credagent get db` (whole process, median)", ms(get!), `curl --unix-socket: ${ms(curl!)}`, `${(get! / curl!).toFixed(2)}x curl (target: within 2x)`);
   row("`credagent version` (start-up and exit, no socket work)", ms(version!), "", "the compiled Bun runtime's start is most of what `get` costs");
 
-  const agent = autocannon(box.socket);
-  stopAgent(box);
-
   // The same with identity checks and rules on: autocannon (node) allowed by exe and sha256.
+  // Both agents run at once and are measured in turns (A B A B), each figure the better of its two,
+  // so that a slow moment of the machine does not pass for the cost of the rules.
   const node = realpathSync(Bun.which("node")!);
   const nodeHash = createHash("sha256").update(readFileSync(node)).digest("hex");
   const ruled = sandbox(1);
   const cfg = join(ruled.root, "config/credagent/config.toml");
   writeFileSync(cfg, readFileSync(cfg, "utf8").replace("[credentials.db]\n", `[credentials.db]\nallow = [ { exe = "${node}", sha256 = "${nodeHash}" } ]\n`));
   startAgent(ruled);
-  const withRules = autocannon(ruled.socket);
+  const turns = [0, 1].map(() => [autocannon(box.socket), autocannon(ruled.socket)] as const);
+  const better = (a: ReturnType<typeof autocannon>, b: ReturnType<typeof autocannon>) => (a.rps >= b.rps ? a : b);
+  const agent = better(turns[0]![0], turns[1]![0]);
+  const withRules = better(turns[0]![1], turns[1]![1]);
+  stopAgent(box);
   stopAgent(ruled);
   rmSync(ruled.root, { recursive: true, force: true });
   const ceilingSocket = join(box.root, "run/ceiling.sock");
