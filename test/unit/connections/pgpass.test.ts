@@ -1,0 +1,35 @@
+import { expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { pgpassBytes, removePgpassFile, writePgpassFile } from "../../../src/connections/pgpass.ts";
+import { Secret } from "../../../src/secret.ts";
+
+test("pgpass lines: \\ and : escaped in every field, * kept as libpq's wildcard", () => {
+  const out = new TextDecoder().decode(
+    pgpassBytes([
+      { host: "127.0.0.1", port: "5432", database: "*", username: "app", password: new Secret("a:b\\c*d") },
+      { host: "db:x", port: "*", database: "app", username: "u\\1", password: new Secret("p") },
+    ]),
+  );
+  expect(out).toBe("127.0.0.1:5432:*:app:a\\:b\\\\c*d\ndb\\:x:*:app:u\\\\1:p\n");
+});
+
+test("a password with a line break is refused (a pgpass file cannot hold it)", () => {
+  expect(() => pgpassBytes([{ host: "h", port: "1", database: "d", username: "u", password: new Secret("a\nb") }])).toThrow("line break");
+});
+
+test("written 0600 and atomically (no temp file left), removed on request", () => {
+  const dir = mkdtempSync("/tmp/ca-pgpass-");
+  try {
+    const path = join(dir, "pgpass");
+    writePgpassFile(path, [{ host: "h", port: "1", database: "d", username: "u", password: new Secret("one") }]);
+    writePgpassFile(path, [{ host: "h", port: "1", database: "d", username: "u", password: new Secret("two") }]);
+    expect(readFileSync(path, "utf8")).toBe("h:1:d:u:two\n");
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual(["pgpass"]);
+    removePgpassFile(path);
+    expect(readdirSync(dir)).toEqual([]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
