@@ -21,20 +21,20 @@ const COMMANDS: Array<{ name: string; summary: string; load: () => Promise<Comma
   { name: "unlock", summary: "unlock the agent with the lock passphrase", load: async () => (await import("./commands/lock.ts")).unlock },
   { name: "approve", summary: "answer a confirm = true prompt from a terminal", load: async () => (await import("./commands/approve.ts")).approve },
   { name: "env", summary: "print CRED_SOCK and the session token for apps that talk to the socket", load: async () => (await import("./commands/env.ts")).env },
+  { name: "git-credential", summary: "answer git as its credential helper (git config credential.helper)", load: async () => (await import("./commands/git-credential.ts")).gitCredential },
   { name: "log", summary: "show the audit log of access decisions", load: async () => (await import("./commands/log.ts")).log },
 ];
 const ALIASES: Record<string, string> = { "-k": "stop" };
 
 function help(): string {
-  const rows = COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join("\n");
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const row = (name: string, summary: string) => `  ${name.padEnd(width)} ${summary}`;
+  const rows = [...COMMANDS.map((c) => row(c.name, c.summary)), row("agent", "run the agent in the foreground (systemd, debugging)"), row("version", "print the version"), row("help", "this text; 'credagent COMMAND --help' for a command")].join("\n");
   return `credagent ${VERSION}: a local credential broker
 
 usage: credagent COMMAND [ARGS]
 
 ${rows}
-  agent     run the agent in the foreground (systemd, debugging)
-  version   print the version
-  help      this text; 'credagent COMMAND --help' for a command
 
 The CLI finds the agent through $CRED_SOCK, else $XDG_RUNTIME_DIR/cred.sock.
 Exit status: 0 ok, 1 the request failed, 2 usage error, 3 no agent running.
