@@ -24,7 +24,9 @@ tmp="$bindir/.credagent.$$"
 cp build/credagent "$tmp"
 chmod 755 "$tmp"
 mv -f "$tmp" "$bindir/credagent"
-echo "Installed $bindir/credagent ($("$bindir/credagent" version))"
+# The docker credential helper is the same binary under the name docker looks for.
+ln -sfn credagent "$bindir/docker-credential-credagent"
+echo "Installed $bindir/credagent ($("$bindir/credagent" version)) and $bindir/docker-credential-credagent"
 
 echo "Starting the agent..."
 if ! "$bindir/credagent" start -s >/dev/null; then

@@ -3,6 +3,11 @@
 // (measured: get with the server bundled in starts as fast as without).
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
+  // Run under the name docker looks for (a link install.sh makes): the docker credential helper.
+  if (process.argv0.endsWith("docker-credential-credagent")) {
+    const [{ runDockerHelper }, { processContext }, { currentPathEnv }] = await Promise.all([import("./cli/docker-credential.ts"), import("./cli/io.ts"), import("./paths.ts")]);
+    return runDockerHelper(argv, processContext(currentPathEnv()));
+  }
   if (argv[0] === "agent") {
     const { runAgent } = await import("./agent/run.ts");
     return runAgent(argv.slice(1));

@@ -9,23 +9,33 @@ const decoder = new TextDecoder();
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-export type JsonField = string | number | boolean | null | Secret;
+export type JsonField = string | number | boolean | null | Secret | JsonFields;
+export interface JsonFields {
+  [key: string]: JsonField | undefined;
+}
 
-/** A flat JSON object whose Secret values are written from their bytes. */
-export function encodeJsonWithSecrets(fields: Record<string, JsonField>): Uint8Array {
+/** A JSON object whose Secret values (at any depth) are written from their bytes; undefined members are left out. */
+export function encodeJsonWithSecrets(fields: JsonFields): Uint8Array {
   const parts: Uint8Array[] = [];
+  encodeObject(fields, parts);
+  return concat(parts, { wipeParts: true });
+}
+
+function encodeObject(fields: JsonFields, parts: Uint8Array[]): void {
   let first = true;
   for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
     parts.push(encoder.encode(`${first ? "{" : ","}${JSON.stringify(key)}:`));
     first = false;
     if (value instanceof Secret) {
       parts.push(escapeJsonString(value.bytes()));
+    } else if (value !== null && typeof value === "object") {
+      encodeObject(value, parts);
     } else {
       parts.push(encoder.encode(JSON.stringify(value)));
     }
   }
   parts.push(encoder.encode(first ? "{}" : "}"));
-  return concat(parts, { wipeParts: true });
 }
 
 /** The bytes as a JSON string literal, quotes included. */

@@ -18,6 +18,12 @@ command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus)
 command -v dbus-send >/dev/null 2>&1 || missing+=(dbus-bin)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
 command -v secret-tool >/dev/null 2>&1 || missing+=(libsecret-tools)
+# The real programs the helper protocols are tested with: git, Debian's AWS CLI (its own path: a
+# pip-installed aws may come first in PATH), kubectl, and the docker CLI (no daemon needed).
+command -v git >/dev/null 2>&1 || missing+=(git)
+[ -x /usr/bin/aws ] || missing+=(awscli)
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+command -v docker >/dev/null 2>&1 || missing+=(docker.io)
 # A throwaway PostgreSQL cluster (test/support/postgres.ts) for the database tests.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -18,6 +18,10 @@ const cachedToken = v.object({
   expires_at: v.number(),
   /** The credential's definition when the token was obtained: a changed definition starts afresh. */
   fingerprint: v.string(),
+  // Multi-part credentials (absent from entries written before them: a bearer token).
+  kind: v.optional(v.picklist(["bearer", "password", "aws"])),
+  username: v.optional(v.string()),
+  aws_access_key_id: v.optional(v.string()),
 });
 
 export function persistToken(store: SecretStore, name: string, fingerprint: string, token: Token, log: Logger): void {
@@ -29,6 +33,10 @@ export function persistToken(store: SecretStore, name: string, fingerprint: stri
       obtained_at: token.obtainedAt,
       expires_at: token.expiresAt,
       fingerprint,
+      kind: token.kind,
+      username: token.username,
+      aws_access_key_id: token.aws?.accessKeyId,
+      session_token: token.aws?.sessionToken,
     }),
   );
   setImmediate(() => {
@@ -76,13 +84,17 @@ export async function restoreTokens(
     if (name === null) continue;
     let record: v.InferOutput<typeof cachedToken>;
     let tokenBytes: Uint8Array | undefined;
+    let sessionBytes: Uint8Array | undefined;
     try {
-      const parsed = parseJsonWithSecrets(value.bytes(), ["token"]);
+      const parsed = parseJsonWithSecrets(value.bytes(), ["token", "session_token"]);
       tokenBytes = parsed.secrets.get("token");
+      sessionBytes = parsed.secrets.get("session_token");
       record = v.parse(cachedToken, parsed.value);
       if (!tokenBytes || tokenBytes.byteLength === 0) throw new Error("no token");
+      if (record.kind === "aws" && !record.aws_access_key_id) throw new Error("no key id");
     } catch {
       tokenBytes?.fill(0);
+      sessionBytes?.fill(0);
       log.warn("ignoring a malformed cached token", { credential: name });
       continue;
     } finally {
@@ -90,20 +102,27 @@ export async function restoreTokens(
     }
     if (record.expires_at <= now) {
       tokenBytes.fill(0);
+      sessionBytes?.fill(0);
       store.delete(account).catch(() => {});
       continue;
     }
     const def = registry.definition(name);
     if (!def || def.fingerprint !== record.fingerprint) {
       tokenBytes.fill(0);
+      sessionBytes?.fill(0);
       continue;
     }
-    registry.get(name).seed({
+    const token: Token = {
       value: new Secret(tokenBytes),
       tokenType: record.token_type,
       obtainedAt: record.obtained_at,
       expiresAt: record.expires_at,
-    });
+    };
+    if (record.kind) token.kind = record.kind;
+    if (record.username !== undefined) token.username = record.username;
+    if (record.kind === "aws") token.aws = { accessKeyId: record.aws_access_key_id!, ...(sessionBytes ? { sessionToken: new Secret(sessionBytes) } : {}) };
+    else sessionBytes?.fill(0);
+    registry.get(name).seed(token);
     restored += 1;
   }
   return restored;

@@ -1,13 +1,17 @@
+import { CredagentError } from "../errors.ts";
 import type { TokenResponse } from "../wire/types.ts";
 
 /**
- * What the helper protocols (git, docker) hand out: a user name when the credential has one, and
- * the secret a program sends as its password (a password credential's password, else the token).
+ * The secret a program sends (the bearer token, or the password) and the user name that goes with
+ * it, for the commands and helper protocols that hand out one secret. An AWS credential has no
+ * single secret: those get a clear error naming what to use instead.
  */
 export function credentialParts(answer: TokenResponse): { username: string | undefined; password: string } {
-  const extra = answer as TokenResponse & { username?: unknown; password?: unknown };
-  return {
-    username: typeof extra.username === "string" && extra.username !== "" ? extra.username : undefined,
-    password: typeof extra.password === "string" ? extra.password : answer.token,
-  };
+  if (answer.token === undefined) {
+    throw new CredagentError(
+      "bad_request",
+      `the credential '${answer.name}' is an AWS key (${answer.kind}), not one secret: use 'credagent aws-credential ${answer.name}' (AWS credential_process) or 'credagent get ${answer.name} --json'`,
+    );
+  }
+  return { username: answer.username || undefined, password: answer.token };
 }

@@ -11,6 +11,8 @@ import { configSchema } from "./schema.ts";
 
 /** Who may fetch a credential: see src/authz/rules.ts. */
 interface AccessConfig {
+  /** A fixed user name served with the secret (overrides one the source gives). */
+  username?: string;
   allow?: AllowRule[];
   /** Each new (executable, credential) pair is confirmed by the user once. */
   confirm: boolean;
@@ -62,6 +64,10 @@ export interface AgentConfig {
   /** How long a `confirm = true` prompt waits for an answer. */
   confirmTimeoutMs: number;
   credentials: CredentialConfig[];
+  /** `[git]`: URL prefix → the credential `credagent git-credential` answers with. */
+  git: Record<string, string>;
+  /** `[docker]`: registry → the credential docker-credential-credagent answers with. */
+  docker: Record<string, string>;
 }
 
 export const DEFAULTS = {
@@ -85,7 +91,7 @@ export function loadConfig(path: string, required: boolean): AgentConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && !required) {
-      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, confirmTimeoutMs: DEFAULTS.confirmTimeoutMs, credentials: [] };
+      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, confirmTimeoutMs: DEFAULTS.confirmTimeoutMs, credentials: [], git: {}, docker: {} };
     }
     throw new CredagentError("config_invalid", `cannot read the config file ${path}: ${code ?? String(err)}`, { cause: err });
   }
@@ -118,6 +124,7 @@ export function parseConfig(text: string, path: string): AgentConfig {
       prefetch: c.prefetch ?? false,
       allow: c.allow,
       confirm: c.confirm ?? false,
+      username: c.username,
     };
     if (c.source === "command") return { ...common, source: c.source, command: c.command };
     if (c.source === "static") return { ...common, source: c.source };
@@ -138,8 +145,17 @@ export function parseConfig(text: string, path: string): AgentConfig {
       httpTimeoutMs: c.http_timeout ?? DEFAULTS.httpTimeoutMs,
     };
   });
+  const names = new Set(credentials.map((c) => c.name));
+  const unknown = (["git", "docker"] as const).flatMap((table) =>
+    Object.entries(input[table] ?? {})
+      .filter(([, name]) => !names.has(name))
+      .map(([key, name]) => `  ${table}.${JSON.stringify(key)}: names the credential '${name}', which is not configured`),
+  );
+  if (unknown.length > 0) throw new CredagentError("config_invalid", `${path} is invalid:\n${unknown.join("\n")}`);
   return {
     path,
+    git: input.git ?? {},
+    docker: input.docker ?? {},
     requestWaitMs: input.agent?.request_wait ?? DEFAULTS.requestWaitMs,
     keyring: input.keyring ?? "auto",
     denyRoot: input.agent?.deny_root ?? false,

@@ -69,6 +69,8 @@ const commonEntries = {
   prefetch: v.optional(v.boolean("expected true or false")),
   allow: v.optional(v.array(allowRule, "expected a list of rules, e.g. [ { exe = \"/usr/bin/psql\" } ]")),
   confirm: v.optional(v.boolean("expected true or false")),
+  /** A fixed user name that goes with the credential's secret (databases, registries, git hosts). */
+  username: v.optional(v.pipe(v.string("expected a user name"), v.minLength(1, "must not be empty"), v.regex(/^[^\n\r\0]*$/, "must not hold a line break"))),
 };
 
 const commandCredential = table(
@@ -144,6 +146,24 @@ export const credentialSchema = v.variant(
   },
 );
 
+/** `[git]` keys: URL prefixes as git's own credential.<url> sections take them. */
+const gitPrefix = v.pipe(
+  v.string(),
+  v.check((u) => {
+    try {
+      const { protocol } = new URL(u);
+      return protocol === "https:" || protocol === "http:";
+    } catch {
+      return false;
+    }
+  }, (issue) => `${JSON.stringify(issue.input)} is not a URL such as "https://git.example.com" (or with a path: "https://git.example.com/team/")`),
+);
+
+/** A helper protocol's table: a key (a git URL prefix, a registry) → the credential that answers it. */
+function helperMap<K extends v.GenericSchema<string, string>>(what: string, key: K) {
+  return v.record(key, v.pipe(v.string(`expected the name of the credential that answers ${what}`), v.regex(CREDENTIAL_NAME, "expected a credential name")));
+}
+
 export const configSchema = table(
   {
     keyring: v.optional(v.picklist(["auto", "os", "file"], 'expected "auto", "os" or "file"')),
@@ -156,6 +176,8 @@ export const configSchema = table(
         require_session_token: v.optional(v.boolean("expected true or false")),
       }),
     ),
+    git: v.optional(helperMap("git", gitPrefix)),
+    docker: v.optional(helperMap("docker", v.pipe(v.string(), v.minLength(1, "expected a registry such as registry.example.com")))),
     credentials: v.optional(
       v.record(
         v.pipe(

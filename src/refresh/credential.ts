@@ -1,6 +1,6 @@
 import { CredagentError, describe } from "../errors.ts";
 import { formatCountdown } from "../duration.ts";
-import { cannotHeal, isInteractive, type LoginChallenge, type Token, type TokenSource } from "../sources/source.ts";
+import { cannotHeal, isInteractive, wipeToken, type LoginChallenge, type Token, type TokenSource } from "../sources/source.ts";
 import type { CredentialState } from "../wire/types.ts";
 import type { Clock } from "./clock.ts";
 import { backoffDelay, idleAfter, refreshAt, type RefreshPolicy } from "./policy.ts";
@@ -146,7 +146,7 @@ export class ManagedCredential {
     this.#cancelTimer = undefined;
     this.#abort?.abort(new CredagentError("locked", "the agent was locked"));
     // Zeroed now, not retired: a response still being written gets 423 rather than the token.
-    this.#token?.value.wipe();
+    if (this.#token) wipeToken(this.#token);
     this.#hold(undefined);
     this.#failures = 0;
     this.#lastError = undefined;
@@ -272,7 +272,7 @@ export class ManagedCredential {
     this.#cancelExpiry?.();
     this.#cancelExpiry = undefined;
     if (previous && previous !== token && !previous.value.wiped) {
-      this.deps.clock.setTimeout(() => previous.value.wipe(), RETIRED_TOKEN_GRACE_MS);
+      this.deps.clock.setTimeout(() => wipeToken(previous), RETIRED_TOKEN_GRACE_MS);
     }
     if (token) {
       this.#cancelExpiry = this.deps.clock.setTimeout(() => {

@@ -4,7 +4,7 @@ import { commandSource } from "./command.ts";
 import { clientCredentialsSource } from "./oauth/client-credentials.ts";
 import { deviceCodeSource } from "./oauth/device-code.ts";
 import { staticSource } from "./static.ts";
-import type { TokenSource } from "./source.ts";
+import { isInteractive, type InteractiveTokenSource, type TokenSource } from "./source.ts";
 
 export interface SourceEnvironment {
   env: Record<string, string | undefined>;
@@ -13,6 +13,26 @@ export interface SourceEnvironment {
 
 /** The one place that maps a configured `source` to its implementation. */
 export function createSource(config: CredentialConfig, environment: SourceEnvironment): TokenSource {
+  const source = sourceFor(config, environment);
+  return config.username === undefined ? source : withUsername(source, config.username);
+}
+
+/** The config's `username` goes with every token the source gives (in place of the source's own). */
+function withUsername<S extends TokenSource>(source: S, username: string): S {
+  const wrapped = Object.create(source) as S;
+  wrapped.fetchToken = async (ctx) => ({ ...(await source.fetchToken(ctx)), username });
+  if (isInteractive(source)) {
+    (wrapped as unknown as InteractiveTokenSource).login = async (ctx) => {
+      const challenge = await source.login(ctx);
+      const completion = challenge.completion.then((token) => ({ ...token, username }));
+      completion.catch(() => {}); // as the source's own: the credential awaits it
+      return { ...challenge, completion };
+    };
+  }
+  return wrapped;
+}
+
+function sourceFor(config: CredentialConfig, environment: SourceEnvironment): TokenSource {
   switch (config.source) {
     case "command":
       return commandSource({ command: config.command, defaultLifetimeMs: config.lifetimeMs, env: environment.env });

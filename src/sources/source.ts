@@ -1,12 +1,28 @@
 import { CredagentError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
+import type { CredentialKind } from "../wire/types.ts";
 
-/** A short-lived credential as a source hands it over. Times are epoch milliseconds. */
+/**
+ * A short-lived credential as a source hands it over. Times are epoch milliseconds.
+ * `value` is the secret a program sends: a bearer token, a password, or an AWS secret access key.
+ */
 export interface Token {
   value: Secret;
   tokenType: string;
   obtainedAt: number;
   expiresAt: number;
+  /** What `value` is (absent: bearer). */
+  kind?: CredentialKind;
+  /** The user name that goes with the secret: a password's, or one the config fixes. Not a secret. */
+  username?: string;
+  /** kind "aws": the key id (an identifier, not a secret) and the session token of temporary keys. */
+  aws?: { accessKeyId: string; sessionToken?: Secret };
+}
+
+/** Zeroes every secret part of a token. */
+export function wipeToken(token: Token): void {
+  token.value.wipe();
+  token.aws?.sessionToken?.wipe();
 }
 
 export interface FetchContext {

@@ -5,9 +5,17 @@ import type { Token } from "./source.ts";
 
 // What token-printing tools emit: a bare token, or JSON in the shapes of OAuth token responses
 // (access_token, expires_in), Azure CLI (accessToken, expiresOn local time, expires_on epoch),
-// and the like. A JWT's own `exp` is used when nothing else says.
+// and the like. A JWT's own `exp` is used when nothing else says. Two more shapes carry more than
+// one part: a user name and a password ({"username","password"}), and AWS credential_process
+// output ({"Version":1,"AccessKeyId","SecretAccessKey","SessionToken","Expiration"}), which
+// `aws configure export-credentials --format process` and aws-vault print.
 const TOKEN_KEYS = ["access_token", "accessToken", "token"] as const;
 const TYPE_KEYS = ["token_type", "tokenType"] as const;
+const PASSWORD_KEY = "password";
+const USERNAME_KEYS = ["username", "user"] as const;
+const AWS_SECRET_KEY = "SecretAccessKey";
+const AWS_SESSION_KEY = "SessionToken";
+const SECRET_KEYS = [...TOKEN_KEYS, PASSWORD_KEY, AWS_SECRET_KEY, AWS_SESSION_KEY];
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -33,7 +41,7 @@ export function parseTokenOutput(output: string | Uint8Array, now: number, defau
 function parseJson(text: Uint8Array, now: number, defaultLifetimeMs: number): Token {
   let parsed;
   try {
-    parsed = parseJsonWithSecrets(text, TOKEN_KEYS);
+    parsed = parseJsonWithSecrets(text, SECRET_KEYS);
   } catch (err) {
     // Never the parser's own message: it could quote the input, which may hold the token.
     throw new CredagentError(
@@ -42,21 +50,83 @@ function parseJson(text: Uint8Array, now: number, defaultLifetimeMs: number): To
     );
   }
   const obj = parsed.value;
-  const key = TOKEN_KEYS.find((k) => (parsed.secrets.get(k)?.byteLength ?? 0) > 0);
-  for (const [k, bytes] of parsed.secrets) if (k !== key) bytes.fill(0);
+  const present = (k: string) => (parsed.secrets.get(k)?.byteLength ?? 0) > 0;
+  const take = (k: string) => {
+    const bytes = parsed.secrets.get(k)!;
+    parsed.secrets.delete(k);
+    return new Secret(bytes);
+  };
+  const wipeRest = () => {
+    for (const bytes of parsed.secrets.values()) bytes.fill(0);
+  };
+  if (present(AWS_SECRET_KEY) || typeof obj.AccessKeyId === "string") return parseAws(obj, present, take, wipeRest, now, defaultLifetimeMs);
+  if (present(PASSWORD_KEY)) {
+    const value = take(PASSWORD_KEY);
+    wipeRest();
+    const userKey = USERNAME_KEYS.find((k) => typeof obj[k] === "string" && obj[k] !== "");
+    return {
+      kind: "password",
+      value,
+      ...(userKey ? { username: obj[userKey] as string } : {}),
+      tokenType: "password",
+      obtainedAt: now,
+      expiresAt: jsonExpiry(obj, now) ?? now + defaultLifetimeMs,
+    };
+  }
+  const key = TOKEN_KEYS.find(present);
   if (!key) {
+    wipeRest();
     throw new CredagentError(
       "source_failed",
-      `the command's JSON has none of ${TOKEN_KEYS.join(", ")} as a non-empty string`,
+      `the command's JSON has none of ${TOKEN_KEYS.join(", ")} (a token), password (with username), or AccessKeyId and SecretAccessKey (AWS) as a non-empty string`,
     );
   }
-  const value = new Secret(parsed.secrets.get(key)!);
+  const value = take(key);
+  wipeRest();
   const typeKey = TYPE_KEYS.find((k) => typeof obj[k] === "string");
   // The earlier of the stated expiry and a JWT's own exp: a token is no better than its exp.
   const stated = jsonExpiry(obj, now);
   const exp = jwtExpiry(value.bytes());
   const expiresAt = stated !== undefined && exp !== undefined ? Math.min(stated, exp) : (stated ?? exp ?? now + defaultLifetimeMs);
   return { value, tokenType: typeKey ? (obj[typeKey] as string) : "Bearer", obtainedAt: now, expiresAt };
+}
+
+/** AWS credential_process output (Version 1): the secret access key is the value, the session token a second secret. */
+function parseAws(
+  obj: Record<string, unknown>,
+  present: (k: string) => boolean,
+  take: (k: string) => Secret,
+  wipeRest: () => void,
+  now: number,
+  defaultLifetimeMs: number,
+): Token {
+  const problem =
+    obj.Version !== 1
+      ? `AWS credentials need "Version": 1 (got ${JSON.stringify(obj.Version ?? null)})`
+      : typeof obj.AccessKeyId !== "string" || obj.AccessKeyId === ""
+        ? "AWS credentials need AccessKeyId"
+        : !present(AWS_SECRET_KEY)
+          ? "AWS credentials need SecretAccessKey as a non-empty string"
+          : obj.Expiration !== undefined && toInstant(obj.Expiration) === undefined
+            ? "AWS credentials' Expiration is not an RFC 3339 time"
+            : undefined;
+  if (problem) {
+    wipeRest();
+    throw new CredagentError("source_failed", `the command printed ${problem}`);
+  }
+  const value = take(AWS_SECRET_KEY);
+  const sessionToken = present(AWS_SESSION_KEY) ? take(AWS_SESSION_KEY) : undefined;
+  wipeRest();
+  // Long-term keys (no Expiration) are served for the default lifetime, then the command runs again.
+  const expiresAt = obj.Expiration === undefined ? now + defaultLifetimeMs : toInstant(obj.Expiration)!;
+  return {
+    kind: "aws",
+    value,
+    aws: { accessKeyId: obj.AccessKeyId as string, ...(sessionToken ? { sessionToken } : {}) },
+    tokenType: "aws",
+    obtainedAt: now,
+    expiresAt,
+  };
 }
 
 function trimBytes(b: Uint8Array): Uint8Array {

@@ -67,12 +67,26 @@ export interface CredentialListResponse {
   credentials: CredentialSummary[];
 }
 
+/**
+ * bearer: a token (OAuth access token, API token); password: a user name and a password;
+ * aws: an access key id, a secret access key and, for temporary keys, a session token.
+ */
+export type CredentialKind = "bearer" | "password" | "aws";
+
+/** GET /v1/credentials/NAME. Secret parts: token, password, aws.secret_access_key, aws.session_token. */
 export interface TokenResponse {
   name: string;
-  token: string;
+  kind: CredentialKind;
+  /** The secret a program sends: the bearer token, or the password. Absent for aws credentials. */
+  token?: string;
   token_type: string;
   expires_at: string;
   expires_in: number;
+  /** A password credential's user name, or the one the config fixes with `username`. */
+  username?: string;
+  /** password credentials: the password (the same as token). */
+  password?: string;
+  aws?: { access_key_id: string; secret_access_key: string; session_token?: string };
 }
 
 export interface ErrorBody {

@@ -1,8 +1,7 @@
 import { Hono } from "hono";
 import { CredagentError } from "../../errors.ts";
 import type { ManagedCredential } from "../../refresh/credential.ts";
-import { encodeJsonWithSecrets } from "../../secret-json.ts";
-import type { Secret } from "../../secret.ts";
+import { encodeJsonWithSecrets, type JsonFields } from "../../secret-json.ts";
 import type { Token } from "../../sources/source.ts";
 import {
   CREDENTIAL_NAME,
@@ -10,7 +9,6 @@ import {
   type CredentialSummary,
   type LoginStartResponse,
   type LoginStatusResponse,
-  type TokenResponse,
 } from "../../wire/types.ts";
 import type { ApiDeps, ConnectionBindings } from "../deps.ts";
 
@@ -94,16 +92,24 @@ function parseMinValid(raw: string | undefined): number {
 }
 
 /**
- * The TokenResponse of the wire types, written from the token's bytes: no string of the token is
+ * The TokenResponse of the wire types, written from the secrets' bytes: no string of a secret is
  * made, and the body is zeroed once the server has copied it to the socket.
  */
 function tokenResponse(name: string, token: Token, now: number): Response {
-  const fields: { [K in keyof TokenResponse]: TokenResponse[K] extends string ? string | Secret : TokenResponse[K] } = {
+  const kind = token.kind ?? "bearer";
+  const fields: JsonFields = {
     name,
-    token: token.value,
+    kind,
+    token: kind === "aws" ? undefined : token.value,
     token_type: token.tokenType,
     expires_at: new Date(token.expiresAt).toISOString(),
     expires_in: Math.max(0, Math.floor((token.expiresAt - now) / 1000)),
+    username: token.username,
+    password: kind === "password" ? token.value : undefined,
+    aws:
+      kind === "aws" && token.aws
+        ? { access_key_id: token.aws.accessKeyId, secret_access_key: token.value, session_token: token.aws.sessionToken }
+        : undefined,
   };
   const body = encodeJsonWithSecrets(fields);
   setTimeout(() => body.fill(0), 0);

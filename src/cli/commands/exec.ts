@@ -2,7 +2,9 @@ import { constants } from "node:os";
 import { AgentClient } from "../../client/client.ts";
 import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
-import { CREDENTIAL_NAME } from "../../wire/types.ts";
+import { CredagentError } from "../../errors.ts";
+import { CREDENTIAL_NAME, type TokenResponse } from "../../wire/types.ts";
+import { credentialParts } from "../credential-parts.ts";
 import type { Command } from "../command.ts";
 import { parseCommandArgs } from "../command.ts";
 import type { CliContext } from "../io.ts";
@@ -15,7 +17,9 @@ Runs CMD with each VAR set to a fresh token of credential NAME; CMD's exit statu
 through (128+N when a signal N ends it; 127 when CMD is not found, 126 when it cannot run).
 The tokens go only into CMD's environment, never onto a command line.
 
-  --env VAR=NAME    set VAR to the token of credential NAME (repeatable)
+  --env VAR=NAME    set VAR to the token (or password) of credential NAME (repeatable)
+  --env VAR=NAME:PART  one part of it: username, password, token, or for an AWS key
+                    access_key_id, secret_access_key, session_token
   --min-valid DUR   tokens valid for at least this long (e.g. 10m), refreshed first if needed
   e.g. credagent exec --env PGPASSWORD=db -- psql -h db.example.com -U app`;
 
@@ -54,11 +58,11 @@ export const exec: Command = {
       const minValidSeconds = minValid === undefined ? undefined : Math.ceil(minValid / 1000);
 
       const client = new AgentClient(ctx.socketPath());
-      const tokens = await Promise.all(mappings.map(([, name]) => client.token(name, minValidSeconds)));
+      // One request per credential, however many of its parts are asked for.
+      const names = [...new Set(mappings.map(([, name]) => name))];
+      const answers = new Map(await Promise.all(names.map(async (name) => [name, await client.token(name, minValidSeconds)] as const)));
       const env: Record<string, string | undefined> = { ...ctx.env };
-      mappings.forEach(([variable], i) => {
-        env[variable] = tokens[i]!.token;
-      });
+      for (const [variable, name, part] of mappings) env[variable] = partOf(answers.get(name)!, part);
       return await runChild(command, env, ctx);
     } catch (err) {
       return reportError(ctx, "exec", err, usage);
@@ -66,14 +70,35 @@ export const exec: Command = {
   },
 };
 
-function parseMapping(text: string): [string, string] {
+const PARTS = ["token", "password", "username", "access_key_id", "secret_access_key", "session_token"] as const;
+type Part = (typeof PARTS)[number];
+
+function parseMapping(text: string): [string, string, Part | undefined] {
   const eq = text.indexOf("=");
   const variable = text.slice(0, eq);
-  const name = text.slice(eq + 1);
-  if (eq < 1 || !ENV_NAME.test(variable) || !CREDENTIAL_NAME.test(name)) {
-    throw new UsageError(`--env takes VAR=NAME (an environment variable and a credential name), not '${text}'`);
+  const [name = "", part, ...more] = text.slice(eq + 1).split(":");
+  if (eq < 1 || !ENV_NAME.test(variable) || !CREDENTIAL_NAME.test(name) || more.length > 0) {
+    throw new UsageError(`--env takes VAR=NAME or VAR=NAME:PART (an environment variable, a credential name, a part), not '${text}'`);
   }
-  return [variable, name];
+  if (part !== undefined && !(PARTS as readonly string[]).includes(part)) {
+    throw new UsageError(`'${part}' is not a part of a credential: the parts are ${PARTS.join(", ")}`);
+  }
+  return [variable, name, part as Part | undefined];
+}
+
+/** The part of an answer a variable asked for; a part the credential does not have is an error. */
+function partOf(answer: TokenResponse, part: Part | undefined): string {
+  if (part === undefined) return credentialParts(answer).password;
+  const value =
+    part === "token" || part === "password" || part === "username"
+      ? answer[part]
+      : part === "access_key_id"
+        ? answer.aws?.access_key_id
+        : part === "secret_access_key"
+          ? answer.aws?.secret_access_key
+          : answer.aws?.session_token;
+  if (value === undefined) throw new CredagentError("bad_request", `the credential '${answer.name}' (${answer.kind}) has no ${part}`);
+  return value;
 }
 
 async function runChild(command: string[], env: Record<string, string | undefined>, ctx: CliContext): Promise<number> {

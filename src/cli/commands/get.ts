@@ -2,13 +2,17 @@ import { AgentClient } from "../../client/client.ts";
 import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { credentialName, defineCommand } from "../command.ts";
+import { credentialParts } from "../credential-parts.ts";
 import { UsageError } from "../io.ts";
 
 const usage = `usage: credagent get NAME [--json] [--min-valid DUR]
 
-Prints the current token of credential NAME alone on stdout, for $(credagent get NAME).
+Prints the current token of credential NAME alone on stdout, for $(credagent get NAME); for a
+password credential, its password. An AWS credential has no single secret: use --json, or
+'credagent aws-credential NAME'.
 
-  --json            the whole answer: token, token_type, expires_at, expires_in
+  --json            the whole answer: kind, token, token_type, expires_at, expires_in, and
+                    username, password or aws (access_key_id, secret_access_key, session_token)
   --min-valid DUR   a token valid for at least this long (e.g. 10m), refreshed first if needed`;
 
 export const get = defineCommand("get", usage, {
@@ -21,6 +25,6 @@ export const get = defineCommand("get", usage, {
     throw new UsageError("--min-valid takes a duration such as 90s or 10m");
   }
   const token = await new AgentClient(ctx.socketPath()).token(name, minValid === undefined ? undefined : Math.ceil(minValid / 1000));
-  ctx.out(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${token.token}\n`);
+  ctx.out(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${credentialParts(token).password}\n`);
   return EXIT.ok;
 });

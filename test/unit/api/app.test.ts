@@ -58,6 +58,7 @@ describe("API", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(await res.json()).toEqual({
       name: "db",
+      kind: "bearer",
       token: "token-1",
       token_type: "Bearer",
       expires_at: new Date(Date.UTC(2026, 0, 1) + 3_600_000).toISOString(),

@@ -72,3 +72,49 @@ test("a JWT's exp caps a longer expires_in (providers count from their own whole
   expect(parseTokenOutput(JSON.stringify({ access_token: jwt, expires_in: 3 }), NOW, DEFAULT).expiresAt).toBe(exp * 1000);
   expect(parseTokenOutput(JSON.stringify({ access_token: jwt, expires_in: 1 }), NOW, DEFAULT).expiresAt).toBe(NOW + 1000);
 });
+
+describe("credentials with more than one part", () => {
+  test("username and password: a password credential (user or username), the password as bytes", () => {
+    const t = parseTokenOutput(JSON.stringify({ username: "app", password: "p:w\"d", expires_in: 20 }), NOW, DEFAULT);
+    expect(t.kind).toBe("password");
+    expect(t.username).toBe("app");
+    expect(t.value.reveal()).toBe('p:w"d');
+    expect(t.expiresAt).toBe(NOW + 20_000);
+    expect(parseTokenOutput('{"user":"u","password":"x"}', NOW, DEFAULT)).toMatchObject({ kind: "password", username: "u", expiresAt: NOW + DEFAULT });
+    // A password alone is a password credential too; the config's username may go with it.
+    expect(parseTokenOutput('{"password":"x"}', NOW, DEFAULT).username).toBeUndefined();
+  });
+
+  test("AWS credential_process output: key id, secret key, session token, Expiration", () => {
+    const out = { Version: 1, AccessKeyId: "AKIAEXAMPLE", SecretAccessKey: "secret/key+1", SessionToken: "session==", Expiration: "2026-01-01T01:00:00Z" };
+    const t = parseTokenOutput(JSON.stringify(out), NOW, DEFAULT);
+    expect(t.kind).toBe("aws");
+    expect(t.value.reveal()).toBe("secret/key+1");
+    expect(t.aws?.accessKeyId).toBe("AKIAEXAMPLE");
+    expect(t.aws?.sessionToken?.reveal()).toBe("session==");
+    expect(t.expiresAt).toBe(Date.parse("2026-01-01T01:00:00Z"));
+    // Long-term keys: no session token, no Expiration: the default lifetime.
+    const long = parseTokenOutput(JSON.stringify({ Version: 1, AccessKeyId: "AKIA2", SecretAccessKey: "s" }), NOW, DEFAULT);
+    expect(long.aws?.sessionToken).toBeUndefined();
+    expect(long.expiresAt).toBe(NOW + DEFAULT);
+  });
+
+  test("incomplete AWS output is refused, saying what is missing and never quoting a secret", () => {
+    const cases: Array<[object, string]> = [
+      [{ Version: 2, AccessKeyId: "A", SecretAccessKey: "zzsecretzz" }, '"Version": 1'],
+      [{ Version: 1, SecretAccessKey: "zzsecretzz" }, "AccessKeyId"],
+      [{ Version: 1, AccessKeyId: "A" }, "SecretAccessKey"],
+      [{ Version: 1, AccessKeyId: "A", SecretAccessKey: "zzsecretzz", Expiration: "soon" }, "Expiration"],
+    ];
+    for (const [out, says] of cases) {
+      let message = "";
+      try {
+        parseTokenOutput(JSON.stringify(out), NOW, DEFAULT);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toContain(says);
+      expect(message).not.toContain("zzsecretzz");
+    }
+  });
+});
