@@ -26,6 +26,7 @@ command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
 # A throwaway PostgreSQL cluster (test/support/postgres.ts) for the database tests.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -e /usr/lib/python3/dist-packages/psycopg ] || missing+=(python3-psycopg)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing ${missing[*]}"
@@ -55,12 +56,16 @@ fi
 
 log=$(mktemp)
 keyring_dir=$(mktemp -d /tmp/ca-keyring-XXXXXX)
+# This run's own directory for servers the tests start (PostgreSQL), told apart from other runs'.
+run_dir=$(mktemp -d /tmp/ca-run-XXXXXX)
+chmod 711 "$run_dir"   # the server runs as the postgres user: it must pass through
+export CREDAGENT_TEST_RUN_DIR=$run_dir
 # Every test stops what it started; should one fail to, nothing it started outlives this command,
 # and the run fails (leftovers=1): a leak is a bug in a test or in the code it tests.
 leftovers=0
 stop_leftovers() {
   local left
-  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/|postgres -D /tmp/ca-pg-" || true)
+  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/|postgres -D $run_dir/" || true)
   if [ -n "$left" ]; then
     say "FAIL: killing processes that outlived their tests: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | tr '\n' ';')"
     kill -9 $left 2>/dev/null
@@ -70,7 +75,7 @@ stop_leftovers() {
 cleanup() {
   [ -n "${SECRET_SERVICE_BUS_PID:-}" ] && kill "$SECRET_SERVICE_BUS_PID" 2>/dev/null
   stop_leftovers
-  rm -rf "$log" "$keyring_dir"
+  rm -rf "$log" "$keyring_dir" "$run_dir"
 }
 trap cleanup EXIT
 say "starting a private Secret Service (gnome-keyring on its own D-Bus session bus)"

@@ -6,14 +6,18 @@ import type { SecretStore } from "../store/store.ts";
 
 /** Turns the checked config into what the registry runs. */
 export function toDefinitions(config: AgentConfig, env: Record<string, string | undefined>, store: SecretStore): CredentialDefinition[] {
+  // A pgpass line is read by libpq at every connection, never asked for over the socket: its
+  // credential is fetched at start and kept fresh, however long nobody asks.
+  const keptFresh = new Set(config.connections.filter((c) => c.pgpass).map((c) => c.credential));
   return config.credentials.map((credential) => ({
     name: credential.name,
     fingerprint: JSON.stringify({ ...credential, allow: undefined, confirm: undefined }),
     access: { allow: credential.allow, confirm: credential.confirm },
-    prefetch: credential.prefetch,
+    prefetch: credential.prefetch || keptFresh.has(credential.name),
     secrets: secretsUsedBy(credential),
     policy: {
       ...DEFAULT_POLICY,
+      ...(keptFresh.has(credential.name) ? { idleAfterMs: Number.POSITIVE_INFINITY } : {}),
       refreshBeforeMs: credential.refreshBeforeMs,
       fetchTimeoutMs: credential.timeoutMs,
       requestWaitMs: config.requestWaitMs,

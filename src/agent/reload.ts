@@ -17,6 +17,8 @@ export interface ConfigReloaderDeps {
   env: Record<string, string | undefined>;
   log: Logger;
   now: () => number;
+  /** Told each config that is loaded and applied (what else follows the config: connections). */
+  onApplied?: (config: AgentConfig) => void;
 }
 
 /**
@@ -62,6 +64,7 @@ export class ConfigReloader {
       throw new CredagentError("config_invalid", `${this.#lastError}\nthe previous config stays in force; fix the file and run 'credagent reload' again`, { cause: err });
     }
     this.#lastError = null;
+    this.#deps.onApplied?.(config);
     this.#exists = config.path !== null;
     this.#loadedAt = this.#lastAttempt;
     // Against the config the agent started with: that is what it still runs with.

@@ -1,5 +1,5 @@
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createApp } from "../api/app.ts";
 import { loadConfig, type AgentConfig } from "../config/load.ts";
 import { parseDuration } from "../duration.ts";
@@ -19,6 +19,7 @@ import { VERSION } from "../version.ts";
 import { createAccessControl, mayAnswerApproval } from "./access.ts";
 import { AuditLog } from "./audit.ts";
 import { ConfirmationBroker } from "./confirm.ts";
+import { ConnectionTable } from "./connections.ts";
 import { toDefinitions } from "./definitions.ts";
 import { AgentLock } from "./lock.ts";
 import { slotLimits } from "./connection-slots.ts";
@@ -97,7 +98,13 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
 
   const startedAt = Date.now();
-  const registry = new CredentialRegistry({
+  const connections: ConnectionTable = new ConnectionTable({
+    // Beside the socket, in the user's runtime directory (a pipe has none: the state directory).
+    pgpassPath: isWindowsPipe(socketPath) ? join(stateDir(pathEnv), "pgpass") : join(dirname(socketPath), "credagent", "pgpass"),
+    registry: { get: (name) => registry.get(name), definition: (name) => registry.definition(name) },
+    log,
+  });
+  const registry: CredentialRegistry = new CredentialRegistry({
     clock: systemClock,
     random: Math.random,
     onEvent: (event) => {
@@ -105,6 +112,7 @@ export async function runAgent(argv: string[]): Promise<number> {
         log.info("token obtained", { credential: event.name, expires_at: iso(event.token.expiresAt), refresh_at: iso(event.refreshAt) });
         const def = registry.definition(event.name);
         if (event.persist && def) persistToken(store, event.name, def.fingerprint, event.token, log);
+        if (connections.pgpassFile() !== null) connections.writePgpass();
       } else if (event.kind === "idle") {
         log.info("credential idle: not refreshed until asked for again", { credential: event.name, last_asked_at: iso(event.lastAskedAt) });
       } else {
@@ -117,6 +125,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     const restored = await restoreTokens(store, registry, Date.now(), log);
     if (restored > 0) log.info("cached tokens restored", { count: restored });
   }
+  connections.apply(config);
 
   const lock = new AgentLock({
     hash: (passphrase) => Bun.password.hash(passphrase, { algorithm: "argon2id" }),
@@ -124,6 +133,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     now: Date.now,
     onLock: () => {
       registry.forgetAll();
+      // No secret stays on disk while locked.
+      connections.removePgpass();
       confirmations.forget();
       store.close();
       // What was dropped is collected now, not at some later allocation (strings the runtime
@@ -133,6 +144,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     },
     onUnlock: async () => {
       const restored = await restoreTokens(store, registry, Date.now(), log);
+      registry.prefetchAll();
+      connections.writePgpass();
       log.info("agent unlocked", { cached_tokens_restored: restored });
     },
   });
@@ -143,7 +156,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     log,
     desktopPrompt: (question, timeoutMs) => desktopPrompt(question, timeoutMs),
   });
-  const configState = new ConfigReloader({ location: configLocation, initial: config, registry, store, env: process.env, log, now: Date.now });
+  const configState = new ConfigReloader({ location: configLocation, initial: config, registry, store, env: process.env, log, now: Date.now, onApplied: (next) => connections.apply(next) });
   const access = createAccessControl({ accessOf: (name) => registry.definition(name)?.access, audit, confirmations });
   const pipe = process.platform === "win32" || isWindowsPipe(socketPath);
   let sessionToken: ReturnType<typeof createSessionToken> | undefined;
@@ -166,6 +179,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       sessionToken: pipe || config.requireSessionToken ? (header) => sessionToken?.verify(header) ?? false : null,
       info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt },
       config: configState,
+      connections,
       store: {
         status: () => store.status(),
         unlock: async (passphrase) => {
@@ -229,6 +243,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       listener.server.close();
       await server.drain(SHUTDOWN_GRACE_MS);
       registry.stop();
+      connections.removePgpass();
       sessionToken?.remove();
       audit.flush();
       audit.close();

@@ -6,6 +6,7 @@ import type { ApiDeps } from "./deps.ts";
 import { errorBody, sendError } from "./errors.ts";
 import { frontDoor } from "./guard.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
+import { connectionRoutes } from "./routes/connections.ts";
 import { credentialRoutes } from "./routes/credentials.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { lockRoutes } from "./routes/lock.ts";
@@ -26,6 +27,7 @@ const ENDPOINTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^\/v1\/credentials\/[^/]+\/refresh\/?$/, "POST"],
   [/^\/v1\/credentials\/[^/]+\/login\/?$/, "GET, POST"],
   [/^\/v1\/secrets\/[^/]+\/changed\/?$/, "POST"],
+  [/^\/v1\/connections\/[^/]+\/?$/, "GET"],
 ];
 
 function methodNotAllowed(c: Context, allow: string): Response {
@@ -59,7 +61,9 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   };
   app.use(`${API_PREFIX}/credentials`, refuseWhenLocked);
   app.use(`${API_PREFIX}/credentials/*`, refuseWhenLocked);
+  app.use(`${API_PREFIX}/connections/*`, refuseWhenLocked);
   app.route(`${API_PREFIX}/credentials`, credentialRoutes(deps));
+  app.route(`${API_PREFIX}/connections`, connectionRoutes(deps));
   app.route(API_PREFIX, lockRoutes(deps));
   app.route(`${API_PREFIX}/approvals`, approvalRoutes(deps));
   app.route(`${API_PREFIX}/secrets`, secretRoutes(deps));

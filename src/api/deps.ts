@@ -1,5 +1,6 @@
 import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { Secret } from "../secret.ts";
+import type { Token } from "../sources/source.ts";
 import type { ConfigStatus, ReloadResponse, StoreStatus } from "../wire/types.ts";
 
 /** The agent's lock (ssh-add -x / -X), implemented by the agent. */
@@ -62,5 +63,11 @@ export interface ApiDeps {
   config?: ConfigControl;
   /** Absent in tests of routes that do not need it. */
   store?: StoreControl;
+  /** The config's connections (GET /v1/connections/NAME); absent in tests of routes that do not need it. */
+  connections?: {
+    get(name: string): { name: string; credential: string };
+    render(connection: { name: string; credential: string }, token: Token): string;
+    pgpassFile(): string | null;
+  };
   now: () => number;
 }

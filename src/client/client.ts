@@ -1,7 +1,7 @@
 import { lstatSync, readFileSync } from "node:fs";
 import { CredagentError, isErrorCode } from "../errors.ts";
 import type { Secret } from "../secret.ts";
-import type { CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, ReloadResponse, SecretChangedResponse, TokenResponse } from "../wire/types.ts";
+import type { ConnectionResponse, CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, ReloadResponse, SecretChangedResponse, TokenResponse } from "../wire/types.ts";
 
 /** Pauses between connects refused on an existing socket file (0.5 s in all), then give up. */
 const REFUSED_RETRY_MS = [20, 40, 80, 160, 200];
@@ -42,6 +42,12 @@ export class AgentClient {
   token(name: string, minValidSeconds?: number): Promise<TokenResponse> {
     const query = minValidSeconds === undefined ? "" : `?min_valid=${minValidSeconds}`;
     return this.#request("GET", `/v1/credentials/${encodeURIComponent(name)}${query}`);
+  }
+
+  /** A configured connection's string, rendered from its credential (a secret: it holds the password). */
+  connection(name: string, minValidSeconds?: number): Promise<ConnectionResponse> {
+    const query = minValidSeconds === undefined ? "" : `?min_valid=${minValidSeconds}`;
+    return this.#request("GET", `/v1/connections/${encodeURIComponent(name)}${query}`);
   }
 
   refresh(name: string): Promise<TokenResponse> {

@@ -6,6 +6,7 @@ import { entraEndpoints, type OAuthOptions } from "../sources/oauth/options.ts";
 import type { KeyringChoice } from "../store/open.ts";
 import { parse as parseToml, TomlError } from "smol-toml";
 import * as v from "valibot";
+import { formatOf, placeholdersOf, type TemplateFormat } from "../connections/template.ts";
 import { CredagentError } from "../errors.ts";
 import { configSchema } from "./schema.ts";
 
@@ -51,6 +52,14 @@ export interface OAuthCredentialConfig extends Omit<OAuthOptions, "name" | "defa
 
 export type CredentialConfig = CommandCredentialConfig | StaticCredentialConfig | OAuthCredentialConfig;
 
+export interface ConnectionConfig {
+  name: string;
+  credential: string;
+  template?: { text: string; format: TemplateFormat };
+  /** One pgpass line; the user name is the credential's. */
+  pgpass?: { host: string; port: string; database: string };
+}
+
 export interface AgentConfig {
   /** The file read, or null when none exists at the default path. */
   path: string | null;
@@ -64,6 +73,8 @@ export interface AgentConfig {
   /** How long a `confirm = true` prompt waits for an answer. */
   confirmTimeoutMs: number;
   credentials: CredentialConfig[];
+  /** `[connections.NAME]`: connection strings and pgpass entries filled from credentials. */
+  connections: ConnectionConfig[];
   /** `[git]`: URL prefix → the credential `credagent git-credential` answers with. */
   git: Record<string, string>;
   /** `[docker]`: registry → the credential docker-credential-credagent answers with. */
@@ -91,7 +102,7 @@ export function loadConfig(path: string, required: boolean): AgentConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && !required) {
-      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, confirmTimeoutMs: DEFAULTS.confirmTimeoutMs, credentials: [], git: {}, docker: {} };
+      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, confirmTimeoutMs: DEFAULTS.confirmTimeoutMs, credentials: [], connections: [], git: {}, docker: {} };
     }
     throw new CredagentError("config_invalid", `cannot read the config file ${path}: ${code ?? String(err)}`, { cause: err });
   }
@@ -146,14 +157,42 @@ export function parseConfig(text: string, path: string): AgentConfig {
     };
   });
   const names = new Set(credentials.map((c) => c.name));
-  const unknown = (["git", "docker"] as const).flatMap((table) =>
+  const unknown: string[] = (["git", "docker"] as const).flatMap((table) =>
     Object.entries(input[table] ?? {})
       .filter(([, name]) => !names.has(name))
       .map(([key, name]) => `  ${table}.${JSON.stringify(key)}: names the credential '${name}', which is not configured`),
   );
+  const connections: ConnectionConfig[] = [];
+  for (const [name, c] of Object.entries(input.connections ?? {})) {
+    const at = `  connections.${name}`;
+    const credential = credentials.find((x) => x.name === c.credential);
+    if (!credential) {
+      unknown.push(`${at}.credential: names the credential '${c.credential}', which is not configured`);
+      continue;
+    }
+    const connection: ConnectionConfig = { name, credential: c.credential };
+    if (c.template !== undefined) {
+      try {
+        connection.template = { text: c.template, format: c.format ?? formatOf(c.template) };
+      } catch (err) {
+        unknown.push(`${at}.template: ${(err as Error).message}`);
+        continue;
+      }
+      const lacking = placeholdersOf(c.template).filter((p) => !partsOf(credential).includes(p));
+      if (lacking.length > 0) {
+        unknown.push(`${at}.template: uses ${lacking.map((p) => `{${p}}`).join(", ")}, which the credential '${credential.name}' does not have (it has ${partsOf(credential).map((p) => `{${p}}`).join(", ")}${credential.username === undefined && lacking.includes("username") ? `; set username = "…" on it` : ""})`);
+      }
+    }
+    if (c.pgpass !== undefined) {
+      if (!partsOf(credential).includes("username")) unknown.push(`${at}.pgpass: a pgpass line needs a user name: set username = "…" on the credential '${credential.name}'`);
+      connection.pgpass = { host: c.pgpass.host, port: String(c.pgpass.port ?? 5432), database: c.pgpass.database ?? "*" };
+    }
+    connections.push(connection);
+  }
   if (unknown.length > 0) throw new CredagentError("config_invalid", `${path} is invalid:\n${unknown.join("\n")}`);
   return {
     path,
+    connections,
     git: input.git ?? {},
     docker: input.docker ?? {},
     requestWaitMs: input.agent?.request_wait ?? DEFAULTS.requestWaitMs,
@@ -164,6 +203,18 @@ export function parseConfig(text: string, path: string): AgentConfig {
     filePassphraseFile: input.file_passphrase_file === undefined ? undefined : configRelative(path, input.file_passphrase_file),
     credentials,
   };
+}
+
+/**
+ * The parts a credential's answers can have, as far as the config tells: an oauth2 or static
+ * credential gives a token (the password of a database that takes tokens); a command may print any
+ * kind, so only what it lacks for certain (a user name, when the config fixes none and it may print
+ * one) is left to the moment it answers.
+ */
+function partsOf(credential: CredentialConfig): string[] {
+  const secret = ["password", "token"];
+  if (credential.source === "command") return [...secret, "username", "access_key_id", "secret_access_key", "session_token"];
+  return credential.username === undefined ? secret : [...secret, "username"];
 }
 
 /** A path in the config: "~/" is the home directory, a relative path is relative to the config file. */

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { parseDuration } from "../duration.ts";
+import { TEMPLATE_FORMATS } from "../connections/template.ts";
 import { CREDENTIAL_NAME } from "../wire/types.ts";
 
 // The config file's shape. Unknown keys are errors: a typo must not silently do nothing.
@@ -146,6 +147,26 @@ export const credentialSchema = v.variant(
   },
 );
 
+/** A pgpass field: `*` matches anything (libpq's rule). */
+const pgpassField = v.pipe(v.string(), v.minLength(1, "must not be empty"), v.regex(/^[^\n\r]*$/, "must not hold a line break"));
+
+/** `[connections.NAME]`: a connection string with no secret in it, filled from a credential on request. */
+const connectionSchema = v.pipe(
+  table({
+    credential: v.pipe(v.string("expected the name of the credential that fills it in"), v.regex(CREDENTIAL_NAME, "expected a credential name")),
+    template: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+    format: v.optional(v.picklist(TEMPLATE_FORMATS, `expected one of ${TEMPLATE_FORMATS.map((f) => `"${f}"`).join(", ")}`)),
+    pgpass: v.optional(
+      table({
+        host: pgpassField,
+        port: v.optional(v.union([v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)), v.literal("*")], 'expected a port number or "*"')),
+        database: v.optional(pgpassField),
+      }),
+    ),
+  }),
+  v.check((c) => c.template !== undefined || c.pgpass !== undefined, "expected a template, a pgpass entry, or both"),
+);
+
 /** `[git]` keys: URL prefixes as git's own credential.<url> sections take them. */
 const gitPrefix = v.pipe(
   v.string(),
@@ -175,6 +196,12 @@ export const configSchema = table(
         confirm_timeout: v.optional(duration),
         require_session_token: v.optional(v.boolean("expected true or false")),
       }),
+    ),
+    connections: v.optional(
+      v.record(
+        v.pipe(v.string(), v.regex(CREDENTIAL_NAME, "a connection name may only use letters, digits, '.', '_' and '-' (1 to 128 of them)")),
+        connectionSchema,
+      ),
     ),
     git: v.optional(helperMap("git", gitPrefix)),
     docker: v.optional(helperMap("docker", v.pipe(v.string(), v.minLength(1, "expected a registry such as registry.example.com")))),

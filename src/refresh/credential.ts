@@ -118,6 +118,12 @@ export class ManagedCredential {
     this.#schedule(refreshAt(token, this.policy, this.deps.random));
   }
 
+  /** The valid token held, if any, without counting as a request (for files the agent keeps fresh). */
+  current(): Token | undefined {
+    const held = this.#token;
+    return held && held.expiresAt > this.deps.clock.now() && !held.value.wiped ? held : undefined;
+  }
+
   snapshot(): CredentialSnapshot {
     const now = this.deps.clock.now();
     const valid = this.#token && this.#token.expiresAt > now ? this.#token : undefined;

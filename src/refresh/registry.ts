@@ -90,6 +90,11 @@ export class CredentialRegistry {
     return this.#entries.size;
   }
 
+  /** Starts fetching the credentials configured to be kept fresh that hold no token (after an unlock). */
+  prefetchAll(): void {
+    for (const { def, credential } of this.#entries.values()) if (def.prefetch && !credential.current()) credential.prefetch();
+  }
+
   /** Drops every token from memory (lock). */
   forgetAll(): void {
     for (const { credential } of this.#entries.values()) credential.forget();

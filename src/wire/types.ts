@@ -17,6 +17,8 @@ export interface HealthResponse {
   config?: ConfigStatus;
   /** The secret store (absent from older agents). */
   store?: StoreStatus;
+  /** The pgpass file the agent keeps fresh, when the config has pgpass entries. */
+  pgpass?: string | null;
 }
 
 /**
@@ -87,6 +89,15 @@ export interface TokenResponse {
   /** password credentials: the password (the same as token). */
   password?: string;
   aws?: { access_key_id: string; secret_access_key: string; session_token?: string };
+}
+
+/** GET /v1/connections/NAME: connection_string is a secret (it holds the password). */
+export interface ConnectionResponse {
+  name: string;
+  credential: string;
+  connection_string: string;
+  expires_at: string;
+  expires_in: number;
 }
 
 export interface ErrorBody {

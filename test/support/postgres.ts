@@ -65,7 +65,9 @@ export async function startPostgres(options: { tls?: TlsFiles; hba?: string } = 
   const owner = asRoot ? { uid: Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString()), gid: Number(Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString()) } : null;
   // `runuser` drops root for the server's own programs; psql needs no such thing.
   const asOwner = (argv: string[]) => (owner ? ["runuser", "-u", "postgres", "--", ...argv] : argv);
-  const dir = mkdtempSync("/tmp/ca-pg-");
+  // Under the test run's own directory when test/run.sh gives one, so that its check for leftovers
+  // finds this run's servers and no one else's.
+  const dir = mkdtempSync(join(process.env.CREDAGENT_TEST_RUN_DIR ?? "/tmp", "ca-pg-"));
   const data = join(dir, "data");
   if (owner) chownSync(dir, owner.uid, owner.gid);
   chmodSync(dir, 0o700);

@@ -67,7 +67,7 @@ export function credentialRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBind
 }
 
 /** The credential, if this connection's peer may have it; otherwise 403 naming the rule. */
-async function permitted(deps: ApiDeps, name: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<ManagedCredential> {
+export async function permitted(deps: ApiDeps, name: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<ManagedCredential> {
   const credential = lookup(deps, name);
   const decision = await deps.authorize(credential.name, event, connection);
   if (!decision.allowed) {
@@ -83,7 +83,7 @@ function lookup(deps: ApiDeps, name: string): ManagedCredential {
   return deps.registry.get(name);
 }
 
-function parseMinValid(raw: string | undefined): number {
+export function parseMinValid(raw: string | undefined): number {
   if (raw === undefined) return 0;
   if (!/^\d{1,9}$/.test(raw) || Number(raw) > MAX_MIN_VALID_SECONDS) {
     throw new CredagentError("bad_request", "min_valid must be a whole number of seconds (at most a year)");

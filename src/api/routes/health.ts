@@ -14,6 +14,7 @@ export function healthRoutes(deps: ApiDeps): Hono {
       locked: deps.lock.locked,
       ...(deps.config ? { config: deps.config.status() } : {}),
       ...(deps.store ? { store: deps.store.status() } : {}),
+      ...(deps.connections ? { pgpass: deps.connections.pgpassFile() } : {}),
     };
     return c.json(body);
   });

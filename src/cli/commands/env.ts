@@ -11,12 +11,14 @@ const usage = `usage: credagent env [-s|-c|--fish|--powershell]
 
 Prints shell code that sets CRED_SOCK and CRED_SESSION_TOKEN, for apps that build their requests
 to the agent themselves: send "Authorization: Bearer $CRED_SESSION_TOKEN". The token is required
-on Windows named pipes and when the config sets require_session_token = true.`;
+on Windows named pipes and when the config sets require_session_token = true. When the config has
+pgpass entries, PGPASSFILE too: the file the agent keeps fresh, which libpq (psql, pg_dump, every
+libpq-based driver) reads at each connection.`;
 
 export const env = defineCommand("env", usage, shellOptions, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
   const socket = ctx.socketPath();
-  await new AgentClient(socket, 5_000).health();
+  const health = await new AgentClient(socket, 5_000).health();
   let token: string;
   try {
     token = readFileSync(sessionTokenPath(socket, ctx.pathEnv), "utf8").trim();
@@ -24,6 +26,8 @@ export const env = defineCommand("env", usage, shellOptions, async ({ values, po
     throw new CredagentError("unavailable", `cannot read the agent's session token beside ${socket}`, { cause: err });
   }
   const dialect = shellDialect(values, ctx.env.SHELL);
-  ctx.out(exportCode(dialect, [["CRED_SOCK", socket], ["CRED_SESSION_TOKEN", token]], "credagent environment set"));
+  const variables: Array<[string, string]> = [["CRED_SOCK", socket], ["CRED_SESSION_TOKEN", token]];
+  if (health.pgpass) variables.push(["PGPASSFILE", health.pgpass]);
+  ctx.out(exportCode(dialect, variables, "credagent environment set"));
   return EXIT.ok;
 });

@@ -20,6 +20,7 @@ The tokens go only into CMD's environment, never onto a command line.
   --env VAR=NAME    set VAR to the token (or password) of credential NAME (repeatable)
   --env VAR=NAME:PART  one part of it: username, password, token, or for an AWS key
                     access_key_id, secret_access_key, session_token
+  --env VAR=@CONN   the connection string of the config's [connections.CONN]
   --min-valid DUR   tokens valid for at least this long (e.g. 10m), refreshed first if needed
   e.g. credagent exec --env PGPASSWORD=db -- psql -h db.example.com -U app`;
 
@@ -59,10 +60,13 @@ export const exec: Command = {
 
       const client = new AgentClient(ctx.socketPath());
       // One request per credential, however many of its parts are asked for.
-      const names = [...new Set(mappings.map(([, name]) => name))];
+      const names = [...new Set(mappings.filter(([, , part]) => part !== "@").map(([, name]) => name))];
       const answers = new Map(await Promise.all(names.map(async (name) => [name, await client.token(name, minValidSeconds)] as const)));
+      const strings = new Map(
+        await Promise.all(mappings.filter(([, , part]) => part === "@").map(async ([, name]) => [name, (await client.connection(name, minValidSeconds)).connection_string] as const)),
+      );
       const env: Record<string, string | undefined> = { ...ctx.env };
-      for (const [variable, name, part] of mappings) env[variable] = partOf(answers.get(name)!, part);
+      for (const [variable, name, part] of mappings) env[variable] = part === "@" ? strings.get(name)! : partOf(answers.get(name)!, part);
       return await runChild(command, env, ctx);
     } catch (err) {
       return reportError(ctx, "exec", err, usage);
@@ -73,9 +77,16 @@ export const exec: Command = {
 const PARTS = ["token", "password", "username", "access_key_id", "secret_access_key", "session_token"] as const;
 type Part = (typeof PARTS)[number];
 
-function parseMapping(text: string): [string, string, Part | undefined] {
+function parseMapping(text: string): [string, string, Part | "@" | undefined] {
   const eq = text.indexOf("=");
   const variable = text.slice(0, eq);
+  if (text[eq + 1] === "@") {
+    const connection = text.slice(eq + 2);
+    if (eq < 1 || !ENV_NAME.test(variable) || !CREDENTIAL_NAME.test(connection)) {
+      throw new UsageError(`--env takes VAR=@CONN (an environment variable and a connection name), not '${text}'`);
+    }
+    return [variable, connection, "@"];
+  }
   const [name = "", part, ...more] = text.slice(eq + 1).split(":");
   if (eq < 1 || !ENV_NAME.test(variable) || !CREDENTIAL_NAME.test(name) || more.length > 0) {
     throw new UsageError(`--env takes VAR=NAME or VAR=NAME:PART (an environment variable, a credential name, a part), not '${text}'`);

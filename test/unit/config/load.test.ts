@@ -70,3 +70,37 @@ test("allow rules, confirm and the agent's access settings", () => {
   expect(configError('[credentials.db]\nsource = "static"\nallow = [ { } ]\n')).toContain("a rule needs exe, sha256 or uid");
   expect(configError('[credentials.db]\nsource = "static"\nallow = [ { sha256 = "xyz" } ]\n')).toContain("expected 64 hex digits");
 });
+
+describe("connections, git and docker tables", () => {
+  const base = `[credentials.cmd]\nsource = "command"\ncommand = ["x"]\n\n[credentials.tok]\nsource = "static"\n\n[credentials.named]\nsource = "static"\nusername = "app"\n\n`;
+  const problem = (toml: string) => {
+    try {
+      parseConfig(base + toml, "/c.toml");
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return "";
+  };
+
+  test("a connection's template format is told by its shape, and pgpass defaults to port 5432 and any database", () => {
+    const config = parseConfig(base + `[connections.a]\ncredential = "named"\ntemplate = "host=db user={username} password={password}"\npgpass = { host = "db" }\n`, "/c.toml");
+    expect(config.connections).toEqual([{ name: "a", credential: "named", template: { text: "host=db user={username} password={password}", format: "libpq" }, pgpass: { host: "db", port: "5432", database: "*" } }]);
+  });
+
+  test("a template using a part the credential cannot have is refused at load, saying what to set", () => {
+    expect(problem(`[connections.a]\ncredential = "tok"\ntemplate = "postgresql://{username}:{password}@db/app"\n`)).toContain('uses {username}, which the credential \'tok\' does not have (it has {password}, {token}; set username = "…" on it)');
+    expect(problem(`[connections.a]\ncredential = "named"\ntemplate = "x={session_token};"\n`)).toContain("uses {session_token}");
+    // A command may print any kind: what it lacks shows when it answers.
+    expect(problem(`[connections.a]\ncredential = "cmd"\ntemplate = "postgresql://{username}:{password}@db/app"\n`)).toBe("");
+    expect(problem(`[connections.a]\ncredential = "tok"\npgpass = { host = "db" }\n`)).toContain("a pgpass line needs a user name");
+    expect(problem(`[connections.a]\ncredential = "nope"\ntemplate = "postgresql://db"\n`)).toContain("names the credential 'nope', which is not configured");
+    expect(problem(`[connections.a]\ncredential = "named"\n`)).toContain("expected a template, a pgpass entry, or both");
+    expect(problem(`[connections.a]\ncredential = "named"\ntemplate = "just words"\n`)).toContain('set format = "url"');
+  });
+
+  test("git and docker tables name configured credentials; git keys are http(s) URLs", () => {
+    expect(parseConfig(base + `[git]\n"https://git.example.com" = "tok"\n[docker]\n"registry.example.com" = "named"\n`, "/c.toml")).toMatchObject({ git: { "https://git.example.com": "tok" }, docker: { "registry.example.com": "named" } });
+    expect(problem(`[git]\n"https://git.example.com" = "nope"\n`)).toContain(`git."https://git.example.com": names the credential 'nope'`);
+    expect(problem(`[git]\n"git.example.com" = "tok"\n`)).toContain("is not a URL");
+  });
+});
