@@ -13,6 +13,7 @@ import { systemClock } from "../refresh/clock.ts";
 import { CredentialRegistry } from "../refresh/registry.ts";
 import { Secret } from "../secret.ts";
 import { LazyStore, openStore, readPassphraseFile, type KeyringChoice } from "../store/open.ts";
+import { listenActivated, takeActivation, type Activation } from "../transport/activation.ts";
 import { listenLocal } from "../transport/listen.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
@@ -45,7 +46,15 @@ export async function runAgent(argv: string[]): Promise<number> {
   const { args, level, lifetimeMs } = parsed;
 
   const pathEnv = currentPathEnv();
-  const socketPath = args.socket ?? defaultSocketPath(pathEnv);
+  // Started by systemd at the first connection (socket activation): its socket, its path.
+  let activation: Activation | null;
+  try {
+    activation = process.platform === "win32" ? null : takeActivation();
+  } catch (err) {
+    stderrSink()(`credagent: ${describe(err)}\n`);
+    return EXIT.failed;
+  }
+  const socketPath = activation?.path ?? args.socket ?? defaultSocketPath(pathEnv);
   const configLocation = configPath(pathEnv, args.config);
   const stderr = stderrSink();
   const logFile = args.debug ? undefined : openLogFile(stateDir(pathEnv));
@@ -213,7 +222,8 @@ export async function runAgent(argv: string[]): Promise<number> {
 
   let listener: UnixListener;
   try {
-    listener = await listenLocal(socketPath, (socket) => server.onConnection(socket));
+    const onConnection = (socket: import("node:net").Socket) => server.onConnection(socket);
+    listener = activation ? await listenActivated(activation, process.getuid?.() ?? 0, onConnection) : await listenLocal(socketPath, onConnection);
   } catch (err) {
     if (err instanceof CredagentError && err.code === "agent_running") {
       stderr(`credagent: ${err.message}\n`);
@@ -259,6 +269,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     log.info("agent ready", {
       pid: process.pid,
       socket: socketPath,
+      ...(activation ? { socket_activated: true } : {}),
       config: config.path ?? `${configLocation.path} (absent)`,
       credentials: config.credentials.length,
       version: VERSION,

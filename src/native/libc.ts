@@ -1,7 +1,8 @@
 import { dlopen, FFIType } from "bun:ffi";
 import { CredagentError } from "../errors.ts";
 
-// The few libc calls Bun does not expose: getsockopt (peer credentials), flock (the agent's
+// The few libc calls Bun does not expose: getsockopt (peer credentials), getsockname (the path
+// of a socket systemd passed us), flock (the agent's
 // single-instance lock), getrlimit/setrlimit (core dumps off, descriptor limit raised). Loaded on
 // first use, so client commands never pay for it. Calls that exist on one OS only (prctl,
 // ptrace) are in their own tables: dlopen fails when any listed symbol is missing.
@@ -14,6 +15,7 @@ const LIBC_NAMES: Partial<Record<NodeJS.Platform, string[]>> = {
 
 const symbols = {
   getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },

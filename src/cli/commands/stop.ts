@@ -9,7 +9,11 @@ import { shellDialect, shellOptions } from "./shell-flags.ts";
 const usage = `usage: credagent stop [-s|-c|--fish|--powershell]     (alias: credagent -k)
 
 Stops the agent at $CRED_SOCK (else the default socket) and prints the shell code that unsets
-CRED_SOCK and CRED_AGENT_PID:  eval "$(credagent stop)"`;
+CRED_SOCK and CRED_AGENT_PID:  eval "$(credagent stop)"
+
+An agent that systemd started on its socket ('credagent service install') is stopped too, and
+systemd starts a fresh one at the next connection; 'systemctl --user stop credagent.socket'
+stops that.`;
 
 const STOP_WAIT_MS = 10_000;
 
