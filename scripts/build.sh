@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds the single executable: build/credagent for this machine, or, with a Bun target
 # (bun-linux-arm64, bun-darwin-arm64, bun-windows-x64, ...), build/credagent-TARGET.
-# --bytecode keeps CLI start-up near 4 ms; the two --no-compile-autoload flags stop a compiled
-# binary from reading .env and bunfig.toml (whose preload runs code) from the current directory.
+# --bytecode keeps CLI start-up near 4 ms; --format=esm --splitting puts each command (and the
+# agent) in chunks of their own inside the binary, so a command loads only what it runs (measured:
+# `version` touched 1,190 pages as one chunk, 870 split; a compiled hello touches 610). The two
+# --no-compile-autoload flags stop a compiled binary from reading .env and bunfig.toml (whose
+# preload runs code) from the current directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${1:-}"
@@ -14,6 +17,6 @@ if [ -n "$target" ]; then
   args+=(--target="$target")
 fi
 mkdir -p build
-exec node_modules/.bin/bun build src/main.ts --compile --minify --bytecode --sourcemap=none \
+exec node_modules/.bin/bun build src/main.ts --compile --minify --bytecode --format=esm --splitting --sourcemap=none \
   --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
   --define "CREDAGENT_VERSION=\"$version\"" "${args[@]}" --outfile "$out"

@@ -1,19 +1,29 @@
-// The one binary: `credagent agent` runs the daemon, anything else is the CLI. The agent's code
-// is reached through a dynamic import; with --bytecode the CLI does not pay for loading it
-// (measured: get with the server bundled in starts as fast as without).
+// The one binary: `credagent agent` runs the daemon, anything else is the CLI. Each is reached
+// through a dynamic import, and the build splits them into chunks (scripts/build.sh), so that a
+// command loads only its own code: the CLI's start is what every $(credagent get …) costs.
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   // Run under the name docker looks for (a link install.sh makes): the docker credential helper.
   if (process.argv0.endsWith("docker-credential-credagent")) {
     const [{ runDockerHelper }, { processContext }, { currentPathEnv }] = await Promise.all([import("./cli/docker-credential.ts"), import("./cli/io.ts"), import("./paths.ts")]);
-    return runDockerHelper(argv, processContext(currentPathEnv()));
+    const code = await runDockerHelper(argv, processContext(currentPathEnv()));
+    await (await import("./cli/io.ts")).flushOutput();
+    return code;
+  }
+  // Answered here, before any other module loads: `credagent version` is the start-up floor.
+  if (argv.length === 1 && (argv[0] === "version" || argv[0] === "--version" || argv[0] === "-V")) {
+    const { VERSION } = await import("./version.ts");
+    console.log(`credagent ${VERSION}`);
+    return 0;
   }
   if (argv[0] === "agent") {
     const { runAgent } = await import("./agent/run.ts");
     return runAgent(argv.slice(1));
   }
-  const { runCli } = await import("./cli/run.ts");
-  return runCli(argv);
+  const [{ runCli }, { flushOutput }] = await Promise.all([import("./cli/run.ts"), import("./cli/io.ts")]);
+  const code = await runCli(argv);
+  await flushOutput();
+  return code;
 }
 
 main().then(

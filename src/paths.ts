@@ -1,5 +1,3 @@
-import { lstatSync } from "node:fs";
-import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { CredagentError } from "./errors.ts";
 
@@ -99,30 +97,41 @@ export function assertSocketPathLength(path: string, platform: NodeJS.Platform):
   }
 }
 
+// node:os and node:fs are loaded only when a path needs them (the home directory, a user name
+// with no USER, the /run/user check): `credagent get` with XDG_RUNTIME_DIR set needs neither, and
+// loading them costs every start ~200 page faults.
 export function currentPathEnv(): PathEnv {
-  let username = process.env.USER ?? process.env.USERNAME ?? "";
-  if (!username) {
-    try {
-      username = userInfo().username;
-    } catch {
-      username = `uid${process.getuid?.() ?? 0}`;
-    }
-  }
   const uid = process.getuid?.() ?? 0;
+  let home: string | undefined;
+  let username: string | undefined;
   return {
     env: process.env,
     platform: process.platform,
     uid,
-    home: homedir(),
-    username,
+    get home() {
+      home ??= (require("node:os") as typeof import("node:os")).homedir();
+      return home;
+    },
+    get username() {
+      username ??= process.env.USER || process.env.USERNAME || osUsername(uid);
+      return username;
+    },
     isPrivateDir: (dir) => isPrivateDirOf(dir, uid),
   };
+}
+
+function osUsername(uid: number): string {
+  try {
+    return (require("node:os") as typeof import("node:os")).userInfo().username;
+  } catch {
+    return `uid${uid}`;
+  }
 }
 
 /** lstat, so a symlink planted at the path does not count; any error means "no". */
 export function isPrivateDirOf(dir: string, uid: number): boolean {
   try {
-    const st = lstatSync(dir);
+    const st = (require("node:fs") as typeof import("node:fs")).lstatSync(dir);
     return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0;
   } catch {
     return false;

@@ -1,16 +1,22 @@
-import { writeSync } from "node:fs";
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import { clientSocketPath, type PathEnv } from "../paths.ts";
 
-// Synchronous writes: the CLI exits right after printing, and an async write to a pipe could be
-// cut off by that exit.
-function write(fd: number, text: string): void {
-  try {
-    writeSync(fd, text);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPIPE") throw err;
-  }
+// Output goes through Bun.write, in order, on one chain that main.ts waits for before the process
+// exits (an exit could otherwise cut a write to a pipe short). Not node:fs writeSync: loading
+// node:fs alone costs the CLI about 150 page faults at every start (see BENCHMARKS.md).
+let pending: Promise<unknown> = Promise.resolve();
+
+function write(target: "stdout" | "stderr", text: string): void {
+  pending = pending
+    .then(() => Bun.write(target === "stdout" ? Bun.stdout : Bun.stderr, text))
+    // A reader that went away (EPIPE: `credagent get x | head -c1`) is not the CLI's failure.
+    .catch(() => {});
+}
+
+/** Resolves once everything written so far has reached the descriptor. */
+export function flushOutput(): Promise<void> {
+  return pending.then(() => {});
 }
 
 export interface CliContext {
@@ -25,8 +31,8 @@ export function processContext(pathEnv: PathEnv): CliContext {
   return {
     pathEnv,
     env: pathEnv.env,
-    out: (text) => write(1, text),
-    err: (text) => write(2, text),
+    out: (text) => write("stdout", text),
+    err: (text) => write("stderr", text),
     socketPath: () => clientSocketPath(pathEnv),
   };
 }

@@ -1,4 +1,3 @@
-import { lstatSync, readFileSync } from "node:fs";
 import { CredagentError, isErrorCode } from "../errors.ts";
 import type { Secret } from "../secret.ts";
 import type { ConnectionResponse, CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, ReloadResponse, SecretChangedResponse, TokenResponse } from "../wire/types.ts";
@@ -19,11 +18,12 @@ export class AgentClient {
     private readonly tokenPath = `${socketPath}.token`,
   ) {}
 
-  #sessionHeader(): Record<string, string> {
-    // Read until found: `start` probes before the agent (and its token file) exists.
+  async #sessionHeader(): Promise<Record<string, string>> {
+    // Read until found: `start` probes before the agent (and its token file) exists. Bun.file, not
+    // node:fs: this is on every `credagent get`, and loading node:fs costs ~150 page faults.
     if (this.#authorization === undefined) {
       try {
-        this.#authorization = `Bearer ${readFileSync(this.tokenPath, "utf8").trim()}`;
+        this.#authorization = `Bearer ${(await Bun.file(this.tokenPath).text()).trim()}`;
       } catch {
         // no token file (yet): send none
       }
@@ -92,7 +92,7 @@ export class AgentClient {
     const init: BunFetchRequestInit = {
       method,
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      headers: { ...this.#sessionHeader(), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: { ...(await this.#sessionHeader()), ...(body === undefined ? {} : { "content-type": "application/json" }) },
       unix: this.socketPath,
       signal: AbortSignal.timeout(this.timeoutMs),
       keepalive: false,
@@ -141,6 +141,8 @@ export class AgentClient {
 
   #socketFileExists(): boolean {
     try {
+      // Only after a refused connect: node:fs is not loaded on the way of a request that works.
+      const { lstatSync } = require("node:fs") as typeof import("node:fs");
       return lstatSync(this.socketPath).isSocket();
     } catch {
       return false;
