@@ -7,6 +7,8 @@
 //   6. token endpoint calls per hour for 1,000 credentials, simulated on a fake clock
 //   7. a legitimate `credagent get` during each connection attack, beside an idle agent (attacks.ts)
 //   8. idle RSS with 0, 10 and 1,000 credentials beside a compiled idle Bun program (footprint.ts)
+//   9. CLI start-up and page faults beside a compiled hello; each helper protocol (programs.ts)
+//  10. the Node client beside a raw request; psql with the pgpass file beside PGPASSWORD (clients.ts)
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -249,6 +251,14 @@ const attacks = `${ATTACKS_DOC}\n\n${attackTable(await attackBench(attackRuns))}
 const { footprintBench, FOOTPRINT_DOC } = await import("./footprint.ts");
 const footprint = `${FOOTPRINT_DOC}\n\n${await footprintBench()}`;
 
+// 9: the CLI's start against the runtime's floor, with page faults, and each helper protocol.
+const { programsBench, PROGRAMS_DOC } = await import("./programs.ts");
+const programs = `## Start-up and helper protocols\n\n${PROGRAMS_DOC}\n\n${await programsBench()}`;
+
+// 10: the Node client and the pgpass file.
+const { clientsBench, CLIENTS_DOC } = await import("./clients.ts");
+const clients = `## Client libraries and the pgpass file\n\n${CLIENTS_DOC}\n\n${await clientsBench()}`;
+
 /** Debian's oidc-agent with an account made from a device-flow refresh token at the test provider. */
 async function oidcAgentReference(provider: import("../test/support/oidc.ts").TestProvider) {
   const { approveDevice } = await import("../test/support/device-approve.ts");
@@ -297,7 +307,7 @@ const table = [
   "| --- | --- | --- | --- |",
   ...rows.map((r) => `| ${r.join(" | ")} |`),
 ].join("\n");
-console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${attacks}\n\n${footprint}`);
+console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${attacks}\n\n${footprint}`);
 
 if (write) {
   const doc = `# Benchmarks
@@ -329,6 +339,10 @@ never asserted in tests.
 ${table}
 
 Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.
+
+${programs}
+
+${clients}
 
 ${attacks}
 

@@ -1,0 +1,104 @@
+// Whole-process figures for what users run many times a minute: the CLI's start against the
+// runtime's own floor (a compiled hello of the same Bun, same flags), with page faults; each helper
+// protocol as the program that calls it runs it; the Node client in-process beside a raw request;
+// and a psql connection through the pgpass file beside one with PGPASSWORD. One run, side by side.
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BIN = join(ROOT, "build/credagent");
+const BUN = join(ROOT, "node_modules/.bin/bun");
+
+export const PROGRAMS_DOC = `Start-up and the helper protocols, each a whole process as its caller runs it (hyperfine, median of 200,
+interleaved), with minor page faults (the median of 31 runs under \`/usr/bin/time\`). The floor is a
+compiled \`console.log(1)\` built with the same Bun and the same flags as credagent. The helpers read
+their request on stdin, so every row in the second table runs under \`sh -c\`, \`credagent get\` too.`;
+
+function sh(argv: string[], env: Record<string, string>, input?: string): string {
+  const r = Bun.spawnSync(argv, { env, stdin: input === undefined ? "ignore" : Buffer.from(input), stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${r.exitCode}): ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+function hyperfine(commands: string[], env: Record<string, string>): number[] {
+  const dir = mkdtempSync("/tmp/ca-hf-");
+  const json = join(dir, "out.json");
+  Bun.spawnSync(["hyperfine", "-N", "--warmup", "10", "--runs", "200", "--export-json", json, ...commands], { env, stdout: "ignore", stderr: "inherit" });
+  const out = JSON.parse(require("node:fs").readFileSync(json, "utf8")) as { results: Array<{ median: number }> };
+  rmSync(dir, { recursive: true, force: true });
+  return out.results.map((r) => r.median * 1000);
+}
+
+function minorFaults(argv: string[], env: Record<string, string>): number {
+  const runs: number[] = [];
+  for (let i = 0; i < 31; i++) {
+    const r = Bun.spawnSync(["/usr/bin/time", "-f", "%R", ...argv], { env, stdout: "ignore", stderr: "pipe" });
+    runs.push(Number(r.stderr.toString().trim().split("\n").pop()));
+  }
+  return runs.sort((a, b) => a - b)[15]!;
+}
+
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+export async function programsBench(): Promise<string> {
+  const root = mkdtempSync("/tmp/ca-bench-prog-");
+  try {
+    mkdirSync(join(root, "run"), { mode: 0o700 });
+    mkdirSync(join(root, "config/credagent"), { recursive: true });
+    mkdirSync(join(root, "bin"));
+    symlinkSync(BIN, join(root, "bin/docker-credential-credagent"));
+    const token = join(root, "token.sh");
+    writeFileSync(token, `#!/bin/sh\necho '{"access_token":"${"t".repeat(40)}","expires_in":3600}'\n`, { mode: 0o755 });
+    const aws = join(root, "aws.sh");
+    writeFileSync(aws, `#!/bin/sh\necho '{"Version":1,"AccessKeyId":"AKIAEXAMPLE","SecretAccessKey":"${"s".repeat(40)}","SessionToken":"${"x".repeat(300)}","Expiration":"2099-01-01T00:00:00Z"}'\n`, { mode: 0o755 });
+    writeFileSync(
+      join(root, "config/credagent/config.toml"),
+      `[credentials.db]\nsource = "command"\ncommand = ["${token}"]\nusername = "robot"\n\n[credentials.aws]\nsource = "command"\ncommand = ["${aws}"]\n\n[docker]\n"registry.example.com" = "db"\n`,
+    );
+    const env: Record<string, string> = {
+      PATH: `${join(root, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+      HOME: root,
+      XDG_RUNTIME_DIR: join(root, "run"),
+      XDG_CONFIG_HOME: join(root, "config"),
+      XDG_STATE_HOME: join(root, "state"),
+      CRED_SOCK: join(root, "run/cred.sock"),
+    };
+    // The floor: the same Bun, the same flags as scripts/build.sh.
+    writeFileSync(join(root, "hello.ts"), "console.log(1);\n");
+    sh([BUN, "build", join(root, "hello.ts"), "--compile", "--minify", "--bytecode", "--format=esm", "--sourcemap=none", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(root, "hello")], env);
+    sh([BIN, "start", "-s"], env);
+    sh([BIN, "get", "db"], env);
+    sh([BIN, "get", "aws", "--json"], env);
+    const hello = join(root, "hello");
+    const sock = env.CRED_SOCK!;
+    const [floor, version, get, curl] = hyperfine([hello, `${BIN} version`, `${BIN} get db`, `curl -s --unix-socket ${sock} http://localhost/v1/credentials/db`], env);
+    const faults = [minorFaults([hello], env), minorFaults([BIN, "version"], env), minorFaults([BIN, "get", "db"], env)];
+    const first = [
+      "| command | median | x floor | minor page faults | x floor |",
+      "| --- | --- | --- | --- | --- |",
+      `| compiled hello (the floor) | ${ms(floor!)} | 1.00 | ${faults[0]} | 1.00 |`,
+      `| \`credagent version\` | ${ms(version!)} | ${(version! / floor!).toFixed(2)} | ${faults[1]} | ${(faults[1]! / faults[0]!).toFixed(2)} |`,
+      `| \`credagent get db\` | ${ms(get!)} | ${(get! / floor!).toFixed(2)} | ${faults[2]} | ${(faults[2]! / faults[0]!).toFixed(2)} |`,
+      `| \`curl --unix-socket\` (same endpoint) | ${ms(curl!)} | ${(curl! / floor!).toFixed(2)} | | |`,
+    ];
+    const helpers = hyperfine(
+      [
+        `sh -c '${BIN} get db'`,
+        `sh -c 'printf "protocol=https\\nhost=git.example.com\\n\\n" | ${BIN} git-credential --credential db get'`,
+        `sh -c 'printf registry.example.com | docker-credential-credagent get'`,
+        `sh -c '${BIN} kube-credential db'`,
+        `sh -c '${BIN} aws-credential aws'`,
+      ],
+      env,
+    );
+    const names = ["`credagent get db`", "git credential helper (`git-credential get`)", "docker credential helper (`docker-credential-credagent get`)", "kubectl exec plugin (`kube-credential`)", "AWS `credential_process` (`aws-credential`)"];
+    const second = ["| helper, as its caller runs it | median | x `get` |", "| --- | --- | --- |", ...helpers.map((t, i) => `| ${names[i]} | ${ms(t)} | ${(t / helpers[0]!).toFixed(2)} |`)];
+    sh([BIN, "stop"], env);
+    return `${first.join("\n")}\n\n${second.join("\n")}`;
+  } finally {
+    Bun.spawnSync([BIN, "stop"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CRED_SOCK: join(root, "run/cred.sock") } });
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) console.log(`${PROGRAMS_DOC}\n\n${await programsBench()}`);
