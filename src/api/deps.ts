@@ -1,4 +1,5 @@
 import type { CredentialRegistry } from "../refresh/registry.ts";
+import type { Decision } from "../authz/rules.ts";
 import type { Secret } from "../secret.ts";
 import type { Token } from "../sources/source.ts";
 import type { ConfigStatus, ReloadResponse, StoreStatus } from "../wire/types.ts";
@@ -38,10 +39,8 @@ export interface ConnectionBindings {
   process: { exe: string | null; startTime: number | null } | null;
 }
 
-export interface AccessDecision {
-  allowed: boolean;
-  reason: string;
-}
+/** The access decision of src/authz/rules.ts: allowed, and the rule that matched or why none did. */
+export type AccessDecision = Decision;
 
 /** What the API needs from the agent; passed in so routes are testable with app.request(). */
 export interface ApiDeps {

@@ -3,6 +3,7 @@ import { fileStoreDir } from "../paths.ts";
 import { loadConfig, type AgentConfig } from "../config/load.ts";
 import { Secret } from "../secret.ts";
 import { isKeyringChoice, openStore, readPassphraseFile } from "../store/open.ts";
+import type { KeyringChoice } from "../wire/types.ts";
 import type { SecretStore } from "../store/store.ts";
 import type { CliContext } from "./io.ts";
 import { UsageError } from "./io.ts";
@@ -14,7 +15,7 @@ export async function openCliStore(ctx: CliContext, flags: { config?: string; ke
   const location = configPath(ctx.pathEnv, flags.config);
   const config = loadConfig(location.path, location.explicit);
   const store = await openStore({
-    choice: (flags.keyring as "auto" | "os" | "file" | undefined) ?? config.keyring,
+    choice: (flags.keyring as KeyringChoice | undefined) ?? config.keyring,
     fileDir: fileStoreDir(ctx.pathEnv),
     passphrase: async () => {
       const fromEnv = ctx.env.CREDAGENT_FILE_PASSPHRASE;

@@ -1,6 +1,19 @@
 import { CredagentError, isErrorCode } from "../errors.ts";
 import type { Secret } from "../secret.ts";
-import type { ConnectionResponse, CredentialListResponse, ErrorBody, HealthResponse, LoginStartResponse, LoginStatusResponse, ReloadResponse, SecretChangedResponse, TokenResponse } from "../wire/types.ts";
+import {
+  API_PREFIX,
+  type ApprovalAnswerResponse,
+  type ApprovalsResponse,
+  type ConnectionResponse,
+  type CredentialListResponse,
+  type ErrorBody,
+  type HealthResponse,
+  type LoginStartResponse,
+  type LoginStatusResponse,
+  type ReloadResponse,
+  type SecretChangedResponse,
+  type TokenResponse,
+} from "../wire/types.ts";
 
 /** Pauses between connects refused on an existing socket file (0.5 s in all), then give up. */
 const REFUSED_RETRY_MS = [20, 40, 80, 160, 200];
@@ -32,60 +45,60 @@ export class AgentClient {
   }
 
   health(): Promise<HealthResponse> {
-    return this.#request("GET", "/v1/health");
+    return this.#request("GET", `${API_PREFIX}/health`);
   }
 
   list(): Promise<CredentialListResponse> {
-    return this.#request("GET", "/v1/credentials");
+    return this.#request("GET", `${API_PREFIX}/credentials`);
   }
 
   token(name: string, minValidSeconds?: number): Promise<TokenResponse> {
     const query = minValidSeconds === undefined ? "" : `?min_valid=${minValidSeconds}`;
-    return this.#request("GET", `/v1/credentials/${encodeURIComponent(name)}${query}`);
+    return this.#request("GET", `${API_PREFIX}/credentials/${encodeURIComponent(name)}${query}`);
   }
 
   /** A configured connection's string, rendered from its credential (a secret: it holds the password). */
   connection(name: string, minValidSeconds?: number): Promise<ConnectionResponse> {
     const query = minValidSeconds === undefined ? "" : `?min_valid=${minValidSeconds}`;
-    return this.#request("GET", `/v1/connections/${encodeURIComponent(name)}${query}`);
+    return this.#request("GET", `${API_PREFIX}/connections/${encodeURIComponent(name)}${query}`);
   }
 
   refresh(name: string): Promise<TokenResponse> {
-    return this.#request("POST", `/v1/credentials/${encodeURIComponent(name)}/refresh`);
+    return this.#request("POST", `${API_PREFIX}/credentials/${encodeURIComponent(name)}/refresh`);
   }
 
   /** Tells the agent a stored secret was set or removed: the credentials using it retry now. */
   secretChanged(name: string): Promise<SecretChangedResponse> {
-    return this.#request("POST", `/v1/secrets/${encodeURIComponent(name)}/changed`);
+    return this.#request("POST", `${API_PREFIX}/secrets/${encodeURIComponent(name)}/changed`);
   }
 
   startLogin(name: string): Promise<LoginStartResponse> {
-    return this.#request("POST", `/v1/credentials/${encodeURIComponent(name)}/login`);
+    return this.#request("POST", `${API_PREFIX}/credentials/${encodeURIComponent(name)}/login`);
   }
 
   loginStatus(name: string): Promise<LoginStatusResponse> {
-    return this.#request("GET", `/v1/credentials/${encodeURIComponent(name)}/login`);
+    return this.#request("GET", `${API_PREFIX}/credentials/${encodeURIComponent(name)}/login`);
   }
 
-  approvals(): Promise<{ approvals: Array<{ id: string; credential: string; exe: string; pid: number; since: string }> }> {
-    return this.#request("GET", "/v1/approvals");
+  approvals(): Promise<ApprovalsResponse> {
+    return this.#request("GET", `${API_PREFIX}/approvals`);
   }
 
-  answerApproval(id: string, approve: boolean): Promise<{ id: string; approved: boolean }> {
-    return this.#request("POST", `/v1/approvals/${encodeURIComponent(id)}`, { approve });
+  answerApproval(id: string, approve: boolean): Promise<ApprovalAnswerResponse> {
+    return this.#request("POST", `${API_PREFIX}/approvals/${encodeURIComponent(id)}`, { approve });
   }
 
   lock(passphrase: Secret): Promise<{ locked: boolean }> {
-    return this.#request("POST", "/v1/lock", { passphrase: passphrase.reveal() });
+    return this.#request("POST", `${API_PREFIX}/lock`, { passphrase: passphrase.reveal() });
   }
 
   unlock(passphrase: Secret): Promise<{ locked: boolean }> {
-    return this.#request("POST", "/v1/unlock", { passphrase: passphrase.reveal() });
+    return this.#request("POST", `${API_PREFIX}/unlock`, { passphrase: passphrase.reveal() });
   }
 
   /** Reads the config file again (the same as SIGHUP); a config_invalid error leaves the old one in force. */
   reload(): Promise<ReloadResponse> {
-    return this.#request("POST", "/v1/reload");
+    return this.#request("POST", `${API_PREFIX}/reload`);
   }
 
   async #request<T>(method: string, path: string, body?: unknown): Promise<T> {

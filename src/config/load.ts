@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { AllowRule } from "../authz/rules.ts";
 import { entraEndpoints, type OAuthOptions } from "../sources/oauth/options.ts";
-import type { KeyringChoice } from "../store/open.ts";
+import type { KeyringChoice } from "../wire/types.ts";
 import { parse as parseToml, TomlError } from "smol-toml";
 import * as v from "valibot";
 import { formatOf, placeholdersOf, type TemplateFormat } from "../connections/template.ts";

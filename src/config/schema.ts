@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { parseDuration } from "../duration.ts";
 import { TEMPLATE_FORMATS } from "../connections/template.ts";
-import { CREDENTIAL_NAME } from "../wire/types.ts";
+import { CREDENTIAL_NAME, KEYRING_CHOICES } from "../wire/types.ts";
 
 // The config file's shape. Unknown keys are errors: a typo must not silently do nothing.
 
@@ -187,7 +187,7 @@ function helperMap<K extends v.GenericSchema<string, string>>(what: string, key:
 
 export const configSchema = table(
   {
-    keyring: v.optional(v.picklist(["auto", "os", "file"], 'expected "auto", "os" or "file"')),
+    keyring: v.optional(v.picklist(KEYRING_CHOICES, `expected ${KEYRING_CHOICES.map((k) => `"${k}"`).join(", ")}`)),
     file_passphrase_file: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
     agent: v.optional(
       table({

@@ -2,17 +2,17 @@ import { existsSync, lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CredagentError, describe } from "../errors.ts";
 import { Secret } from "../secret.ts";
-import type { StoreStatus } from "../wire/types.ts";
+import { KEYRING_CHOICES, type KeyringChoice, type StoreStatus } from "../wire/types.ts";
 import { WrongPassphraseError } from "./wrong-passphrase.ts";
 import type { SecretStore } from "./store.ts";
 
 /** The file store's wrapped key: present once the store has been created (see file.ts). */
 export const FILE_STORE_KEY = "key.jwe";
 
-export type KeyringChoice = "auto" | "os" | "file";
+export type { KeyringChoice };
 
 export function isKeyringChoice(value: string): value is KeyringChoice {
-  return value === "auto" || value === "os" || value === "file";
+  return (KEYRING_CHOICES as readonly string[]).includes(value);
 }
 
 export interface StoreOptions {

@@ -1,6 +1,29 @@
 // The API contract shared by the agent and its clients. Nothing here imports runtime code.
 
 export const API_PREFIX = "/v1";
+
+/** Where secrets are kept: the OS keyring, the encrypted file store, or the first that works. */
+export const KEYRING_CHOICES = ["auto", "os", "file"] as const;
+export type KeyringChoice = (typeof KEYRING_CHOICES)[number];
+
+/** GET /v1/approvals: a `confirm = true` request waiting for its answer. */
+export interface PendingApproval {
+  id: string;
+  credential: string;
+  exe: string;
+  pid: number;
+  since: string;
+}
+
+export interface ApprovalsResponse {
+  approvals: PendingApproval[];
+}
+
+/** POST /v1/approvals/ID with {"approve": bool}. */
+export interface ApprovalAnswerResponse {
+  id: string;
+  approved: boolean;
+}
 export const CREDENTIAL_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** idle: nobody asked for it in a long while, so it is not refreshed; the next request fetches. */

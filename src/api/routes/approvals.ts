@@ -1,17 +1,19 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { CredagentError } from "../../errors.ts";
+import type { ApprovalAnswerResponse, ApprovalsResponse } from "../../wire/types.ts";
 import type { ApiDeps, ConnectionBindings } from "../deps.ts";
 
 const answer = v.object({ approve: v.boolean() });
 
 export function approvalRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBindings }> {
   const app = new Hono<{ Bindings: ConnectionBindings }>();
-  app.get("/", (c) =>
-    c.json({
+  app.get("/", (c) => {
+    const body: ApprovalsResponse = {
       approvals: deps.approvals.list().map((p) => ({ id: p.id, credential: p.credential, exe: p.exe, pid: p.pid, since: new Date(p.since).toISOString() })),
-    }),
-  );
+    };
+    return c.json(body);
+  });
   app.post("/:id", async (c) => {
     let body: unknown;
     try {
@@ -22,7 +24,8 @@ export function approvalRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBindin
     const parsed = v.safeParse(answer, body);
     if (!parsed.success) throw new CredagentError("bad_request", 'the body must be JSON: {"approve": true} or {"approve": false}');
     deps.approvals.answer(c.req.param("id"), parsed.output.approve, c.env);
-    return c.json({ id: c.req.param("id"), approved: parsed.output.approve });
+    const reply: ApprovalAnswerResponse = { id: c.req.param("id"), approved: parsed.output.approve };
+    return c.json(reply);
   });
   return app;
 }
