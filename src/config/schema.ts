@@ -187,7 +187,7 @@ function helperMap<K extends v.GenericSchema<string, string>>(what: string, key:
 
 export const configSchema = table(
   {
-    keyring: v.optional(v.picklist(KEYRING_CHOICES, `expected ${KEYRING_CHOICES.map((k) => `"${k}"`).join(", ")}`)),
+    keyring: v.optional(v.picklist(KEYRING_CHOICES, `expected ${KEYRING_CHOICES.map((k) => `"${k}"`).join(", ").replace(/, ([^,]*)$/, " or $1")}`)),
     file_passphrase_file: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
     agent: v.optional(
       table({
