@@ -1,3 +1,4 @@
+import { toDatabases, type DatabaseConfig } from "../dbproxy/config.ts";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -62,6 +63,8 @@ export interface AgentConfig {
   /** How long a `confirm = true` prompt waits for an answer. */
   confirmTimeoutMs: number;
   credentials: CredentialConfig[];
+  /** `[databases.NAME]`: local sockets the agent authenticates to database servers (src/dbproxy). */
+  databases: DatabaseConfig[];
 }
 
 export const DEFAULTS = {
@@ -85,7 +88,7 @@ export function loadConfig(path: string, required: boolean): AgentConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && !required) {
-      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, confirmTimeoutMs: DEFAULTS.confirmTimeoutMs, credentials: [] };
+      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, confirmTimeoutMs: DEFAULTS.confirmTimeoutMs, credentials: [], databases: [] };
     }
     throw new CredagentError("config_invalid", `cannot read the config file ${path}: ${code ?? String(err)}`, { cause: err });
   }
@@ -147,6 +150,7 @@ export function parseConfig(text: string, path: string): AgentConfig {
     confirmTimeoutMs: input.agent?.confirm_timeout ?? DEFAULTS.confirmTimeoutMs,
     filePassphraseFile: input.file_passphrase_file === undefined ? undefined : configRelative(path, input.file_passphrase_file),
     credentials,
+    databases: toDatabases(input.databases, credentials.map((c) => c.name), path, (value) => configRelative(path, value)),
   };
 }
 

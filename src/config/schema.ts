@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { parseDuration } from "../duration.ts";
 import { CREDENTIAL_NAME } from "../wire/types.ts";
+import { databasesSchema } from "../dbproxy/config.ts";
 
 // The config file's shape. Unknown keys are errors: a typo must not silently do nothing.
 
@@ -165,6 +166,7 @@ export const configSchema = table(
         credentialSchema,
       ),
     ),
+    databases: v.optional(databasesSchema),
   },
 );
 
