@@ -21,6 +21,7 @@ const COMMANDS: Array<{ name: string; summary: string; load: () => Promise<Comma
   { name: "unlock", summary: "unlock the agent with the lock passphrase", load: async () => (await import("./commands/lock.ts")).unlock },
   { name: "approve", summary: "answer a confirm = true prompt from a terminal", load: async () => (await import("./commands/approve.ts")).approve },
   { name: "env", summary: "print CRED_SOCK and the session token for apps that talk to the socket", load: async () => (await import("./commands/env.ts")).env },
+  { name: "db", summary: "list the database endpoints and their socket directories (PGHOST)", load: async () => (await import("./commands/db.ts")).db },
   { name: "log", summary: "show the audit log of access decisions", load: async () => (await import("./commands/log.ts")).log },
 ];
 const ALIASES: Record<string, string> = { "-k": "stop" };

@@ -157,3 +157,19 @@ export function rotatingPasswordScript(cluster: PgCluster, role: string, lifetim
     `printf '{"username":"${role}","password":"%s","expires_in":${lifetimeSeconds}}\\n' "$pw"`,
   ].join("\n");
 }
+
+/**
+ * The same rotation in today's single-token output, {"access_token":"<password>","expires_in":N}: the
+ * password is the credential's token (what [databases.NAME] with `user` uses). Each run appends a
+ * line to COUNT_FILE when given, so a test can count the rotations.
+ */
+export function rotatingTokenScript(cluster: PgCluster, role: string, lifetimeSeconds: number, countFile?: string): string {
+  const psql = cluster.bin("psql");
+  return [
+    "set -eu",
+    `pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')`,
+    `printf "ALTER ROLE ${role} PASSWORD '%s';\\n" "$pw" | ${psql} -X -q -v ON_ERROR_STOP=1 -h ${cluster.socketDir} -p ${cluster.port} -U postgres -d postgres -f - >/dev/null`,
+    ...(countFile ? [`echo run >> ${countFile}`] : []),
+    `printf '{"access_token":"%s","expires_in":${lifetimeSeconds}}\\n' "$pw"`,
+  ].join("\n");
+}

@@ -3,6 +3,7 @@ import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { sessionTokenPath } from "../../paths.ts";
+import { databaseEndpoints } from "../../dbproxy/endpoints.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { exportCode } from "../output/shell.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
@@ -11,7 +12,8 @@ const usage = `usage: credagent env [-s|-c|--fish|--powershell]
 
 Prints shell code that sets CRED_SOCK and CRED_SESSION_TOKEN, for apps that build their requests
 to the agent themselves: send "Authorization: Bearer $CRED_SESSION_TOKEN". The token is required
-on Windows named pipes and when the config sets require_session_token = true.`;
+on Windows named pipes and when the config sets require_session_token = true. With one
+[databases.NAME] in the config, PGHOST too: its socket directory (see credagent db).`;
 
 export const env = defineCommand("env", usage, shellOptions, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
@@ -24,6 +26,9 @@ export const env = defineCommand("env", usage, shellOptions, async ({ values, po
     throw new CredagentError("unavailable", `cannot read the agent's session token beside ${socket}`, { cause: err });
   }
   const dialect = shellDialect(values, ctx.env.SHELL);
-  ctx.out(exportCode(dialect, [["CRED_SOCK", socket], ["CRED_SESSION_TOKEN", token]], "credagent environment set"));
+  // PGHOST only when there is one database: with several, which one is the app's to choose.
+  const databases = databaseEndpoints(ctx.pathEnv);
+  const pg: Array<[string, string]> = databases.length === 1 ? [["PGHOST", databases[0]!.socketDir]] : [];
+  ctx.out(exportCode(dialect, [["CRED_SOCK", socket], ["CRED_SESSION_TOKEN", token], ...pg], "credagent environment set"));
   return EXIT.ok;
 });
