@@ -159,6 +159,7 @@ export class DatabaseProxy {
       if (!(err instanceof ServerRefused) || err.sqlstate !== "28P01") throw err;
       const next = await this.#newerLogin(db, first);
       if (!next) throw err;
+      this.deps.log.info("password overtaken by a rotation; logging in again with the new one", { database: db.name });
       return connectUpstream(db, next, params, this.deps.connectTimeoutMs);
     }
   }

@@ -117,7 +117,7 @@ describe.skipIf(unavailable !== null)("the database proxy", () => {
     writeFileSync(single, readFileSync(box.configFile, "utf8").replace(/\[databases\.wrongca\][^[]*/, "").replace(/\[databases\.broken\][^[]*/, ""));
     const env = await box.run(["env", "-s"], { env: { CREDAGENT_CONFIG: single } });
     expect(env.code).toBe(0);
-    expect(env.stdout).toContain(`PGHOST='${dbDir("appdb")}'; export PGHOST;`);
+    expect(env.stdout).toContain(`PGHOST=${dbDir("appdb")}; export PGHOST;`);
   });
 
   test("psql connects with no password every second across three rotations; pgbench -C meanwhile has no failed connection; an open session survives", async () => {
@@ -150,7 +150,8 @@ describe.skipIf(unavailable !== null)("the database proxy", () => {
     expect(benched.stdout).toMatch(/number of failed transactions: 0/);
     const done = Number(/number of transactions actually processed: (\d+)/.exec(benched.stdout)?.[1]);
     expect(done).toBeGreaterThan(50);
-    console.log(`psql: ${connections} connections, ${runs} passwords; pgbench -C: ${done} connections, 0 failed`);
+    const overtaken = box.agentLog.split("\n").filter((l) => l.includes("password overtaken by a rotation")).length;
+    console.log(`psql: ${connections} connections, ${runs} passwords; pgbench -C: ${done} connections, 0 failed; logins retried after a rotation: ${overtaken}`);
     // The session opened before the rotations still works: the server checked its password once.
     expect((await held.query("select current_user as u")).rows[0].u).toBe("app");
     await held.end();
@@ -217,4 +218,17 @@ describe.skipIf(unavailable !== null)("the database proxy", () => {
     expect((await box.run(["unlock", "--stdin"], { input: "lock-passphrase\n" })).code).toBe(0);
     expect((await outcome(psql(dbDir("appdb"), "select current_user"))).stdout).toBe("app");
   });
+
+  test("stop closes the listeners at once and lets a session in flight finish", async () => {
+    const held = new pg.Client({ host: dbDir("appdb"), database: "app" });
+    await held.connect();
+    const query = held.query("select pg_sleep(2), 'finished' as state");
+    await Bun.sleep(300);
+    const stopping = box.run(["stop"], { timeoutMs: 30_000 });
+    await Bun.sleep(500);
+    expect(existsSync(join(dbDir("appdb"), ".s.PGSQL.5432"))).toBe(false);
+    expect((await query).rows[0].state).toBe("finished");
+    await held.end().catch(() => {});
+    expect((await stopping).code).toBe(0);
+  }, 40_000);
 });
