@@ -27,7 +27,11 @@ export const env = defineCommand("env", usage, shellOptions, async ({ values, po
   }
   const dialect = shellDialect(values, ctx.env.SHELL);
   // PGHOST only when there is one database: with several, which one is the app's to choose.
-  const databases = databaseEndpoints(ctx.pathEnv);
+  // The config is read here, not asked of the agent: one that cannot be read only leaves PGHOST out.
+  let databases: ReturnType<typeof databaseEndpoints> = [];
+  try {
+    databases = databaseEndpoints(ctx.pathEnv);
+  } catch {}
   const pg: Array<[string, string]> = databases.length === 1 ? [["PGHOST", databases[0]!.socketDir]] : [];
   ctx.out(exportCode(dialect, [["CRED_SOCK", socket], ["CRED_SESSION_TOKEN", token], ...pg], "credagent environment set"));
   return EXIT.ok;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../../src/config/load.ts";
 
 const credential = `[credentials.pg]\nsource = "static"\n`;
 

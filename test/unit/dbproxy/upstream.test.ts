@@ -2,9 +2,9 @@ import { afterEach, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import net from "node:net";
 import { networkInterfaces } from "node:os";
-import type { DatabaseConfig } from "../../src/dbproxy/config.ts";
-import { connectUpstream } from "../../src/dbproxy/upstream.ts";
-import { Secret } from "../../src/secret.ts";
+import type { DatabaseConfig } from "../../../src/dbproxy/config.ts";
+import { connectUpstream } from "../../../src/dbproxy/upstream.ts";
+import { Secret } from "../../../src/secret.ts";
 
 // A fake server that asks for one kind of password and records what came back: MD5 and cleartext,
 // which the real-server tests (scram-sha-256) do not reach.

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { scramSha256 } from "../../src/dbproxy/scram.ts";
+import { scramSha256 } from "../../../src/dbproxy/scram.ts";
 
 // RFC 7677 section 3: user "user", password "pencil" (PostgreSQL sends an empty username instead).
 test("RFC 7677's SCRAM-SHA-256 test vector", () => {
