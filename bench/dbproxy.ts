@@ -3,7 +3,7 @@
 //   pgbench -S       select-only on held connections: the proxy's cost per query (goal >= 90% of direct)
 //   pgbench -S -C    a new connection per transaction: the milliseconds the proxy adds per connection
 // Run: scripts/build.sh && node_modules/.bin/bun bench/dbproxy.ts [seconds per run, default 10]
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../test/e2e/harness.ts";
 import { startPostgres } from "../test/support/postgres.ts";
@@ -28,7 +28,13 @@ try {
   const database = (name: string, tls: string) =>
     `[databases.${name}]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "127.0.0.1:${cluster.port}"\ntls = "${tls}"\n${tls === "verify-full" ? `ca_file = "${join(certs, "ca.crt")}"\n` : ""}user = "app"\n`;
   box.writeConfig(`[credentials.pg]\nsource = "command"\ncommand = ["${token}"]\n\n${database("plain", "disable")}\n${database("tls", "verify-full")}`);
-  await box.start();
+  const agentPid = await box.start();
+  // The agent's CPU time (user + system, clock ticks of 10 ms) from /proc: how much of the
+  // machine the proxy itself takes while it relays.
+  const cpuTicks = () => {
+    const fields = readFileSync(`/proc/${agentPid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  };
   const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: box.root, PGPASSWORD: PASSWORD, PGSSLROOTCERT: join(certs, "ca.crt") };
   const pgbench = (args: string[]) => {
     const r = Bun.spawnSync([cluster.bin("pgbench"), ...args], { env, stdout: "pipe", stderr: "pipe", timeout: (seconds + 60) * 1000 });
@@ -41,15 +47,29 @@ try {
   for (const [label, endpoint, sslmode] of [["no TLS", "plain", "disable"], ["TLS verify-full", "tls", "verify-full"]] as const) {
     const direct = `host=127.0.0.1 port=${cluster.port} dbname=app user=app sslmode=${sslmode}`;
     const proxied = `host=${join(box.runtimeDir, "credagent", "db", endpoint)} dbname=app`;
-    const run = (conninfo: string, connect: boolean) => {
-      const out = pgbench(["-n", "-S", "-T", String(seconds), ...(connect ? ["-C", "-c", "1", "-j", "1"] : ["-c", "4", "-j", "2"]), conninfo]);
+    const run = (conninfo: string, connect: boolean, clients = connect ? 1 : 4) => {
+      const out = pgbench(["-n", "-S", "-T", String(seconds), ...(connect ? ["-C"] : []), "-c", String(clients), "-j", String(Math.min(clients, 2)), conninfo]);
       const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
       const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
       const connectMs = Number(/average connection time = ([\d.]+) ms/.exec(out)?.[1] ?? NaN);
       return { tps, failed, connectMs };
     };
+    const before = cpuTicks();
     const held = { direct: run(direct, false), proxy: run(proxied, false) };
-    rows.push([`pgbench -S, 4 clients, ${label}`, held.direct.tps.toFixed(0), held.proxy.tps.toFixed(0), `${((held.proxy.tps / held.direct.tps) * 100).toFixed(1)}% of direct TPS`]);
+    const agentCpu = (cpuTicks() - before) / 100 / seconds;
+    rows.push([
+      `pgbench -S, 4 clients, ${label}`,
+      `${held.direct.tps.toFixed(0)} tps`,
+      `${held.proxy.tps.toFixed(0)} tps`,
+      `${((held.proxy.tps / held.direct.tps) * 100).toFixed(1)}% of direct TPS; agent used ${(agentCpu * 100).toFixed(0)}% of a CPU`,
+    ]);
+    const one = { direct: run(direct, false, 1), proxy: run(proxied, false, 1) };
+    rows.push([
+      `pgbench -S, 1 client, ${label}`,
+      `${one.direct.tps.toFixed(0)} tps`,
+      `${one.proxy.tps.toFixed(0)} tps`,
+      `${((one.proxy.tps / one.direct.tps) * 100).toFixed(1)}% of direct TPS; +${((1e6 / one.proxy.tps - 1e6 / one.direct.tps)).toFixed(0)} µs per query`,
+    ]);
     const fresh = { direct: run(direct, true), proxy: run(proxied, true) };
     const added = fresh.proxy.connectMs - fresh.direct.connectMs;
     rows.push([
