@@ -74,6 +74,8 @@ export class FrameReader {
     this.socket.off("end", this.#onEnd);
     this.socket.off("close", this.#onEnd);
     this.socket.off("error", this.#onEnd);
+    // Paused until the pipe that follows resumes it: a chunk arriving in between would be lost.
+    this.socket.pause();
     const rest = this.#buffered;
     this.#buffered = Buffer.alloc(0);
     return rest;
