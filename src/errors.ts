@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   source_failed: 502,
   usage: 400,
   not_implemented: 501,
+  // The database proxy (src/dbproxy): the real server refused us, or could not be reached safely.
+  upstream_auth: 502,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -64,7 +64,7 @@ export function createAccessControl(deps: AccessDeps) {
   const decided = new WeakMap<ConnectionBindings, Map<string, { settings: object | undefined; decision: AccessDecision }>>();
 
   return {
-    async authorize(credential: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<AccessDecision> {
+    async authorize(credential: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined, database?: string): Promise<AccessDecision> {
       const settings = deps.accessOf(credential);
       const cache = connection ? (decided.get(connection) ?? new Map()) : undefined;
       const earlier = cache?.get(credential);
@@ -95,6 +95,7 @@ export function createAccessControl(deps: AccessDeps) {
         uid: found?.program?.uid ?? carrier?.uid ?? null,
         exe: found?.program?.exe ?? null,
         ...(carrier ? { via: { exe: carrier.exe, pid: carrier.pid } } : {}),
+        ...(database ? { database } : {}),
       });
       return decision;
     },

@@ -29,6 +29,7 @@ import { descriptorSink, stderrSink, swallowStdioErrors, type LogSink } from "./
 import { parseAgentOptions } from "./options.ts";
 import { createRequestServer } from "./server.ts";
 import { ConfigReloader } from "./reload.ts";
+import { startDatabaseProxy } from "../dbproxy/agent.ts";
 import { createSessionToken } from "./session-token.ts";
 import { persistToken, restoreTokens } from "./token-cache.ts";
 
@@ -239,6 +240,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     return fail(err);
   }
 
+  const databases = await startDatabaseProxy({ config, pathEnv, registry, access, audit, locked: () => lock.locked, log });
+
   // The logger never throws and never writes through a stream that could raise another
   // exception here, so these handlers cannot feed themselves.
   process.on("unhandledRejection", (err) => log.error("unhandled rejection", { error: describe(err) }));
@@ -251,7 +254,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       stopping = true;
       log.info("agent stopping", { reason });
       listener.server.close();
-      await server.drain(SHUTDOWN_GRACE_MS);
+      await Promise.all([server.drain(SHUTDOWN_GRACE_MS), databases.stop(SHUTDOWN_GRACE_MS)]);
       registry.stop();
       connections.removePgpass();
       sessionToken?.remove();

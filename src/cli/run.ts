@@ -26,6 +26,7 @@ const COMMANDS: Array<{ name: string; summary: string; load: () => Promise<Comma
   { name: "aws-credential", summary: "print AWS credential_process output (credential_process = credagent aws-credential NAME)", load: async () => (await import("./commands/aws-credential.ts")).awsCredential },
   { name: "kube-credential", summary: "print a kubectl ExecCredential (a kubeconfig exec plugin)", load: async () => (await import("./commands/kube-credential.ts")).kubeCredential },
   { name: "git-credential", summary: "answer git as its credential helper (git config credential.helper)", load: async () => (await import("./commands/git-credential.ts")).gitCredential },
+  { name: "db", summary: "list the database endpoints and their socket directories (PGHOST)", load: async () => (await import("./commands/db.ts")).db },
   { name: "log", summary: "show the audit log of access decisions", load: async () => (await import("./commands/log.ts")).log },
 ];
 const ALIASES: Record<string, string> = { "-k": "stop" };

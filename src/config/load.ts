@@ -1,3 +1,4 @@
+import { toDatabases, type DatabaseConfig } from "../dbproxy/config.ts";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -79,6 +80,8 @@ export interface AgentConfig {
   git: Record<string, string>;
   /** `[docker]`: registry → the credential docker-credential-credagent answers with. */
   docker: Record<string, string>;
+  /** `[databases.NAME]`: local sockets the agent authenticates to database servers (src/dbproxy). */
+  databases: DatabaseConfig[];
 }
 
 export const DEFAULTS = {
@@ -102,7 +105,7 @@ export function loadConfig(path: string, required: boolean): AgentConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && !required) {
-      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, confirmTimeoutMs: DEFAULTS.confirmTimeoutMs, credentials: [], connections: [], git: {}, docker: {} };
+      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, confirmTimeoutMs: DEFAULTS.confirmTimeoutMs, credentials: [], connections: [], git: {}, docker: {}, databases: [] };
     }
     throw new CredagentError("config_invalid", `cannot read the config file ${path}: ${code ?? String(err)}`, { cause: err });
   }
@@ -202,6 +205,7 @@ export function parseConfig(text: string, path: string): AgentConfig {
     confirmTimeoutMs: input.agent?.confirm_timeout ?? DEFAULTS.confirmTimeoutMs,
     filePassphraseFile: input.file_passphrase_file === undefined ? undefined : configRelative(path, input.file_passphrase_file),
     credentials,
+    databases: toDatabases(input.databases, credentials.map((c) => c.name), path, (value) => configRelative(path, value)),
   };
 }
 

@@ -13,6 +13,8 @@ const START_ONLY: ReadonlyArray<readonly [string, (c: AgentConfig) => unknown]> 
   ["agent.deny_root", (c) => c.denyRoot],
   ["agent.require_session_token", (c) => c.requireSessionToken],
   ["agent.confirm_timeout", (c) => c.confirmTimeoutMs],
+  // The database endpoints' listeners are made at start (src/dbproxy); compared by value.
+  ["databases", (c) => JSON.stringify(c.databases)],
 ];
 
 /** The start-only settings whose value differs between the config in force and the new one. */

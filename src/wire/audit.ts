@@ -14,5 +14,7 @@ export interface AuditEntry {
   exe: string | null;
   /** For a request through credagent's CLI: that CLI process. Absent for other clients. */
   via?: { exe: string | null; pid: number } | null;
+  /** For a connection to a database endpoint of the agent ([databases.NAME]): its name. */
+  database?: string;
 }
 

@@ -150,12 +150,14 @@ export async function startPostgres(options: { tls?: TlsFiles; hba?: string } = 
  * {"username","password","expires_in"}: a credential that really rotates (the old password stops working).
  * The password reaches psql on stdin, not in argv.
  */
-export function rotatingPasswordScript(cluster: PgCluster, role: string, lifetimeSeconds: number): string {
+export function rotatingPasswordScript(cluster: PgCluster, role: string, lifetimeSeconds: number, countFile?: string): string {
   const psql = cluster.bin("psql");
   return [
     "set -eu",
     `pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')`,
     `printf "ALTER ROLE ${role} PASSWORD '%s';\\n" "$pw" | ${psql} -X -q -v ON_ERROR_STOP=1 -h ${cluster.socketDir} -p ${cluster.port} -U postgres -d postgres -f - >/dev/null`,
+    ...(countFile ? [`echo run >> ${countFile}`] : []),
     `printf '{"username":"${role}","password":"%s","expires_in":${lifetimeSeconds}}\\n' "$pw"`,
   ].join("\n");
 }
+

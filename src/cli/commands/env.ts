@@ -3,6 +3,7 @@ import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { sessionTokenPath } from "../../paths.ts";
+import { databaseEndpoints } from "../../dbproxy/endpoints.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { exportCode } from "../output/shell.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
@@ -13,7 +14,8 @@ Prints shell code that sets CRED_SOCK and CRED_SESSION_TOKEN, for apps that buil
 to the agent themselves: send "Authorization: Bearer $CRED_SESSION_TOKEN". The token is required
 on Windows named pipes and when the config sets require_session_token = true. When the config has
 pgpass entries, PGPASSFILE too: the file the agent keeps fresh, which libpq (psql, pg_dump, every
-libpq-based driver) reads at each connection.`;
+libpq-based driver) reads at each connection. With one [databases.NAME] in the config, PGHOST
+too: its socket directory (see credagent db).`;
 
 export const env = defineCommand("env", usage, shellOptions, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
@@ -28,6 +30,13 @@ export const env = defineCommand("env", usage, shellOptions, async ({ values, po
   const dialect = shellDialect(values, ctx.env.SHELL);
   const variables: Array<[string, string]> = [["CRED_SOCK", socket], ["CRED_SESSION_TOKEN", token]];
   if (health.pgpass) variables.push(["PGPASSFILE", health.pgpass]);
+  // PGHOST only when there is one database: with several, which one is the app's to choose.
+  // The config is read here, not asked of the agent: one that cannot be read only leaves PGHOST out.
+  let databases: ReturnType<typeof databaseEndpoints> = [];
+  try {
+    databases = databaseEndpoints(ctx.pathEnv);
+  } catch {}
+  if (databases.length === 1) variables.push(["PGHOST", databases[0]!.socketDir]);
   ctx.out(exportCode(dialect, variables, "credagent environment set"));
   return EXIT.ok;
 });

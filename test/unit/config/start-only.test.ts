@@ -24,3 +24,10 @@ test("the notice says how to apply them", () => {
   expect(restartNotice(["keyring"])).toBe("keyring changed; it applies at the next start: credagent stop && credagent start");
   expect(restartNotice(["keyring", "agent.deny_root"])).toContain("keyring, agent.deny_root changed; they apply at the next start");
 });
+
+test("database endpoints are made at start: a changed one is named", () => {
+  const db = (server: string) => `${cred}[databases.app]\ncredential = "a"\nprotocol = "postgresql"\nserver = "${server}"\nuser = "app"\n`;
+  expect(startOnlyChanges(parseConfig(db("h:5432"), "/c.toml"), parseConfig(db("h:5432"), "/c.toml"))).toEqual([]);
+  expect(startOnlyChanges(parseConfig(db("h:5432"), "/c.toml"), parseConfig(db("h:6432"), "/c.toml"))).toEqual(["databases"]);
+  expect(startOnlyChanges(parseConfig(cred, "/c.toml"), parseConfig(db("h:5432"), "/c.toml"))).toEqual(["databases"]);
+});

@@ -1,0 +1,90 @@
+// The database proxy beside direct connections to the same PostgreSQL server (a throwaway cluster
+// on 127.0.0.1, scram-sha-256; with and without TLS from a test CA):
+//   pgbench -S       select-only on held connections: the proxy's cost per query (goal >= 90% of direct)
+//   pgbench -S -C    a new connection per transaction: the milliseconds the proxy adds per connection
+// Run: scripts/build.sh && node_modules/.bin/bun bench/dbproxy.ts [seconds per run, default 10]
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Sandbox } from "../test/e2e/harness.ts";
+import { startPostgres } from "../test/support/postgres.ts";
+
+const seconds = Number(process.argv[2] ?? 10);
+const PASSWORD = "bench-password-not-a-secret";
+const certs = mkdtempSync("/tmp/ca-bench-tls-");
+const openssl = (args: string[]) => {
+  const r = Bun.spawnSync(["openssl", ...args], { cwd: certs, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(r.stderr.toString());
+};
+openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench ca"]);
+openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+writeFileSync(join(certs, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
+
+const cluster = await startPostgres({ tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key") } });
+const box = new Sandbox();
+try {
+  cluster.sql(`CREATE ROLE app LOGIN PASSWORD '${PASSWORD}'; CREATE DATABASE app OWNER app;`);
+  const token = box.script("token.sh", `echo '{"access_token":"${PASSWORD}","expires_in":86400}'`);
+  const database = (name: string, tls: string) =>
+    `[databases.${name}]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "127.0.0.1:${cluster.port}"\ntls = "${tls}"\n${tls === "verify-full" ? `ca_file = "${join(certs, "ca.crt")}"\n` : ""}user = "app"\n`;
+  box.writeConfig(`[credentials.pg]\nsource = "command"\ncommand = ["${token}"]\n\n${database("plain", "disable")}\n${database("tls", "verify-full")}`);
+  const agentPid = await box.start();
+  // The agent's CPU time (user + system, clock ticks of 10 ms) from /proc: how much of the
+  // machine the proxy itself takes while it relays.
+  const cpuTicks = () => {
+    const fields = readFileSync(`/proc/${agentPid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: box.root, PGPASSWORD: PASSWORD, PGSSLROOTCERT: join(certs, "ca.crt") };
+  const pgbench = (args: string[]) => {
+    const r = Bun.spawnSync([cluster.bin("pgbench"), ...args], { env, stdout: "pipe", stderr: "pipe", timeout: (seconds + 60) * 1000 });
+    if (r.exitCode !== 0) throw new Error(`pgbench ${args.join(" ")} failed: ${r.stderr.toString()}`);
+    return r.stdout.toString();
+  };
+  pgbench(["-i", "-q", "-s", "1", `host=127.0.0.1 port=${cluster.port} dbname=app user=app sslmode=disable`]);
+
+  const rows: string[][] = [];
+  for (const [label, endpoint, sslmode] of [["no TLS", "plain", "disable"], ["TLS verify-full", "tls", "verify-full"]] as const) {
+    const direct = `host=127.0.0.1 port=${cluster.port} dbname=app user=app sslmode=${sslmode}`;
+    const proxied = `host=${join(box.runtimeDir, "credagent", "db", endpoint)} dbname=app`;
+    const run = (conninfo: string, connect: boolean, clients = connect ? 1 : 4) => {
+      const out = pgbench(["-n", "-S", "-T", String(seconds), ...(connect ? ["-C"] : []), "-c", String(clients), "-j", String(Math.min(clients, 2)), conninfo]);
+      const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
+      const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
+      const connectMs = Number(/average connection time = ([\d.]+) ms/.exec(out)?.[1] ?? NaN);
+      return { tps, failed, connectMs };
+    };
+    const before = cpuTicks();
+    const held = { direct: run(direct, false), proxy: run(proxied, false) };
+    const agentCpu = (cpuTicks() - before) / 100 / seconds;
+    rows.push([
+      `pgbench -S, 4 clients, ${label}`,
+      `${held.direct.tps.toFixed(0)} tps`,
+      `${held.proxy.tps.toFixed(0)} tps`,
+      `${((held.proxy.tps / held.direct.tps) * 100).toFixed(1)}% of direct TPS; agent used ${(agentCpu * 100).toFixed(0)}% of a CPU`,
+    ]);
+    const one = { direct: run(direct, false, 1), proxy: run(proxied, false, 1) };
+    rows.push([
+      `pgbench -S, 1 client, ${label}`,
+      `${one.direct.tps.toFixed(0)} tps`,
+      `${one.proxy.tps.toFixed(0)} tps`,
+      `${((one.proxy.tps / one.direct.tps) * 100).toFixed(1)}% of direct TPS; +${((1e6 / one.proxy.tps - 1e6 / one.direct.tps)).toFixed(0)} µs per query`,
+    ]);
+    const fresh = { direct: run(direct, true), proxy: run(proxied, true) };
+    const added = fresh.proxy.connectMs - fresh.direct.connectMs;
+    rows.push([
+      `pgbench -S -C, 1 client, ${label}`,
+      `${fresh.direct.tps.toFixed(0)} tps, ${fresh.direct.connectMs.toFixed(2)} ms/conn`,
+      `${fresh.proxy.tps.toFixed(0)} tps, ${fresh.proxy.connectMs.toFixed(2)} ms/conn`,
+      `${added >= 0 ? "+" : ""}${added.toFixed(2)} ms per connection; failed: ${fresh.proxy.failed}`,
+    ]);
+  }
+  const header = ["benchmark", "direct", "through credagent", "result"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [header, widths.map((w) => "-".repeat(w)), ...rows]) console.log(`| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`);
+  console.log(`\n${seconds} s per run; server and clients on one machine (${navigator.hardwareConcurrency} CPUs).`);
+} finally {
+  await box.cleanup();
+  cluster.stop();
+  rmSync(certs, { recursive: true, force: true });
+}

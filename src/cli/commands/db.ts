@@ -1,0 +1,18 @@
+import { EXIT } from "../../exit-codes.ts";
+import { databaseEndpoints } from "../../dbproxy/endpoints.ts";
+import { defineCommand, noPositionals } from "../command.ts";
+import { table } from "../output/table.ts";
+
+const usage = `usage: credagent db [--json]
+
+Lists the database endpoints ([databases.NAME] in the config): the directory of each socket is what a
+client names as its host, with no password, e.g. psql "host=DIR dbname=app".`;
+
+export const db = defineCommand("db", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
+  noPositionals(positionals);
+  const endpoints = databaseEndpoints(ctx.pathEnv);
+  if (values.json) ctx.out(`${JSON.stringify(endpoints, null, 2)}\n`);
+  else if (endpoints.length === 0) ctx.out("no databases configured ([databases.NAME] in the config)\n");
+  else ctx.out(table(["NAME", "SERVER", "TLS", "SOCKET DIRECTORY (PGHOST)"], endpoints.map((e) => [e.name, e.server, e.tls, e.socketDir])));
+  return EXIT.ok;
+});

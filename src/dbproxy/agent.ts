@@ -1,0 +1,34 @@
+import type { Logger } from "../agent/log.ts";
+import type { AuditLog } from "../agent/audit.ts";
+import type { createAccessControl } from "../agent/access.ts";
+import type { AgentConfig } from "../config/load.ts";
+import type { PathEnv } from "../paths.ts";
+import type { CredentialRegistry } from "../refresh/registry.ts";
+import { DatabaseProxy } from "./proxy.ts";
+
+/** The agent's wiring of the database endpoints: the same access control, audit log and registry as its socket. */
+export async function startDatabaseProxy(deps: {
+  config: AgentConfig;
+  pathEnv: PathEnv;
+  registry: CredentialRegistry;
+  access: ReturnType<typeof createAccessControl>;
+  audit: AuditLog;
+  locked: () => boolean;
+  log: Logger;
+}): Promise<DatabaseProxy> {
+  const proxy = new DatabaseProxy({
+    databases: deps.config.databases,
+    pathEnv: deps.pathEnv,
+    agentUid: process.getuid?.() ?? 0,
+    denyRoot: deps.config.denyRoot,
+    authorize: (credential, connection, database) => deps.access.authorize(credential, "fetch", connection, database),
+    onRefused: (peer, database) =>
+      deps.audit.record({ event: "connection", decision: "deny", reason: "another user's process", credential: null, pid: peer?.pid ?? null, uid: peer?.uid ?? null, exe: null, database }),
+    token: (credential) => deps.registry.get(credential).get(),
+    locked: deps.locked,
+    connectTimeoutMs: 15_000,
+    log: deps.log,
+  });
+  await proxy.start();
+  return proxy;
+}

@@ -1,0 +1,82 @@
+import { dirname, join } from "node:path";
+import * as v from "valibot";
+import { CredagentError } from "../errors.ts";
+import { defaultSocketPath, type PathEnv } from "../paths.ts";
+
+// `[databases.NAME]`: a local socket per database whose connections credagent authenticates to the
+// real server with a credential. The tls modes mean what libpq's sslmode values mean.
+
+export const TLS_MODES = ["disable", "require", "verify-ca", "verify-full"] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+export interface DatabaseConfig {
+  name: string;
+  credential: string;
+  protocol: "postgresql";
+  host: string;
+  port: number;
+  tls: TlsMode;
+  caFile?: string;
+  /** The role to log in as, in place of the credential's username. */
+  user?: string;
+}
+
+const DATABASE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const SERVER = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+
+/** The valibot entry for `databases`, added to the config schema. */
+export const databasesSchema = v.record(
+  v.pipe(v.string(), v.regex(DATABASE_NAME, "a database name may only use letters, digits, '.', '_' and '-' (1 to 64 of them)")),
+  v.strictObject(
+    {
+      credential: v.pipe(v.string("expected the name of a credential"), v.minLength(1, "expected the name of a credential")),
+      protocol: v.picklist(["postgresql"], 'expected "postgresql" (the only protocol served so far)'),
+      server: v.pipe(v.string("expected host:port"), v.regex(SERVER, 'expected host:port, e.g. "db.example.com:5432"')),
+      tls: v.optional(v.picklist(TLS_MODES, 'expected "disable", "require", "verify-ca" or "verify-full"')),
+      ca_file: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
+      user: v.optional(v.pipe(v.string(), v.minLength(1, "expected a role name"))),
+    },
+    (issue) => (issue.expected === "never" ? "unknown key (credential, protocol, server, tls, ca_file, user)" : "missing; this key is required"),
+  ),
+);
+
+/** The parsed databases, checked against the credentials defined; `resolvePath` makes ca_file absolute. */
+export function toDatabases(
+  input: v.InferOutput<typeof databasesSchema> | undefined,
+  credentialNames: string[],
+  file: string,
+  resolvePath: (value: string) => string,
+): DatabaseConfig[] {
+  return Object.entries(input ?? {}).map(([name, d]) => {
+    const where = `${file}: databases.${name}`;
+    if (!credentialNames.includes(d.credential)) {
+      throw new CredagentError("config_invalid", `${where}.credential: no credential '${d.credential}'; define [credentials.${d.credential}] or name one of: ${credentialNames.join(", ") || "(none defined)"}`);
+    }
+    const [, rawHost, rawPort] = SERVER.exec(d.server)!;
+    const port = Number(rawPort);
+    if (port < 1 || port > 65535) throw new CredagentError("config_invalid", `${where}.server: port ${port} is out of range (1 to 65535)`);
+    const tls = d.tls ?? "verify-full";
+    if (d.ca_file && (tls === "disable" || tls === "require")) {
+      throw new CredagentError("config_invalid", `${where}.ca_file: only used with tls = "verify-ca" or "verify-full"; remove it or change tls`);
+    }
+    return {
+      name,
+      credential: d.credential,
+      protocol: d.protocol,
+      host: rawHost!.replace(/^\[|\]$/g, ""),
+      port,
+      tls,
+      ...(d.ca_file ? { caFile: resolvePath(d.ca_file) } : {}),
+      ...(d.user ? { user: d.user } : {}),
+    };
+  });
+}
+
+/** The directory of a database's socket: what PGHOST (or libpq's host=) names. */
+export function databaseSocketDir(p: PathEnv, name: string): string {
+  const runtime = p.env.XDG_RUNTIME_DIR || dirname(defaultSocketPath(p));
+  return join(runtime, "credagent", "db", name);
+}
+
+/** libpq's socket name for port 5432, so that a client needs only host = the directory. */
+export const SOCKET_NAME = ".s.PGSQL.5432";

@@ -1,0 +1,33 @@
+import { CredagentError } from "../errors.ts";
+import type { Secret } from "../secret.ts";
+import type { Token } from "../sources/source.ts";
+import type { DatabaseConfig } from "./config.ts";
+
+/** What the proxy needs from a credential to log in to a database server. */
+export interface DbLogin {
+  user: string;
+  password: Secret;
+}
+
+/** A credential's current value, as the agent's registry gives it (bounded by its request_wait). */
+export type CurrentToken = (credential: string) => Promise<Pick<Token, "value" | "username" | "kind">>;
+
+/**
+ * The one place that maps a credential to a database login: the credential's password (or its
+ * token: an Entra ID token is the password), as the credential's username, or as `user` of
+ * [databases.NAME] when that is set (it overrides the credential's).
+ */
+export async function loginFor(db: DatabaseConfig, token: CurrentToken): Promise<DbLogin> {
+  const current = await token(db.credential);
+  if (current.kind === "aws") {
+    throw new CredagentError("config_invalid", `databases.${db.name}: the credential '${db.credential}' is an AWS key, not a password or token`);
+  }
+  const user = db.user ?? current.username;
+  if (!user) {
+    throw new CredagentError(
+      "config_invalid",
+      `databases.${db.name}: the credential '${db.credential}' has no user name; set username = "ROLE" on the credential, or user = "ROLE" in [databases.${db.name}]`,
+    );
+  }
+  return { user, password: current.value };
+}

@@ -1,0 +1,256 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import pg from "pg";
+import { Sandbox } from "./harness.ts";
+import { type PgCluster, postgresUnavailable, rotatingPasswordScript, startPostgres } from "../support/postgres.ts";
+
+// credagent as a PostgreSQL auth proxy, against Debian's real server with TLS from a test CA and a
+// role whose password really rotates: clients connect to the agent's socket with no password.
+const unavailable = postgresUnavailable() ?? (Bun.which("openssl") ? null : "openssl is not installed");
+if (unavailable && process.env.CI === "true") throw new Error(`CI=true and ${unavailable}`);
+if (unavailable) console.warn(`skipping the database proxy tests: ${unavailable}`);
+
+const REPO = resolve(import.meta.dir, "../..");
+const OTHER_USER = "credagent-e2e";
+const asRoot = process.getuid!() === 0 && Bun.which("useradd") !== null && Bun.which("runuser") !== null;
+
+let cluster: PgCluster;
+let box: Sandbox;
+let certs: string;
+const countFile = () => join(box.root, "rotations");
+const dbDir = (name: string) => join(box.runtimeDir, "credagent", "db", name);
+
+function openssl(args: string[]): void {
+  const r = Bun.spawnSync(["openssl", ...args], { cwd: certs, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.toString()}`);
+}
+
+/** A CA, a server certificate it signs for 127.0.0.1, and a second CA that signed nothing of ours. */
+function makeCerts(): void {
+  certs = mkdtempSync("/tmp/ca-pgtls-");
+  for (const ca of ["ca", "wrong-ca"]) openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${ca}.key`, "-out", `${ca}.crt`, "-days", "2", "-subj", `/CN=credagent test ${ca}`]);
+  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+  writeFileSync(join(certs, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
+}
+
+beforeAll(async () => {
+  if (unavailable) return;
+  makeCerts();
+  // TLS required for TCP logins: the proxy must encrypt, and password checks are scram.
+  const hba = "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 reject\n";
+  cluster = await startPostgres({ tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key") }, hba });
+  cluster.sql("SET password_encryption = 'scram-sha-256'; CREATE ROLE app LOGIN PASSWORD 'initial-password'; CREATE DATABASE app OWNER app;");
+  box = new Sandbox();
+  const rotate = box.script("rotate.sh", rotatingPasswordScript(cluster, "app", 20, countFile()));
+  const failing = box.script("failing.sh", "echo 'the identity provider is down' >&2; exit 1");
+  const server = `127.0.0.1:${cluster.port}`;
+  box.writeConfig(`
+[credentials.pg]
+source = "command"
+command = ["${rotate}"]
+refresh_before = "8s"
+
+[credentials.down]
+source = "command"
+command = ["${failing}"]
+
+[databases.appdb]
+credential = "pg"
+protocol = "postgresql"
+server = "${server}"
+tls = "verify-full"
+ca_file = "${join(certs, "ca.crt")}"
+
+[databases.wrongca]
+credential = "pg"
+protocol = "postgresql"
+server = "${server}"
+tls = "verify-full"
+ca_file = "${join(certs, "wrong-ca.crt")}"
+user = "app"
+
+[databases.broken]
+credential = "down"
+protocol = "postgresql"
+server = "${server}"
+tls = "require"
+user = "app"
+`);
+  await box.start();
+}, 90_000);
+
+afterAll(async () => {
+  await box?.cleanup();
+  cluster?.stop();
+  if (certs) rmSync(certs, { recursive: true, force: true });
+});
+
+function psql(host: string, sql: string, user?: string) {
+  const argv = [cluster.bin("psql"), "-X", "-A", "-t", "-d", `host=${host} dbname=app connect_timeout=10`, "-c", sql];
+  return Bun.spawn(user ? ["runuser", "-u", user, "--", ...argv] : argv, {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: box.root, PGUSER: "someone-else" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
+async function outcome(proc: ReturnType<typeof psql>) {
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout: stdout.trim(), stderr, code };
+}
+
+describe.skipIf(unavailable !== null)("the database proxy", () => {
+  test("the socket is where libpq looks, private, and listed by credagent db and env", async () => {
+    const socket = join(dbDir("appdb"), ".s.PGSQL.5432");
+    expect(existsSync(socket)).toBe(true);
+    expect(Bun.spawnSync(["stat", "-c", "%a", socket, dbDir("appdb"), dirname(dirname(dbDir("appdb")))]).stdout.toString().split("\n").slice(0, 3)).toEqual(["600", "700", "700"]);
+    const list = await box.run(["db", "--json"]);
+    expect(list.code).toBe(0);
+    const endpoints = JSON.parse(list.stdout) as Array<{ name: string; socketDir: string }>;
+    expect(endpoints.map((e) => [e.name, e.socketDir])).toEqual([["appdb", dbDir("appdb")], ["wrongca", dbDir("wrongca")], ["broken", dbDir("broken")]]);
+    // With several databases env names none: which one is the app's to say.
+    expect((await box.run(["env", "-s"])).stdout).not.toContain("PGHOST");
+    const single = join(box.root, "single.toml");
+    writeFileSync(single, readFileSync(box.configFile, "utf8").replace(/\[databases\.wrongca\][^[]*/, "").replace(/\[databases\.broken\][^[]*/, ""));
+    const env = await box.run(["env", "-s"], { env: { CREDAGENT_CONFIG: single } });
+    expect(env.code).toBe(0);
+    expect(env.stdout).toContain(`PGHOST=${dbDir("appdb")}; export PGHOST;`);
+  });
+
+  test("psql connects with no password every second across three rotations; pgbench -C meanwhile has no failed connection; an open session survives", async () => {
+    const held = new pg.Client({ host: dbDir("appdb"), database: "app", user: "ignored" });
+    await held.connect();
+    try {
+      const runsBefore = existsSync(countFile()) ? readFileSync(countFile(), "utf8").split("\n").length - 1 : 0;
+      writeFileSync(join(box.root, "select.sql"), "SELECT 1;\n");
+      const bench = Bun.spawn([cluster.bin("pgbench"), "-n", "-C", "-c", "1", "-T", "48", "-f", join(box.root, "select.sql"), "-h", dbDir("appdb"), "app"], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: box.root },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const failures: string[] = [];
+      let connections = 0;
+      const started = Date.now();
+      while (Date.now() - started < 50_000) {
+        const tick = Date.now();
+        const r = await outcome(psql(dbDir("appdb"), "select current_user"));
+        connections += 1;
+        if (r.code !== 0 || r.stdout !== "app") failures.push(`${new Date().toISOString()} ${r.code} ${r.stderr}`);
+        await Bun.sleep(Math.max(0, 1_000 - (Date.now() - tick)));
+      }
+      const benched = await outcome(bench as unknown as ReturnType<typeof psql>);
+      const runs = readFileSync(countFile(), "utf8").split("\n").length - 1;
+      expect(failures).toEqual([]);
+      expect(connections).toBeGreaterThanOrEqual(45);
+      // Each run of the script after the first gave the role a new password.
+      expect(runs - Math.max(runsBefore, 1)).toBeGreaterThanOrEqual(3);
+      expect(benched.code).toBe(0);
+      expect(benched.stdout).toMatch(/number of failed transactions: 0/);
+      const done = Number(/number of transactions actually processed: (\d+)/.exec(benched.stdout)?.[1]);
+      expect(done).toBeGreaterThan(50);
+      const overtaken = box.agentLog.split("\n").filter((l) => l.includes("password overtaken by a rotation")).length;
+      console.log(`psql: ${connections} connections, ${runs} passwords; pgbench -C: ${done} connections, 0 failed; logins retried after a rotation: ${overtaken}`);
+      // The session opened before the rotations still works: the server checked its password once.
+      expect((await held.query("select current_user as u")).rows[0].u).toBe("app");
+    } finally {
+      // A session left open would hold the agent for the whole shutdown grace at stop.
+      await held.end().catch(() => {});
+    }
+  }, 70_000);
+
+  test("node-postgres connects under node with no password", () => {
+    const code = `const { Client } = require("pg"); const c = new Client({ host: process.argv[1], database: "app" });
+      c.connect().then(() => c.query("select current_user as u, (select ssl from pg_stat_ssl where pid = pg_backend_pid()) as tls")).then((r) => { console.log(JSON.stringify(r.rows[0])); return c.end(); }).catch((e) => { console.error(e.message); process.exit(1); });`;
+    const r = Bun.spawnSync(["node", "-e", code, dbDir("appdb")], { cwd: REPO, stdout: "pipe", stderr: "pipe", timeout: 20_000 });
+    expect(r.stderr.toString()).toBe("");
+    expect(JSON.parse(r.stdout.toString())).toEqual({ u: "app", tls: true });
+  });
+
+  test("a CancelRequest is forwarded to the server: a long query is cancelled", async () => {
+    const busy = new pg.Client({ host: dbDir("appdb"), database: "app" });
+    await busy.connect();
+    const slow = new pg.Query("select pg_sleep(30)");
+    const outcome = new Promise<string>((resolve) => {
+      slow.on("error", (err: Error) => resolve(err.message));
+      slow.on("end", () => resolve("finished"));
+    });
+    busy.query(slow);
+    await Bun.sleep(300);
+    const started = Date.now();
+    // node-postgres sends the server's (pid, key) from BackendKeyData on a new connection to the socket.
+    // (Client.cancel is public in node-postgres but missing from @types/pg.)
+    (new pg.Client({ host: dbDir("appdb"), database: "app" }) as unknown as { cancel(c: pg.Client, q: pg.Query): void }).cancel(busy, slow);
+    expect(await outcome).toContain("canceling statement due to user request");
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await busy.end();
+  }, 20_000);
+
+  test("verify-full with the wrong CA refuses to send the password: the client is told why", async () => {
+    const before = readFileSync(join(cluster.socketDir, "server.log"), "utf8");
+    const r = await outcome(psql(dbDir("wrongca"), "select 1"));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("TLS with the database server");
+    expect(r.stderr).toContain("no password was sent");
+    const after = readFileSync(join(cluster.socketDir, "server.log"), "utf8").slice(before.length);
+    expect(after).not.toContain("password authentication failed");
+  });
+
+  test("a credential that cannot be obtained is SQLSTATE 28000 with the agent's message, not a hang", () => {
+    const code = `const { Client } = require("pg"); const c = new Client({ host: process.argv[1], database: "app" });
+      c.connect().then(() => process.exit(2), (e) => { console.log(JSON.stringify({ code: e.code, message: e.message })); });`;
+    const started = Date.now();
+    const r = Bun.spawnSync(["node", "-e", code, dbDir("broken")], { cwd: REPO, stdout: "pipe", stderr: "pipe", timeout: 20_000 });
+    const answer = JSON.parse(r.stdout.toString()) as { code: string; message: string };
+    expect(answer.code).toBe("28000");
+    expect(answer.message).toContain("credagent:");
+    expect(answer.message).toContain("the identity provider is down");
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  test.if(asRoot)("another user's process is refused: at the socket's permissions, and by its peer credentials when those are loosened", async () => {
+    Bun.spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER_USER]);
+    const blocked = await outcome(psql(dbDir("appdb"), "select 1", OTHER_USER));
+    expect(blocked.code).not.toBe(0);
+    expect(blocked.stderr).toContain("Permission denied");
+    // Loosened by hand: the kernel's peer credentials still keep the other user out.
+    for (const dir of [box.root, box.runtimeDir, join(box.runtimeDir, "credagent"), join(box.runtimeDir, "credagent", "db"), dbDir("appdb")]) chmodSync(dir, 0o711);
+    chmodSync(join(dbDir("appdb"), ".s.PGSQL.5432"), 0o777);
+    try {
+      const refused = await outcome(psql(dbDir("appdb"), "select current_user", OTHER_USER));
+      expect(refused.code).not.toBe(0);
+      expect(refused.stdout).toBe("");
+      expect(refused.stderr).toMatch(/closed the connection|server closed/);
+      const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(audit.some((e) => e.decision === "deny" && e.database === "appdb" && e.reason === "another user's process")).toBe(true);
+    } finally {
+      for (const dir of [box.root, box.runtimeDir, join(box.runtimeDir, "credagent"), join(box.runtimeDir, "credagent", "db"), dbDir("appdb")]) chmodSync(dir, 0o700);
+    }
+  });
+
+  test("audit lines name the database; lock refuses new connections", async () => {
+    const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(audit.some((e) => e.event === "fetch" && e.decision === "allow" && e.credential === "pg" && e.database === "appdb")).toBe(true);
+    const locked = await box.run(["lock", "--stdin"], { input: "lock-passphrase\n" });
+    expect(locked.code).toBe(0);
+    const r = await outcome(psql(dbDir("appdb"), "select 1"));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("the agent is locked");
+    expect((await box.run(["unlock", "--stdin"], { input: "lock-passphrase\n" })).code).toBe(0);
+    expect((await outcome(psql(dbDir("appdb"), "select current_user"))).stdout).toBe("app");
+  });
+
+  test("stop closes the listeners at once and lets a session in flight finish", async () => {
+    const held = new pg.Client({ host: dbDir("appdb"), database: "app" });
+    await held.connect();
+    const query = held.query("select pg_sleep(2), 'finished' as state");
+    await Bun.sleep(300);
+    const stopping = box.run(["stop"], { timeoutMs: 30_000 });
+    await Bun.sleep(500);
+    expect(existsSync(join(dbDir("appdb"), ".s.PGSQL.5432"))).toBe(false);
+    expect((await query).rows[0].state).toBe("finished");
+    await held.end().catch(() => {});
+    expect((await stopping).code).toBe(0);
+  }, 40_000);
+});
