@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { CredagentError } from "../errors.ts";
+import { systemClock, type Clock } from "../refresh/clock.ts";
 import type { ProcessFacts } from "../identity/lineage.ts";
 import type { Logger } from "./log.ts";
 
@@ -28,6 +29,8 @@ export interface PendingApproval {
 
 export interface ConfirmDeps {
   timeoutMs: number;
+  /** Injected so that the timeout is tested without waiting it out; the system clock by default. */
+  clock?: Clock;
   log: Logger;
   /** Shows a desktop prompt if one is available: resolves true/false, or null when there is none. */
   desktopPrompt(question: string, timeoutMs: number): Promise<boolean | null>;
@@ -78,13 +81,14 @@ export class ConfirmationBroker {
       settle = (answer) => {
         if (!this.#pending.has(id)) return;
         this.#pending.delete(id);
-        clearTimeout(timer);
+        cancelTimeout();
         resolve(answer);
       };
     });
-    const timer = setTimeout(() => settle(false), this.deps.timeoutMs);
-    timer.unref?.();
-    const entry = { id, credential, exe, pid, since: Date.now(), requester, settle, promise };
+    const clock = this.deps.clock ?? systemClock;
+    // An unanswered question is a no after the timeout.
+    const cancelTimeout = clock.setTimeout(() => settle(false), this.deps.timeoutMs);
+    const entry = { id, credential, exe, pid, since: clock.now(), requester, settle, promise };
     this.#pending.set(id, entry);
     const through = via ? ` through credagent (pid ${via.pid})` : "";
     const question = `${exe} (pid ${pid}) asks${through} for the credential '${credential}'. Allow it for this session?`;

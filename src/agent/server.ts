@@ -1,7 +1,8 @@
 import { getRequestListener } from "@hono/node-server";
 import http from "node:http";
 import type net from "node:net";
-import { describe } from "../errors.ts";
+import { describe, ERROR_STATUS, type ErrorCode } from "../errors.ts";
+import { errorBody } from "../api/errors.ts";
 import type { ConnectionBindings } from "../api/deps.ts";
 import { peerAllowed, readPeerIdentity, type PeerIdentity } from "../identity/peer.ts";
 import { readProcessInfo } from "../identity/process-info.ts";
@@ -94,7 +95,7 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
       bodyTimer = setTimeout(() => {
         if (req.complete) return;
         if (res.headersSent) conn.socket.destroy();
-        else endWith(conn.socket, 408, "request_timeout", "the request body was not received in time");
+        else endWith(conn.socket, "request_timeout", "the request body was not received in time");
       }, options.bodyTimeoutMs);
       req.once("end", () => clearTimeout(bodyTimer));
     });
@@ -117,10 +118,10 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
   httpServer.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
     if (!socket.writable) return socket.destroy();
     if (err.code === "HPE_HEADER_OVERFLOW") {
-      return endWith(socket, 431, "headers_too_large", "the request headers are too large");
+      return endWith(socket, "headers_too_large", "the request headers are too large");
     }
     if (err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "HPE_INVALID_EOF_STATE") return socket.destroy();
-    endWith(socket, 400, "bad_request", "malformed HTTP request");
+    endWith(socket, "bad_request", "malformed HTTP request");
   });
 
   function track(conn: Connection): void {
@@ -138,7 +139,7 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
       if (conn.cancelHeaders || conn.inFlight > 0 || (conn.request && !conn.request.complete)) return;
       const timer = setTimeout(() => {
         conn.cancelHeaders = undefined;
-        endWith(socket, 408, "request_timeout", "the request was not received in time");
+        endWith(socket, "request_timeout", "the request was not received in time");
       }, options.headersTimeoutMs);
       conn.cancelHeaders = () => clearTimeout(timer);
     });
@@ -159,12 +160,12 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
       if (!peerAllowed(peer, options.agentUid, options.denyRoot)) {
         options.log.warn("connection from another user refused", { pid: peer?.pid, uid: peer?.uid });
         options.onRefused?.(peer);
-        return refuse(socket, 403, "forbidden", "this agent serves only its own user");
+        return refuse(socket, "forbidden", "this agent serves only its own user");
       }
       const admission = slots.admit(peer?.pid ?? null);
       if (!admission.admit) {
         pressure.refused(admission.reason);
-        return refuse(socket, 503, "unavailable", `the agent refused this connection: ${admission.reason}`);
+        return refuse(socket, "unavailable", `the agent refused this connection: ${admission.reason}`);
       }
       if (admission.evict) {
         slots.remove(admission.evict);
@@ -246,24 +247,26 @@ let lingering = 0;
  * makes the client's next read fail with ECONNRESET before it sees why. Under a flood of refused
  * connections, beyond LINGERING_REFUSALS at once, they are closed at once and may see that reset.
  */
-function refuse(socket: net.Socket, status: number, code: string, message: string): void {
+function refuse(socket: net.Socket, code: ErrorCode, message: string): void {
   socket.on("error", () => {});
-  if (lingering >= LINGERING_REFUSALS) return endWith(socket, status, code, message);
+  if (lingering >= LINGERING_REFUSALS) return endWith(socket, code, message);
   lingering += 1;
   socket.once("close", () => (lingering -= 1));
   socket.on("data", () => {});
   socket.setTimeout(1_000, () => socket.destroy());
-  socket.end(httpError(status, code, message));
+  socket.end(httpError(code, message));
 }
 
-function endWith(socket: net.Socket, status: number, code: string, message: string): void {
+function endWith(socket: net.Socket, code: ErrorCode, message: string): void {
   socket.on("error", () => {});
-  socket.end(httpError(status, code, message));
+  socket.end(httpError(code, message));
   socket.destroySoon?.();
 }
 
-function httpError(status: number, code: string, message: string): string {
-  const body = JSON.stringify({ error: { code, message } });
+/** An error answer written straight to the socket, with the status and body the API gives that code. */
+function httpError(code: ErrorCode, message: string): string {
+  const status = ERROR_STATUS[code];
+  const body = JSON.stringify(errorBody(code, message));
   const reason = http.STATUS_CODES[status] ?? "Error";
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { describe } from "../errors.ts";
+import { raceTimeout } from "../refresh/clock.ts";
 import type { CredentialRegistry } from "../refresh/registry.ts";
 import { encodeJsonWithSecrets, parseJsonWithSecrets } from "../secret-json.ts";
 import { Secret } from "../secret.ts";
@@ -64,19 +65,11 @@ export async function restoreTokens(
   timeoutMs = RESTORE_TIMEOUT_MS,
 ): Promise<number> {
   let entries: Map<string, Secret>;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    entries = await Promise.race([
-      store.entries(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${store.description} did not answer within ${timeoutMs / 1000}s`)), timeoutMs);
-      }),
-    ]);
+    entries = await raceTimeout(store.entries(), timeoutMs, () => new Error(`${store.description} did not answer within ${timeoutMs / 1000}s`));
   } catch (err) {
     log.warn("cannot read cached tokens; credentials will be fetched afresh", { error: describe(err) });
     return 0;
-  } finally {
-    clearTimeout(timer);
   }
   let restored = 0;
   for (const [account, value] of entries) {

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { CredagentError, describe } from "../errors.ts";
@@ -176,5 +177,5 @@ function readFrom(path: string, offset: number): string {
 }
 
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+  return delay(Math.max(0, ms));
 }

@@ -27,3 +27,19 @@ export const systemClock: Clock = {
     return () => clearTimeout(timer);
   },
 };
+
+/**
+ * The one "race against a timeout": what `work` settles to, or a rejection with onTimeout()
+ * after ms on this clock (injected: tests pass a fake one); the timer is cancelled either way.
+ */
+export async function raceTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error, clock: Clock = systemClock): Promise<T> {
+  let cancel: (() => void) | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    cancel = clock.setTimeout(() => reject(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([work, timedOut]);
+  } finally {
+    cancel?.();
+  }
+}

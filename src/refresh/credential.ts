@@ -2,7 +2,7 @@ import { CredagentError, describe } from "../errors.ts";
 import { formatCountdown } from "../duration.ts";
 import { cannotHeal, isInteractive, wipeToken, type LoginChallenge, type Token, type TokenSource } from "../sources/source.ts";
 import type { CredentialState } from "../wire/types.ts";
-import type { Clock } from "./clock.ts";
+import { raceTimeout, type Clock } from "./clock.ts";
 import { backoffDelay, idleAfter, refreshAt, type RefreshPolicy } from "./policy.ts";
 
 export interface CredentialDeps {
@@ -367,27 +367,13 @@ export class ManagedCredential {
   }
 
   async #waitBounded(fetching: Promise<Token>): Promise<Token> {
-    let cancel: (() => void) | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      cancel = this.deps.clock.setTimeout(
-        () =>
-          reject(
-            new CredagentError(
-              "unavailable",
-              `credential '${this.name}': still waiting for its source after ` +
-                `${formatCountdown(this.policy.requestWaitMs)}; try again shortly`,
-            ),
-          ),
-        this.policy.requestWaitMs,
-      );
-    });
+    const waited = () =>
+      new CredagentError("unavailable", `credential '${this.name}': still waiting for its source after ${formatCountdown(this.policy.requestWaitMs)}; try again shortly`);
     try {
-      return await Promise.race([fetching, timedOut]);
+      return await raceTimeout(fetching, this.policy.requestWaitMs, waited, this.deps.clock);
     } catch (err) {
       if (err instanceof CredagentError && (err.code === "unavailable" || err.code === "login_required")) throw err;
       throw this.#unavailable(this.#backoffNote(this.deps.clock.now()), err);
-    } finally {
-      cancel?.();
     }
   }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import * as oauth from "oauth4webapi";
 import { CredagentError } from "../../errors.ts";
 import { Secret } from "../../secret.ts";
@@ -17,7 +18,10 @@ const SLOW_DOWN_S = 5;
  * `grant = "device_code"`: a person signs in once (`credagent login NAME`); after that the agent
  * refreshes with the refresh token kept in the store, storing each rotated one at once.
  */
-export function deviceCodeSource(options: OAuthOptions, store: SecretStore): InteractiveTokenSource {
+/** The wait between polls: injected so that tests run the protocol's waits without spending them. */
+export type PollSleep = (ms: number, signal: AbortSignal) => Promise<void>;
+
+export function deviceCodeSource(options: OAuthOptions, store: SecretStore, pollSleep: PollSleep = abortableSleep): InteractiveTokenSource {
   const metadata = new ServerMetadata(options);
   const client: oauth.Client = { client_id: options.clientId };
   const errorContext = { name: options.name, origin: originOf(options), timeoutMs: options.httpTimeoutMs };
@@ -74,7 +78,7 @@ export function deviceCodeSource(options: OAuthOptions, store: SecretStore): Int
         let interval = started.interval ?? DEFAULT_INTERVAL_S;
         const deadline = ctx.now + started.expires_in * 1000;
         for (;;) {
-          await abortableSleep(interval * 1000, ctx.signal);
+          await pollSleep(interval * 1000, ctx.signal);
           if (Date.now() > deadline) break;
           try {
             const response = await oauth.deviceCodeGrantRequest(as, client, auth, started.device_code, requestOptions(options, ctx.signal, as.token_endpoint!));
@@ -109,17 +113,9 @@ export function deviceCodeSource(options: OAuthOptions, store: SecretStore): Int
   };
 }
 
+/** node:timers/promises' abortable sleep, rejecting with the abort's own reason (what the login was stopped for). */
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
+  return sleep(ms, undefined, { signal }).catch((err) => {
+    throw signal.aborted ? signal.reason : err;
   });
 }

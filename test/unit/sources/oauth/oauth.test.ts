@@ -115,20 +115,23 @@ describe("oauth2 sources against a scripted endpoint", () => {
       if (polls === 2) return json({ error: "slow_down" }, 400);
       return json({ access_token: "at-4", token_type: "Bearer", expires_in: 60, refresh_token: "rt-login" });
     };
-    const source = deviceCodeSource(options({ grant: "device_code", clientAuth: "none", deviceAuthorizationEndpoint: endpoint }), store);
+    // The waits asked for, not spent: interval 1 s, then 1 + 5 s after slow_down (RFC 8628 3.5).
+    const waits: number[] = [];
+    const source = deviceCodeSource(options({ grant: "device_code", clientAuth: "none", deviceAuthorizationEndpoint: endpoint }), store, async (ms) => {
+      waits.push(ms);
+    });
     const challenge = await source.login(ctx());
     expect([challenge.userCode, challenge.verificationUri]).toEqual(["ABCD-EFGH", "https://idp/device"]);
-    const started = Date.now();
     expect((await challenge.completion).value.reveal()).toBe("at-4");
-    expect(Date.now() - started).toBeGreaterThanOrEqual(5_000);
+    expect(waits).toEqual([1_000, 1_000, 6_000]);
     expect(polls).toBe(3);
     expect((await store.get("refresh:api"))?.reveal()).toBe("rt-login");
-  }, 15_000);
+  });
 
   test("device login: access_denied ends the login with a clear message", async () => {
     reply = (_req, body) =>
       body.get("grant_type") ? json({ error: "access_denied" }, 400) : json({ device_code: "dc", user_code: "X", verification_uri: "https://idp/d", expires_in: 30, interval: 1 });
-    const source = deviceCodeSource(options({ grant: "device_code", clientAuth: "none", deviceAuthorizationEndpoint: endpoint }), new MemoryStore());
+    const source = deviceCodeSource(options({ grant: "device_code", clientAuth: "none", deviceAuthorizationEndpoint: endpoint }), new MemoryStore(), async () => {});
     const challenge = await source.login(ctx());
     expect((await failure(challenge.completion)).message).toContain("was denied");
   });
