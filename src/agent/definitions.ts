@@ -1,7 +1,7 @@
 import type { AgentConfig } from "../config/load.ts";
 import type { CredentialDefinition } from "../refresh/registry.ts";
 import { DEFAULT_POLICY } from "../refresh/policy.ts";
-import { createSource, secretsUsedBy } from "../sources/create.ts";
+import { createSource, secretsUsedBy } from "./sources.ts";
 import type { SecretStore } from "../store/store.ts";
 
 /** Turns the checked config into what the registry runs. */

@@ -16,7 +16,7 @@ export function staticSource(name: string, lifetimeMs: number, store: SecretStor
         throw new CannotHealError(
           "source_failed",
           `no secret is stored for '${name}' in ${store.description}` +
-            `${store.backend === "os" ? " (or the keyring is locked: unlock it)" : ""}; set one with: credagent secret set ${name}`,
+            `${store.absentHint ? ` (${store.absentHint})` : ""}; set one with: credagent secret set ${name}`,
         );
       }
       return { value, tokenType: "static", obtainedAt: ctx.now, expiresAt: ctx.now + lifetimeMs };

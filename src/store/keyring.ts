@@ -18,6 +18,7 @@ const HINT: Partial<Record<NodeJS.Platform, string>> = {
 /** The OS keyring: Secret Service, Keychain or Credential Manager, through @napi-rs/keyring. */
 export class OsKeyringStore implements SecretStore {
   readonly backend = "os" as const;
+  readonly absentHint = "or the keyring is locked: unlock it";
   readonly description: string;
   // Every Secret Service Entry holds its own D-Bus connection until collected: one per account,
   // reused, or a loop of new entries runs out of file descriptors.

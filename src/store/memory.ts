@@ -1,7 +1,7 @@
 import { Secret } from "../secret.ts";
 import type { SecretStore } from "./store.ts";
 
-/** An in-process store, for unit tests and as the agent's store when asked for none. */
+/** An in-process store for unit tests: the agent and the CLI always use the OS keyring or the file store. */
 export class MemoryStore implements SecretStore {
   readonly backend = "memory" as const;
   readonly description = "the in-memory store";

@@ -140,6 +140,9 @@ export class LazyStore implements SecretStore {
     }
   }
 
+  get absentHint() {
+    return this.#opened?.absentHint;
+  }
   get backend() {
     return this.#opened?.backend ?? "os";
   }

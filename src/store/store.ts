@@ -9,6 +9,11 @@ export interface SecretStore {
   readonly backend: StoreBackend;
   /** For messages: "the OS keyring (Secret Service)", "the encrypted file store at …". */
   readonly description: string;
+  /**
+   * Said when an entry is not found, where absence may not be what it seems: a locked Secret
+   * Service collection reads as "no entry" through the keyring library.
+   */
+  readonly absentHint?: string;
   get(account: string): Promise<Secret | null>;
   set(account: string, value: Secret): Promise<void>;
   /** True when something was deleted. */

@@ -4,8 +4,10 @@ import type { UnixListener } from "./unix.ts";
 
 /**
  * A named pipe. Node and Bun cannot set its DACL, so other local users may open it
- * (nodejs/node#47086): the session-token handshake of a later issue guards it. Listening on a
- * pipe name already served fails with EADDRINUSE, which doubles as the single-instance check.
+ * (nodejs/node#47086): the session token, required on pipes (api/guard.ts), is what guards it.
+ * libuv creates the first instance with FILE_FLAG_FIRST_PIPE_INSTANCE, so on Windows listening on
+ * a name already served fails with EADDRINUSE, the single-instance check; Wine ignores that flag,
+ * and there a second agent listens too (not yet guarded otherwise: see the README's Windows notes).
  */
 export async function listenPipe(name: string, onConnection: (socket: net.Socket) => void): Promise<UnixListener> {
   const server = net.createServer(onConnection);

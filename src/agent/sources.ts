@@ -1,10 +1,12 @@
+// The composition of config and sources: the one place that turns a checked credential config
+// into its source. Sources take their own options and never import the config.
 import type { CredentialConfig } from "../config/load.ts";
 import type { SecretStore } from "../store/store.ts";
-import { commandSource } from "./command.ts";
-import { clientCredentialsSource } from "./oauth/client-credentials.ts";
-import { deviceCodeSource } from "./oauth/device-code.ts";
-import { staticSource } from "./static.ts";
-import { isInteractive, type InteractiveTokenSource, type TokenSource } from "./source.ts";
+import { commandSource } from "../sources/command.ts";
+import { clientCredentialsSource } from "../sources/oauth/client-credentials.ts";
+import { deviceCodeSource } from "../sources/oauth/device-code.ts";
+import { staticSource } from "../sources/static.ts";
+import { isInteractive, type InteractiveTokenSource, type TokenSource } from "../sources/source.ts";
 
 export interface SourceEnvironment {
   env: Record<string, string | undefined>;
