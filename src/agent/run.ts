@@ -21,6 +21,7 @@ import { createAccessControl, mayAnswerApproval } from "./access.ts";
 import { AuditLog } from "./audit.ts";
 import { ConfirmationBroker } from "./confirm.ts";
 import { ConnectionTable } from "./connections.ts";
+import { serveUntilStopped } from "./lifecycle.ts";
 import { toDefinitions } from "./definitions.ts";
 import { AgentLock } from "./lock.ts";
 import { slotLimits } from "./connection-slots.ts";
@@ -33,7 +34,6 @@ import { startDatabaseProxy } from "../dbproxy/agent.ts";
 import { createSessionToken } from "./session-token.ts";
 import { persistToken, restoreTokens } from "./token-cache.ts";
 
-const SHUTDOWN_GRACE_MS = 5_000;
 
 /** `credagent agent`: returns the process exit code. */
 export async function runAgent(argv: string[]): Promise<number> {
@@ -247,46 +247,33 @@ export async function runAgent(argv: string[]): Promise<number> {
   process.on("unhandledRejection", (err) => log.error("unhandled rejection", { error: describe(err) }));
   process.on("uncaughtException", (err) => log.error("uncaught exception", { error: describe(err), stack: err.stack }));
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const shutdown = async (reason: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info("agent stopping", { reason });
-      listener.server.close();
-      await Promise.all([server.drain(SHUTDOWN_GRACE_MS), databases.stop(SHUTDOWN_GRACE_MS)]);
-      registry.stop();
-      connections.removePgpass();
-      sessionToken?.remove();
-      audit.flush();
-      audit.close();
-      listener.close();
-      log.info("agent stopped");
-      resolve(EXIT.ok);
-    };
-    process.on("SIGTERM", () => void shutdown("SIGTERM"));
-    process.on("SIGINT", () => void shutdown("SIGINT"));
-    process.on("SIGHUP", () => reload(configState));
-    if (lifetimeMs) setTimeout(() => void shutdown("lifetime reached"), lifetimeMs).unref();
-    writeReadyFd(args["ready-fd"], "ready\n");
-    log.info("agent ready", {
-      pid: process.pid,
-      socket: socketPath,
-      ...(activation ? { socket_activated: true } : {}),
-      config: config.path ?? `${configLocation.path} (absent)`,
-      credentials: config.credentials.length,
-      version: VERSION,
-    });
+  const stopped = serveUntilStopped({
+    log,
+    reload: () => configState.reload(),
+    lifetimeMs,
+    stopAccepting: () => listener.server.close(),
+    drain: [(grace) => server.drain(grace), (grace) => databases.stop(grace)],
+    release: [
+      () => registry.stop(),
+      () => connections.removePgpass(),
+      () => sessionToken?.remove(),
+      () => {
+        audit.flush();
+        audit.close();
+      },
+      () => listener.close(),
+    ],
   });
-}
-
-/** SIGHUP: the same reload as `credagent reload`; the reloader logs the outcome either way. */
-function reload(config: ConfigReloader): void {
-  try {
-    config.reload();
-  } catch {
-    // Logged by the reloader; the previous config stays in force.
-  }
+  writeReadyFd(args["ready-fd"], "ready\n");
+  log.info("agent ready", {
+    pid: process.pid,
+    socket: socketPath,
+    ...(activation ? { socket_activated: true } : {}),
+    config: config.path ?? `${configLocation.path} (absent)`,
+    credentials: config.credentials.length,
+    version: VERSION,
+  });
+  return stopped;
 }
 
 /** The agent cannot start: says why on stderr, in the log, and on the ready pipe of `credagent start`. */
