@@ -3,6 +3,7 @@ import { formatCountdown } from "../duration.ts";
 import { cannotHeal, isInteractive, wipeToken, type LoginChallenge, type Token, type TokenSource } from "../sources/source.ts";
 import type { CredentialState } from "../wire/types.ts";
 import { raceTimeout, type Clock } from "./clock.ts";
+import { DeviceLogin, type LoginStatus } from "./device-login.ts";
 import { backoffDelay, idleAfter, refreshAt, type RefreshPolicy } from "./policy.ts";
 
 export interface CredentialDeps {
@@ -16,13 +17,6 @@ export type CredentialEvent =
   | { kind: "fetch_failed"; name: string; error: string; retryAt: number | null }
   /** No request for a long while: no longer refreshed until the next one. */
   | { kind: "idle"; name: string; lastAskedAt: number };
-
-interface LoginState {
-  status: "pending" | "done" | "failed";
-  message: string | null;
-  abort: AbortController;
-  expiresAt: number;
-}
 
 export interface CredentialSnapshot {
   state: CredentialState;
@@ -65,7 +59,7 @@ export class ManagedCredential {
   // The source said only a person can fix this (a refresh token revoked or expired): no retries
   // until `credagent login`, and requests fail at once instead of waiting on a doomed fetch.
   #loginRequired = false;
-  #login: LoginState | undefined;
+  readonly #login = new DeviceLogin();
 
   constructor(
     readonly name: string,
@@ -145,8 +139,7 @@ export class ManagedCredential {
   /** Drops the token and every trace of past fetches (the agent is being locked). */
   forget(): void {
     this.#epoch += 1;
-    this.#login?.abort.abort(new CredagentError("locked", "the agent was locked"));
-    this.#login = undefined;
+    this.#login.cancel(new CredagentError("locked", "the agent was locked"), true);
     this.#loginRequired = false;
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
@@ -186,7 +179,7 @@ export class ManagedCredential {
 
   stop(): void {
     this.#stopped = true;
-    this.#login?.abort.abort(new CredagentError("unavailable", "the agent is stopping"));
+    this.#login.cancel(new CredagentError("unavailable", "the agent is stopping"), false);
     this.#cancelTimer?.();
     this.#abort?.abort(new CredagentError("unavailable", "the agent is stopping"));
     this.#hold(undefined);
@@ -293,32 +286,19 @@ export class ManagedCredential {
     if (!isInteractive(source)) {
       throw new CredagentError("bad_request", `credential '${this.name}' does not sign in interactively (its source is ${source.kind} without device_code)`);
     }
-    this.#login?.abort.abort(new CredagentError("unavailable", "a newer login replaced this one"));
-    const abort = new AbortController();
     const epoch = this.#epoch;
-    const challenge = await source.login({ signal: abort.signal, now: this.deps.clock.now() });
-    const state: LoginState = { status: "pending", message: null, abort, expiresAt: this.deps.clock.now() + challenge.expiresIn * 1000 };
-    this.#login = state;
-    this.#asked(this.deps.clock.now());
-    challenge.completion.then(
-      (token) => {
-        if (this.#login !== state || epoch !== this.#epoch) return;
-        state.status = "done";
-        this.#accept(token);
-      },
-      (err) => {
-        if (this.#login !== state) return;
-        state.status = "failed";
-        state.message = describe(err);
-      },
+    const info = await this.#login.start(
+      source,
+      () => this.deps.clock.now(),
+      (token) => this.#accept(token),
+      () => epoch === this.#epoch,
     );
-    const { completion: _, ...info } = challenge;
+    this.#asked(this.deps.clock.now());
     return info;
   }
 
-  loginStatus(): { status: "none" | "pending" | "done" | "failed"; message: string | null; expiresAt: number | null } {
-    const login = this.#login;
-    return login ? { status: login.status, message: login.message, expiresAt: login.expiresAt } : { status: "none", message: null, expiresAt: null };
+  loginStatus(): LoginStatus {
+    return this.#login.status();
   }
 
   #schedule(at: number): void {
