@@ -15,20 +15,18 @@ import { secretRoutes } from "./routes/secrets.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
-/** The methods of each endpoint, for 405 answers and their Allow header (RFC 9110 15.5.6). */
-const ENDPOINTS: ReadonlyArray<readonly [RegExp, string]> = [
-  [/^\/v1\/health\/?$/, "GET"],
-  [/^\/v1\/(lock|unlock)\/?$/, "POST"],
-  [/^\/v1\/reload\/?$/, "POST"],
-  [/^\/v1\/approvals\/?$/, "GET"],
-  [/^\/v1\/approvals\/[^/]+\/?$/, "POST"],
-  [/^\/v1\/credentials\/?$/, "GET"],
-  [/^\/v1\/credentials\/[^/]+\/?$/, "GET"],
-  [/^\/v1\/credentials\/[^/]+\/refresh\/?$/, "POST"],
-  [/^\/v1\/credentials\/[^/]+\/login\/?$/, "GET, POST"],
-  [/^\/v1\/secrets\/[^/]+\/changed\/?$/, "POST"],
-  [/^\/v1\/connections\/[^/]+\/?$/, "GET"],
-];
+/**
+ * The methods of each endpoint, for 405 answers and their Allow header (RFC 9110 15.5.6), read from
+ * the routes themselves: a route added is in it, and nothing else needs changing.
+ */
+function endpointsOf(routes: ReadonlyArray<{ method: string; path: string }>): Array<readonly [RegExp, string]> {
+  const methods = new Map<string, Set<string>>();
+  for (const { method, path } of routes) {
+    if (method === "ALL" || path.includes("*")) continue; // middleware
+    methods.set(path, (methods.get(path) ?? new Set()).add(method));
+  }
+  return [...methods].map(([path, set]) => [new RegExp(`^${path.replace(/:[^/]+/g, "[^/]+")}/?$`), [...set].sort().join(", ")] as const);
+}
 
 function methodNotAllowed(c: Context, allow: string): Response {
   return c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}; use ${allow}`), 405, { Allow: allow });
@@ -37,12 +35,15 @@ function methodNotAllowed(c: Context, allow: string): Response {
 /** The agent's HTTP API. Runtime-free: the server hands requests in, tests use app.request(). */
 export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void): Hono {
   const app = new Hono();
+  // Read once all routes are in (the first request comes after).
+  let endpoints: Array<readonly [RegExp, string]> | undefined;
+  const allowedOn = (path: string) => (endpoints ??= endpointsOf(app.routes)).find(([pattern]) => pattern.test(path))?.[1];
   app.use(frontDoor(deps.sessionToken));
   // hono answers HEAD by running the GET handler and dropping the body: a HEAD on a credential
   // would fetch a token (run its source, ask for confirmation) for nothing. Only GET does that.
   app.use(async (c, next) => {
     if (c.req.method !== "HEAD") return next();
-    const allow = ENDPOINTS.find(([path]) => path.test(c.req.path))?.[1];
+    const allow = allowedOn(c.req.path);
     if (!allow) return c.json(errorBody("not_found", `no such endpoint: ${c.req.path}; see the API reference in the README`), 404);
     return methodNotAllowed(c, allow);
   });
@@ -70,7 +71,7 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   app.route(`${API_PREFIX}/reload`, reloadRoutes(deps));
 
   app.notFound((c) => {
-    const allow = ENDPOINTS.find(([path]) => path.test(c.req.path))?.[1];
+    const allow = allowedOn(c.req.path);
     if (allow) return methodNotAllowed(c, allow);
     return c.json(errorBody("not_found", `no such endpoint: ${c.req.path}; see the API reference in the README`), 404);
   });
