@@ -24,6 +24,9 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 [ -x /usr/bin/aws ] || missing+=(awscli)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+# The completion scripts' shells.
+command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+command -v fish >/dev/null 2>&1 || missing+=(fish)
 # Socket activation and unit checks: systemd-socket-activate and systemd-analyze.
 command -v systemd-socket-activate >/dev/null 2>&1 || missing+=(systemd)
 # A throwaway PostgreSQL cluster (test/support/postgres.ts) for the database tests.

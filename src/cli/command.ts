@@ -6,10 +6,12 @@ import { reportError, UsageError, type CliContext } from "./io.ts";
 export interface Command {
   name: string;
   usage: string;
+  /** Its options, for completions and the man page (the same table its parser uses). */
+  options: Options;
   run(argv: string[], ctx: CliContext): Promise<number>;
 }
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
+export type Options = NonNullable<ParseArgsConfig["options"]>;
 
 type Parsed<O extends Options> = ReturnType<typeof import("node:util").parseArgs<{ options: O & { help: { type: "boolean"; short: "h" } }; strict: true; allowPositionals: true }>>;
 
@@ -41,6 +43,7 @@ export function defineCommand<O extends Options>(
   return {
     name,
     usage,
+    options,
     async run(argv, ctx) {
       try {
         const args = parseCommandArgs(argv, options);

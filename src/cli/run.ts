@@ -6,16 +6,24 @@ import { processContext, type CliContext } from "./io.ts";
 
 // Each command's module is loaded only when that command runs: the CLI starts on every shell
 // start and every $(credagent get …), so it must not evaluate the other dozen on the way.
-const COMMANDS: Array<{ name: string; summary: string; load: () => Promise<Command> }> = [
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  /** Its positional NAME is a credential's (completions offer the agent's credentials there). */
+  credentialArg?: boolean;
+  load: () => Promise<Command>;
+}
+
+export const COMMANDS: CommandEntry[] = [
   { name: "start", summary: "start the agent in the background and print shell code for eval", load: async () => (await import("./commands/start.ts")).start },
   { name: "stop", summary: "stop the agent and print shell code that unsets its variables", load: async () => (await import("./commands/stop.ts")).stop },
   { name: "status", summary: "show the agent and the state of each credential", load: async () => (await import("./commands/status.ts")).status },
   { name: "reload", summary: "make the agent read its config file again (like SIGHUP)", load: async () => (await import("./commands/reload.ts")).reload },
-  { name: "get", summary: "print a credential's current token", load: async () => (await import("./commands/get.ts")).get },
+  { name: "get", summary: "print a credential's current token", credentialArg: true, load: async () => (await import("./commands/get.ts")).get },
   { name: "list", summary: "list the configured credentials", load: async () => (await import("./commands/list.ts")).list },
-  { name: "refresh", summary: "fetch a new token for a credential now", load: async () => (await import("./commands/refresh.ts")).refresh },
+  { name: "refresh", summary: "fetch a new token for a credential now", credentialArg: true, load: async () => (await import("./commands/refresh.ts")).refresh },
   { name: "exec", summary: "run a command with tokens in its environment", load: async () => (await import("./commands/exec.ts")).exec },
-  { name: "login", summary: "sign in a device_code credential at its identity provider", load: async () => (await import("./commands/login.ts")).login },
+  { name: "login", summary: "sign in a device_code credential at its identity provider", credentialArg: true, load: async () => (await import("./commands/login.ts")).login },
   { name: "secret", summary: "set, remove or list long-lived secrets in the keyring", load: async () => (await import("./commands/secret.ts")).secret },
   { name: "lock", summary: "lock the agent: drop tokens from memory until unlock", load: async () => (await import("./commands/lock.ts")).lock },
   { name: "unlock", summary: "unlock the agent with the lock passphrase", load: async () => (await import("./commands/lock.ts")).unlock },
@@ -23,10 +31,11 @@ const COMMANDS: Array<{ name: string; summary: string; load: () => Promise<Comma
   { name: "env", summary: "print CRED_SOCK and the session token for apps that talk to the socket", load: async () => (await import("./commands/env.ts")).env },
   { name: "service", summary: "start the agent with the session: systemd socket activation, or XDG autostart", load: async () => (await import("./commands/service.ts")).service },
   { name: "connection", summary: "print a configured connection string, filled in from its credential", load: async () => (await import("./commands/connection.ts")).connection },
-  { name: "aws-credential", summary: "print AWS credential_process output (credential_process = credagent aws-credential NAME)", load: async () => (await import("./commands/aws-credential.ts")).awsCredential },
-  { name: "kube-credential", summary: "print a kubectl ExecCredential (a kubeconfig exec plugin)", load: async () => (await import("./commands/kube-credential.ts")).kubeCredential },
+  { name: "aws-credential", summary: "print AWS credential_process output (credential_process = credagent aws-credential NAME)", credentialArg: true, load: async () => (await import("./commands/aws-credential.ts")).awsCredential },
+  { name: "kube-credential", summary: "print a kubectl ExecCredential (a kubeconfig exec plugin)", credentialArg: true, load: async () => (await import("./commands/kube-credential.ts")).kubeCredential },
   { name: "git-credential", summary: "answer git as its credential helper (git config credential.helper)", load: async () => (await import("./commands/git-credential.ts")).gitCredential },
   { name: "db", summary: "list the database endpoints and their socket directories (PGHOST)", load: async () => (await import("./commands/db.ts")).db },
+  { name: "completion", summary: "print a bash, zsh or fish completion script", load: async () => (await import("./commands/completion.ts")).completion },
   { name: "log", summary: "show the audit log of access decisions", load: async () => (await import("./commands/log.ts")).log },
 ];
 const ALIASES: Record<string, string> = { "-k": "stop" };

@@ -30,9 +30,15 @@ const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
 const NOT_FOUND = 127;
 const NOT_EXECUTABLE = 126;
 
+const execOptions = {
+  env: { type: "string", multiple: true },
+  "min-valid": { type: "string" },
+} as const;
+
 export const exec: Command = {
   name: "exec",
   usage,
+  options: execOptions,
   async run(argv, ctx) {
     try {
       const split = argv.indexOf("--");
@@ -41,10 +47,7 @@ export const exec: Command = {
       if (split === -1 && !own.includes("--help") && own[0] !== "-h") {
         throw new UsageError(`missing -- before the command to run: ${synopsis}`);
       }
-      const { values, positionals } = parseCommandArgs(own, {
-        env: { type: "string", multiple: true },
-        "min-valid": { type: "string" },
-      });
+      const { values, positionals } = parseCommandArgs(own, execOptions);
       if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
       if (positionals.length > 0) throw new UsageError(`put -- before the command to run: ${synopsis}`);
       const command = argv.slice(split + 1);
