@@ -28,6 +28,7 @@ import { parseAgentOptions } from "./options.ts";
 import { createRequestServer } from "./server.ts";
 import { ConfigReloader } from "./reload.ts";
 import { createSessionToken } from "./session-token.ts";
+import { startSdkEndpoints } from "../endpoints/start.ts";
 import { persistToken, restoreTokens } from "./token-cache.ts";
 
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -215,6 +216,15 @@ export async function runAgent(argv: string[]): Promise<number> {
     return fail(err);
   }
 
+  let sdkEndpoints: ReturnType<typeof startSdkEndpoints>;
+  try {
+    sdkEndpoints = startSdkEndpoints({ config, registry, locked: () => lock.locked, audit, log, socketPath, pathEnv, agentUid: process.getuid?.() ?? 0 });
+  } catch (err) {
+    sessionToken.remove();
+    listener.close();
+    return fail(err);
+  }
+
   // The logger never throws and never writes through a stream that could raise another
   // exception here, so these handlers cannot feed themselves.
   process.on("unhandledRejection", (err) => log.error("unhandled rejection", { error: describe(err) }));
@@ -227,6 +237,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       stopping = true;
       log.info("agent stopping", { reason });
       listener.server.close();
+      await sdkEndpoints?.stop();
       await server.drain(SHUTDOWN_GRACE_MS);
       registry.stop();
       sessionToken?.remove();

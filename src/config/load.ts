@@ -14,6 +14,8 @@ interface AccessConfig {
   allow?: AllowRule[];
   /** Each new (executable, credential) pair is confirmed by the user once. */
   confirm: boolean;
+  /** The Azure resource its tokens are for (the SDK endpoint's key; oauth2 also sends it to the provider). */
+  resource?: string;
 }
 
 export interface CommandCredentialConfig extends AccessConfig {
@@ -62,6 +64,18 @@ export interface AgentConfig {
   /** How long a `confirm = true` prompt waits for an answer. */
   confirmTimeoutMs: number;
   credentials: CredentialConfig[];
+  /** The cloud SDKs' loopback token endpoints; absent: off. */
+  endpoints?: EndpointsConfig;
+}
+
+export interface EndpointsConfig {
+  azure: boolean;
+  aws?: string;
+  gcp?: string;
+  /** 0: an ephemeral port. */
+  port: number;
+  gcpProject?: string;
+  gcpEmail?: string;
 }
 
 export const DEFAULTS = {
@@ -118,6 +132,7 @@ export function parseConfig(text: string, path: string): AgentConfig {
       prefetch: c.prefetch ?? false,
       allow: c.allow,
       confirm: c.confirm ?? false,
+      resource: c.resource,
     };
     if (c.source === "command") return { ...common, source: c.source, command: c.command };
     if (c.source === "static") return { ...common, source: c.source };
@@ -147,6 +162,14 @@ export function parseConfig(text: string, path: string): AgentConfig {
     confirmTimeoutMs: input.agent?.confirm_timeout ?? DEFAULTS.confirmTimeoutMs,
     filePassphraseFile: input.file_passphrase_file === undefined ? undefined : configRelative(path, input.file_passphrase_file),
     credentials,
+    endpoints: input.endpoints && {
+      azure: input.endpoints.azure ?? false,
+      aws: input.endpoints.aws,
+      gcp: input.endpoints.gcp,
+      port: input.endpoints.port ?? 0,
+      gcpProject: input.endpoints.gcp_project,
+      gcpEmail: input.endpoints.gcp_email,
+    },
   };
 }
 

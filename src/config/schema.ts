@@ -69,6 +69,8 @@ const commonEntries = {
   prefetch: v.optional(v.boolean("expected true or false")),
   allow: v.optional(v.array(allowRule, "expected a list of rules, e.g. [ { exe = \"/usr/bin/psql\" } ]")),
   confirm: v.optional(v.boolean("expected true or false")),
+  // The Azure resource (audience) this credential's tokens are for: what the SDK endpoint maps to it.
+  resource: v.optional(v.pipe(v.string(), v.url("expected a URL such as https://ossrdbms-aad.database.windows.net"))),
 };
 
 const commandCredential = table(
@@ -115,7 +117,6 @@ const oauth2Credential = v.pipe(
         v.picklist(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"], 'expected "client_secret_basic", "client_secret_post", "private_key_jwt" or "none"'),
       ),
       scope: v.optional(v.string()),
-      resource: v.optional(url),
       audience: v.optional(v.string()),
       key_id: v.optional(v.string()),
       http_timeout: v.optional(duration),
@@ -144,6 +145,17 @@ export const credentialSchema = v.variant(
   },
 );
 
+/** `[endpoints]`: the cloud SDKs' local token endpoints on 127.0.0.1 (src/endpoints/); all off by default. */
+const credentialRef = v.pipe(v.string("expected the name of a credential"), v.regex(CREDENTIAL_NAME, "expected the name of a credential"));
+const endpointsSchema = table({
+  azure: v.optional(v.boolean("expected true or false")),
+  aws: v.optional(credentialRef),
+  gcp: v.optional(credentialRef),
+  port: v.optional(v.pipe(v.number("expected a port number"), v.integer(), v.minValue(0), v.maxValue(65535))),
+  gcp_project: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,62}$/, "expected a project id such as my-project"))),
+  gcp_email: v.optional(v.pipe(v.string(), v.email("expected a service account's email"))),
+});
+
 export const configSchema = table(
   {
     keyring: v.optional(v.picklist(["auto", "os", "file"], 'expected "auto", "os" or "file"')),
@@ -156,6 +168,7 @@ export const configSchema = table(
         require_session_token: v.optional(v.boolean("expected true or false")),
       }),
     ),
+    endpoints: v.optional(endpointsSchema),
     credentials: v.optional(
       v.record(
         v.pipe(

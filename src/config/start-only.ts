@@ -13,6 +13,7 @@ const START_ONLY: ReadonlyArray<readonly [string, (c: AgentConfig) => unknown]> 
   ["agent.deny_root", (c) => c.denyRoot],
   ["agent.require_session_token", (c) => c.requireSessionToken],
   ["agent.confirm_timeout", (c) => c.confirmTimeoutMs],
+  ["endpoints", (c) => JSON.stringify(c.endpoints ?? null)],
 ];
 
 /** The start-only settings whose value differs between the config in force and the new one. */

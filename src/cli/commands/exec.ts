@@ -4,11 +4,12 @@ import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { CREDENTIAL_NAME } from "../../wire/types.ts";
 import type { Command } from "../command.ts";
+import { sdkEnvironment } from "../sdk-env.ts";
 import { parseCommandArgs } from "../command.ts";
 import type { CliContext } from "../io.ts";
 import { reportError, UsageError } from "../io.ts";
 
-const synopsis = "credagent exec --env VAR=NAME [--env VAR=NAME]... [--min-valid DUR] -- CMD [ARGS...]";
+const synopsis = "credagent exec [--env VAR=NAME]... [--sdk] [--min-valid DUR] -- CMD [ARGS...]";
 const usage = `usage: ${synopsis}
 
 Runs CMD with each VAR set to a fresh token of credential NAME; CMD's exit status is passed
@@ -16,6 +17,7 @@ through (128+N when a signal N ends it; 127 when CMD is not found, 126 when it c
 The tokens go only into CMD's environment, never onto a command line.
 
   --env VAR=NAME    set VAR to the token of credential NAME (repeatable)
+  --sdk             set the variables of the cloud SDKs' loopback endpoints (credagent env --sdk)
   --min-valid DUR   tokens valid for at least this long (e.g. 10m), refreshed first if needed
   e.g. credagent exec --env PGPASSWORD=db -- psql -h db.example.com -U app`;
 
@@ -39,13 +41,14 @@ export const exec: Command = {
       const { values, positionals } = parseCommandArgs(own, {
         env: { type: "string", multiple: true },
         "min-valid": { type: "string" },
+        sdk: { type: "boolean" },
       });
       if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
       if (positionals.length > 0) throw new UsageError(`put -- before the command to run: ${synopsis}`);
       const command = argv.slice(split + 1);
       if (command.length === 0) throw new UsageError("missing the command to run after --");
       const mappings = (values.env ?? []).map(parseMapping);
-      if (mappings.length === 0) throw new UsageError("give at least one --env VAR=NAME");
+      if (mappings.length === 0 && !values.sdk) throw new UsageError("give at least one --env VAR=NAME, or --sdk");
       const minValidText = values["min-valid"];
       const minValid = minValidText === undefined ? undefined : parseDuration(minValidText);
       if (minValidText !== undefined && minValid === undefined) {
@@ -56,6 +59,7 @@ export const exec: Command = {
       const client = new AgentClient(ctx.socketPath());
       const tokens = await Promise.all(mappings.map(([, name]) => client.token(name, minValidSeconds)));
       const env: Record<string, string | undefined> = { ...ctx.env };
+      if (values.sdk) for (const [variable, value] of await sdkEnvironment(ctx)) env[variable] = value;
       mappings.forEach(([variable], i) => {
         env[variable] = tokens[i]!.token;
       });
