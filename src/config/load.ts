@@ -123,6 +123,12 @@ export function parseConfig(text: string, path: string): AgentConfig {
     throw new CredagentError("config_invalid", `${path} is invalid:\n${lines.join("\n")}`);
   }
   const input = result.output;
+  for (const key of ["aws", "gcp"] as const) {
+    const name = input.endpoints?.[key];
+    if (name !== undefined && !input.credentials?.[name]) {
+      throw new CredagentError("config_invalid", `${path} is invalid:\n  endpoints.${key}: no credential named '${name}' is configured`);
+    }
+  }
   const credentials: CredentialConfig[] = Object.entries(input.credentials ?? {}).map(([name, c]) => {
     const common = {
       name,

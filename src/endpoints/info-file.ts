@@ -16,6 +16,8 @@ export interface EndpointsInfo {
   azure: boolean;
   aws: boolean;
   gcp: boolean;
+  /** [endpoints] gcp_project: also given to the Google libraries as GOOGLE_CLOUD_PROJECT. */
+  gcpProject?: string;
 }
 
 export const AZURE_PATH = "/msi/token";
@@ -67,5 +69,8 @@ export function sdkVariables(info: EndpointsInfo): Array<[string, string]> {
   if (info.azure) vars.push(["IDENTITY_ENDPOINT", `${info.url}${AZURE_PATH}`], ["IDENTITY_HEADER", info.secret]);
   if (info.aws) vars.push(["AWS_CONTAINER_CREDENTIALS_FULL_URI", `${info.url}${AWS_PATH}`], ["AWS_CONTAINER_AUTHORIZATION_TOKEN", info.secret]);
   if (info.gcp) vars.push(["GCE_METADATA_HOST", hostPort], ["GCE_METADATA_IP", hostPort]);
+  // Without it google-auth-library runs `gcloud config config-helper` to look for a project
+  // before asking the metadata server: half a second per new GoogleAuth.
+  if (info.gcp && info.gcpProject) vars.push(["GOOGLE_CLOUD_PROJECT", info.gcpProject]);
   return vars;
 }

@@ -1,5 +1,5 @@
 import { describe } from "../errors.ts";
-import { loopbackPeerUid } from "../identity/loopback-peer.ts";
+import { loopbackPeerUidFast } from "../identity/loopback-peer.ts";
 import type { Logger } from "../agent/log.ts";
 import type { createEndpointsApp } from "./app.ts";
 
@@ -32,7 +32,7 @@ export function listenLoopback(app: ReturnType<typeof createEndpointsApp>, optio
     maxRequestBodySize: 16 * 1024,
     fetch(request, srv) {
       const ip = srv.requestIP(request);
-      const peerUid = options.uidKnown && ip ? loopbackPeerUid({ peerPort: ip.port, serverPort: srv.port! }) : null;
+      const peerUid = options.uidKnown && ip ? loopbackPeerUidFast({ peerPort: ip.port, serverPort: srv.port! }) : null;
       return native(app.fetch(request, { peerUid }));
     },
     error(err) {

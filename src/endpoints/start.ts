@@ -44,7 +44,7 @@ export function startSdkEndpoints(deps: SdkEndpointsDeps): { port: number; stop(
     },
   );
   const server = listenLoopback(app, { port: config.port, uidKnown, log: deps.log });
-  const served = { azure: config.azure, aws: config.aws !== undefined, gcp: config.gcp !== undefined && uidKnown };
+  const served = { azure: config.azure, aws: config.aws !== undefined, gcp: config.gcp !== undefined && uidKnown, gcpProject: config.gcpProject };
   let file: { remove(): void };
   try {
     file = writeEndpointsInfo(endpointsInfoPath(deps.socketPath, deps.pathEnv), { url: `http://127.0.0.1:${server.port}`, ...served }, secret.value);
@@ -52,7 +52,7 @@ export function startSdkEndpoints(deps: SdkEndpointsDeps): { port: number; stop(
     void server.stop();
     throw err;
   }
-  deps.log.info("SDK endpoints listening", { address: `127.0.0.1:${server.port}`, azure: served.azure, aws: config.aws ?? "-", gcp: served.gcp ? config.gcp : "-" });
+  deps.log.info("SDK endpoints listening", { address: `127.0.0.1:${server.port}`, azure: config.azure, aws: config.aws ?? "-", gcp: served.gcp ? config.gcp : "-" });
   return {
     port: server.port,
     async stop() {

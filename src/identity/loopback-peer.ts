@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
+import { sockDiagUid } from "./sock-diag.ts";
 
-// TCP on loopback has no SO_PEERCRED, but Linux says who owns each socket: /proc/net/tcp and tcp6
-// list every TCP socket of this network namespace with its owner's uid, as identd (RFC 1413)
-// reads them. The client's socket of a connection to us is the one whose local address is the
+// TCP on loopback has no SO_PEERCRED, but Linux says who owns each socket: sock_diag answers for
+// one 4-tuple, and /proc/net/tcp and tcp6 list every TCP socket of this network namespace with its
+// owner's uid, as identd (RFC 1413) reads them. The client's socket of a connection to us is the one whose local address is the
 // peer's address and whose remote address is our listener. Other systems have no such table: the
 // caller gets null and must not serve what only a uid check protects.
 
@@ -23,6 +24,11 @@ const LOOPBACK_ADDRESSES = new Set([LOOPBACK_V4, LOOPBACK_V4_MAPPED, LOOPBACK_V6
 /** Whether this system can name the uid behind a loopback connection. */
 export function loopbackPeerSupported(platform: NodeJS.Platform = process.platform): boolean {
   return platform === "linux";
+}
+
+/** The uid behind a loopback connection: sock_diag's exact lookup, else the tables (slow: see sock-diag.ts). */
+export function loopbackPeerUidFast(conn: LoopbackConnection): number | null {
+  return sockDiagUid(conn) ?? loopbackPeerUid(conn);
 }
 
 /**

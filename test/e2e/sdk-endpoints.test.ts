@@ -75,6 +75,7 @@ test("env --sdk prints the endpoints' variables; the secret is in none of the ag
   const port = new URL(sdkEnv.IDENTITY_ENDPOINT!).port;
   expect(sdkEnv.GCE_METADATA_HOST).toBe(`127.0.0.1:${port}`);
   expect(sdkEnv.GCE_METADATA_IP).toBe(`127.0.0.1:${port}`);
+  expect(sdkEnv.GOOGLE_CLOUD_PROJECT).toBe("proj-1");
   // AWS is not enabled in this config: its variables are not printed.
   expect(sdkEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI).toBeUndefined();
   const pid = Number((await (await fetch("http://localhost/v1/health", { unix: box.socket })).json() as { pid: number }).pid);
@@ -177,6 +178,12 @@ try {
     expect(((await ok.json()) as { access_token: string }).access_token).toMatch(/^gcp-\d+$/);
     const recursive = await fetch(`http://${sdkEnv.GCE_METADATA_HOST}/computeMetadata/v1/instance/service-accounts/default/?recursive=true`, { headers: { "Metadata-Flavor": "Google" } });
     expect(await recursive.json()).toMatchObject({ aliases: ["default"], scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
+    const project = await fetch(`http://${sdkEnv.GCE_METADATA_HOST}/computeMetadata/v1/project/project-id`, { headers: { "Metadata-Flavor": "Google" } });
+    expect(await project.text()).toBe("proj-1");
+    // Python's google-auth pings the root at GCE_METADATA_IP.
+    const ping = await fetch(`http://${sdkEnv.GCE_METADATA_IP}/`, { headers: { "Metadata-Flavor": "Google" } });
+    expect(ping.status).toBe(200);
+    expect(ping.headers.get("metadata-flavor")).toBe("Google");
   });
 
   test.skipIf(!canSwitchUser)("another user's process is refused (its uid, from the kernel's socket table), and the refusal is audited", () => {

@@ -30,3 +30,23 @@ test("a v4-mapped socket in tcp6 is found too; a table that cannot be read is sk
   expect(loopbackPeerUid({ peerPort: 0xd330, serverPort: 0x892d }, read)).toBe(1001);
   expect(loopbackPeerUid({ peerPort: 0xd318, serverPort: 0x892d }, read)).toBeNull();
 });
+
+test("sock_diag and the tables agree on a real loopback connection of this process; an unknown tuple is null", async () => {
+  if (process.platform !== "linux") return;
+  const { sockDiagUid } = await import("../../../src/identity/sock-diag.ts");
+  const net = await import("node:net");
+  const server = net.createServer(() => {}).listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  const port = (server.address() as { port: number }).port;
+  const client = net.connect(port, "127.0.0.1");
+  try {
+    await new Promise((r) => client.once("connect", r));
+    const conn = { peerPort: client.localPort!, serverPort: port };
+    expect(sockDiagUid(conn)).toBe(process.getuid!());
+    expect(loopbackPeerUid(conn)).toBe(process.getuid!());
+    expect(sockDiagUid({ peerPort: conn.peerPort, serverPort: port === 65535 ? 1 : port + 1 })).toBeNull();
+  } finally {
+    client.destroy();
+    server.close();
+  }
+});

@@ -28,4 +28,5 @@ test("[endpoints] is checked: unknown keys and bad values are config errors", ()
   expect(() => parseConfig(`[endpoints]\nazur = true\n`, "c.toml")).toThrow(/did you mean azure/);
   expect(() => parseConfig(`[endpoints]\ngcp = "no spaces"\n`, "c.toml")).toThrow(/name of a credential/);
   expect(() => parseConfig(`[endpoints]\nport = 70000\n`, "c.toml")).toThrow(/endpoints.port/);
+  expect(() => parseConfig(`[endpoints]\ngcp = "missing"\n`, "c.toml")).toThrow(/endpoints.gcp: no credential named 'missing'/);
 });
