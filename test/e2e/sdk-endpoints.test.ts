@@ -198,6 +198,27 @@ try {
   }, 90_000);
 });
 
+test("a locked agent serves nothing on the endpoints; a credential given a resource by reload is served at once", async () => {
+  const url = `${sdkEnv.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent("https://storage.azure.com")}`;
+  const headers = { "X-IDENTITY-HEADER": sdkEnv.IDENTITY_HEADER! };
+  expect((await fetch(url, { headers })).status).toBe(400);
+  writeFileSync(box.configFile, `${readFileSync(box.configFile, "utf8")}\n[credentials.storage]\nsource = "command"\ncommand = ["${db.script}"]\nresource = "https://storage.azure.com/"\n`);
+  expect((await box.run(["reload"])).code).toBe(0);
+  const served = await fetch(url, { headers });
+  expect(served.status).toBe(200);
+  expect(((await served.json()) as { access_token: string }).access_token).toMatch(/^db-\d+$/);
+  expect((await box.run(["lock", "--stdin"], { input: "sdk-lock\n" })).code).toBe(0);
+  try {
+    const locked = await fetch(url, { headers });
+    expect(locked.status).toBe(423);
+    expect(await locked.text()).not.toContain("db-");
+    const google = await fetch(`http://${sdkEnv.GCE_METADATA_HOST}/computeMetadata/v1/instance/service-accounts/default/token`, { headers: { "Metadata-Flavor": "Google" } });
+    expect(google.status).toBe(423);
+  } finally {
+    expect((await box.run(["unlock", "--stdin"], { input: "sdk-lock\n" })).code).toBe(0);
+  }
+});
+
 test("without [endpoints] nothing listens and env --sdk says how to enable them", async () => {
   const plain = new Sandbox();
   try {
