@@ -3,6 +3,7 @@ import type { CredentialDefinition } from "../refresh/registry.ts";
 import { DEFAULT_POLICY } from "../refresh/policy.ts";
 import { createSource, secretsUsedBy } from "./sources.ts";
 import type { SecretStore } from "../store/store.ts";
+import { azureIdentityOf } from "../endpoints/resource.ts";
 
 /** Turns the checked config into what the registry runs. */
 export function toDefinitions(config: AgentConfig, env: Record<string, string | undefined>, store: SecretStore): CredentialDefinition[] {
@@ -15,6 +16,7 @@ export function toDefinitions(config: AgentConfig, env: Record<string, string | 
     access: { allow: credential.allow, confirm: credential.confirm },
     prefetch: credential.prefetch || keptFresh.has(credential.name),
     secrets: secretsUsedBy(credential),
+    azure: azureIdentityOf(credential),
     policy: {
       ...DEFAULT_POLICY,
       ...(keptFresh.has(credential.name) ? { idleAfterMs: Number.POSITIVE_INFINITY } : {}),

@@ -32,6 +32,7 @@ import { createRequestServer } from "./server.ts";
 import { ConfigReloader } from "./reload.ts";
 import { startDatabaseProxy } from "../dbproxy/agent.ts";
 import { createSessionToken } from "./session-token.ts";
+import { startSdkEndpoints } from "../endpoints/start.ts";
 import { persistToken, restoreTokens } from "./token-cache.ts";
 
 
@@ -241,6 +242,14 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
 
   const databases = await startDatabaseProxy({ config, pathEnv, registry, access, audit, locked: () => lock.locked, log });
+  let sdkEndpoints: ReturnType<typeof startSdkEndpoints>;
+  try {
+    sdkEndpoints = startSdkEndpoints({ config, registry, locked: () => lock.locked, audit, log, socketPath, pathEnv, agentUid: process.getuid?.() ?? 0 });
+  } catch (err) {
+    sessionToken.remove();
+    listener.close();
+    return fail(err);
+  }
 
   // The logger never throws and never writes through a stream that could raise another
   // exception here, so these handlers cannot feed themselves.
@@ -252,7 +261,11 @@ export async function runAgent(argv: string[]): Promise<number> {
     reload: () => configState.reload(),
     lifetimeMs,
     stopAccepting: () => listener.server.close(),
-    drain: [(grace) => server.drain(grace), (grace) => databases.stop(grace)],
+    drain: [async (grace) => {
+      // The SDK endpoints first (no new tokens over loopback), then the socket's requests.
+      await sdkEndpoints?.stop();
+      await server.drain(grace);
+    }, (grace) => databases.stop(grace)],
     release: [
       () => registry.stop(),
       () => connections.removePgpass(),

@@ -18,6 +18,8 @@ interface AccessConfig {
   allow?: AllowRule[];
   /** Each new (executable, credential) pair is confirmed by the user once. */
   confirm: boolean;
+  /** The Azure resource its tokens are for (the SDK endpoint's key; oauth2 also sends it to the provider). */
+  resource?: string;
 }
 
 export interface CommandCredentialConfig extends AccessConfig {
@@ -82,6 +84,18 @@ export interface AgentConfig {
   docker: Record<string, string>;
   /** `[databases.NAME]`: local sockets the agent authenticates to database servers (src/dbproxy). */
   databases: DatabaseConfig[];
+  /** The cloud SDKs' loopback token endpoints; absent: off. */
+  endpoints?: EndpointsConfig;
+}
+
+export interface EndpointsConfig {
+  azure: boolean;
+  aws?: string;
+  gcp?: string;
+  /** 0: an ephemeral port. */
+  port: number;
+  gcpProject?: string;
+  gcpEmail?: string;
 }
 
 export const DEFAULTS = {
@@ -129,6 +143,12 @@ export function parseConfig(text: string, path: string): AgentConfig {
     throw new CredagentError("config_invalid", `${path} is invalid:\n${lines.join("\n")}`);
   }
   const input = result.output;
+  for (const key of ["aws", "gcp"] as const) {
+    const name = input.endpoints?.[key];
+    if (name !== undefined && !input.credentials?.[name]) {
+      throw new CredagentError("config_invalid", `${path} is invalid:\n  endpoints.${key}: no credential named '${name}' is configured`);
+    }
+  }
   const credentials: CredentialConfig[] = Object.entries(input.credentials ?? {}).map(([name, c]) => {
     const common = {
       name,
@@ -139,6 +159,7 @@ export function parseConfig(text: string, path: string): AgentConfig {
       allow: c.allow,
       confirm: c.confirm ?? false,
       username: c.username,
+      resource: c.resource,
     };
     if (c.source === "command") return { ...common, source: c.source, command: c.command };
     if (c.source === "static") return { ...common, source: c.source };
@@ -206,6 +227,14 @@ export function parseConfig(text: string, path: string): AgentConfig {
     filePassphraseFile: input.file_passphrase_file === undefined ? undefined : configRelative(path, input.file_passphrase_file),
     credentials,
     databases: toDatabases(input.databases, credentials.map((c) => c.name), path, (value) => configRelative(path, value)),
+    endpoints: input.endpoints && {
+      azure: input.endpoints.azure ?? false,
+      aws: input.endpoints.aws,
+      gcp: input.endpoints.gcp,
+      port: input.endpoints.port ?? 0,
+      gcpProject: input.endpoints.gcp_project,
+      gcpEmail: input.endpoints.gcp_email,
+    },
   };
 }
 

@@ -73,6 +73,8 @@ const commonEntries = {
   confirm: v.optional(v.boolean("expected true or false")),
   /** A fixed user name that goes with the credential's secret (databases, registries, git hosts). */
   username: v.optional(v.pipe(v.string("expected a user name"), v.minLength(1, "must not be empty"), v.regex(/^[^\n\r\0]*$/, "must not hold a line break"))),
+  // The Azure resource (audience) this credential's tokens are for: what the SDK endpoint maps to it.
+  resource: v.optional(v.pipe(v.string(), v.url("expected a URL such as https://ossrdbms-aad.database.windows.net"))),
 };
 
 const commandCredential = table(
@@ -119,7 +121,6 @@ const oauth2Credential = v.pipe(
         v.picklist(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"], 'expected "client_secret_basic", "client_secret_post", "private_key_jwt" or "none"'),
       ),
       scope: v.optional(v.string()),
-      resource: v.optional(url),
       audience: v.optional(v.string()),
       key_id: v.optional(v.string()),
       http_timeout: v.optional(duration),
@@ -185,6 +186,16 @@ const gitPrefix = v.pipe(
 function helperMap<K extends v.GenericSchema<string, string>>(what: string, key: K) {
   return v.record(key, v.pipe(v.string(`expected the name of the credential that answers ${what}`), v.regex(CREDENTIAL_NAME, "expected a credential name")));
 }
+/** `[endpoints]`: the cloud SDKs' local token endpoints on 127.0.0.1 (src/endpoints/); all off by default. */
+const credentialRef = v.pipe(v.string("expected the name of a credential"), v.regex(CREDENTIAL_NAME, "expected the name of a credential"));
+const endpointsSchema = table({
+  azure: v.optional(v.boolean("expected true or false")),
+  aws: v.optional(credentialRef),
+  gcp: v.optional(credentialRef),
+  port: v.optional(v.pipe(v.number("expected a port number"), v.integer(), v.minValue(0), v.maxValue(65535))),
+  gcp_project: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,62}$/, "expected a project id such as my-project"))),
+  gcp_email: v.optional(v.pipe(v.string(), v.email("expected a service account's email"))),
+});
 
 export const configSchema = table(
   {
@@ -206,6 +217,7 @@ export const configSchema = table(
     ),
     git: v.optional(helperMap("git", gitPrefix)),
     docker: v.optional(helperMap("docker", v.pipe(v.string(), v.minLength(1, "expected a registry such as registry.example.com")))),
+    endpoints: v.optional(endpointsSchema),
     credentials: v.optional(
       v.record(
         v.pipe(

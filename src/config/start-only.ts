@@ -15,6 +15,7 @@ const START_ONLY: ReadonlyArray<readonly [string, (c: AgentConfig) => unknown]> 
   ["agent.confirm_timeout", (c) => c.confirmTimeoutMs],
   // The database endpoints' listeners are made at start (src/dbproxy); compared by value.
   ["databases", (c) => JSON.stringify(c.databases)],
+  ["endpoints", (c) => JSON.stringify(c.endpoints ?? null)],
 ];
 
 /** The start-only settings whose value differs between the config in force and the new one. */

@@ -24,6 +24,11 @@ const symbols = {
 
 const linuxSymbols = {
   prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
+  // A netlink socket for sock_diag (the uid behind a loopback TCP connection, src/identity/sock-diag.ts).
+  socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  send: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
+  recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
+  close: { args: [FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 // glibc only (musl has no mallopt): its own table, so that its absence costs nothing else.

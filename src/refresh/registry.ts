@@ -15,6 +15,8 @@ export interface CredentialDefinition {
   access?: { allow?: AllowRule[]; confirm: boolean };
   /** The stored secrets (by name) its source reads at each fetch: a change to one retries it. */
   secrets?: string[];
+  /** The Azure resource its tokens are for, and its client id (the SDK endpoint finds it by them). */
+  azure?: { resource: string; clientId?: string };
   createSource(): TokenSource;
 }
 

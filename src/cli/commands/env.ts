@@ -4,21 +4,31 @@ import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { sessionTokenPath } from "../../paths.ts";
 import { databaseEndpoints } from "../../dbproxy/endpoints.ts";
+import { sdkEnvironment } from "../sdk-env.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { exportCode } from "../output/shell.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
 
-const usage = `usage: credagent env [-s|-c|--fish|--powershell]
+const usage = `usage: credagent env [--sdk] [-s|-c|--fish|--powershell]
 
 Prints shell code that sets CRED_SOCK and CRED_SESSION_TOKEN, for apps that build their requests
 to the agent themselves: send "Authorization: Bearer $CRED_SESSION_TOKEN". The token is required
 on Windows named pipes and when the config sets require_session_token = true. When the config has
 pgpass entries, PGPASSFILE too: the file the agent keeps fresh, which libpq (psql, pg_dump, every
 libpq-based driver) reads at each connection. With one [databases.NAME] in the config, PGHOST
-too: its socket directory (see credagent db).`;
+too: its socket directory (see credagent db).
 
-export const env = defineCommand("env", usage, shellOptions, async ({ values, positionals }, ctx) => {
+  --sdk   print instead the variables that point the Azure, AWS and Google SDKs at the agent's
+          loopback token endpoints ([endpoints] in the config): IDENTITY_ENDPOINT,
+          IDENTITY_HEADER, AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN,
+          GCE_METADATA_HOST, GCE_METADATA_IP (those of the endpoints enabled)`;
+
+export const env = defineCommand("env", usage, { ...shellOptions, sdk: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
+  if (values.sdk) {
+    ctx.out(exportCode(shellDialect(values, ctx.env.SHELL), await sdkEnvironment(ctx), "credagent SDK endpoints set"));
+    return EXIT.ok;
+  }
   const socket = ctx.socketPath();
   const health = await new AgentClient(socket, 5_000).health();
   let token: string;

@@ -6,11 +6,12 @@ import { CredagentError } from "../../errors.ts";
 import { CREDENTIAL_NAME, type TokenResponse } from "../../wire/types.ts";
 import { credentialParts } from "../credential-parts.ts";
 import type { Command } from "../command.ts";
+import { sdkEnvironment } from "../sdk-env.ts";
 import { parseCommandArgs } from "../command.ts";
 import type { CliContext } from "../io.ts";
 import { reportError, UsageError } from "../io.ts";
 
-const synopsis = "credagent exec --env VAR=NAME [--env VAR=NAME]... [--min-valid DUR] -- CMD [ARGS...]";
+const synopsis = "credagent exec [--env VAR=NAME]... [--sdk] [--min-valid DUR] -- CMD [ARGS...]";
 const usage = `usage: ${synopsis}
 
 Runs CMD with each VAR set to a fresh token of credential NAME; CMD's exit status is passed
@@ -21,6 +22,7 @@ The tokens go only into CMD's environment, never onto a command line.
   --env VAR=NAME:PART  one part of it: username, password, token, or for an AWS key
                     access_key_id, secret_access_key, session_token
   --env VAR=@CONN   the connection string of the config's [connections.CONN]
+  --sdk             set the variables of the cloud SDKs' loopback endpoints (credagent env --sdk)
   --min-valid DUR   tokens valid for at least this long (e.g. 10m), refreshed first if needed
   e.g. credagent exec --env PGPASSWORD=db -- psql -h db.example.com -U app`;
 
@@ -33,6 +35,7 @@ const NOT_EXECUTABLE = 126;
 const execOptions = {
   env: { type: "string", multiple: true },
   "min-valid": { type: "string" },
+  sdk: { type: "boolean" },
 } as const;
 
 export const exec: Command = {
@@ -53,7 +56,7 @@ export const exec: Command = {
       const command = argv.slice(split + 1);
       if (command.length === 0) throw new UsageError("missing the command to run after --");
       const mappings = (values.env ?? []).map(parseMapping);
-      if (mappings.length === 0) throw new UsageError("give at least one --env VAR=NAME");
+      if (mappings.length === 0 && !values.sdk) throw new UsageError("give at least one --env VAR=NAME, or --sdk");
       const minValidText = values["min-valid"];
       const minValid = minValidText === undefined ? undefined : parseDuration(minValidText);
       if (minValidText !== undefined && minValid === undefined) {
@@ -69,6 +72,7 @@ export const exec: Command = {
         await Promise.all(mappings.filter(([, , part]) => part === "@").map(async ([, name]) => [name, (await client.connection(name, minValidSeconds)).connection_string] as const)),
       );
       const env: Record<string, string | undefined> = { ...ctx.env };
+      if (values.sdk) for (const [variable, value] of await sdkEnvironment(ctx)) env[variable] = value;
       for (const [variable, name, part] of mappings) env[variable] = part === "@" ? strings.get(name)! : partOf(answers.get(name)!, part);
       return await runChild(command, env, ctx);
     } catch (err) {

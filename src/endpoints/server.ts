@@ -1,0 +1,44 @@
+import { describe } from "../errors.ts";
+import { loopbackPeerUidFast } from "../identity/loopback-peer.ts";
+import type { Logger } from "../agent/log.ts";
+import type { createEndpointsApp } from "./app.ts";
+
+// Bun.serve, not the node:http server of the socket: a TCP peer has no credentials to read from
+// the accepted descriptor; what can be known comes from its address (its port, looked up in the
+// kernel's socket table), which Bun.serve gives per request.
+
+// Bun's own Response, taken when this module loads: the socket's server (@hono/node-server)
+// replaces globalThis.Response with a lighter class of its own once it starts, and Bun.serve does
+// not take that class's objects as responses ("Welcome to Bun!" is all a client would see).
+const NativeResponse = globalThis.Response;
+
+async function native(response: Response | Promise<Response>): Promise<Response> {
+  const res = await response;
+  if (res.constructor === NativeResponse) return res;
+  return new NativeResponse(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+export interface LoopbackServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export function listenLoopback(app: ReturnType<typeof createEndpointsApp>, options: { port: number; uidKnown: boolean; log: Logger }): LoopbackServer {
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: options.port,
+    // A client that sends nothing for this long is dropped (the socket's deadlines, in Bun's terms).
+    idleTimeout: 10,
+    maxRequestBodySize: 16 * 1024,
+    fetch(request, srv) {
+      const ip = srv.requestIP(request);
+      const peerUid = options.uidKnown && ip ? loopbackPeerUidFast({ peerPort: ip.port, serverPort: srv.port! }) : null;
+      return native(app.fetch(request, { peerUid }));
+    },
+    error(err) {
+      options.log.error("SDK endpoint request failed", { error: describe(err) });
+      return new Response("internal error\n", { status: 500 });
+    },
+  });
+  return { port: server.port!, stop: () => server.stop(true) };
+}

@@ -1,0 +1,21 @@
+import { CredagentError } from "../errors.ts";
+import type { Token } from "../sources/source.ts";
+import type { EndpointDeps, LoopbackPeer } from "./deps.ts";
+
+/** A credential's token for an SDK endpoint: the same lock, allow rules and audit line as the socket's API. */
+export async function endpointToken(deps: EndpointDeps, name: string, peer: LoopbackPeer): Promise<Token> {
+  if (deps.locked()) throw new CredagentError("locked", "the agent is locked; 'credagent unlock' unlocks it");
+  const credential = deps.registry.get(name);
+  const decision = await deps.authorize(name, peer);
+  if (!decision.allowed) throw new CredagentError("forbidden", `credential '${name}' is not for this process: ${decision.reason}`);
+  return credential.get();
+}
+
+/** The status an SDK sees for an error: the API's table, unknown errors as 500. */
+export function statusOf(err: unknown): number {
+  return err instanceof CredagentError ? err.status : 500;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof CredagentError ? err.message : "internal error in the agent; its log has the details";
+}
