@@ -27,6 +27,12 @@ mv -f "$tmp" "$bindir/credagent"
 # The docker credential helper is the same binary under the name docker looks for.
 ln -sfn credagent "$bindir/docker-credential-credagent"
 echo "Installed $bindir/credagent ($("$bindir/credagent" version)) and $bindir/docker-credential-credagent"
+# Man pages (man-db finds $prefix/share/man from $prefix/bin on PATH) and bash completion.
+mkdir -p "$prefix/share/man/man1" "$prefix/share/man/man5" "$prefix/share/bash-completion/completions"
+"$bindir/credagent" manpage 1 > "$prefix/share/man/man1/credagent.1"
+"$bindir/credagent" manpage 5 > "$prefix/share/man/man5/credagent.toml.5"
+"$bindir/credagent" completion bash > "$prefix/share/bash-completion/completions/credagent"
+echo "Installed man credagent, man credagent.toml and bash completion under $prefix/share"
 
 echo "Starting the agent..."
 if ! "$bindir/credagent" start -s >/dev/null; then

@@ -24,6 +24,8 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 [ -x /usr/bin/aws ] || missing+=(awscli)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+# The man pages are checked with groff.
+command -v groff >/dev/null 2>&1 || missing+=(groff-base)
 # The completion scripts' shells.
 command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)

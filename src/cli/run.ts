@@ -36,6 +36,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: "git-credential", summary: "answer git as its credential helper (git config credential.helper)", load: async () => (await import("./commands/git-credential.ts")).gitCredential },
   { name: "db", summary: "list the database endpoints and their socket directories (PGHOST)", load: async () => (await import("./commands/db.ts")).db },
   { name: "completion", summary: "print a bash, zsh or fish completion script", load: async () => (await import("./commands/completion.ts")).completion },
+  { name: "manpage", summary: "print the man pages credagent(1) and credagent.toml(5) in roff", load: async () => (await import("./commands/manpage.ts")).manpage },
   { name: "log", summary: "show the audit log of access decisions", load: async () => (await import("./commands/log.ts")).log },
 ];
 const ALIASES: Record<string, string> = { "-k": "stop" };
