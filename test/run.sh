@@ -24,6 +24,9 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 [ -x /usr/bin/aws ] || missing+=(awscli)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+# The Windows build runs under Wine, with a shim DLL built by mingw-w64 (test/support/windows/).
+[ -x /usr/lib/wine/wine64 ] || missing+=(wine64)
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || missing+=(gcc-mingw-w64-x86-64-win32)
 # The man pages are checked with groff.
 command -v groff >/dev/null 2>&1 || missing+=(groff-base)
 # The completion scripts' shells.
@@ -72,7 +75,7 @@ export CREDAGENT_TEST_RUN_DIR=$run_dir
 leftovers=0
 stop_leftovers() {
   local left
-  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/|postgres -D $run_dir/" || true)
+  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/|postgres -D $run_dir/|credagent-windows-x64.exe" || true)
   if [ -n "$left" ]; then
     say "FAIL: killing processes that outlived their tests: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | tr '\n' ';')"
     kill -9 $left 2>/dev/null

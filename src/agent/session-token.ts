@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { closeSync, constants, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 
 /**
  * A random 256-bit token for this agent's lifetime, in a file only the user can read. Required on
@@ -7,8 +8,10 @@ import { closeSync, constants, openSync, rmSync, writeSync } from "node:fs";
  */
 export function createSessionToken(path: string): { token: string; verify(authorization: string | undefined): boolean; remove(): void } {
   const token = randomBytes(32).toString("hex");
+  // Beside the socket, whose directory exists; for a pipe, in the state directory, which may not yet.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   rmSync(path, { force: true });
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
   try {
     writeSync(fd, `${token}\n`);
   } finally {

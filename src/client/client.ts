@@ -1,4 +1,5 @@
 import { CredagentError, isErrorCode } from "../errors.ts";
+import { currentPathEnv, isWindowsPipe, sessionTokenPath } from "../paths.ts";
 import type { Secret } from "../secret.ts";
 import {
   API_PREFIX,
@@ -28,7 +29,7 @@ export class AgentClient {
     readonly socketPath: string,
     private readonly timeoutMs = 60_000,
     /** The agent's session token file; sent when it exists (required on pipes, optional on sockets). */
-    private readonly tokenPath = `${socketPath}.token`,
+    private readonly tokenPath = isWindowsPipe(socketPath) ? sessionTokenPath(socketPath, currentPathEnv()) : `${socketPath}.token`,
   ) {}
 
   async #sessionHeader(): Promise<Record<string, string>> {
@@ -36,7 +37,12 @@ export class AgentClient {
     // node:fs: this is on every `credagent get`, and loading node:fs costs ~150 page faults.
     if (this.#authorization === undefined) {
       try {
-        this.#authorization = `Bearer ${(await Bun.file(this.tokenPath).text()).trim()}`;
+        // On Windows, Bun.file of a missing file can leave a promise that never settles, and the
+        // process then exits, status 0, with nothing said (seen under Wine): node:fs there.
+        const text = isWindowsPipe(this.socketPath)
+          ? (require("node:fs") as typeof import("node:fs")).readFileSync(this.tokenPath, "utf8")
+          : await Bun.file(this.tokenPath).text();
+        this.#authorization = `Bearer ${text.trim()}`;
       } catch {
         // no token file (yet): send none
       }
@@ -131,6 +137,10 @@ export class AgentClient {
     let refused = 0;
     for (;;) {
       try {
+        if (isWindowsPipe(this.socketPath)) {
+          const { pipeFetch } = await import("./pipe-fetch.ts");
+          return await pipeFetch(this.socketPath, url, init as { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal });
+        }
         return await fetch(url, init);
       } catch (err) {
         // Nothing was sent when a connect fails, so any request may be retried. EAGAIN: the agent
