@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { checkBasic } from "./basic-auth.ts";
 import { join } from "node:path";
 
 // A git smart-HTTP server on 127.0.0.1 for the git credential helper's tests: Debian's own
@@ -35,16 +36,7 @@ export function startGitServer(current: () => { username: string; password: stri
     port: 0,
     async fetch(req) {
       const url = new URL(req.url);
-      const header = req.headers.get("authorization");
-      let username: string | null = null;
-      let ok = false;
-      if (header?.startsWith("Basic ")) {
-        const decoded = Buffer.from(header.slice(6), "base64").toString("utf8");
-        const colon = decoded.indexOf(":");
-        username = decoded.slice(0, colon);
-        const want = current();
-        ok = username === want.username && decoded.slice(colon + 1) === want.password;
-      }
+      const { username, ok } = checkBasic(req.headers.get("authorization"), current());
       attempts.push({ username, ok });
       if (!ok) return new Response("authentication required\n", { status: 401, headers: { "www-authenticate": 'Basic realm="test"' } });
       const body = req.body ? new Uint8Array(await req.arrayBuffer()) : new Uint8Array();

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { checkBasic } from "./basic-auth.ts";
 
 // A container registry on 127.0.0.1 for the docker credential helper's test: the registry v2 API
 // with HTTP Basic auth, holding one image (repository "app", tag "v1"), enough for
@@ -27,16 +28,7 @@ export function startRegistry(current: () => { username: string; password: strin
     hostname: "127.0.0.1",
     port: 0,
     fetch(req) {
-      const header = req.headers.get("authorization");
-      let username: string | null = null;
-      let ok = false;
-      if (header?.startsWith("Basic ")) {
-        const decoded = Buffer.from(header.slice(6), "base64").toString("utf8");
-        const colon = decoded.indexOf(":");
-        username = decoded.slice(0, colon);
-        const want = current();
-        ok = username === want.username && decoded.slice(colon + 1) === want.password;
-      }
+      const { username, ok } = checkBasic(req.headers.get("authorization"), current());
       attempts.push({ username, ok });
       if (!ok) return Response.json({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, { status: 401, headers: { ...api, "www-authenticate": 'Basic realm="test"' } });
       const path = new URL(req.url).pathname;
