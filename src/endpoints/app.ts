@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { peerAllowed } from "../identity/peer.ts";
 import type { EndpointDeps, LoopbackBindings } from "./deps.ts";
+import { awsRoutes } from "./aws.ts";
 import { azureRoutes } from "./azure.ts";
 import { gcpRoutes } from "./gcp.ts";
 
@@ -31,6 +32,7 @@ export function createEndpointsApp(deps: EndpointDeps, onRefused: (uid: number |
     await next();
   });
   if (deps.config.azure) app.route("/", azureRoutes(deps));
+  if (deps.config.aws) app.route("/", awsRoutes(deps, deps.config.aws));
   if (deps.config.gcp && deps.uidKnown) app.route("/", gcpRoutes(deps, deps.config.gcp));
   app.notFound((c) => c.text("Not Found\n", 404));
   app.onError((_err, c) => c.text("internal error in the agent; its log has the details\n", 500));

@@ -22,6 +22,16 @@ if (!canSwitchUser) {
 let box: Sandbox;
 let db: ReturnType<typeof countingSource>;
 let gcp: ReturnType<typeof countingSource>;
+/** An aws credential: credential_process output with a new key at each run (the run count in its id). */
+function awsScript(): string {
+  return box.script(
+    "aws.sh",
+    `n=$(($(cat ${box.root}/aws.count 2>/dev/null || echo 0) + 1)); echo $n > ${box.root}/aws.count\n` +
+      `exp=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)\n` +
+      `printf '{"Version":1,"AccessKeyId":"AKIAEXAMPLE%s","SecretAccessKey":"secret-key-%s","SessionToken":"session-%s","Expiration":"%s"}' $n $n $n $exp`,
+  );
+}
+const awsCount = () => Number(readFileSync(join(box.root, "aws.count"), "utf8").trim());
 let sdkEnv: Record<string, string>;
 // Scripts another user can read (the sandbox is 0700).
 let shared: string;
@@ -55,7 +65,8 @@ beforeAll(async () => {
   db = countingSource(box, "db", 3600);
   gcp = countingSource(box, "gcp", 3600);
   box.writeConfig(
-    `[endpoints]\nazure = true\ngcp = "gcp"\ngcp_project = "proj-1"\n\n` +
+    `[endpoints]\nazure = true\ngcp = "gcp"\ngcp_project = "proj-1"\naws = "aws"\n\n` +
+      `[credentials.aws]\nsource = "command"\ncommand = ["${awsScript()}"]\n\n` +
       `[credentials.db]\nsource = "command"\ncommand = ["${db.script}"]\nresource = "${DB_RESOURCE}"\n\n` +
       `[credentials.gcp]\nsource = "command"\ncommand = ["${gcp.script}"]\n\n` +
       `[credentials.locked-down]\nsource = "command"\ncommand = ["${db.script}"]\nresource = "https://vault.azure.net"\nallow = [ { exe = "/usr/bin/psql" } ]\n`,
@@ -76,8 +87,8 @@ test("env --sdk prints the endpoints' variables; the secret is in none of the ag
   expect(sdkEnv.GCE_METADATA_HOST).toBe(`127.0.0.1:${port}`);
   expect(sdkEnv.GCE_METADATA_IP).toBe(`127.0.0.1:${port}`);
   expect(sdkEnv.GOOGLE_CLOUD_PROJECT).toBe("proj-1");
-  // AWS is not enabled in this config: its variables are not printed.
-  expect(sdkEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI).toBeUndefined();
+  expect(sdkEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI).toBe(`http://127.0.0.1:${port}/aws/credentials`);
+  expect(sdkEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN).toBe(sdkEnv.IDENTITY_HEADER);
   const pid = Number((await (await fetch("http://localhost/v1/health", { unix: box.socket })).json() as { pid: number }).pid);
   expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain(sdkEnv.IDENTITY_HEADER!);
   expect(box.agentLog).not.toContain(sdkEnv.IDENTITY_HEADER!);
@@ -142,6 +153,48 @@ console.log(JSON.stringify(out));
     expect(audit.find((e) => e.credential === "locked-down")).toMatchObject({ event: "fetch", decision: "deny", uid: process.getuid!() });
     expect(audit.find((e) => e.credential === "db" && e.decision === "allow")).toMatchObject({ event: "fetch", uid: process.getuid!(), pid: null });
   });
+});
+
+describe("AWS (@aws-sdk/credential-providers)", () => {
+  const awsApp = (provider: string) => `
+const { ${provider} } = require("@aws-sdk/credential-providers");
+try {
+  const creds = await ${provider}()();
+  console.log(JSON.stringify({ id: creds.accessKeyId, secret: creds.secretAccessKey, session: creds.sessionToken, expiration: creds.expiration?.toISOString() }));
+} catch (err) {
+  console.log(JSON.stringify({ error: err.message }));
+}
+`;
+  // The default chain would try ~/.aws and the EC2 metadata service first: none here.
+  const isolated = () => ({ ...sdkEnv, AWS_CONFIG_FILE: join(box.root, "no-aws-config"), AWS_SHARED_CREDENTIALS_FILE: join(box.root, "no-aws-credentials"), AWS_EC2_METADATA_DISABLED: "true" });
+
+  test("fromContainerMetadata and the default Node chain get the agent's key, and a new one after refresh", async () => {
+    for (const provider of ["fromContainerMetadata", "fromNodeProviderChain"]) {
+      const first = runNode(`aws-${provider}.mjs`, awsApp(provider), isolated());
+      expect(first.code).toBe(0);
+      const n = awsCount();
+      expect(first.out).toMatchObject({ id: `AKIAEXAMPLE${n}`, secret: `secret-key-${n}`, session: `session-${n}` });
+      expect(Date.parse(first.out.expiration) - Date.now()).toBeGreaterThan(3_000_000);
+    }
+    expect((await box.run(["refresh", "aws"])).code).toBe(0);
+    const after = runNode("aws-after.mjs", awsApp("fromContainerMetadata"), isolated());
+    expect(after.out.id).toBe(`AKIAEXAMPLE${awsCount()}`);
+  }, 90_000);
+
+  test("refused without the endpoint secret or with a wrong one, in the SDK's error shape", async () => {
+    const url = sdkEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI!;
+    expect(url).toStartWith("http://127.0.0.1:");
+    for (const headers of [{}, { authorization: "wrong" }] as Array<Record<string, string>>) {
+      const r = await fetch(url, { headers });
+      expect(r.status).toBe(401);
+      const body = (await r.json()) as { Code: string; Message: string };
+      expect(body.Code).toBe("AccessDenied");
+      expect(JSON.stringify(body)).not.toContain("secret-key");
+    }
+    const sdk = runNode("aws-refused.mjs", awsApp("fromContainerMetadata"), { ...isolated(), AWS_CONTAINER_AUTHORIZATION_TOKEN: "wrong" });
+    expect(sdk.out.error).toBeDefined();
+    expect(JSON.stringify(sdk.out)).not.toContain("secret-key");
+  }, 60_000);
 });
 
 describe("Google (google-auth-library)", () => {
