@@ -9,6 +9,8 @@
 //   8. idle RSS with 0, 10 and 1,000 credentials beside a compiled idle Bun program (footprint.ts)
 //   9. CLI start-up and page faults beside a compiled hello; each helper protocol (programs.ts)
 //  10. the Node client beside a raw request; psql with the pgpass file beside PGPASSWORD (clients.ts)
+//  11. the cloud SDKs' first and tenth token, loopback endpoint beside the socket (sdk-endpoints.ts)
+//  12. pgbench through the database proxy beside direct connections (dbproxy.ts)
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -259,6 +261,16 @@ const programs = `## Start-up and helper protocols\n\n${PROGRAMS_DOC}\n\n${await
 const { clientsBench, CLIENTS_DOC } = await import("./clients.ts");
 const clients = `## Client libraries and the pgpass file\n\n${CLIENTS_DOC}\n\n${await clientsBench()}`;
 
+// 11, 12: the cloud SDKs through their loopback endpoints, and the database proxy beside direct
+// connections (each its own script, printing its tables).
+const script = (file: string, args: string[] = []): string => {
+  const r = Bun.spawnSync([BUN, join(ROOT, file), ...args], { stdout: "pipe", stderr: "inherit", env: process.env as Record<string, string> });
+  if (r.exitCode !== 0) throw new Error(`${file} failed (${r.exitCode})`);
+  return r.stdout.toString().trim();
+};
+const sdkEndpoints = `## Cloud SDK endpoints\n\nbench/sdk-endpoints.ts: each SDK under Node in a new process, its first token and its tenth (ten new client objects, so each asks the endpoint); the loopback endpoint beside the Unix socket, 50 connections, in turns.\n\n${script("bench/sdk-endpoints.ts")}`;
+const databaseProxy = `## Database proxy\n\nbench/dbproxy.ts: pgbench through the agent's PostgreSQL socket beside direct TCP to the same server (scram-sha-256; plain and TLS verify-full).\n\n${script("bench/dbproxy.ts", ["10"])}`;
+
 /** Debian's oidc-agent with an account made from a device-flow refresh token at the test provider. */
 async function oidcAgentReference(provider: import("../test/support/oidc.ts").TestProvider) {
   const { approveDevice } = await import("../test/support/device-approve.ts");
@@ -307,7 +319,7 @@ const table = [
   "| --- | --- | --- | --- |",
   ...rows.map((r) => `| ${r.join(" | ")} |`),
 ].join("\n");
-console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${attacks}\n\n${footprint}`);
+console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${sdkEndpoints}\n\n${databaseProxy}\n\n${attacks}\n\n${footprint}`);
 
 if (write) {
   const doc = `# Benchmarks
@@ -343,6 +355,10 @@ Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.
 ${programs}
 
 ${clients}
+
+${sdkEndpoints}
+
+${databaseProxy}
 
 ${attacks}
 
