@@ -18,6 +18,8 @@ export interface Lifecycle {
   drain: Array<(graceMs: number) => Promise<void>>;
   /** Then released in this order: credentials, files with secrets, the session token, logs, the socket. */
   release: Array<() => void>;
+  /** Given the function that stops the agent as SIGTERM does (for POST /v1/shutdown). */
+  onStopper?: (stop: (reason: string) => void) => void;
 }
 
 /** Runs until SIGTERM, SIGINT or the lifetime; resolves with the exit code once all is stopped. */
@@ -34,6 +36,7 @@ export function serveUntilStopped(life: Lifecycle): Promise<number> {
       life.log.info("agent stopped");
       resolve(0);
     };
+    life.onStopper?.((reason) => void shutdown(reason));
     process.on("SIGTERM", () => void shutdown("SIGTERM"));
     process.on("SIGINT", () => void shutdown("SIGINT"));
     process.on("SIGHUP", () => {

@@ -170,6 +170,8 @@ export async function runAgent(argv: string[]): Promise<number> {
   const configState = new ConfigReloader({ location: configLocation, initial: config, registry, store, env: process.env, log, now: Date.now, onApplied: (next) => connections.apply(next) });
   const access = createAccessControl({ accessOf: (name) => registry.definition(name)?.access, audit, confirmations });
   const pipe = process.platform === "win32" || isWindowsPipe(socketPath);
+  // Set once the agent serves: POST /v1/shutdown stops it as SIGTERM does.
+  let stopper: ((reason: string) => void) | undefined;
   let sessionToken: ReturnType<typeof createSessionToken> | undefined;
 
   const app = createApp(
@@ -191,6 +193,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt },
       config: configState,
       connections,
+      shutdown: (reason) => stopper?.(reason),
       store: {
         status: () => store.status(),
         unlock: async (passphrase) => {
@@ -258,6 +261,7 @@ export async function runAgent(argv: string[]): Promise<number> {
 
   const stopped = serveUntilStopped({
     log,
+    onStopper: (stop) => (stopper = stop),
     reload: () => configState.reload(),
     lifetimeMs,
     stopAccepting: () => listener.server.close(),

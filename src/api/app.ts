@@ -11,6 +11,7 @@ import { credentialRoutes } from "./routes/credentials.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { lockRoutes } from "./routes/lock.ts";
 import { reloadRoutes } from "./routes/reload.ts";
+import { shutdownRoutes } from "./routes/shutdown.ts";
 import { secretRoutes } from "./routes/secrets.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -69,6 +70,7 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   app.route(`${API_PREFIX}/approvals`, approvalRoutes(deps));
   app.route(`${API_PREFIX}/secrets`, secretRoutes(deps));
   app.route(`${API_PREFIX}/reload`, reloadRoutes(deps));
+  app.route(`${API_PREFIX}/shutdown`, shutdownRoutes(deps));
 
   app.notFound((c) => {
     const allow = allowedOn(c.req.path);

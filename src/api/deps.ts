@@ -62,6 +62,8 @@ export interface ApiDeps {
   config?: ConfigControl;
   /** Absent in tests of routes that do not need it. */
   store?: StoreControl;
+  /** Starts the agent's orderly shutdown (POST /v1/shutdown); absent in tests. */
+  shutdown?: (reason: string) => void;
   /** The config's connections (GET /v1/connections/NAME); absent in tests of routes that do not need it. */
   connections?: {
     get(name: string): { name: string; credential: string };

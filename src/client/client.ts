@@ -102,6 +102,11 @@ export class AgentClient {
     return this.#request("POST", `${API_PREFIX}/unlock`, { passphrase: passphrase.reveal() });
   }
 
+  /** Asks the agent to stop (its orderly shutdown): how `stop` ends an agent it cannot signal (Windows). */
+  shutdown(): Promise<{ stopping: boolean; pid: number }> {
+    return this.#request("POST", `${API_PREFIX}/shutdown`);
+  }
+
   /** Reads the config file again (the same as SIGHUP); a config_invalid error leaves the old one in force. */
   reload(): Promise<ReloadResponse> {
     return this.#request("POST", `${API_PREFIX}/reload`);

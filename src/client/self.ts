@@ -2,7 +2,8 @@
 // `bun src/main.ts` (development) the script must be named too.
 export function selfCommand(): string[] {
   const main = Bun.main;
-  const compiled = main.startsWith("/$bunfs/") || /^[A-Z]:\\~BUN\\/i.test(main);
+  // Inside a compiled binary: /$bunfs/… on Unix, B:\~BUN\… or B:/~BUN/… on Windows.
+  const compiled = main.startsWith("/$bunfs/") || /^[A-Z]:[\\/]~BUN[\\/]/i.test(main);
   return compiled ? [process.execPath] : [process.execPath, main];
 }
 

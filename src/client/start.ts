@@ -37,6 +37,7 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
 
   const logPath = join(options.logDir, "agent.log");
   const log = openLog(options.logDir, logPath);
+  if (process.platform === "win32") return startPolling(options, client, log, logPath);
   const args = ["agent", "-d", "--log-level", "info", "-a", options.socketPath, "--ready-fd", String(READY_FD)];
   if (options.configPath) args.push("--config", options.configPath);
   if (options.lifetime) args.push("-t", options.lifetime);
@@ -174,6 +175,43 @@ function readFrom(path: string, offset: number): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Windows: an extra stdio pipe for the ready signal fails there (EMFILE from Bun.spawn), so the
+ * agent is started with its output in the log and the pipe polled until it answers, the agent
+ * exits, or the deadline passes.
+ */
+async function startPolling(options: StartOptions, client: AgentClient, log: { fd: number } | null, logPath: string): Promise<StartResult> {
+  const args = ["agent", "-d", "--log-level", "info", "-a", options.socketPath];
+  if (options.configPath) args.push("--config", options.configPath);
+  if (options.lifetime) args.push("-t", options.lifetime);
+  if (options.keyring) args.push("--keyring", options.keyring);
+  const child = Bun.spawn([...selfCommand(), ...args], {
+    stdio: ["ignore", log?.fd ?? "ignore", log?.fd ?? "ignore"],
+    env: cleanChildEnv(options.env),
+    detached: true,
+  });
+  if (log) closeSync(log.fd);
+  child.unref();
+  let exited: number | null = null;
+  void child.exited.then((code) => (exited = code));
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const health = await probe(client);
+    if (health) return { health, started: true };
+    if (exited !== null) {
+      if (exited === EXIT.agentRunning) {
+        const winner = await probe(client);
+        if (winner) return { health: winner, started: false };
+      }
+      throw new CredagentError("unavailable", `the agent exited with status ${exited} before it answered; see ${logPath}`);
+    }
+    await sleep(100);
+  }
+  await stopChild(child);
+  throw new CredagentError("unavailable", `the agent did not answer within ${timeoutMs / 1000}s and was stopped; see ${logPath}`);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { AgentClient } from "../../client/client.ts";
+import { isWindowsPipe } from "../../paths.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { processEnded } from "../../identity/process-info.ts";
@@ -28,6 +29,19 @@ export const stop = defineCommand("stop", usage, shellOptions, async ({ values, 
   if (expected && expected !== String(pid)) {
     ctx.err(`credagent stop: CRED_AGENT_PID is ${expected} but the agent at ${client.socketPath} is pid ${pid}; stopping pid ${pid}\n`);
   }
+  // A named pipe's agent is on Windows, where a process gets no SIGTERM: it is asked instead.
+  if (isWindowsPipe(client.socketPath)) {
+    try {
+      await client.shutdown();
+    } catch (err) {
+      // The agent may close the connection as it stops, before its answer is read: what counts
+      // is that it stops answering, checked next.
+      if (!(err instanceof CredagentError && err.code === "unavailable")) throw err;
+    }
+    if (!(await waitUnanswered(client))) throw new CredagentError("unavailable", `agent pid ${pid} did not stop within ${STOP_WAIT_MS / 1000}s`);
+    ctx.out(unsetCode(dialect, ["CRED_SOCK", "CRED_AGENT_PID"], `Agent pid ${pid} stopped`));
+    return EXIT.ok;
+  }
   process.kill(pid, "SIGTERM");
   if (!(await waitGone(pid))) {
     throw new CredagentError("unavailable", `agent pid ${pid} did not stop within ${STOP_WAIT_MS / 1000}s; 'kill -9 ${pid}' ends it`);
@@ -35,6 +49,20 @@ export const stop = defineCommand("stop", usage, shellOptions, async ({ values, 
   ctx.out(unsetCode(dialect, ["CRED_SOCK", "CRED_AGENT_PID"], `Agent pid ${pid} killed`));
   return EXIT.ok;
 });
+
+/** Until the agent no longer answers on its pipe. */
+async function waitUnanswered(client: AgentClient): Promise<boolean> {
+  const deadline = Date.now() + STOP_WAIT_MS;
+  while (Date.now() < deadline) {
+    try {
+      await client.health();
+    } catch (err) {
+      if (err instanceof CredagentError && err.code === "agent_not_running") return true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
 
 async function waitGone(pid: number): Promise<boolean> {
   const deadline = Date.now() + STOP_WAIT_MS;

@@ -2,7 +2,9 @@
 
 export type ShellDialect = "sh" | "csh" | "fish" | "powershell";
 
-export function dialectFromShell(shell: string | undefined): ShellDialect {
+export function dialectFromShell(shell: string | undefined, platform: NodeJS.Platform = process.platform): ShellDialect {
+  // Windows has no SHELL (Git Bash and MSYS set one): PowerShell is its shell.
+  if (!shell && platform === "win32") return "powershell";
   const name = (shell ?? "").split(/[\\/]/).pop() ?? "";
   if (/csh$/.test(name)) return "csh";
   if (name === "fish") return "fish";
