@@ -21,9 +21,11 @@ mkdirSync(run, { mode: 0o700 });
 mkdirSync(join(root, "config/credagent"), { recursive: true });
 const script = join(root, "token.sh");
 writeFileSync(script, `#!/bin/sh\necho '{"access_token":"${"t".repeat(40)}","expires_in":3600}'\n`, { mode: 0o755 });
+const awsScript = join(root, "aws.sh");
+writeFileSync(awsScript, `#!/bin/sh\necho '{"Version":1,"AccessKeyId":"AKIABENCH","SecretAccessKey":"${"s".repeat(40)}","SessionToken":"${"x".repeat(300)}","Expiration":"2099-01-01T00:00:00Z"}'\n`, { mode: 0o755 });
 writeFileSync(
   join(root, "config/credagent/config.toml"),
-  `[endpoints]\nazure = true\ngcp = "gcp"\ngcp_project = "bench"\n\n[credentials.db]\nsource = "command"\ncommand = ["${script}"]\nresource = "${RESOURCE}"\n\n[credentials.gcp]\nsource = "command"\ncommand = ["${script}"]\n`,
+  `[endpoints]\nazure = true\ngcp = "gcp"\ngcp_project = "bench"\naws = "aws"\n\n[credentials.aws]\nsource = "command"\ncommand = ["${awsScript}"]\n\n[credentials.db]\nsource = "command"\ncommand = ["${script}"]\nresource = "${RESOURCE}"\n\n[credentials.gcp]\nsource = "command"\ncommand = ["${script}"]\n`,
 );
 const env: Record<string, string> = {
   PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -65,6 +67,12 @@ const SDKS: Array<{ name: string; make: string; call: string }> = [
     name: "@azure/identity DefaultAzureCredential",
     make: `new (require("@azure/identity").DefaultAzureCredential)()`,
     call: `client.getToken(${JSON.stringify(`${RESOURCE}/.default`)}).then((t) => t.token)`,
+  },
+  {
+    // A new provider function each time: the SDK caches credentials inside one.
+    name: "@aws-sdk/credential-providers fromContainerMetadata()",
+    make: `require("@aws-sdk/credential-providers").fromContainerMetadata()`,
+    call: `client().then((c) => c.accessKeyId)`,
   },
   {
     name: "google-auth-library GoogleAuth().getAccessToken()",
