@@ -116,7 +116,8 @@ test.skipIf(!KUBECTL)("kubectl authenticates with the token through the exec plu
           apiVersion: "v1",
           kind: "Config",
           clusters: [{ name: "c", cluster: { server: `https://127.0.0.1:${api.port}`, "certificate-authority-data": readFileSync(cert).toString("base64") } }],
-          users: [{ name: "u", user: { exec: { apiVersion, command: BIN, args: ["kube-credential", "kube"], interactiveMode: "Never", env: [{ name: "CRED_SOCK", value: box.socket }] } } }],
+          // interactiveMode is required in v1 and unknown to the v1beta1 of older kubectl (Debian's 1.20).
+          users: [{ name: "u", user: { exec: { apiVersion, command: BIN, args: ["kube-credential", "kube"], ...(apiVersion.endsWith("/v1") ? { interactiveMode: "Never" } : {}), env: [{ name: "CRED_SOCK", value: box.socket }] } } }],
           contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
           "current-context": "x",
         }),
