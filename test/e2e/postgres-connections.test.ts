@@ -20,6 +20,7 @@ if (unavailable) console.warn(`skipping the PostgreSQL connection tests: ${unava
 const PYTHON = "/usr/bin/python3"; // Debian's, which sees Debian's python3-psycopg
 const havePsycopg = existsSync("/usr/lib/python3/dist-packages/psycopg");
 if (!unavailable && !havePsycopg && process.env.CI === "true") throw new Error("CI=true and python3-psycopg is missing: test/run.sh installs it");
+if (!unavailable && !havePsycopg) console.warn("skipping the psycopg app: python3-psycopg is not installed (apt-get install python3-psycopg)");
 
 const CLIENTS = resolve(import.meta.dir, "../../clients");
 const LIFETIME_S = 12; // refreshed at 70-80%: a rotation every ~9 s
@@ -162,13 +163,15 @@ test.skipIf(unavailable !== null)(
     };
     const [node, python, psql] = await Promise.all([
       spawn(["node", nodeFile]),
-      havePsycopg ? spawn([PYTHON, pyFile]) : Promise.resolve({ code: 0, stderr: "", stdout: JSON.stringify({ ok: RUN_S - 2, retried: 0, failed: 0, errors: [], passwords: 4, skipped: true }) }),
+      havePsycopg ? spawn([PYTHON, pyFile]) : Promise.resolve(null),
       psqlLoop(),
     ]);
     expect(node.stderr).toBe("");
-    expect(python.stderr).toBe("");
-    const results = { node: JSON.parse(node.stdout), python: JSON.parse(python.stdout), psql };
-    console.log(`connections over ${RUN_S} s: ${JSON.stringify({ node: { ...results.node, errors: undefined }, python: { ...results.python, errors: undefined }, psql: { ...psql, errors: undefined } })}`);
+    expect(python?.stderr ?? "").toBe("");
+    // Only the apps that ran: without psycopg (outside CI only) the Python one is left out, said above.
+    const results: Record<string, { ok: number; retried: number; failed: number; errors: string[]; passwords?: number }> = { node: JSON.parse(node.stdout), psql };
+    if (python) results.python = JSON.parse(python.stdout);
+    console.log(`connections over ${RUN_S} s: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { ...r, errors: undefined }])))}`);
     for (const [app, r] of Object.entries(results)) {
       expect({ app, failed: r.failed, errors: r.errors }).toEqual({ app, failed: 0, errors: [] });
       expect(r.ok).toBeGreaterThanOrEqual(RUN_S - 3);
@@ -176,7 +179,7 @@ test.skipIf(unavailable !== null)(
       expect(r.retried).toBeLessThanOrEqual(4);
     }
     // Three rotations at least: four passwords seen by the node app.
-    expect(results.node.passwords).toBeGreaterThanOrEqual(4);
+    expect(results.node!.passwords).toBeGreaterThanOrEqual(4);
 
     // The rotation is real: the first password is refused by the server now.
     const stale = await spawn([cluster.bin("psql"), "-X", "-h", "127.0.0.1", "-p", String(cluster.port), "-U", "app", "-d", "app", "-w", "-c", "select 1"], { PGPASSWORD: first.password, PGCONNECT_TIMEOUT: "5" });
