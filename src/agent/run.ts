@@ -130,11 +130,12 @@ export async function runAgent(argv: string[]): Promise<number> {
       }
     },
   });
-  registry.apply(toDefinitions(config, process.env, store));
+  registry.apply(toDefinitions(config, process.env, store), { prefetch: false });
   if (config.credentials.some((c) => c.source !== "static")) {
     const restored = await restoreTokens(store, registry, Date.now(), log);
     if (restored > 0) log.info("cached tokens restored", { count: restored });
   }
+  registry.prefetchAll();
   connections.apply(config, registry);
 
   const audit = new AuditLog(stateDir(pathEnv), (err) => log.warn("cannot write the audit log", { error: describe(err) }));
