@@ -27,12 +27,17 @@ export function templateValues(token: Token): Record<string, string> {
   return values;
 }
 
+/**
+ * Where the pgpass file's passwords come from (the registry), passed at each write rather than
+ * held: the registry's token events rewrite the file, so neither is built before the other.
+ */
+export type TokenHolder = Pick<CredentialRegistry, "get">;
+
 export class ConnectionTable {
   #connections: ConnectionConfig[] = [];
 
   constructor(
     private readonly deps: {
-      registry: Pick<CredentialRegistry, "get" | "definition">;
       /** Where the pgpass file lives: in the agent's 0700 runtime directory. */
       pgpassPath: string;
       log: Logger;
@@ -40,20 +45,15 @@ export class ConnectionTable {
   ) {}
 
   /** Takes the connections of a (re)loaded config; the pgpass file follows at once. */
-  apply(config: AgentConfig): void {
+  apply(config: AgentConfig, tokens: TokenHolder): void {
     this.#connections = config.connections;
-    this.writePgpass();
+    this.writePgpass(tokens);
   }
 
   get(name: string): ConnectionConfig {
     const connection = this.#connections.find((c) => c.name === name);
     if (!connection) throw new CredagentError("not_found", `no connection named '${name}' is configured (the config's [connections.${name}])`);
     return connection;
-  }
-
-  /** The credentials a pgpass line depends on: kept fresh without waiting for a request. */
-  keptFresh(config: AgentConfig): Set<string> {
-    return new Set(config.connections.filter((c) => c.pgpass).map((c) => c.credential));
   }
 
   /** The pgpass file's path while the config has pgpass entries, else null. */
@@ -71,7 +71,7 @@ export class ConnectionTable {
   }
 
   /** Rewrites the pgpass file from the tokens held now; a credential without one is left out until it has one. */
-  writePgpass(): void {
+  writePgpass(tokens: TokenHolder): void {
     const path = this.pgpassFile();
     if (path === null) {
       removePgpassFile(this.deps.pgpassPath);
@@ -82,7 +82,7 @@ export class ConnectionTable {
       if (!connection.pgpass) continue;
       let token: Token | undefined;
       try {
-        token = this.deps.registry.get(connection.credential).current();
+        token = tokens.get(connection.credential).current();
       } catch {
         continue;
       }

@@ -109,10 +109,9 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
 
   const startedAt = Date.now();
-  const connections: ConnectionTable = new ConnectionTable({
+  const connections = new ConnectionTable({
     // Beside the socket, in the user's runtime directory (a pipe has none: the state directory).
     pgpassPath: isWindowsPipe(socketPath) ? join(stateDir(pathEnv), "pgpass") : join(dirname(socketPath), "credagent", "pgpass"),
-    registry: { get: (name) => registry.get(name), definition: (name) => registry.definition(name) },
     log,
   });
   const registry: CredentialRegistry = new CredentialRegistry({
@@ -123,7 +122,7 @@ export async function runAgent(argv: string[]): Promise<number> {
         log.info("token obtained", { credential: event.name, expires_at: iso(event.token.expiresAt), refresh_at: iso(event.refreshAt) });
         const def = registry.definition(event.name);
         if (event.persist && def) persistToken(store, event.name, def.fingerprint, event.token, log);
-        if (connections.pgpassFile() !== null) connections.writePgpass();
+        if (connections.pgpassFile() !== null) connections.writePgpass(registry);
       } else if (event.kind === "idle") {
         log.info("credential idle: not refreshed until asked for again", { credential: event.name, last_asked_at: iso(event.lastAskedAt) });
       } else {
@@ -131,13 +130,20 @@ export async function runAgent(argv: string[]): Promise<number> {
       }
     },
   });
-  registry.apply(toDefinitions(config, process.env, store));
+  registry.apply(toDefinitions(config, process.env, store), { prefetch: false });
   if (config.credentials.some((c) => c.source !== "static")) {
     const restored = await restoreTokens(store, registry, Date.now(), log);
     if (restored > 0) log.info("cached tokens restored", { count: restored });
   }
-  connections.apply(config);
+  registry.prefetchAll();
+  connections.apply(config, registry);
 
+  const audit = new AuditLog(stateDir(pathEnv), (err) => log.warn("cannot write the audit log", { error: describe(err) }));
+  const confirmations = new ConfirmationBroker({
+    timeoutMs: config.confirmTimeoutMs,
+    log,
+    desktopPrompt: (question, timeoutMs) => desktopPrompt(question, timeoutMs),
+  });
   const lock = new AgentLock({
     hash: (passphrase) => Bun.password.hash(passphrase, { algorithm: "argon2id" }),
     verify: (passphrase, hash) => Bun.password.verify(passphrase, hash),
@@ -156,18 +162,11 @@ export async function runAgent(argv: string[]): Promise<number> {
     onUnlock: async () => {
       const restored = await restoreTokens(store, registry, Date.now(), log);
       registry.prefetchAll();
-      connections.writePgpass();
+      connections.writePgpass(registry);
       log.info("agent unlocked", { cached_tokens_restored: restored });
     },
   });
-
-  const audit = new AuditLog(stateDir(pathEnv), (err) => log.warn("cannot write the audit log", { error: describe(err) }));
-  const confirmations = new ConfirmationBroker({
-    timeoutMs: config.confirmTimeoutMs,
-    log,
-    desktopPrompt: (question, timeoutMs) => desktopPrompt(question, timeoutMs),
-  });
-  const configState = new ConfigReloader({ location: configLocation, initial: config, registry, store, env: process.env, log, now: Date.now, onApplied: (next) => connections.apply(next) });
+  const configState = new ConfigReloader({ location: configLocation, initial: config, registry, store, env: process.env, log, now: Date.now, onApplied: (next) => connections.apply(next, registry) });
   const access = createAccessControl({ accessOf: (name) => registry.definition(name)?.access, audit, confirmations });
   const pipe = process.platform === "win32" || isWindowsPipe(socketPath);
   // Set once the agent serves: POST /v1/shutdown stops it as SIGTERM does.

@@ -33,7 +33,11 @@ export class CredentialRegistry {
 
   constructor(private readonly deps: CredentialDeps) {}
 
-  apply(definitions: Iterable<CredentialDefinition>): ApplyResult {
+  /**
+   * `prefetch: false` leaves the credentials configured to be kept fresh for a later prefetchAll():
+   * at start, cached tokens are restored first, so that a restart costs them no fetch.
+   */
+  apply(definitions: Iterable<CredentialDefinition>, options: { prefetch?: boolean } = {}): ApplyResult {
     const result: ApplyResult = { added: [], changed: [], removed: [], kept: [] };
     const next = new Map<string, { def: CredentialDefinition; credential: ManagedCredential }>();
     for (const def of definitions) {
@@ -49,7 +53,7 @@ export class CredentialRegistry {
       const credential = new ManagedCredential(def.name, def.createSource(), def.policy, this.deps);
       next.set(def.name, { def, credential });
       (old ? result.changed : result.added).push(def.name);
-      if (def.prefetch) credential.prefetch();
+      if (def.prefetch && options.prefetch !== false) credential.prefetch();
     }
     for (const [name, old] of this.#entries) {
       const replacement = next.get(name);
@@ -92,7 +96,7 @@ export class CredentialRegistry {
     return this.#entries.size;
   }
 
-  /** Starts fetching the credentials configured to be kept fresh that hold no token (after an unlock). */
+  /** Starts fetching the credentials configured to be kept fresh that hold no token (at start, after an unlock). */
   prefetchAll(): void {
     for (const { def, credential } of this.#entries.values()) if (def.prefetch && !credential.current()) credential.prefetch();
   }

@@ -137,7 +137,7 @@ describe("issuer mismatch", () => {
   beforeAll(async () => {
     provider = await TestProvider.create(60);
   });
-  afterAll(() => provider?.stop());
+  afterAll(() => provider?.close());
 
   test("names the issuer configured and the one the provider announced", async () => {
     const box = sandbox();

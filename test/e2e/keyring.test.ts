@@ -84,6 +84,20 @@ describe.if(enabled)("secrets in the OS keyring", () => {
     expect(box.agentLog).toContain("cached tokens restored count=1");
   });
 
+  test("a prefetched credential is restored from the cache too: its restart costs no new fetch", async () => {
+    const box = sandbox();
+    const name = unique("kept");
+    const src = countingSource(box, name, 3600);
+    box.writeConfig(`[credentials.${name}]\nsource = "command"\ncommand = ["${src.script}"]\nprefetch = true\n`);
+    await box.start();
+    await waitFor(() => secretTool(["lookup", "service", "credagent", "username", `token:${name}`]).code === 0, 5_000, "the prefetched token in the keyring");
+    expect((await box.run(["stop"])).code).toBe(0);
+    await box.start();
+    expect((await box.run(["get", name])).stdout).toBe(`${name}-1\n`);
+    expect(src.count()).toBe(1);
+    expect(box.agentLog).toContain("cached tokens restored count=1");
+  });
+
   test("with the Secret Service gone: clear errors naming the backend; other credentials still served", async () => {
     const box = sandbox();
     const name = unique("pw");

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { DEFAULT_POLICY } from "../../../src/refresh/policy.ts";
+import { Secret } from "../../../src/secret.ts";
 import { CredentialRegistry, type CredentialDefinition } from "../../../src/refresh/registry.ts";
 import { FakeClock } from "../../support/fake-clock.ts";
 import { FakeSource } from "../../support/fake-source.ts";
@@ -40,5 +41,23 @@ describe("CredentialRegistry", () => {
     await clock.advance(0);
     expect(source.calls).toBe(1);
     expect(registry.get("p").snapshot().state).toBe("fresh");
+  });
+
+  test("prefetch held back at apply: prefetchAll fetches only what no seeded token covers", async () => {
+    const clock = new FakeClock();
+    const seeded = new FakeSource(clock);
+    const empty = new FakeSource(clock);
+    const registry = new CredentialRegistry({ clock, random: () => 0.5 });
+    const def = (name: string, source: FakeSource): CredentialDefinition => ({ name, fingerprint: "x", policy: DEFAULT_POLICY, prefetch: true, createSource: () => source });
+    registry.apply([def("seeded", seeded), def("empty", empty)], { prefetch: false });
+    await clock.advance(0);
+    expect(seeded.calls + empty.calls).toBe(0);
+    const now = clock.now();
+    registry.get("seeded").seed({ value: new Secret("cached"), tokenType: "Bearer", obtainedAt: now, expiresAt: now + 3_600_000 });
+    registry.prefetchAll();
+    await clock.advance(0);
+    expect(seeded.calls).toBe(0);
+    expect(empty.calls).toBe(1);
+    expect(registry.get("seeded").snapshot().state).toBe("fresh");
   });
 });
