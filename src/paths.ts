@@ -65,8 +65,18 @@ export function configPath(p: PathEnv, flag?: string): { path: string; explicit:
 
 /** The session token's file: beside the socket, or for a named pipe in the user's state directory. */
 export function sessionTokenPath(socketPath: string, p: PathEnv): string {
-  if (isWindowsPipe(socketPath)) return join(stateDir(p), "session-token");
+  if (isWindowsPipe(socketPath)) return join(stateDir(p), `${pipeLeaf(socketPath)}.token`);
   return `${socketPath}.token`;
+}
+
+/** A named pipe's single-instance lock file, in the user's state directory (a pipe has no directory). */
+export function pipeLockPath(pipe: string, p: PathEnv): string {
+  return join(stateDir(p), `${pipeLeaf(pipe)}.lock`);
+}
+
+/** `\\.\pipe\credagent-alice` is `credagent-alice`: one agent's files per pipe name. */
+function pipeLeaf(pipe: string): string {
+  return pipe.replace(/^\\\\[.?]\\pipe\\/i, "").replace(/[\\/:*?"<>|]/g, "-");
 }
 
 /** $XDG_DATA_HOME/credagent/store: the encrypted file store. */

@@ -6,7 +6,7 @@ import { parseDuration } from "../duration.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import { controllingTerminal } from "../identity/process-info.ts";
-import { configPath, currentPathEnv, defaultSocketPath, fileStoreDir, isWindowsPipe, sessionTokenPath, stateDir } from "../paths.ts";
+import { configPath, currentPathEnv, defaultSocketPath, fileStoreDir, isWindowsPipe, pipeLockPath, sessionTokenPath, stateDir } from "../paths.ts";
 import { desktopPrompt } from "../platform/desktop-prompt.ts";
 import { disableTracing, overwriteFreedNativeMemory, raiseOpenFileLimit, takeEnvironmentValue } from "../platform/process-hardening.ts";
 import { systemClock } from "../refresh/clock.ts";
@@ -227,7 +227,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   let listener: UnixListener;
   try {
     const onConnection = (socket: import("node:net").Socket) => server.onConnection(socket);
-    listener = activation ? await listenActivated(activation, process.getuid?.() ?? 0, onConnection) : await listenLocal(socketPath, onConnection);
+    listener = activation ? await listenActivated(activation, process.getuid?.() ?? 0, onConnection) : await listenLocal(socketPath, pipeLockPath(socketPath, pathEnv), onConnection);
   } catch (err) {
     if (err instanceof CredagentError && err.code === "agent_running") {
       stderr(`credagent: ${err.message}\n`);

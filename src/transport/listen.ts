@@ -2,11 +2,14 @@ import type net from "node:net";
 import { isWindowsPipe } from "../paths.ts";
 import type { UnixListener } from "./unix.ts";
 
-/** The one facade over the platform's local transport. */
-export async function listenLocal(path: string, onConnection: (socket: net.Socket) => void): Promise<UnixListener> {
+/**
+ * The one facade over the platform's local transport. A socket's single-instance lock lives beside
+ * it; a pipe has no directory, so its lock is `pipeLockPath` (paths.ts: in the user's state directory).
+ */
+export async function listenLocal(path: string, pipeLockPath: string, onConnection: (socket: net.Socket) => void): Promise<UnixListener> {
   if (process.platform === "win32" || isWindowsPipe(path)) {
     const { listenPipe } = await import("./windows.ts");
-    return listenPipe(path, onConnection);
+    return listenPipe(path, pipeLockPath, onConnection);
   }
   const { listenUnix } = await import("./unix.ts");
   return listenUnix(path, process.getuid?.() ?? 0, onConnection);

@@ -8,6 +8,8 @@ import {
   configPath,
   defaultSocketPath,
   isPrivateDirOf,
+  pipeLockPath,
+  sessionTokenPath,
   stateDir,
   windowsPipeName,
   type PathEnv,
@@ -73,6 +75,16 @@ describe("paths", () => {
     expect(defaultSocketPath(win)).toBe("\\\\.\\pipe\\credagent-CORP-alice");
     expect(windowsPipeName("bob smith")).toBe("\\\\.\\pipe\\credagent-bob-smith");
     expect(configPath({ ...win, env: { APPDATA: "C:\\Users\\alice\\AppData\\Roaming" } }).path).toContain("credagent");
+  });
+
+  test("Windows: a pipe's session token and lock file are named after the pipe, in the user's state directory", () => {
+    const win: PathEnv = { env: { LOCALAPPDATA: "C:\\Users\\alice\\AppData\\Local" }, platform: "win32", uid: -1, home: "C:\\Users\\alice", username: "alice" };
+    const pipe = "\\\\.\\pipe\\credagent-alice";
+    expect(sessionTokenPath(pipe, win)).toBe(join("C:\\Users\\alice\\AppData\\Local", "credagent", "credagent-alice.token"));
+    expect(pipeLockPath(pipe, win)).toBe(join("C:\\Users\\alice\\AppData\\Local", "credagent", "credagent-alice.lock"));
+    // Another pipe name, other files: two agents on two pipes do not share a token.
+    expect(sessionTokenPath("\\\\.\\pipe\\work", win)).toEndWith("work.token");
+    expect(sessionTokenPath("/run/user/1/cred.sock", win)).toBe("/run/user/1/cred.sock.token");
   });
 
   test("config and state follow XDG", () => {
