@@ -15,6 +15,7 @@ args=()
 if [ -n "$target" ]; then
   out="build/credagent-${target#bun-}"
   args+=(--target="$target")
+  scripts/target-binding.sh "$target"
 fi
 mkdir -p build
 exec node_modules/.bin/bun build src/main.ts --compile --minify --bytecode --format=esm --splitting --sourcemap=none \

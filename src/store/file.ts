@@ -173,6 +173,20 @@ function fileName(account: string): string {
   return `${Buffer.from(account, "utf8").toString("base64url")}${ENTRY_SUFFIX}`;
 }
 
+/**
+ * Makes a rename in `dir` durable. Windows refuses a directory handle to FlushFileBuffers (EPERM);
+ * there NTFS journals the rename itself, and the entry's own fsync before it is what keeps it whole.
+ */
+function syncDirectory(dir: string): void {
+  if (process.platform === "win32") return;
+  const dirFd = openSync(dir, constants.O_RDONLY);
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
 /** Temp file, fsync, rename, fsync the directory: a crash leaves the old entry or the new one, never half of one. */
 function atomicWrite(dir: string, name: string, data: string): void {
   const tmp = join(dir, `.${name}.${process.pid}.${crypto.randomUUID()}.tmp`);
@@ -184,12 +198,7 @@ function atomicWrite(dir: string, name: string, data: string): void {
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, join(dir, name));
-    const dirFd = openSync(dir, constants.O_RDONLY);
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    syncDirectory(dir);
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });

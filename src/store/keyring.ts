@@ -15,6 +15,24 @@ const HINT: Partial<Record<NodeJS.Platform, string>> = {
   win32: "is the Windows Credential Manager available for your user?",
 };
 
+/**
+ * The account of the store's own index of its accounts, where listing cannot be trusted. Not a
+ * credential's account: those all have a `kind:` prefix (store.ts).
+ */
+export const INDEX_ACCOUNT = "index";
+
+export interface OsKeyringOptions {
+  /**
+   * Keep an index of the accounts in an entry of its own, and list from it as well as from the
+   * library. On by default on Windows: the library lists with CredEnumerateW and a target filter,
+   * which finds nothing under Wine 8 and is not something this project can test on Windows itself;
+   * without a listing, `secret list` and the token cache's restore at start would see nothing.
+   */
+  index?: boolean;
+  /** List from the library at all (off in tests of the index alone). */
+  enumerate?: boolean;
+}
+
 /** The OS keyring: Secret Service, Keychain or Credential Manager, through @napi-rs/keyring. */
 export class OsKeyringStore implements SecretStore {
   readonly backend = "os" as const;
@@ -24,13 +42,21 @@ export class OsKeyringStore implements SecretStore {
   // reused, or a loop of new entries runs out of file descriptors.
   readonly #entries = new Map<string, AsyncEntry>();
 
-  private constructor(private readonly service: string) {
+  readonly #index: boolean;
+  readonly #enumerate: boolean;
+
+  private constructor(
+    private readonly service: string,
+    options: OsKeyringOptions,
+  ) {
+    this.#index = options.index ?? process.platform === "win32";
+    this.#enumerate = options.enumerate ?? true;
     this.description = `the OS keyring (${process.platform === "linux" ? "Secret Service" : process.platform === "darwin" ? "Keychain" : "Credential Manager"}, service '${service}')`;
   }
 
   /** Opens the keyring and checks that it answers. */
-  static async open(service = SERVICE): Promise<OsKeyringStore> {
-    const store = new OsKeyringStore(service);
+  static async open(service = SERVICE, options: OsKeyringOptions = {}): Promise<OsKeyringStore> {
+    const store = new OsKeyringStore(service, options);
     await store.entries();
     return store;
   }
@@ -43,15 +69,56 @@ export class OsKeyringStore implements SecretStore {
 
   async set(account: string, value: Secret): Promise<void> {
     await this.#call("write", () => this.#entry(account).setSecret(value.bytes()));
+    if (this.#index) await this.#updateIndex((accounts) => !accounts.has(account) && accounts.add(account) !== undefined);
   }
 
   async delete(account: string): Promise<boolean> {
-    return this.#call("delete", () => this.#entry(account).deleteCredential());
+    const deleted = await this.#call("delete", () => this.#entry(account).deleteCredential());
+    if (this.#index) await this.#updateIndex((accounts) => accounts.delete(account));
+    return deleted;
   }
 
   async entries(): Promise<Map<string, Secret>> {
-    const found = await this.#call("list", () => findCredentialsAsync(this.service));
-    return new Map(found.map((c) => [c.account, new Secret(c.password)]));
+    const found = this.#enumerate ? await this.#call("list", () => findCredentialsAsync(this.service)) : [];
+    const entries = new Map(found.filter((c) => c.account !== INDEX_ACCOUNT).map((c) => [c.account, new Secret(c.password)]));
+    if (!this.#index) return entries;
+    for (const account of await this.#readIndex()) {
+      if (entries.has(account)) continue;
+      const value = await this.get(account);
+      if (value) entries.set(account, value);
+    }
+    return entries;
+  }
+
+  async #readIndex(): Promise<Set<string>> {
+    const raw = await this.get(INDEX_ACCOUNT);
+    if (!raw) return new Set();
+    try {
+      const parsed: unknown = JSON.parse(new TextDecoder().decode(raw.bytes()));
+      return new Set(Array.isArray(parsed) ? parsed.filter((a): a is string => typeof a === "string") : []);
+    } catch {
+      // A damaged index lists nothing; the next write rebuilds it from what is written then.
+      return new Set();
+    } finally {
+      raw.wipe();
+    }
+  }
+
+  /**
+   * Read, change, write back only when it changed: a token cache rewriting its entry every hour
+   * costs no index write. Two processes adding different accounts at the same instant can lose one
+   * from the index (the keyring has no transactions); what is lost is listing only: get() of that
+   * account still finds it, and the next set() of it puts it back.
+   */
+  async #updateIndex(change: (accounts: Set<string>) => boolean): Promise<void> {
+    const accounts = await this.#readIndex();
+    if (!change(accounts)) return;
+    const value = new Secret(new TextEncoder().encode(JSON.stringify([...accounts].sort())));
+    try {
+      await this.#call("write", () => this.#entry(INDEX_ACCOUNT).setSecret(value.bytes()));
+    } finally {
+      value.wipe();
+    }
   }
 
   #entry(account: string): AsyncEntry {
