@@ -36,6 +36,16 @@ export function promptHidden(question: string, err: (text: string) => void): Pro
 
 /** All of standard input, less one trailing newline. */
 export async function readStdinValue(): Promise<string> {
-  const text = await new Response(Bun.stdin.stream()).text();
+  const text = process.platform === "win32" ? await readStdinWindows() : await new Response(Bun.stdin.stream()).text();
   return text.replace(/\r?\n$/, "");
+}
+
+/**
+ * On Windows Bun.stdin opens standard input as a file, which fails with EBADF when it is a pipe
+ * (seen under Wine with `echo x | credagent secret set NAME --stdin`); reading handle 0 directly
+ * works for pipes and files alike.
+ */
+async function readStdinWindows(): Promise<string> {
+  const { readFileSync } = await import("node:fs");
+  return readFileSync(0, "utf8");
 }

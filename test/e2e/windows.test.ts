@@ -1,14 +1,17 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 // The Windows build against its named pipe, under Wine (Debian's wine64 8.0), with the compiled
 // .exe: the agent serves the pipe, and the CLI reaches it over node:http (Bun's fetch cannot open a
-// pipe). Wine's quirks are worked around here, never in the product: Bun's executables need
-// bcryptprimitives.dll!ProcessPrng, which Wine 8 lacks (test/support/windows/bcryptprimitives.c);
-// Wine's helper processes inherit stdio, so every output goes to a file, never a pipe; the OS
-// keyring addon does not load under Wine 8 without a path quirk, so these tests use command
-// credentials, which need no store.
+// pipe). Wine's quirks are worked around here, never in the product:
+// - Bun's executables need bcryptprimitives.dll!ProcessPrng, which Wine 8 lacks
+//   (test/support/windows/bcryptprimitives.c);
+// - Wine's helper processes inherit stdio, so every output goes to a file, never a pipe;
+// - the OS keyring binding Bun embeds in the .exe is written to a temporary path from which Wine 8's
+//   LoadLibrary fails ("Module not found"); the same file loads from a Z: path, so the tests name it
+//   with NAPI_RS_NATIVE_LIBRARY_PATH (@napi-rs/keyring's own override).
+// Standard input is given from files; piped input is tested once, as a user would pipe it.
 
 const ROOT = resolve(import.meta.dir, "../..");
 const WINE = "/usr/lib/wine/wine64";
@@ -19,8 +22,13 @@ if (missing && process.env.CI === "true") throw new Error(`CI=true and ${missing
 if (missing) console.warn(`skipping the Windows tests: ${missing} is not installed (apt-get install wine64 gcc-mingw-w64-x86-64-win32)`);
 
 const EXE = join(ROOT, "build/credagent-windows-x64.exe");
+const BINDING = join(ROOT, "node_modules/@napi-rs/keyring-win32-x64-msvc/keyring.win32-x64-msvc.node");
 let dir: string;
 let env: Record<string, string>;
+let probe: string;
+
+/** A Linux path as Windows programs under Wine see it (Z: is the Linux root in every prefix). */
+const winPath = (path: string) => `Z:${path.replaceAll("/", "\\")}`;
 
 beforeAll(async () => {
   if (missing) return;
@@ -29,94 +37,218 @@ beforeAll(async () => {
   if (build.exitCode !== 0) throw new Error(`the Windows build failed: ${build.stderr}`);
   const prefix = Bun.spawnSync([join(ROOT, "test/support/windows/prefix.sh"), join(dir, "prefix")], { stdout: "pipe", stderr: "pipe", timeout: 120_000 });
   if (prefix.exitCode !== 0) throw new Error(`the Wine prefix could not be made: ${prefix.stderr}`);
+  // One small Windows program for two jobs: a command credential that counts its fetches (each
+  // token says how many fetches made it), and a client that asks the pipe without the session token.
+  const source = join(dir, "probe.ts");
+  writeFileSync(
+    source,
+    `import { readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+const [mode, arg] = process.argv.slice(2);
+if (mode === "count") {
+  let n = 0;
+  try { n = Number(readFileSync(arg, "utf8")); } catch {}
+  writeFileSync(arg, String(n + 1));
+  console.log("tok-" + (n + 1));
+} else {
+  const alive = setInterval(() => {}, 60_000);
+  request({ socketPath: arg, path: "/v1/credentials/db", headers: { host: "localhost" } }, (res) => {
+    let body = ""; res.on("data", (d) => (body += d)); res.on("end", () => { console.log(res.statusCode, body); clearInterval(alive); });
+  }).on("error", (e) => { console.log("error", e.message); clearInterval(alive); }).end();
+}`,
+  );
+  probe = join(dir, "probe.exe");
+  const built = Bun.spawnSync([join(ROOT, "node_modules/.bin/bun"), "build", source, "--compile", "--target=bun-windows-x64", "--outfile", probe], { stdout: "pipe", stderr: "pipe" });
+  if (built.exitCode !== 0) throw new Error(`the probe did not build: ${built.stderr}`);
   mkdirSync(join(dir, "cfg"));
-  writeFileSync(join(dir, "cfg", "config.toml"), `[credentials.db]\nsource = "command"\ncommand = ["cmd", "/c", "echo", "tok-123"]\n`);
   env = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: dir,
     WINEPREFIX: join(dir, "prefix"),
     WINEDEBUG: "-all",
     WINEDLLOVERRIDES: "mscoree,mshtml=",
-    // Z: is the Linux root in every Wine prefix.
-    CREDAGENT_CONFIG: `Z:${join(dir, "cfg", "config.toml").replaceAll("/", "\\")}`,
+    NAPI_RS_NATIVE_LIBRARY_PATH: winPath(BINDING),
   };
 }, 180_000);
+
+afterEach(async () => {
+  if (missing || !dir) return;
+  // No agent outlives its test, whatever happened in it; each test starts with an empty file store.
+  await wine([EXE, "stop"]);
+  rmSync(join(stateDir(), "store"), { recursive: true, force: true });
+});
 
 afterAll(async () => {
   if (missing || !dir) return;
   // Every Wine process of this prefix, whatever happened.
   Bun.spawnSync([WINESERVER, "-k"], { env });
+  Bun.spawnSync([WINESERVER, "-w"], { env, timeout: 30_000 });
   rmSync(dir, { recursive: true, force: true });
 });
 
 /** The prefix's user directory (Wine names it after the Unix user). */
 function userDir(): string {
-  const { readdirSync } = require("node:fs") as typeof import("node:fs");
-  return readdirSync(join(dir, "prefix/drive_c/users")).find((d) => d !== "Public")!;
+  return join(dir, "prefix/drive_c/users", readdirSync(join(dir, "prefix/drive_c/users")).find((d) => d !== "Public")!);
+}
+const stateDir = () => join(userDir(), "AppData/Local/credagent");
+
+/** A config file for this test: a counting command credential `db`, a static `pw`, the given store. */
+function config(name: string, keyring: "os" | "file"): { CREDAGENT_CONFIG: string; counter: string } {
+  const counter = join(dir, `${name}.count`);
+  const path = join(dir, "cfg", `${name}.toml`);
+  writeFileSync(
+    path,
+    `keyring = "${keyring}"\n` +
+      `[credentials.db]\nsource = "command"\ncommand = [${JSON.stringify(winPath(probe))}, "count", ${JSON.stringify(winPath(counter))}]\nlifetime = "1h"\n` +
+      `[credentials.pw]\nsource = "static"\nlifetime = "1h"\n`,
+  );
+  return { CREDAGENT_CONFIG: winPath(path), counter };
 }
 
 let seq = 0;
-/** Runs a Windows program under Wine, its output captured in files. */
-async function wine(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs a Windows program under Wine, its output captured in files; `stdin` is a file's contents. */
+async function wine(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const n = seq++;
   const out = join(dir, `out-${n}`);
   const err = join(dir, `err-${n}`);
-  const proc = Bun.spawn([WINE, ...args], { env, cwd: dir, stdin: "ignore", stdout: Bun.file(out), stderr: Bun.file(err) });
-  const code = await Promise.race([proc.exited, Bun.sleep(timeoutMs).then(() => -1)]);
+  let stdin: "ignore" | ReturnType<typeof Bun.file> = "ignore";
+  if (options.stdin !== undefined) {
+    writeFileSync(join(dir, `in-${n}`), options.stdin);
+    stdin = Bun.file(join(dir, `in-${n}`));
+  }
+  const proc = Bun.spawn([WINE, ...args], { env: { ...env, ...options.env }, cwd: dir, stdin, stdout: Bun.file(out), stderr: Bun.file(err) });
+  const code = await Promise.race([proc.exited, Bun.sleep(options.timeoutMs ?? 60_000).then(() => -1)]);
   if (code === -1) proc.kill("SIGKILL");
   const read = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").replaceAll("\r\n", "\n") : "");
   return { code, stdout: read(out), stderr: read(err) };
 }
 
 test.skipIf(missing !== null)(
-  "the .exe under Wine: start (PowerShell by default), status, list, get, get --json, exec, an orderly stop over the pipe; no session token, no answer",
+  "the .exe under Wine: start (PowerShell by default, sh on request), status, list, get, get --json, exec, refresh; no session token, no answer; one agent per pipe; an orderly stop over the pipe",
   async () => {
+    const cfg = config("basic", "file");
+    const opts = { env: { CREDAGENT_CONFIG: cfg.CREDAGENT_CONFIG, CREDAGENT_FILE_PASSPHRASE: "file-pass" } };
     expect((await wine([EXE, "version"])).stdout).toMatch(/^credagent \d+\.\d+\.\d+\n$/);
     // start: the agent detached, ready when its pipe answers; PowerShell code by default (no SHELL).
-    const started = await wine([EXE, "start"]);
-    // Without an OS keyring (under Wine) start says the file store waits for its passphrase: a notice, not a failure.
-    expect(started.stderr).not.toContain("credagent start:");
+    const started = await wine([EXE, "start"], opts);
+    expect(started.stderr).toBe("");
     expect(started.code).toBe(0);
     expect(started.stdout).toMatch(/^\$env:CRED_SOCK = '\\\\\.\\pipe\\credagent-[^']+';\n\$env:CRED_AGENT_PID = '\d+';\n/);
-    expect((await wine([EXE, "start", "-s"])).stdout).toContain("CRED_SOCK=");
-    const status = await wine([EXE, "status"]);
+    const pid = /CRED_AGENT_PID = '(\d+)'/.exec(started.stdout)![1];
+    // A second start finds the agent answering and starts none.
+    const again = await wine([EXE, "start", "-s"], opts);
+    expect(again.stdout).toContain("CRED_SOCK='\\\\.\\pipe\\credagent-");
+    expect(again.stdout).toContain(`CRED_AGENT_PID=${pid};`);
+    // One agent per pipe, even where Wine ignores FILE_FLAG_FIRST_PIPE_INSTANCE: the lock file says no.
+    const second = await wine([EXE, "agent", "-d"], opts);
+    expect(second.code).toBe(10);
+    expect(second.stderr).toContain("another agent is already serving \\\\.\\pipe\\credagent-");
+    expect(existsSync(join(stateDir(), `${/socket \\\\\.\\pipe\\(\S+),/.exec((await wine([EXE, "status"], opts)).stdout)?.[1]}.lock`))).toBe(true);
+
+    const status = await wine([EXE, "status"], opts);
     expect(status.stderr).toBe("");
     expect(status.code).toBe(0);
+    expect(status.stdout).toContain(`agent pid ${pid}`);
     const pipe = /socket (\\\\\.\\pipe\\credagent-\S+),/.exec(status.stdout)?.[1];
     expect(pipe).toBeDefined();
-    expect((await wine([EXE, "list"])).stdout).toMatch(/^db\s+command/m);
-    const get = await wine([EXE, "get", "db"]);
-    expect(get).toMatchObject({ code: 0, stdout: "tok-123\n" });
-    expect(JSON.parse((await wine([EXE, "get", "db", "--json"])).stdout)).toMatchObject({ name: "db", kind: "bearer", token: "tok-123" });
+    expect((await wine([EXE, "list"], opts)).stdout).toMatch(/^db\s+command/m);
+    const get = await wine([EXE, "get", "db"], opts);
+    expect(get).toMatchObject({ code: 0, stdout: "tok-1\n" });
+    expect(JSON.parse((await wine([EXE, "get", "db", "--json"], opts)).stdout)).toMatchObject({ name: "db", kind: "bearer", token: "tok-1" });
     // The token reaches a cmd child through its environment only.
-    expect((await wine([EXE, "exec", "--env", "TOKEN=db", "--", "cmd", "/c", "echo", "%TOKEN%"])).stdout).toBe("tok-123\n");
+    expect((await wine([EXE, "exec", "--env", "TOKEN=db", "--", "cmd", "/c", "echo", "%TOKEN%"], opts)).stdout).toBe("tok-1\n");
+    const refreshed = await wine([EXE, "refresh", "db"], opts);
+    expect(refreshed.code).toBe(0);
+    expect(refreshed.stdout).toMatch(/^db: refreshed, expires in 59m/);
+    expect((await wine([EXE, "get", "db"], opts)).stdout).toBe("tok-2\n");
+    expect((await wine([EXE, "get", "nope"], opts))).toMatchObject({ code: 1, stdout: "" });
 
     // A program that does not send the session token gets nothing: any local user can open a pipe.
-    const probe = join(dir, "probe.ts");
-    writeFileSync(
-      probe,
-      `import { request } from "node:http";
-const alive = setInterval(() => {}, 60_000);
-request({ socketPath: ${JSON.stringify(pipe)}, path: "/v1/credentials/db", headers: { host: "localhost" } }, (res) => {
-  let body = ""; res.on("data", (d) => (body += d)); res.on("end", () => { console.log(res.statusCode, body); clearInterval(alive); });
-}).on("error", (e) => { console.log("error", e.message); clearInterval(alive); }).end();`,
-    );
-    const built = Bun.spawnSync([join(ROOT, "node_modules/.bin/bun"), "build", probe, "--compile", "--target=bun-windows-x64", "--outfile", join(dir, "probe.exe")], { stdout: "pipe", stderr: "pipe" });
-    expect(built.exitCode).toBe(0);
-    const refused = await wine([join(dir, "probe.exe")]);
+    const refused = await wine([probe, "request", pipe!]);
     expect(refused.stdout).toStartWith("403 ");
     expect(refused.stdout).toContain("session token");
-    expect(refused.stdout).not.toContain("tok-123");
+    expect(refused.stdout).not.toContain("tok-");
 
     // stop asks the agent over the pipe (Windows has no SIGTERM): its orderly shutdown removes the token file.
-    const tokenFile = join(dir, "prefix/drive_c/users", userDir(), "AppData/Local/credagent/session-token");
+    const tokenFile = join(stateDir(), `${pipe!.slice("\\\\.\\pipe\\".length)}.token`);
     expect(existsSync(tokenFile)).toBe(true);
-    const stop = await wine([EXE, "stop"]);
+    const stop = await wine([EXE, "stop"], opts);
     expect(stop.stderr).toBe("");
     expect(stop.code).toBe(0);
     expect(stop.stdout).toContain("Remove-Item Env:CRED_SOCK");
     expect(existsSync(tokenFile)).toBe(false);
-    expect((await wine([EXE, "status"])).code).toBe(3);
+    expect((await wine([EXE, "status"], opts)).code).toBe(3);
+    // The lock went with the agent: the next one starts.
+    expect((await wine([EXE, "start"], opts)).code).toBe(0);
   },
   240_000,
 );
+
+/** secret set / list / rm, the static credential served from the store, a cached token across a restart, lock and unlock. */
+async function storeRoundTrip(keyring: "os" | "file", extra: Record<string, string>): Promise<void> {
+  const cfg = config(`store-${keyring}`, keyring);
+  const opts = { env: { CREDAGENT_CONFIG: cfg.CREDAGENT_CONFIG, ...extra } };
+  const where = keyring === "os" ? "the OS keyring (Credential Manager" : "the encrypted file store at C:\\users\\";
+
+  const set = await wine([EXE, "secret", "set", "pw", "--stdin"], { ...opts, stdin: "hunter2\r\n" });
+  expect(set.stderr).toContain(`secret 'pw' stored in ${where}`);
+  expect(set.code).toBe(0);
+  expect((await wine([EXE, "secret", "list"], opts)).stdout).toMatch(/^pw\s+yes\s+pw \(static\)$/m);
+
+  expect((await wine([EXE, "start", "-s"], opts)).code).toBe(0);
+  expect((await wine([EXE, "get", "pw"], opts)).stdout).toBe("hunter2\n");
+  expect((await wine([EXE, "get", "db"], opts)).stdout).toBe("tok-1\n");
+
+  // lock drops the tokens and refuses; unlock with the same passphrase reloads them from the store.
+  const lock = await wine([EXE, "lock", "--stdin"], { ...opts, stdin: "lock-pass\n" });
+  expect(lock).toMatchObject({ code: 0 });
+  const locked = await wine([EXE, "get", "db"], opts);
+  expect(locked.code).toBe(1);
+  expect(locked.stderr).toContain("locked; 'credagent unlock' unlocks it");
+  expect((await wine([EXE, "unlock", "--stdin"], { ...opts, stdin: "wrong\n" })).code).toBe(1);
+  expect((await wine([EXE, "unlock", "--stdin"], { ...opts, stdin: "lock-pass\n" })).code).toBe(0);
+  expect((await wine([EXE, "get", "db"], opts)).stdout).toBe("tok-1\n");
+
+  // A restart restores the cached token from the store: no new fetch.
+  expect((await wine([EXE, "stop"], opts)).code).toBe(0);
+  expect((await wine([EXE, "start", "-s"], opts)).code).toBe(0);
+  expect((await wine([EXE, "get", "db"], opts)).stdout).toBe("tok-1\n");
+  expect(readFileSync(cfg.counter, "utf8")).toBe("1");
+
+  const rm = await wine([EXE, "secret", "rm", "pw"], opts);
+  expect(rm.code).toBe(0);
+  expect((await wine([EXE, "secret", "list"], opts)).stdout).toMatch(/^pw\s+missing\s+pw \(static\)$/m);
+  expect((await wine([EXE, "secret", "rm", "pw"], opts)).code).toBe(1);
+}
+
+test.skipIf(missing !== null)(
+  "Credential Manager under Wine: secret set / list / rm, a static credential, lock and unlock, a cached token restored after a restart",
+  async () => {
+    await storeRoundTrip("os", {});
+  },
+  240_000,
+);
+
+test.skipIf(missing !== null)(
+  "the encrypted file store under Windows paths: secret set / list / rm, a static credential, lock and unlock, a cached token restored after a restart",
+  async () => {
+    await storeRoundTrip("file", { CREDAGENT_FILE_PASSPHRASE: "file-pass" });
+    expect(existsSync(join(stateDir(), "store", "key.jwe"))).toBe(true);
+  },
+  240_000,
+);
+
+test.skipIf(missing !== null)("secret set --stdin reads a pipe on Windows too", async () => {
+  const cfg = config("piped", "file");
+  const out = join(dir, "piped.out");
+  // Through sh: the pipe is the shell's, as when a user pipes a value in.
+  const r = Bun.spawnSync(["sh", "-c", `printf 'from-a-pipe\\n' | "${WINE}" "${EXE}" secret set pw --stdin > "${out}" 2>&1`], {
+    env: { ...env, CREDAGENT_CONFIG: cfg.CREDAGENT_CONFIG, CREDAGENT_FILE_PASSPHRASE: "file-pass" },
+    timeout: 60_000,
+  });
+  expect(readFileSync(out, "utf8")).toContain("secret 'pw' stored in the encrypted file store");
+  expect(r.exitCode).toBe(0);
+}, 60_000);
