@@ -269,6 +269,7 @@ const script = (file: string, args: string[] = []): string => {
   return r.stdout.toString().trim();
 };
 const sdkEndpoints = `## Cloud SDK endpoints\n\nbench/sdk-endpoints.ts: each SDK under Node in a new process, its first token and its tenth (ten new client objects, so each asks the endpoint); the loopback endpoint beside the Unix socket, 50 connections, in turns.\n\n${script("bench/sdk-endpoints.ts")}`;
+const windows = `## Windows under Wine\n\n${script("bench/windows.ts", ["30"])}`;
 const databaseProxy = `## Database proxy\n\nbench/dbproxy.ts: pgbench through the agent's PostgreSQL socket beside direct TCP to the same server (scram-sha-256; plain and TLS verify-full).\n\n${script("bench/dbproxy.ts", ["10"])}`;
 
 /** Debian's oidc-agent with an account made from a device-flow refresh token at the test provider. */
@@ -319,7 +320,7 @@ const table = [
   "| --- | --- | --- | --- |",
   ...rows.map((r) => `| ${r.join(" | ")} |`),
 ].join("\n");
-console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${sdkEndpoints}\n\n${databaseProxy}\n\n${attacks}\n\n${footprint}`);
+console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${sdkEndpoints}\n\n${databaseProxy}\n\n${windows}\n\n${attacks}\n\n${footprint}`);
 
 if (write) {
   const doc = `# Benchmarks
@@ -359,6 +360,8 @@ ${clients}
 ${sdkEndpoints}
 
 ${databaseProxy}
+
+${windows}
 
 ${attacks}
 
