@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { approveDevice } from "../support/device-approve.ts";
+import { TestProvider } from "../support/oidc.ts";
 
 // The Windows build against its named pipe, under Wine (Debian's wine64 8.0), with the compiled
 // .exe: the agent serves the pipe, and the CLI reaches it over node:http (Bun's fetch cannot open a
@@ -252,3 +254,80 @@ test.skipIf(missing !== null)("secret set --stdin reads a pipe on Windows too", 
   expect(readFileSync(out, "utf8")).toContain("secret 'pw' stored in the encrypted file store");
   expect(r.exitCode).toBe(0);
 }, 60_000);
+
+test.skipIf(missing !== null)(
+  "OAuth under Wine against a provider on 127.0.0.1 (client_credentials, device login), and the other commands: reload, env, log, connection, git-credential, kube-credential, exec --sdk, approve, db, manpage, completion",
+  async () => {
+    const provider = await TestProvider.create(600);
+    try {
+      const path = join(dir, "cfg", "oauth.toml");
+      const write = (extra: string) =>
+        writeFileSync(
+          path,
+          `keyring = "file"\n[endpoints]\nazure = true\n` +
+            `[credentials.api]\nsource = "oauth2"\ngrant = "client_credentials"\nissuer = "${provider.issuer}"\nclient_id = "svc-basic"\nscope = "api:read"\nresource = "https://api.credagent.test"\n` +
+            `[credentials.dev]\nsource = "oauth2"\ngrant = "device_code"\nissuer = "${provider.issuer}"\nclient_id = "device-app"\nscope = "openid offline_access api:read"\n` +
+            `[connections.app]\ncredential = "api"\ntemplate = "postgresql://svc:{token}@db.example.com/app"\n${extra}`,
+        );
+      write("");
+      const opts = { env: { CREDAGENT_CONFIG: winPath(path), CREDAGENT_FILE_PASSPHRASE: "file-pass" } };
+      expect((await wine([EXE, "secret", "set", "api", "--stdin"], { ...opts, stdin: provider.clients.basicSecret })).code).toBe(0);
+      expect((await wine([EXE, "start", "-s"], opts)).code).toBe(0);
+
+      const token = (await wine([EXE, "get", "api"], opts)).stdout.trim();
+      const { createRemoteJWKSet, jwtVerify } = await import("jose");
+      const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${provider.issuer}/jwks`)), { issuer: provider.issuer });
+      expect(payload.client_id).toBe("svc-basic");
+
+      // Device login: the address and code on stderr (a file here), approved as a person would.
+      const n = seq++;
+      const errFile = join(dir, `login-${n}.err`);
+      const login = Bun.spawn([WINE, EXE, "login", "dev", "--no-qr"], { env: { ...env, ...opts.env }, cwd: dir, stdin: "ignore", stdout: Bun.file(join(dir, `login-${n}.out`)), stderr: Bun.file(errFile) });
+      let text = "";
+      for (let i = 0; i < 200 && !/\(or open (\S+)\)/.test(text); i++) {
+        await Bun.sleep(100);
+        text = existsSync(errFile) ? readFileSync(errFile, "utf8") : "";
+      }
+      await approveDevice(/\(or open (\S+)\)/.exec(text)![1]!);
+      const loggedIn = await Promise.race([login.exited, Bun.sleep(30_000).then(() => -1)]);
+      if (loggedIn === -1) login.kill("SIGKILL");
+      expect(loggedIn).toBe(0);
+      expect(readFileSync(errFile, "utf8")).toContain("'dev' is signed in");
+      expect((await wine([EXE, "get", "dev"], opts)).stdout).toMatch(/^\S+\n$/);
+
+      // reload: an added credential.
+      write(`[credentials.extra]\nsource = "command"\ncommand = ["cmd", "/c", "echo", "x"]\n`);
+      const reload = await wine([EXE, "reload"], opts);
+      expect(reload.code).toBe(0);
+      expect(reload.stdout).toMatch(/added:\s+extra/);
+      expect((await wine([EXE, "get", "extra"], opts)).stdout).toBe("x\n");
+
+      // env: PowerShell by default here; the session token it prints opens the pipe.
+      const shellEnv = await wine([EXE, "env"], opts);
+      expect(shellEnv.stdout).toMatch(/^\$env:CRED_SOCK = '\\\\\.\\pipe\\[^']+';\n\$env:CRED_SESSION_TOKEN = '[0-9a-f]{64}';/);
+      const log = await wine([EXE, "log"], opts);
+      expect(log.stdout).toMatch(/ALLOW fetch api /);
+      expect((await wine([EXE, "connection", "app"], opts)).stdout).toBe(`postgresql://svc:${token}@db.example.com/app\n`);
+      const git = await wine([EXE, "git-credential", "--credential", "api", "get"], { ...opts, stdin: "protocol=https\nhost=example.com\n\n" });
+      expect(git.stdout).toContain(`password=${token}\n`);
+      const kube = JSON.parse((await wine([EXE, "kube-credential", "api"], opts)).stdout);
+      expect(kube).toMatchObject({ kind: "ExecCredential", status: { token } });
+      expect((await wine([EXE, "approve"], opts)).stdout).toContain("no requests are waiting");
+      expect((await wine([EXE, "db"], opts)).stdout).toContain("no databases configured");
+      expect((await wine([EXE, "manpage", "1"], opts)).stdout).toStartWith(".TH CREDAGENT 1");
+      expect((await wine([EXE, "completion", "bash"], opts)).stdout).toContain("complete -F");
+
+      // exec --sdk: the Azure variables in a cmd child; the endpoint answers them from this side too.
+      const sdk = await wine([EXE, "exec", "--sdk", "--", "cmd", "/c", "echo", "%IDENTITY_ENDPOINT%", "%IDENTITY_HEADER%"], opts);
+      const [endpoint, header] = sdk.stdout.trim().split(" ");
+      expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/msi\/token$/);
+      const msi = await fetch(`${endpoint}?resource=https://api.credagent.test&api-version=2019-08-01`, { headers: { "x-identity-header": header! } });
+      expect(msi.status).toBe(200);
+      expect(((await msi.json()) as { access_token: string }).access_token).toBe(token);
+      expect((await fetch(`${endpoint}?resource=https://api.credagent.test&api-version=2019-08-01`)).status).toBe(401);
+    } finally {
+      provider.close();
+    }
+  },
+  240_000,
+);
