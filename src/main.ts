@@ -3,8 +3,10 @@
 // command loads only its own code: the CLI's start is what every $(credagent get …) costs.
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
-  // Run under the name docker looks for (a link install.sh makes): the docker credential helper.
-  if (process.argv0.endsWith("docker-credential-credagent")) {
+  // Run under the name docker looks for (a link install.sh makes; a copy or hard link named
+  // docker-credential-credagent.exe on Windows, where argv0 may keep or drop the .exe): the docker
+  // credential helper.
+  if (/docker-credential-credagent(\.exe)?$/i.test(process.argv0)) {
     const [{ runDockerHelper }, { processContext }, { currentPathEnv }] = await Promise.all([import("./cli/docker-credential.ts"), import("./cli/io.ts"), import("./paths.ts")]);
     const code = await runDockerHelper(argv, processContext(currentPathEnv()));
     await (await import("./cli/io.ts")).flushOutput();

@@ -224,24 +224,36 @@ export async function runAgent(argv: string[]): Promise<number> {
     log,
   });
 
+  // The session token is written once the single-instance lock is held and before the socket or
+  // pipe accepts anything: a client that connects finds the token of the agent that answers it
+  // (`start` polls a pipe as soon as it exists). Systemd's socket listens before we run; there
+  // the token follows.
+  const writeToken = () => {
+    sessionToken = createSessionToken(sessionTokenPath(socketPath, pathEnv));
+  };
   let listener: UnixListener;
   try {
     const onConnection = (socket: import("node:net").Socket) => server.onConnection(socket);
-    listener = activation ? await listenActivated(activation, process.getuid?.() ?? 0, onConnection) : await listenLocal(socketPath, pipeLockPath(socketPath, pathEnv), onConnection);
+    listener = activation
+      ? await listenActivated(activation, process.getuid?.() ?? 0, onConnection)
+      : await listenLocal(socketPath, pipeLockPath(socketPath, pathEnv), onConnection, writeToken);
   } catch (err) {
+    sessionToken?.remove();
     if (err instanceof CredagentError && err.code === "agent_running") {
       stderr(`credagent: ${err.message}\n`);
       return EXIT.agentRunning;
     }
     return fail(err);
   }
-
-  try {
-    sessionToken = createSessionToken(sessionTokenPath(socketPath, pathEnv));
-  } catch (err) {
-    listener.close();
-    return fail(err);
+  if (activation) {
+    try {
+      writeToken();
+    } catch (err) {
+      listener.close();
+      return fail(err);
+    }
   }
+  if (!sessionToken) throw new Error("unreachable: the listener wrote no session token");
 
   const databases = await startDatabaseProxy({ config, pathEnv, registry, access, audit, locked: () => lock.locked, log });
   let sdkEndpoints: ReturnType<typeof startSdkEndpoints>;

@@ -33,21 +33,35 @@ export class AgentClient {
   ) {}
 
   async #sessionHeader(): Promise<Record<string, string>> {
-    // Read until found: `start` probes before the agent (and its token file) exists. Bun.file, not
-    // node:fs: this is on every `credagent get`, and loading node:fs costs ~150 page faults.
-    if (this.#authorization === undefined) {
-      try {
-        // On Windows, Bun.file of a missing file can leave a promise that never settles, and the
-        // process then exits, status 0, with nothing said (seen under Wine): node:fs there.
-        const text = isWindowsPipe(this.socketPath)
-          ? (require("node:fs") as typeof import("node:fs")).readFileSync(this.tokenPath, "utf8")
-          : await Bun.file(this.tokenPath).text();
-        this.#authorization = `Bearer ${text.trim()}`;
-      } catch {
-        // no token file (yet): send none
-      }
-    }
+    // Read until found: `start` probes before the agent (and its token file) exists.
+    if (this.#authorization === undefined) this.#authorization = await this.#readToken();
     return this.#authorization ? { authorization: this.#authorization } : {};
+  }
+
+  async #readToken(): Promise<string | undefined> {
+    try {
+      // Bun.file, not node:fs: this is on every `credagent get`, and loading node:fs costs ~150
+      // page faults. On Windows, Bun.file of a missing file can leave a promise that never
+      // settles, and the process then exits, status 0, with nothing said (seen under Wine): node:fs there.
+      const text = isWindowsPipe(this.socketPath)
+        ? (require("node:fs") as typeof import("node:fs")).readFileSync(this.tokenPath, "utf8")
+        : await Bun.file(this.tokenPath).text();
+      return `Bearer ${text.trim()}`;
+    } catch {
+      return undefined; // no token file (yet): send none
+    }
+  }
+
+  /**
+   * After a 403: whether the token file now holds another token than the one sent. A client that
+   * read the file of an agent that has since been replaced (`start` polling while a new agent
+   * writes its file) retries once with the new one, instead of failing with a stale token.
+   */
+  async #tokenReplaced(): Promise<boolean> {
+    const current = await this.#readToken();
+    if (current === undefined || current === this.#authorization) return false;
+    this.#authorization = current;
+    return true;
   }
 
   health(): Promise<HealthResponse> {
@@ -112,7 +126,7 @@ export class AgentClient {
     return this.#request("POST", `${API_PREFIX}/reload`);
   }
 
-  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async #request<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
     const init: BunFetchRequestInit = {
       method,
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -129,6 +143,7 @@ export class AgentClient {
       if (connectionCode(err) || (err as Error).name === "TimeoutError") throw this.#connectionError(err);
       throw new CredagentError("internal", `the agent at ${this.socketPath} sent a response that is not JSON (HTTP ${response.status})`, { cause: err });
     }
+    if (response.status === 403 && !retried && (await this.#tokenReplaced())) return this.#request(method, path, body, true);
     if (!response.ok) {
       const error = (answer as Partial<ErrorBody>).error;
       const code = isErrorCode(error?.code) ? error.code : "internal";

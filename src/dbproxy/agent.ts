@@ -16,8 +16,17 @@ export async function startDatabaseProxy(deps: {
   locked: () => boolean;
   log: Logger;
 }): Promise<DatabaseProxy> {
+  // PostgreSQL clients find a local server by a Unix socket; node:net listens on a named pipe on
+  // Windows whatever the path, and libpq does not speak pipes. A config shared with Linux machines
+  // still starts: the databases are named in the log, not served.
+  const served = process.platform === "win32" ? [] : deps.config.databases;
+  if (served.length < deps.config.databases.length) {
+    deps.log.warn("database endpoints are not served on Windows (libpq connects to Unix sockets, which the agent cannot listen on there)", {
+      databases: deps.config.databases.map((d) => d.name).join(","),
+    });
+  }
   const proxy = new DatabaseProxy({
-    databases: deps.config.databases,
+    databases: served,
     pathEnv: deps.pathEnv,
     agentUid: process.getuid?.() ?? 0,
     denyRoot: deps.config.denyRoot,

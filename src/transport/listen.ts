@@ -6,11 +6,17 @@ import type { UnixListener } from "./unix.ts";
  * The one facade over the platform's local transport. A socket's single-instance lock lives beside
  * it; a pipe has no directory, so its lock is `pipeLockPath` (paths.ts: in the user's state directory).
  */
-export async function listenLocal(path: string, pipeLockPath: string, onConnection: (socket: net.Socket) => void): Promise<UnixListener> {
+export async function listenLocal(
+  path: string,
+  pipeLockPath: string,
+  onConnection: (socket: net.Socket) => void,
+  /** Run once the lock is held, before anything can connect (the session token is written here). */
+  beforeListen: () => void = () => {},
+): Promise<UnixListener> {
   if (process.platform === "win32" || isWindowsPipe(path)) {
     const { listenPipe } = await import("./windows.ts");
-    return listenPipe(path, pipeLockPath, onConnection);
+    return listenPipe(path, pipeLockPath, onConnection, beforeListen);
   }
   const { listenUnix } = await import("./unix.ts");
-  return listenUnix(path, process.getuid?.() ?? 0, onConnection);
+  return listenUnix(path, process.getuid?.() ?? 0, onConnection, beforeListen);
 }

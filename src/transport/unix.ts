@@ -58,12 +58,18 @@ function checkExistingSocket(path: string): "absent" | "socket" {
   return "socket";
 }
 
-export async function listenUnix(path: string, uid: number, onConnection: (socket: net.Socket) => void): Promise<UnixListener> {
+export async function listenUnix(path: string, uid: number, onConnection: (socket: net.Socket) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
   assertSocketPathLength(path, process.platform);
   ensurePrivateDir(dirname(path), uid);
   const lock = InstanceLock.tryAcquire(`${path}.lock`);
   if (!lock) {
     throw new CredagentError("agent_running", `another agent is already serving ${path}; 'credagent stop' stops it`);
+  }
+  try {
+    beforeListen();
+  } catch (err) {
+    lock.release();
+    throw err;
   }
   try {
     // Holding the lock, a socket file left here belongs to an agent that died: replace it.

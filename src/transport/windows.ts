@@ -9,9 +9,15 @@ import type { UnixListener } from "./unix.ts";
  * One agent per name: the lock file `lockPath` is held first (transport/pipe-lock.ts); libuv's
  * FILE_FLAG_FIRST_PIPE_INSTANCE (EADDRINUSE below) is a second line where the system honours it.
  */
-export async function listenPipe(name: string, lockPath: string, onConnection: (socket: net.Socket) => void): Promise<UnixListener> {
+export async function listenPipe(name: string, lockPath: string, onConnection: (socket: net.Socket) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
   const lock = PipeLock.tryAcquire(lockPath);
   if (!lock) throw new CredagentError("agent_running", `another agent is already serving ${name}; 'credagent stop' stops it`);
+  try {
+    beforeListen();
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const server = net.createServer(onConnection);
   try {
     await new Promise<void>((resolve, reject) => {

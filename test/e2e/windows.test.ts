@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { approveDevice } from "../support/device-approve.ts";
 import { TestProvider } from "../support/oidc.ts";
@@ -39,15 +39,18 @@ beforeAll(async () => {
   if (build.exitCode !== 0) throw new Error(`the Windows build failed: ${build.stderr}`);
   const prefix = Bun.spawnSync([join(ROOT, "test/support/windows/prefix.sh"), join(dir, "prefix")], { stdout: "pipe", stderr: "pipe", timeout: 120_000 });
   if (prefix.exitCode !== 0) throw new Error(`the Wine prefix could not be made: ${prefix.stderr}`);
-  // One small Windows program for two jobs: a command credential that counts its fetches (each
-  // token says how many fetches made it), and a client that asks the pipe without the session token.
+  // One small Windows program for three jobs: a command credential that counts its fetches (each
+  // token says how many fetches made it), one that prints a username and password, and a client
+  // that asks the pipe without the session token.
   const source = join(dir, "probe.ts");
   writeFileSync(
     source,
     `import { readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 const [mode, arg] = process.argv.slice(2);
-if (mode === "count") {
+if (mode === "login") {
+  console.log(JSON.stringify({ username: "app-user", password: "app-pass" }));
+} else if (mode === "count") {
   let n = 0;
   try { n = Number(readFileSync(arg, "utf8")); } catch {}
   writeFileSync(arg, String(n + 1));
@@ -85,6 +88,8 @@ afterAll(async () => {
   // Every Wine process of this prefix, whatever happened.
   Bun.spawnSync([WINESERVER, "-k"], { env });
   Bun.spawnSync([WINESERVER, "-w"], { env, timeout: 30_000 });
+  // A Windows process's Unix process can outlive the wineserver by a moment: wait until it is gone.
+  for (let i = 0; i < 100 && Bun.spawnSync(["pgrep", "-f", `${dir}/|credagent-windows-x64.exe`]).exitCode === 0; i++) await Bun.sleep(100);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -267,7 +272,11 @@ test.skipIf(missing !== null)(
           `keyring = "file"\n[endpoints]\nazure = true\n` +
             `[credentials.api]\nsource = "oauth2"\ngrant = "client_credentials"\nissuer = "${provider.issuer}"\nclient_id = "svc-basic"\nscope = "api:read"\nresource = "https://api.credagent.test"\n` +
             `[credentials.dev]\nsource = "oauth2"\ngrant = "device_code"\nissuer = "${provider.issuer}"\nclient_id = "device-app"\nscope = "openid offline_access api:read"\n` +
-            `[connections.app]\ncredential = "api"\ntemplate = "postgresql://svc:{token}@db.example.com/app"\n${extra}`,
+            `[credentials.login]\nsource = "command"\ncommand = [${JSON.stringify(winPath(probe))}, "login"]\n` +
+            `[connections.app]\ncredential = "api"\ntemplate = "postgresql://svc:{token}@db.example.com/app"\n` +
+            `[docker]\n"registry.example.com" = "login"\n` +
+            // Not served on Windows (libpq needs a Unix socket), said in the log; the agent starts.
+            `[databases.pg]\ncredential = "login"\nprotocol = "postgresql"\nserver = "127.0.0.1:5432"\ntls = "disable"\n${extra}`,
         );
       write("");
       const opts = { env: { CREDAGENT_CONFIG: winPath(path), CREDAGENT_FILE_PASSPHRASE: "file-pass" } };
@@ -313,7 +322,19 @@ test.skipIf(missing !== null)(
       const kube = JSON.parse((await wine([EXE, "kube-credential", "api"], opts)).stdout);
       expect(kube).toMatchObject({ kind: "ExecCredential", status: { token } });
       expect((await wine([EXE, "approve"], opts)).stdout).toContain("no requests are waiting");
-      expect((await wine([EXE, "db"], opts)).stdout).toContain("no databases configured");
+      const db = await wine([EXE, "db"], opts);
+      expect(db.code).toBe(1);
+      expect(db.stderr).toContain("database endpoints are served on Linux and macOS only");
+      expect(readFileSync(join(stateDir(), "agent.log"), "utf8")).toContain("database endpoints are not served on Windows");
+
+      // A username and password: in parts to a cmd child, and to docker through the helper's name.
+      expect(JSON.parse((await wine([EXE, "get", "login", "--json"], opts)).stdout)).toMatchObject({ kind: "password", username: "app-user", password: "app-pass" });
+      expect((await wine([EXE, "exec", "--env", "U=login:username", "--env", "P=login:password", "--", "cmd", "/c", "echo", "%U%", "%P%"], opts)).stdout).toBe("app-user app-pass\n");
+      const helper = join(dir, "docker-credential-credagent.exe");
+      if (!existsSync(helper)) linkSync(EXE, helper);
+      const docker = await wine([helper, "get"], { ...opts, stdin: "registry.example.com\n" });
+      expect(docker.stderr).toBe("");
+      expect(JSON.parse(docker.stdout)).toEqual({ ServerURL: "registry.example.com", Username: "app-user", Secret: "app-pass" });
       expect((await wine([EXE, "manpage", "1"], opts)).stdout).toStartWith(".TH CREDAGENT 1");
       expect((await wine([EXE, "completion", "bash"], opts)).stdout).toContain("complete -F");
 
