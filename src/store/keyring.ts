@@ -135,9 +135,13 @@ export class OsKeyringStore implements SecretStore {
       return await op();
     } catch (err) {
       const detail = err instanceof Error ? err.message.replace(/^Platform failure: /, "") : String(err);
+      // Credential Manager's 2,560-byte limit is not the keyring being unavailable: say what helps.
+      const hint = /platform limit/.test(detail)
+        ? 'a value this large does not fit this keyring; keyring = "file" stores it'
+        : (HINT[process.platform] ?? "is the OS keyring available?");
       throw new CredagentError(
         "store_unavailable",
-        `cannot ${what} ${this.description}: ${detail}; ${HINT[process.platform] ?? "is the OS keyring available?"}`,
+        `cannot ${what} ${this.description}: ${detail}; ${hint}`,
         { cause: err },
       );
     }

@@ -225,6 +225,12 @@ async function storeRoundTrip(keyring: "os" | "file", extra: Record<string, stri
   expect((await wine([EXE, "get", "db"], opts)).stdout).toBe("tok-1\n");
   expect(readFileSync(cfg.counter, "utf8")).toBe("1");
 
+  if (keyring === "os") {
+    // Credential Manager's limit (2,560 bytes an entry): refused with what to do, nothing stored.
+    const big = await wine([EXE, "secret", "set", "big", "--stdin"], { ...opts, stdin: "a".repeat(3000) });
+    expect(big.code).toBe(1);
+    expect(big.stderr).toContain('2560 chars; a value this large does not fit this keyring; keyring = "file" stores it');
+  }
   const rm = await wine([EXE, "secret", "rm", "pw"], opts);
   expect(rm.code).toBe(0);
   expect((await wine([EXE, "secret", "list"], opts)).stdout).toMatch(/^pw\s+missing\s+pw \(static\)$/m);
