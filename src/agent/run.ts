@@ -13,7 +13,7 @@ import { systemClock } from "../refresh/clock.ts";
 import { CredentialRegistry } from "../refresh/registry.ts";
 import { Secret } from "../secret.ts";
 import { LazyStore, openStore, readPassphraseFile, type KeyringChoice } from "../store/open.ts";
-import { listenActivated, takeActivation, type Activation } from "../transport/activation.ts";
+import { listenActivated, takeActivation, takeLaunchdActivation, type Activation } from "../transport/activation.ts";
 import { listenLocal } from "../transport/listen.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
@@ -48,10 +48,10 @@ export async function runAgent(argv: string[]): Promise<number> {
   const { args, level, lifetimeMs } = parsed;
 
   const pathEnv = currentPathEnv();
-  // Started by systemd at the first connection (socket activation): its socket, its path.
+  // Started at the first connection by systemd (socket activation) or launchd (its LaunchAgent): their socket, its path.
   let activation: Activation | null;
   try {
-    activation = process.platform === "win32" ? null : takeActivation();
+    activation = process.platform === "win32" ? null : (takeLaunchdActivation() ?? takeActivation());
   } catch (err) {
     stderrSink()(`credagent: ${describe(err)}\n`);
     return EXIT.failed;

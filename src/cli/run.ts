@@ -29,7 +29,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: "unlock", summary: "unlock the agent with the lock passphrase", load: async () => (await import("./commands/lock.ts")).unlock },
   { name: "approve", summary: "answer a confirm = true prompt from a terminal", load: async () => (await import("./commands/approve.ts")).approve },
   { name: "env", summary: "print CRED_SOCK and the session token for apps that talk to the socket", load: async () => (await import("./commands/env.ts")).env },
-  { name: "service", summary: "start the agent with the session: systemd socket activation, or XDG autostart", load: async () => (await import("./commands/service.ts")).service },
+  { name: "service", summary: "start the agent with the session: systemd socket activation, XDG autostart, a LaunchAgent, a Windows Run value", load: async () => (await import("./commands/service.ts")).service },
   { name: "connection", summary: "print a configured connection string, filled in from its credential", load: async () => (await import("./commands/connection.ts")).connection },
   { name: "aws-credential", summary: "print AWS credential_process output (credential_process = credagent aws-credential NAME)", credentialArg: true, load: async () => (await import("./commands/aws-credential.ts")).awsCredential },
   { name: "kube-credential", summary: "print a kubectl ExecCredential (a kubeconfig exec plugin)", credentialArg: true, load: async () => (await import("./commands/kube-credential.ts")).kubeCredential },

@@ -36,8 +36,12 @@ const glibcSymbols = {
   mallopt: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
 } as const;
 
-const darwinSymbols = {
+export const darwinSymbols = {
   ptrace: { args: [FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  // int launch_activate_socket(const char *name, int **fds, size_t *cnt): the sockets launchd made
+  // for a LaunchAgent's Sockets entry; *fds is malloc'd, the caller frees it.
+  launch_activate_socket: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  free: { args: [FFIType.ptr], returns: FFIType.void },
 } as const;
 
 type Libc = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
@@ -60,7 +64,7 @@ function onlyOn<S extends Parameters<typeof dlopen>[1]>(platform: NodeJS.Platfor
 
 export const linuxLibc = onlyOn("linux", linuxSymbols, "prctl exists only on Linux");
 export const glibcMalloc = onlyOn("linux", glibcSymbols, "mallopt exists only in glibc");
-export const darwinLibc = onlyOn("darwin", darwinSymbols, "ptrace(PT_DENY_ATTACH) exists only on macOS");
+export const darwinLibc = onlyOn("darwin", darwinSymbols, "ptrace(PT_DENY_ATTACH) and launch_activate_socket exist only on macOS");
 
 function openLibc<S extends Parameters<typeof dlopen>[1]>(table: S): ReturnType<typeof dlopen<S>>["symbols"] {
   const names = LIBC_NAMES[process.platform];

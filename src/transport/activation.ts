@@ -1,8 +1,9 @@
 import { chmodSync, lstatSync } from "node:fs";
 import net from "node:net";
-import { ptr } from "bun:ffi";
+import { ptr, read } from "bun:ffi";
 import { CredagentError } from "../errors.ts";
-import { libc } from "../native/libc.ts";
+import { darwinLibc, libc } from "../native/libc.ts";
+import { LAUNCHD_SOCKET_ENV } from "../platform/launchd.ts";
 import type { UnixListener } from "./unix.ts";
 
 // Socket activation (sd_listen_fds(3)): systemd (a user unit's .socket, or systemd-socket-activate)
@@ -45,22 +46,67 @@ export function takeActivation(env: Record<string, string | undefined> = process
   return { fd, path: unixSocketPath(fd) };
 }
 
+/**
+ * The socket launchd made for the LaunchAgent (platform/launchd.ts), or null when the agent was not
+ * started by it: the plist sets CREDAGENT_LAUNCHD_SOCKET to the name of its Sockets entry. The
+ * variable is removed either way. `activate` and `pathOf` are the native calls (tests fake them).
+ */
+export function takeLaunchdActivation(
+  env: Record<string, string | undefined> = process.env,
+  activate: (name: string) => number[] = launchActivateSocket,
+  pathOf: (fd: number) => string = unixSocketPath,
+): Activation | null {
+  const name = env[LAUNCHD_SOCKET_ENV];
+  delete env[LAUNCHD_SOCKET_ENV];
+  if (!name) return null;
+  const fds = activate(name);
+  if (fds.length !== 1) {
+    throw new CredagentError("unsafe_path", `launchd passed ${fds.length} sockets for '${name}'; credagent serves one: reinstall with 'credagent service install'`);
+  }
+  return { fd: fds[0]!, path: pathOf(fds[0]!) };
+}
+
+/** launch_activate_socket(3) through bun:ffi: the descriptors of one Sockets entry. */
+function launchActivateSocket(name: string): number[] {
+  const c = darwinLibc();
+  const fdsOut = new BigUint64Array(1);
+  const count = new BigUint64Array(1);
+  const err = c.launch_activate_socket(ptr(Buffer.from(`${name}\0`)), ptr(fdsOut), ptr(count));
+  if (err !== 0) {
+    throw new CredagentError("unsafe_path", `launchd did not hand over the socket '${name}' (errno ${err}): is the agent started by its LaunchAgent? 'credagent service status' says`);
+  }
+  const array = Number(fdsOut[0]);
+  const fds = Array.from({ length: Number(count[0]) }, (_, i) => read.i32(array as never, i * 4));
+  c.free(array as never);
+  return fds;
+}
+
 const AF_UNIX = 1;
+
+/**
+ * The path in a sockaddr_un as getsockname filled it in. Linux: a 2-byte family, then the path;
+ * the BSDs and macOS: a length byte, a family byte, then the path.
+ */
+export function parseSockaddrUn(addr: Uint8Array, length: number, platform: NodeJS.Platform = process.platform): { family: number; path: string } {
+  const bsd = platform === "darwin" || platform === "freebsd";
+  const family = bsd ? addr[1]! : addr[0]! | (addr[1]! << 8);
+  const bytes = addr.subarray(2, Math.min(length, addr.length));
+  const end = bytes.indexOf(0);
+  return { family, path: new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end)) };
+}
 
 /** The path a Unix socket is bound to; refuses anything else (a TCP socket, an abstract name). */
 export function unixSocketPath(fd: number): string {
   const addr = new Uint8Array(110);
   const len = new Uint32Array([addr.byteLength]);
   if (libc().getsockname(fd, ptr(addr), ptr(len)) !== 0) {
-    throw new CredagentError("unsafe_path", `fd ${fd} from systemd is not a socket: check the .socket unit`);
+    throw new CredagentError("unsafe_path", `fd ${fd} passed to the agent is not a socket: check the .socket unit or the LaunchAgent`);
   }
-  const family = addr[0]! | (addr[1]! << 8);
+  const { family, path } = parseSockaddrUn(addr, len[0]!);
   if (family !== AF_UNIX) {
-    throw new CredagentError("unsafe_path", `systemd passed a socket of family ${family}, not a Unix socket: credagent listens only on a Unix socket (ListenStream=%t/cred.sock)`);
+    throw new CredagentError("unsafe_path", `the agent was passed a socket of family ${family}, not a Unix socket: credagent listens only on a Unix socket (ListenStream=%t/cred.sock)`);
   }
-  const end = addr.indexOf(0, 2);
-  const path = new TextDecoder().decode(addr.subarray(2, end < 0 ? Math.min(len[0]!, addr.length) : end));
-  if (!path.startsWith("/")) throw new CredagentError("unsafe_path", "systemd passed an abstract or unnamed socket: use a path (ListenStream=%t/cred.sock)");
+  if (!path.startsWith("/")) throw new CredagentError("unsafe_path", "the agent was passed an abstract or unnamed socket: use a path (ListenStream=%t/cred.sock)");
   return path;
 }
 

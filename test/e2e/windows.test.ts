@@ -358,3 +358,45 @@ test.skipIf(missing !== null)(
   },
   240_000,
 );
+
+test.skipIf(missing !== null)(
+  "service install under Wine: the HKCU Run value, the agent started now and by the value's command at logon; status; uninstall stops it and removes the value; both idempotent",
+  async () => {
+    const cfg = config("service", "file");
+    const opts = { env: { CREDAGENT_CONFIG: cfg.CREDAGENT_CONFIG, CREDAGENT_FILE_PASSPHRASE: "file-pass" } };
+    const runKey = "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run";
+    // reg writes its error to stdout: only a REG_SZ line counts as the value.
+    const query = async () => (await wine(["reg", "query", runKey, "/v", "credagent"])).stdout.split("\n").filter((l) => l.includes("REG_SZ")).join("\n");
+    expect(await query()).toBe("");
+
+    const install = await wine([EXE, "service", "install"], opts);
+    expect(install.stderr).toBe("");
+    expect(install.code).toBe(0);
+    expect(install.stdout).toContain(`wrote ${runKey}\\credagent`);
+    expect(install.stdout).toMatch(/running now, pid \d+, at \\\\\.\\pipe\\credagent-/);
+    const value = /REG_SZ\s{4}(.*)$/m.exec(await query())?.[1];
+    expect(value).toBe(`"${winPath(EXE)}" start -s`);
+    expect((await wine([EXE, "get", "db"], opts)).stdout).toBe("tok-1\n");
+    const again = await wine([EXE, "service", "install"], opts);
+    expect(again.stdout).toContain(`unchanged ${runKey}\\credagent`);
+    const status = await wine([EXE, "service", "status"], opts);
+    expect(status.stdout).toContain(`installed: ${runKey}\\credagent = "${winPath(EXE)}" start -s`);
+    expect(status.stdout).toMatch(/agent: running, pid \d+/);
+
+    // A logon, as far as Wine has one: the value's command line, run as Windows runs it.
+    expect((await wine([EXE, "stop"], opts)).code).toBe(0);
+    writeFileSync(join(dir, "logon.bat"), `@${value}\r\n`);
+    expect((await wine(["cmd", "/c", winPath(join(dir, "logon.bat"))], opts)).code).toBe(0);
+    expect((await wine([EXE, "get", "db"], opts)).code).toBe(0);
+
+    const uninstall = await wine([EXE, "service", "uninstall"], opts);
+    expect(uninstall.stderr).toBe("");
+    expect(uninstall.stdout).toMatch(/stopped the agent \(pid \d+\)\nremoved HKCU/);
+    expect(await query()).toBe("");
+    expect((await wine([EXE, "status"], opts)).code).toBe(3);
+    const twice = await wine([EXE, "service", "uninstall"], opts);
+    expect(twice).toMatchObject({ code: 0, stdout: "" });
+    expect((await wine([EXE, "service", "status"], opts)).stdout).toContain("installed: nothing");
+  },
+  240_000,
+);

@@ -1,0 +1,1 @@
+export type ServiceAction = "install" | "uninstall" | "status";
