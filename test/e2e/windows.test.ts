@@ -48,7 +48,9 @@ beforeAll(async () => {
     `import { readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 const [mode, arg] = process.argv.slice(2);
-if (mode === "login") {
+if (mode === "aws") {
+  console.log(JSON.stringify({ Version: 1, AccessKeyId: "AKIAWINE", SecretAccessKey: "wine-secret", SessionToken: "wine-session" }));
+} else if (mode === "login") {
   console.log(JSON.stringify({ username: "app-user", password: "app-pass" }));
 } else if (mode === "count") {
   let n = 0;
@@ -279,6 +281,7 @@ test.skipIf(missing !== null)(
             `[credentials.api]\nsource = "oauth2"\ngrant = "client_credentials"\nissuer = "${provider.issuer}"\nclient_id = "svc-basic"\nscope = "api:read"\nresource = "https://api.credagent.test"\n` +
             `[credentials.dev]\nsource = "oauth2"\ngrant = "device_code"\nissuer = "${provider.issuer}"\nclient_id = "device-app"\nscope = "openid offline_access api:read"\n` +
             `[credentials.login]\nsource = "command"\ncommand = [${JSON.stringify(winPath(probe))}, "login"]\n` +
+            `[credentials.aws]\nsource = "command"\ncommand = [${JSON.stringify(winPath(probe))}, "aws"]\n` +
             `[connections.app]\ncredential = "api"\ntemplate = "postgresql://svc:{token}@db.example.com/app"\n` +
             `[docker]\n"registry.example.com" = "login"\n` +
             // Not served on Windows (libpq needs a Unix socket), said in the log; the agent starts.
@@ -336,6 +339,11 @@ test.skipIf(missing !== null)(
       // A username and password: in parts to a cmd child, and to docker through the helper's name.
       expect(JSON.parse((await wine([EXE, "get", "login", "--json"], opts)).stdout)).toMatchObject({ kind: "password", username: "app-user", password: "app-pass" });
       expect((await wine([EXE, "exec", "--env", "U=login:username", "--env", "P=login:password", "--", "cmd", "/c", "echo", "%U%", "%P%"], opts)).stdout).toBe("app-user app-pass\n");
+      // An AWS key as credential_process output, and a connection string into a child.
+      expect(JSON.parse((await wine([EXE, "aws-credential", "aws"], opts)).stdout)).toMatchObject({ Version: 1, AccessKeyId: "AKIAWINE", SecretAccessKey: "wine-secret", SessionToken: "wine-session" });
+      expect((await wine([EXE, "exec", "--env", "DATABASE_URL=@app", "--", "cmd", "/c", "echo", "%DATABASE_URL%"], opts)).stdout).toBe(`postgresql://svc:${token}@db.example.com/app\n`);
+      expect((await wine([EXE, "help"], opts)).stdout).toContain("usage: credagent");
+      expect((await wine([EXE, "get", "--help"], opts)).stdout).toContain("usage: credagent get NAME");
       const helper = join(dir, "docker-credential-credagent.exe");
       if (!existsSync(helper)) linkSync(EXE, helper);
       const docker = await wine([helper, "get"], { ...opts, stdin: "registry.example.com\n" });
