@@ -2,8 +2,10 @@
 // on 127.0.0.1, scram-sha-256; with and without TLS from a test CA):
 //   pgbench -S       select-only on held connections: the proxy's cost per query (goal >= 90% of direct)
 //   pgbench -S -C    a new connection per transaction: the milliseconds the proxy adds per connection
+// Reference for the held connections: PgBouncer (Debian's, C, session pooling) on the same path, a
+// Unix socket in front of the same server: what any relaying process costs on this machine.
 // Run: scripts/build.sh && node_modules/.bin/bun bench/dbproxy.ts [seconds per run, default 10]
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../test/e2e/harness.ts";
 import { startPostgres } from "../test/support/postgres.ts";
@@ -43,10 +45,45 @@ try {
   };
   pgbench(["-i", "-q", "-s", "1", `host=127.0.0.1 port=${cluster.port} dbname=app user=app sslmode=disable`]);
 
+  // PgBouncer will not run as root: it runs as the postgres user, which must read the CA.
+  chmodSync(certs, 0o755);
+  chmodSync(join(certs, "ca.crt"), 0o644);
+  const PGBOUNCER = "/usr/sbin/pgbouncer";
+  const bouncer = (sslmode: string): { dir: string; stop(): void } | null => {
+    if (!existsSync(PGBOUNCER)) return null;
+    const dir = mkdtempSync("/tmp/ca-bench-pgb-");
+    chmodSync(dir, 0o777);
+    writeFileSync(
+      join(dir, "pgbouncer.ini"),
+      `[databases]\napp = host=127.0.0.1 port=${cluster.port} dbname=app user=app password=${PASSWORD}\n` +
+        `[pgbouncer]\nlisten_addr =\nunix_socket_dir = ${dir}\nlisten_port = 6432\nauth_type = trust\nauth_file = ${dir}/userlist.txt\npool_mode = session\n` +
+        `max_client_conn = 100\ndefault_pool_size = 20\nlogfile = ${dir}/pgbouncer.log\npidfile = ${dir}/pgbouncer.pid\n` +
+        `server_tls_sslmode = ${sslmode}\n${sslmode === "disable" ? "" : `server_tls_ca_file = ${join(certs, "ca.crt")}\n`}`,
+    );
+    // trust: PgBouncer lets in the users its auth file lists, as credagent lets in this user's processes.
+    writeFileSync(join(dir, "userlist.txt"), `"app" ""\n`);
+    const r = Bun.spawnSync(["runuser", "-u", "postgres", "--", PGBOUNCER, "-d", join(dir, "pgbouncer.ini")], { stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`pgbouncer did not start: ${r.stderr}`);
+    for (let i = 0; i < 50 && !existsSync(join(dir, ".s.PGSQL.6432")); i++) Bun.sleepSync(100);
+    return {
+      dir,
+      stop() {
+        const pid = Number(readFileSync(join(dir, "pgbouncer.pid"), "utf8"));
+        try {
+          process.kill(pid, "SIGTERM");
+        } catch {}
+        for (let i = 0; i < 50 && existsSync(join(dir, "pgbouncer.pid")); i++) Bun.sleepSync(100);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+
   const rows: string[][] = [];
   for (const [label, endpoint, sslmode] of [["no TLS", "plain", "disable"], ["TLS verify-full", "tls", "verify-full"]] as const) {
     const direct = `host=127.0.0.1 port=${cluster.port} dbname=app user=app sslmode=${sslmode}`;
     const proxied = `host=${join(box.runtimeDir, "credagent", "db", endpoint)} dbname=app`;
+    const pgb = bouncer(sslmode);
+    const viaBouncer = pgb ? `host=${pgb.dir} port=6432 dbname=app user=app` : null;
     const run = (conninfo: string, connect: boolean, clients = connect ? 1 : 4) => {
       const out = pgbench(["-n", "-S", "-T", String(seconds), ...(connect ? ["-C"] : []), "-c", String(clients), "-j", String(Math.min(clients, 2)), conninfo]);
       const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
@@ -57,18 +94,24 @@ try {
     const before = cpuTicks();
     const held = { direct: run(direct, false), proxy: run(proxied, false) };
     const agentCpu = (cpuTicks() - before) / 100 / seconds;
+    const heldBouncer = viaBouncer ? run(viaBouncer, false) : null;
+    const ofDirect = (tps: number, base: number) => `${((tps / base) * 100).toFixed(1)}%`;
     rows.push([
       `pgbench -S, 4 clients, ${label}`,
       `${held.direct.tps.toFixed(0)} tps`,
       `${held.proxy.tps.toFixed(0)} tps`,
-      `${((held.proxy.tps / held.direct.tps) * 100).toFixed(1)}% of direct TPS; agent used ${(agentCpu * 100).toFixed(0)}% of a CPU`,
+      heldBouncer ? `${heldBouncer.tps.toFixed(0)} tps (${ofDirect(heldBouncer.tps, held.direct.tps)})` : "-",
+      `${ofDirect(held.proxy.tps, held.direct.tps)} of direct TPS; agent used ${(agentCpu * 100).toFixed(0)}% of a CPU`,
     ]);
     const one = { direct: run(direct, false, 1), proxy: run(proxied, false, 1) };
+    const oneBouncer = viaBouncer ? run(viaBouncer, false, 1) : null;
+    pgb?.stop();
     rows.push([
       `pgbench -S, 1 client, ${label}`,
       `${one.direct.tps.toFixed(0)} tps`,
       `${one.proxy.tps.toFixed(0)} tps`,
-      `${((one.proxy.tps / one.direct.tps) * 100).toFixed(1)}% of direct TPS; +${((1e6 / one.proxy.tps - 1e6 / one.direct.tps)).toFixed(0)} µs per query`,
+      oneBouncer ? `${oneBouncer.tps.toFixed(0)} tps (${ofDirect(oneBouncer.tps, one.direct.tps)})` : "-",
+      `${ofDirect(one.proxy.tps, one.direct.tps)} of direct TPS; +${((1e6 / one.proxy.tps - 1e6 / one.direct.tps)).toFixed(0)} µs per query`,
     ]);
     const fresh = { direct: run(direct, true), proxy: run(proxied, true) };
     const added = fresh.proxy.connectMs - fresh.direct.connectMs;
@@ -76,10 +119,11 @@ try {
       `pgbench -S -C, 1 client, ${label}`,
       `${fresh.direct.tps.toFixed(0)} tps, ${fresh.direct.connectMs.toFixed(2)} ms/conn`,
       `${fresh.proxy.tps.toFixed(0)} tps, ${fresh.proxy.connectMs.toFixed(2)} ms/conn`,
+      "- (pools server connections)",
       `${added >= 0 ? "+" : ""}${added.toFixed(2)} ms per connection; failed: ${fresh.proxy.failed}`,
     ]);
   }
-  const header = ["benchmark", "direct", "through credagent", "result"];
+  const header = ["benchmark", "direct", "through credagent", "through PgBouncer 1.18 (reference)", "result"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [header, widths.map((w) => "-".repeat(w)), ...rows]) console.log(`| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`);
   console.log(`\n${seconds} s per run; server and clients on one machine (${navigator.hardwareConcurrency} CPUs).`);

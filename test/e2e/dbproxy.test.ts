@@ -39,9 +39,16 @@ beforeAll(async () => {
   if (unavailable) return;
   makeCerts();
   // TLS required for TCP logins: the proxy must encrypt, and password checks are scram.
-  const hba = "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 reject\n";
-  cluster = await startPostgres({ tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key") }, hba });
+  // md5user logs in with MD5, every other role with SCRAM; 127.0.0.2 reaches the same server by an
+  // address its certificate does not name (verify-ca checks the chain only, verify-full the name too).
+  const hba =
+    "local all all trust\n" +
+    "hostssl all md5user 127.0.0.0/8 md5\n" +
+    "hostssl all all 127.0.0.0/8 scram-sha-256\n" +
+    "host all all 127.0.0.0/8 reject\n";
+  cluster = await startPostgres({ tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key") }, hba, listen: "127.0.0.1,127.0.0.2" });
   cluster.sql("SET password_encryption = 'scram-sha-256'; CREATE ROLE app LOGIN PASSWORD 'initial-password'; CREATE DATABASE app OWNER app;");
+  cluster.sql("SET password_encryption = 'md5'; CREATE ROLE md5user LOGIN PASSWORD 'md5-password'; GRANT CONNECT ON DATABASE app TO md5user;");
   box = new Sandbox();
   const rotate = box.script("rotate.sh", rotatingPasswordScript(cluster, "app", 20, countFile()));
   const failing = box.script("failing.sh", "echo 'the identity provider is down' >&2; exit 1");
@@ -68,6 +75,41 @@ credential = "pg"
 protocol = "postgresql"
 server = "${server}"
 tls = "verify-full"
+ca_file = "${join(certs, "wrong-ca.crt")}"
+user = "app"
+
+[credentials.md5login]
+source = "command"
+command = ["${box.script("md5.sh", `echo '{"username":"md5user","password":"md5-password"}'`)}"]
+
+[databases.md5db]
+credential = "md5login"
+protocol = "postgresql"
+server = "${server}"
+tls = "verify-full"
+ca_file = "${join(certs, "ca.crt")}"
+
+[databases.byca]
+credential = "pg"
+protocol = "postgresql"
+server = "127.0.0.2:${cluster.port}"
+tls = "verify-ca"
+ca_file = "${join(certs, "ca.crt")}"
+user = "app"
+
+[databases.byname]
+credential = "pg"
+protocol = "postgresql"
+server = "127.0.0.2:${cluster.port}"
+tls = "verify-full"
+ca_file = "${join(certs, "ca.crt")}"
+user = "app"
+
+[databases.cawrong]
+credential = "pg"
+protocol = "postgresql"
+server = "127.0.0.2:${cluster.port}"
+tls = "verify-ca"
 ca_file = "${join(certs, "wrong-ca.crt")}"
 user = "app"
 
@@ -109,11 +151,12 @@ describe.skipIf(unavailable !== null)("the database proxy", () => {
     const list = await box.run(["db", "--json"]);
     expect(list.code).toBe(0);
     const endpoints = JSON.parse(list.stdout) as Array<{ name: string; socketDir: string }>;
-    expect(endpoints.map((e) => [e.name, e.socketDir])).toEqual([["appdb", dbDir("appdb")], ["wrongca", dbDir("wrongca")], ["broken", dbDir("broken")]]);
+    const names = ["appdb", "wrongca", "md5db", "byca", "byname", "cawrong", "broken"];
+    expect(endpoints.map((e) => [e.name, e.socketDir])).toEqual(names.map((n) => [n, dbDir(n)]));
     // With several databases env names none: which one is the app's to say.
     expect((await box.run(["env", "-s"])).stdout).not.toContain("PGHOST");
     const single = join(box.root, "single.toml");
-    writeFileSync(single, readFileSync(box.configFile, "utf8").replace(/\[databases\.wrongca\][^[]*/, "").replace(/\[databases\.broken\][^[]*/, ""));
+    writeFileSync(single, readFileSync(box.configFile, "utf8").replace(/\[databases\.(?!appdb\])[^\]]+\][^[]*/g, ""));
     const env = await box.run(["env", "-s"], { env: { CREDAGENT_CONFIG: single } });
     expect(env.code).toBe(0);
     expect(env.stdout).toContain(`PGHOST=${dbDir("appdb")}; export PGHOST;`);
@@ -166,6 +209,33 @@ describe.skipIf(unavailable !== null)("the database proxy", () => {
     const r = Bun.spawnSync(["node", "-e", code, dbDir("appdb")], { cwd: REPO, stdout: "pipe", stderr: "pipe", timeout: 20_000 });
     expect(r.stderr.toString()).toBe("");
     expect(JSON.parse(r.stdout.toString())).toEqual({ u: "app", tls: true });
+  });
+
+  test("psycopg (Debian's python3-psycopg) connects with no password", () => {
+    const code = `import sys, psycopg
+with psycopg.connect(host=sys.argv[1], dbname="app") as c:
+    print(c.execute("select current_user, (select ssl from pg_stat_ssl where pid = pg_backend_pid())").fetchone())`;
+    const r = Bun.spawnSync(["/usr/bin/python3", "-c", code, dbDir("appdb")], { env: { PATH: "/usr/bin:/bin", HOME: box.root }, stdout: "pipe", stderr: "pipe", timeout: 20_000 });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString()).toBe("('app', True)\n");
+  });
+
+  test("MD5: a role the server checks with md5 logs in through the proxy with the credential's username and password", async () => {
+    const r = await outcome(psql(dbDir("md5db"), "select current_user || ' ' || (select ssl from pg_stat_ssl where pid = pg_backend_pid())"));
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("md5user true");
+  });
+
+  test("verify-ca checks the chain, not the name: the server by an address its certificate does not name is accepted, unlike verify-full; a wrong CA is refused", async () => {
+    const byCa = await outcome(psql(dbDir("byca"), "select inet_server_addr()"));
+    expect(byCa.stderr).toBe("");
+    expect(byCa.stdout).toBe("127.0.0.2");
+    const byName = await outcome(psql(dbDir("byname"), "select 1"));
+    expect(byName.code).not.toBe(0);
+    expect(byName.stderr).toContain("no password was sent");
+    const wrong = await outcome(psql(dbDir("cawrong"), "select 1"));
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain("no password was sent");
   });
 
   test("a CancelRequest is forwarded to the server: a long query is cancelled", async () => {

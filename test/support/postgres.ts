@@ -57,7 +57,8 @@ process.on("exit", () => {
   for (const cluster of running) cluster.stop();
 });
 
-export async function startPostgres(options: { tls?: TlsFiles; hba?: string } = {}): Promise<PgCluster> {
+/** `listen`: the server's listen_addresses (default 127.0.0.1; more loopback addresses reach it by another name). */
+export async function startPostgres(options: { tls?: TlsFiles; hba?: string; listen?: string } = {}): Promise<PgCluster> {
   const reason = postgresUnavailable();
   if (reason) throw new Error(reason);
   const binDir = postgresBinDir()!;
@@ -79,7 +80,7 @@ export async function startPostgres(options: { tls?: TlsFiles; hba?: string } = 
   run([join(binDir, "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync", "--no-instructions"], "initdb");
   const settings = [
     `port = ${port}`,
-    `listen_addresses = '127.0.0.1'`,
+    `listen_addresses = '${options.listen ?? "127.0.0.1"}'`,
     `unix_socket_directories = '${dir}'`,
     "fsync = off",
     "synchronous_commit = off",
