@@ -270,7 +270,7 @@ const script = (file: string, args: string[] = []): string => {
 };
 const sdkEndpoints = `## Cloud SDK endpoints\n\nbench/sdk-endpoints.ts: each SDK under Node in a new process, its first token and its tenth (ten new client objects, so each asks the endpoint); the loopback endpoint beside the Unix socket, 50 connections, in turns.\n\n${script("bench/sdk-endpoints.ts")}`;
 const windows = `## Windows under Wine\n\n${script("bench/windows.ts", ["30"])}`;
-const databaseProxy = `## Database proxy\n\nbench/dbproxy.ts: pgbench through the agent's PostgreSQL socket beside direct TCP to the same server (scram-sha-256; plain and TLS verify-full).\n\n${script("bench/dbproxy.ts", ["10"])}`;
+const databaseProxy = `## Database proxy\n\nbench/dbproxy.ts: pgbench through the agent's PostgreSQL socket beside direct TCP to the same server (scram-sha-256; plain and TLS verify-full), and beside PgBouncer 1.18 (Debian's, C, session pooling) relaying the same path as the reference.\n\n${script("bench/dbproxy.ts", ["10"])}`;
 
 /** Debian's oidc-agent with an account made from a device-flow refresh token at the test provider. */
 async function oidcAgentReference(provider: import("../test/support/oidc.ts").TestProvider) {
