@@ -18,6 +18,12 @@ async function main(): Promise<number> {
     console.log(`credagent ${VERSION}`);
     return 0;
   }
+  // `get NAME` alone: the shortest path (cli/fast-get.ts), falling back to the full command.
+  if (argv.length === 2 && argv[0] === "get" && !argv[1]!.startsWith("-")) {
+    const { fastGet } = await import("./cli/fast-get.ts");
+    const code = await fastGet(argv[1]!);
+    if (code !== null) return code;
+  }
   if (argv[0] === "agent") {
     const { runAgent } = await import("./agent/run.ts");
     return runAgent(argv.slice(1));

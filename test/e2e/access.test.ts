@@ -159,8 +159,10 @@ describe("session token", () => {
       const src = countingSource(other, "t", 3600);
       other.writeConfig(`[agent]\nrequire_session_token = true\n\n[credentials.t]\nsource = "command"\ncommand = ["${src.script}"]\n`);
       await other.start();
-      const bare = Bun.spawnSync([CURL, "-s", "--unix-socket", other.socket, "http://localhost/v1/credentials/t"]).stdout.toString();
-      expect(JSON.parse(bare).error.code).toBe("forbidden");
+      const bare = Bun.spawnSync([CURL, "-s", "-i", "--unix-socket", other.socket, "http://localhost/v1/credentials/t"]).stdout.toString();
+      // The refusal says a token is what is missing (the CLI sends it, read only then, and asks again).
+      expect(bare).toMatch(/^www-authenticate: Bearer realm="credagent"\r$/im);
+      expect(JSON.parse(bare.slice(bare.indexOf("\r\n\r\n") + 4)).error.code).toBe("forbidden");
       expect(statSync(`${other.socket}.token`).mode & 0o777).toBe(0o600);
       expect((await other.run(["get", "t"])).stdout).toBe("t-1\n");
       const env = await other.run(["env"]);
