@@ -9,8 +9,8 @@ const ROOT = resolve(import.meta.dir, "..");
 const BIN = join(ROOT, "build/credagent");
 const BUN = join(ROOT, "node_modules/.bin/bun");
 
-export const PROGRAMS_DOC = `Start-up and the helper protocols, each a whole process as its caller runs it (hyperfine, median of 200,
-interleaved), with minor page faults (the median of 31 runs under \`/usr/bin/time\`). The floor is a
+export const PROGRAMS_DOC = `Start-up and the helper protocols, each a whole process as its caller runs it (hyperfine, median of 200),
+with minor page faults (the median of 31 runs under \`/usr/bin/time\`). The floor is a
 compiled \`console.log(1)\` built with the same Bun and the same flags as credagent. The helpers read
 their request on stdin, so every row in the second table runs under \`sh -c\`, \`credagent get\` too.`;
 
@@ -69,16 +69,30 @@ export async function programsBench(): Promise<string> {
     sh([BIN, "start", "-s"], env);
     sh([BIN, "get", "db"], env);
     sh([BIN, "get", "aws", "--json"], env);
+    // The floor for any Bun client of the agent: the same request by a compiled program that does
+    // nothing else (Bun.connect, one HTTP/1.1 request, print the answer's length).
+    writeFileSync(
+      join(root, "bare.ts"),
+      `let n = 0;
+await new Promise<void>((resolve) => Bun.connect({ unix: process.env.CRED_SOCK!, socket: {
+  open(s) { s.write("GET /v1/credentials/db HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n"); },
+  data(_s, d) { n += d.length; }, close() { resolve(); }, error() { resolve(); } } }));
+console.log(n);
+`,
+    );
+    sh([BUN, "build", join(root, "bare.ts"), "--compile", "--minify", "--bytecode", "--format=esm", "--sourcemap=none", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(root, "bare")], env);
     const hello = join(root, "hello");
+    const bare = join(root, "bare");
     const sock = env.CRED_SOCK!;
-    const [floor, version, get, curl] = hyperfine([hello, `${BIN} version`, `${BIN} get db`, `curl -s --unix-socket ${sock} http://localhost/v1/credentials/db`], env);
-    const faults = [minorFaults([hello], env), minorFaults([BIN, "version"], env), minorFaults([BIN, "get", "db"], env)];
+    const [floor, version, get, bareGet, curl] = hyperfine([hello, `${BIN} version`, `${BIN} get db`, bare, `curl -s --unix-socket ${sock} http://localhost/v1/credentials/db`], env);
+    const faults = [minorFaults([hello], env), minorFaults([BIN, "version"], env), minorFaults([BIN, "get", "db"], env), minorFaults([bare], env)];
     const first = [
       "| command | median | x floor | minor page faults | x floor |",
       "| --- | --- | --- | --- | --- |",
       `| compiled hello (the floor) | ${ms(floor!)} | 1.00 | ${faults[0]} | 1.00 |`,
       `| \`credagent version\` | ${ms(version!)} | ${(version! / floor!).toFixed(2)} | ${faults[1]} | ${(faults[1]! / faults[0]!).toFixed(2)} |`,
       `| \`credagent get db\` | ${ms(get!)} | ${(get! / floor!).toFixed(2)} | ${faults[2]} | ${(faults[2]! / faults[0]!).toFixed(2)} |`,
+      `| a compiled Bun program sending the same request and nothing else | ${ms(bareGet!)} | ${(bareGet! / floor!).toFixed(2)} | ${faults[3]} | ${(faults[3]! / faults[0]!).toFixed(2)} |`,
       `| \`curl --unix-socket\` (same endpoint) | ${ms(curl!)} | ${(curl! / floor!).toFixed(2)} | | |`,
     ];
     const helpers = hyperfine(
