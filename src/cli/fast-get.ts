@@ -10,9 +10,9 @@ import { API_PREFIX, CREDENTIAL_NAME } from "../wire/types.ts";
 //
 // It answers when the socket is known from the environment alone (CRED_SOCK, or XDG_RUNTIME_DIR)
 // and reports the agent's own error as the full command does (`credagent get: MESSAGE`, exit 1).
-// Everything else returns null and the full command runs, having lost nothing: no connection, a
-// 403 asking for the session token (refused at the front door: nothing was fetched, audited or
-// asked of the user), an AWS key (no single secret to print).
+// Everything else returns null and the full command runs, having lost nothing: no connection or
+// no answer at all, a 403 asking for the session token (refused at the front door: nothing was
+// fetched, audited or asked of the user), an AWS key (no single secret to print).
 
 const TIMEOUT_MS = 60_000;
 
@@ -66,11 +66,12 @@ function exchange(socket: string, request: string): Promise<Uint8Array | "unconn
           chunks.push(new Uint8Array(data));
         },
         close() {
-          done(opened ? Buffer.concat(chunks) : "unconnected");
+          // Closed or reset before any answer (an agent refusing the connection, or not an agent):
+          // the full command connects again and says which.
+          done(opened && chunks.length > 0 ? Buffer.concat(chunks) : "unconnected");
         },
         error() {
-          // A reset before any answer: the full command retries and says what happened.
-          if (chunks.length === 0) opened = false;
+          // close follows.
         },
         connectError() {
           done("unconnected");
