@@ -2,7 +2,7 @@ import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { Decision } from "../authz/rules.ts";
 import type { Secret } from "../secret.ts";
 import type { Token } from "../sources/source.ts";
-import type { ConfigStatus, ReloadResponse, StoreStatus } from "../wire/types.ts";
+import type { ConfigStatus, PendingApproval, ReloadResponse, StoreStatus } from "../wire/types.ts";
 
 /** The agent's lock (ssh-add -x / -X), implemented by the agent. */
 export interface LockControl {
@@ -52,7 +52,8 @@ export interface ApiDeps {
   mayList(credential: string, connection: ConnectionBindings | undefined): Promise<boolean>;
   /** Pending `confirm = true` prompts, and answers to them from `credagent approve`. */
   approvals: {
-    list(): Array<{ id: string; credential: string; exe: string; pid: number; since: number }>;
+    /** The wire's PendingApproval, with `since` in epoch milliseconds (the route writes it as a date). */
+    list(): Array<Omit<PendingApproval, "since"> & { since: number }>;
     answer(id: string, approve: boolean, connection: ConnectionBindings | undefined): void;
   };
   /** The session token check; null when none is required on this transport. */
