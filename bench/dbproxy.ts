@@ -24,6 +24,7 @@ openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key
 
 const cluster = await startPostgres({ tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key") } });
 const box = new Sandbox();
+const bouncers: Array<{ stop(): void }> = [];
 try {
   cluster.sql(`CREATE ROLE app LOGIN PASSWORD '${PASSWORD}'; CREATE DATABASE app OWNER app;`);
   const token = box.script("token.sh", `echo '{"access_token":"${PASSWORD}","expires_in":86400}'`);
@@ -65,9 +66,12 @@ try {
     const r = Bun.spawnSync(["runuser", "-u", "postgres", "--", PGBOUNCER, "-d", join(dir, "pgbouncer.ini")], { stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`pgbouncer did not start: ${r.stderr}`);
     for (let i = 0; i < 50 && !existsSync(join(dir, ".s.PGSQL.6432")); i++) Bun.sleepSync(100);
-    return {
+    let stopped = false;
+    const handle = {
       dir,
       stop() {
+        if (stopped) return;
+        stopped = true;
         const pid = Number(readFileSync(join(dir, "pgbouncer.pid"), "utf8"));
         try {
           process.kill(pid, "SIGTERM");
@@ -76,6 +80,9 @@ try {
         rmSync(dir, { recursive: true, force: true });
       },
     };
+    // Stopped in the finally below too: a failed run must not leave a PgBouncer behind.
+    bouncers.push(handle);
+    return handle;
   };
 
   const rows: string[][] = [];
@@ -128,6 +135,7 @@ try {
   for (const r of [header, widths.map((w) => "-".repeat(w)), ...rows]) console.log(`| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`);
   console.log(`\n${seconds} s per run; server and clients on one machine (${navigator.hardwareConcurrency} CPUs).`);
 } finally {
+  for (const bouncer of bouncers) bouncer.stop();
   await box.cleanup();
   cluster.stop();
   rmSync(certs, { recursive: true, force: true });
