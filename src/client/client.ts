@@ -39,18 +39,16 @@ export class AgentClient {
 
   async #sessionHeader(): Promise<Record<string, string>> {
     // Read until found: `start` probes before the agent (and its token file) exists.
-    if (this.#authorization === undefined && isWindowsPipe(this.socketPath)) this.#authorization = await this.#readToken();
+    if (this.#authorization === undefined && isWindowsPipe(this.socketPath)) this.#authorization = this.#readToken();
     return this.#authorization ? { authorization: this.#authorization } : {};
   }
 
-  async #readToken(): Promise<string | undefined> {
+  #readToken(): string | undefined {
     try {
-      // Bun.file, not node:fs: this is on every `credagent get`, and loading node:fs costs ~150
-      // page faults. On Windows, Bun.file of a missing file can leave a promise that never
-      // settles, and the process then exits, status 0, with nothing said (seen under Wine): node:fs there.
-      const text = isWindowsPipe(this.socketPath)
-        ? (require("node:fs") as typeof import("node:fs")).readFileSync(this.tokenPath, "utf8")
-        : await Bun.file(this.tokenPath).text();
+      // node:fs, not Bun.file: on Windows, Bun.file of a missing file can leave a promise that
+      // never settles, and the process then exits, status 0, with nothing said (seen under Wine).
+      // Off the common path on sockets, so loading node:fs costs `get` nothing there.
+      const text = (require("node:fs") as typeof import("node:fs")).readFileSync(this.tokenPath, "utf8");
       return `Bearer ${text.trim()}`;
     } catch {
       return undefined; // no token file (yet): send none
@@ -62,8 +60,8 @@ export class AgentClient {
    * one sent (none, on a socket, until now; or the file of an agent since replaced, when `start`
    * polls while a new agent writes its file). The request is then sent once more with it.
    */
-  async #tokenReplaced(): Promise<boolean> {
-    const current = await this.#readToken();
+  #tokenReplaced(): boolean {
+    const current = this.#readToken();
     if (current === undefined || current === this.#authorization) return false;
     this.#authorization = current;
     return true;
@@ -148,7 +146,7 @@ export class AgentClient {
       if (connectionCode(err) || (err as Error).name === "TimeoutError") throw this.#connectionError(err);
       throw new CredagentError("internal", `the agent at ${this.socketPath} sent a response that is not JSON (HTTP ${response.status})`, { cause: err });
     }
-    if (response.status === 403 && !retried && response.headers.has("www-authenticate") && (await this.#tokenReplaced())) return this.#request(method, path, body, true);
+    if (response.status === 403 && !retried && response.headers.has("www-authenticate") && this.#tokenReplaced()) return this.#request(method, path, body, true);
     if (!response.ok) {
       const error = (answer as Partial<ErrorBody>).error;
       const code = isErrorCode(error?.code) ? error.code : "internal";

@@ -4,6 +4,7 @@ import { ptr, read } from "bun:ffi";
 import { CredagentError } from "../errors.ts";
 import { darwinLibc, libc } from "../native/libc.ts";
 import { LAUNCHD_SOCKET_ENV } from "../platform/launchd.ts";
+import { listening } from "./listening.ts";
 import type { UnixListener } from "./unix.ts";
 
 // Socket activation (sd_listen_fds(3)): systemd (a user unit's .socket, or systemd-socket-activate)
@@ -128,13 +129,7 @@ export async function listenActivated(activation: Activation, uid: number, onCon
   // directory of this user's, nobody else can swap the file between the check and the chmod.
   if ((st.mode & 0o077) !== 0) chmodSync(path, 0o600);
   const server = net.createServer({ pauseOnConnect: false }, onConnection);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ fd }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listening(server, { fd });
   let closed = false;
   return {
     server,

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { CredagentError } from "../errors.ts";
 import { assertSocketPathLength } from "../paths.ts";
 import { InstanceLock } from "./lock.ts";
+import { listening, whileLocked } from "./listening.ts";
 
 export interface UnixListener {
   server: net.Server;
@@ -65,12 +66,7 @@ export async function listenUnix(path: string, uid: number, onConnection: (socke
   if (!lock) {
     throw new CredagentError("agent_running", `another agent is already serving ${path}; 'credagent stop' stops it`);
   }
-  try {
-    beforeListen();
-  } catch (err) {
-    lock.release();
-    throw err;
-  }
+  whileLocked(lock, beforeListen);
   try {
     // Holding the lock, a socket file left here belongs to an agent that died: replace it.
     if (checkExistingSocket(path) === "socket") unlinkSync(path);
@@ -79,13 +75,7 @@ export async function listenUnix(path: string, uid: number, onConnection: (socke
     const server = net.createServer({ pauseOnConnect: false }, onConnection);
     const previous = process.umask(0o177);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(path, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
+      await listening(server, path);
     } finally {
       process.umask(previous);
     }

@@ -1,6 +1,7 @@
 import net from "node:net";
 import { CredagentError } from "../errors.ts";
 import { PipeLock } from "./pipe-lock.ts";
+import { listening, whileLocked } from "./listening.ts";
 import type { UnixListener } from "./unix.ts";
 
 /**
@@ -12,18 +13,10 @@ import type { UnixListener } from "./unix.ts";
 export async function listenPipe(name: string, lockPath: string, onConnection: (socket: net.Socket) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
   const lock = PipeLock.tryAcquire(lockPath);
   if (!lock) throw new CredagentError("agent_running", `another agent is already serving ${name}; 'credagent stop' stops it`);
-  try {
-    beforeListen();
-  } catch (err) {
-    lock.release();
-    throw err;
-  }
+  whileLocked(lock, beforeListen);
   const server = net.createServer(onConnection);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(name, () => resolve());
-    });
+    await listening(server, name);
   } catch (err) {
     lock.release();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
