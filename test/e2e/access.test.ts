@@ -96,7 +96,10 @@ describe("allow rules", () => {
     expect(viaSh.stdout.toString()).toBe("");
     expect(viaSh.stderr.toString()).toContain(`exe is ${SH}`);
     await waitFor(() => auditLines().some((l) => l.credential === "py" && l.decision === "deny"), 3_000, "the audit lines");
+    await Bun.sleep(300); // a second decision, were one made, would be written by now
     const lines = auditLines().filter((l) => l.credential === "py");
+    // One request, one decision each: the CLI's short path never asks twice.
+    expect(lines.map((l) => l.decision)).toEqual(["allow", "deny"]);
     expect(lines.find((l) => l.decision === "allow")).toMatchObject({ exe: PYTHON, via: { exe: realpathSync(BIN) } });
     expect(lines.find((l) => l.decision === "deny")).toMatchObject({ exe: SH, via: { exe: realpathSync(BIN) } });
   });

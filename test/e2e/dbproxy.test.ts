@@ -52,74 +52,27 @@ beforeAll(async () => {
   box = new Sandbox();
   const rotate = box.script("rotate.sh", rotatingPasswordScript(cluster, "app", 20, countFile()));
   const failing = box.script("failing.sh", "echo 'the identity provider is down' >&2; exit 1");
-  const server = `127.0.0.1:${cluster.port}`;
-  box.writeConfig(`
-[credentials.pg]
-source = "command"
-command = ["${rotate}"]
-refresh_before = "8s"
-
-[credentials.down]
-source = "command"
-command = ["${failing}"]
-
-[databases.appdb]
-credential = "pg"
-protocol = "postgresql"
-server = "${server}"
-tls = "verify-full"
-ca_file = "${join(certs, "ca.crt")}"
-
-[databases.wrongca]
-credential = "pg"
-protocol = "postgresql"
-server = "${server}"
-tls = "verify-full"
-ca_file = "${join(certs, "wrong-ca.crt")}"
-user = "app"
-
-[credentials.md5login]
-source = "command"
-command = ["${box.script("md5.sh", `echo '{"username":"md5user","password":"md5-password"}'`)}"]
-
-[databases.md5db]
-credential = "md5login"
-protocol = "postgresql"
-server = "${server}"
-tls = "verify-full"
-ca_file = "${join(certs, "ca.crt")}"
-
-[databases.byca]
-credential = "pg"
-protocol = "postgresql"
-server = "127.0.0.2:${cluster.port}"
-tls = "verify-ca"
-ca_file = "${join(certs, "ca.crt")}"
-user = "app"
-
-[databases.byname]
-credential = "pg"
-protocol = "postgresql"
-server = "127.0.0.2:${cluster.port}"
-tls = "verify-full"
-ca_file = "${join(certs, "ca.crt")}"
-user = "app"
-
-[databases.cawrong]
-credential = "pg"
-protocol = "postgresql"
-server = "127.0.0.2:${cluster.port}"
-tls = "verify-ca"
-ca_file = "${join(certs, "wrong-ca.crt")}"
-user = "app"
-
-[databases.broken]
-credential = "down"
-protocol = "postgresql"
-server = "${server}"
-tls = "require"
-user = "app"
-`);
+  const md5 = box.script("md5.sh", `echo '{"username":"md5user","password":"md5-password"}'`);
+  /** A [databases.NAME] table for this cluster, reached at `host`; `ca` a file of makeCerts(). */
+  const database = (name: string, o: { credential: string; tls: string; host?: string; ca?: string; user?: string }) =>
+    `[databases.${name}]\ncredential = "${o.credential}"\nprotocol = "postgresql"\nserver = "${o.host ?? "127.0.0.1"}:${cluster.port}"\ntls = "${o.tls}"\n` +
+    (o.ca ? `ca_file = "${join(certs, o.ca)}"\n` : "") +
+    (o.user ? `user = "${o.user}"\n` : "");
+  box.writeConfig(
+    [
+      `[credentials.pg]\nsource = "command"\ncommand = ["${rotate}"]\nrefresh_before = "8s"\n`,
+      `[credentials.down]\nsource = "command"\ncommand = ["${failing}"]\n`,
+      `[credentials.md5login]\nsource = "command"\ncommand = ["${md5}"]\n`,
+      database("appdb", { credential: "pg", tls: "verify-full", ca: "ca.crt" }),
+      database("wrongca", { credential: "pg", tls: "verify-full", ca: "wrong-ca.crt", user: "app" }),
+      database("md5db", { credential: "md5login", tls: "verify-full", ca: "ca.crt" }),
+      // 127.0.0.2: an address the server's certificate does not name.
+      database("byca", { credential: "pg", tls: "verify-ca", host: "127.0.0.2", ca: "ca.crt", user: "app" }),
+      database("byname", { credential: "pg", tls: "verify-full", host: "127.0.0.2", ca: "ca.crt", user: "app" }),
+      database("cawrong", { credential: "pg", tls: "verify-ca", host: "127.0.0.2", ca: "wrong-ca.crt", user: "app" }),
+      database("broken", { credential: "down", tls: "require", user: "app" }),
+    ].join("\n"),
+  );
   await box.start();
 }, 90_000);
 

@@ -118,7 +118,7 @@ let seq = 0;
 /** Runs a Windows program under Wine, its output captured in files; `stdin` is a file's contents. */
 async function wine(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number; retried?: boolean } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const n = seq++;
   const out = join(dir, `out-${n}`);
@@ -132,7 +132,16 @@ async function wine(
   const code = await Promise.race([proc.exited, Bun.sleep(options.timeoutMs ?? 60_000).then(() => -1)]);
   if (code === -1) proc.kill("SIGKILL");
   const read = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").replaceAll("\r\n", "\n") : "");
-  return { code, stdout: read(out), stderr: read(err) };
+  const result = { code, stdout: read(out), stderr: read(err) };
+  // Wine 8 now and then fails a Bun executable at start with "wine: Unhandled exception
+  // 0xc06d007e" (a delay-loaded DLL not found; seen once in about 15 runs of this file, on `get`,
+  // with nothing printed by credagent): a Wine limitation, so that one signature, with nothing on
+  // stdout, is run once more and said on the test's output. Any other failure stands.
+  if (!options.retried && result.code !== 0 && result.stdout === "" && result.stderr.startsWith("wine: Unhandled exception 0xc06d007e")) {
+    console.warn(`Wine crashed starting ${args.join(" ")} (0xc06d007e); running it once more`);
+    return wine(args, { ...options, retried: true });
+  }
+  return result;
 }
 
 test.skipIf(missing !== null)(
