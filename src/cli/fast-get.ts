@@ -1,4 +1,7 @@
-import { API_PREFIX, CREDENTIAL_NAME } from "../wire/types.ts";
+// Copies of wire/types.ts's API_PREFIX and CREDENTIAL_NAME, so that this file imports nothing and
+// stays in main.ts's entry chunk (see there); a unit test holds them equal to the originals.
+export const API_PREFIX = "/v1";
+export const CREDENTIAL_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 // `credagent get NAME`, the command run inside $(…) in scripts and prompts, on the shortest path:
 // no command table, option parser or client class, and no fetch. A fresh process's first fetch

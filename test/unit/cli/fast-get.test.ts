@@ -18,3 +18,11 @@ test("anything else is null, never a guess: no status line, a cut body, a bad ch
   expect(parseResponse(bytes("HTTP/1.1 200 OK\r\n\r\n{}"))).toBeNull();
   expect(parseResponse(bytes("SSH-2.0-x 200 \r\n\r\n"))).toBeNull();
 });
+
+test("its copies of the API prefix and the credential name pattern are the wire's", async () => {
+  const fast = await import("../../../src/cli/fast-get.ts");
+  const wire = await import("../../../src/wire/types.ts");
+  expect(fast.API_PREFIX).toBe(wire.API_PREFIX);
+  expect(fast.CREDENTIAL_NAME.source).toBe(wire.CREDENTIAL_NAME.source);
+  expect(fast.CREDENTIAL_NAME.flags).toBe(wire.CREDENTIAL_NAME.flags);
+});
