@@ -1,15 +1,19 @@
-// Copies of wire/types.ts's API_PREFIX and CREDENTIAL_NAME, so that this file imports nothing and
-// stays in main.ts's entry chunk (see there); a unit test holds them equal to the originals.
+import { exchangeBlocking } from "../native/unix-exchange.ts";
+
+// Copies of wire/types.ts's API_PREFIX and CREDENTIAL_NAME, so that this file imports nothing
+// shared with other commands and stays in main.ts's entry chunk (see there); a unit test holds them
+// equal to the originals.
 export const API_PREFIX = "/v1";
 export const CREDENTIAL_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 // `credagent get NAME`, the command run inside $(…) in scripts and prompts, on the shortest path:
-// no command table, option parser or client class, and no fetch. A fresh process's first fetch
-// starts Bun's HTTP client thread: measured on the test machine, a compiled program that only
-// fetches from the socket takes 5.0 ms and 740 page faults, the same with Bun.connect and one
-// HTTP/1.1 request 4.1 ms and 704, the runtime's floor (console.log) 3.1 ms and 620. So one
-// request is written by hand here and the agent's answer read by the small parser below, which
-// knows the two framings a node:http server uses (Content-Length, chunked) and nothing else.
+// no command table, option parser or client class, no fetch and no event loop. A fresh process's
+// first fetch starts Bun's HTTP client thread: measured on the test machine, a compiled program
+// that only fetches from the socket takes 5.0 ms and 740 page faults, the same with Bun.connect and
+// one HTTP/1.1 request 4.1 ms and 704, the runtime's floor (console.log) 3.1 ms and 620; blocking
+// libc calls are cheaper still (native/unix-exchange.ts). So one request is written by hand here and
+// the agent's answer read by the small parser below, which knows the two framings a node:http
+// server uses (Content-Length, chunked) and nothing else.
 //
 // It answers when the socket is known from the environment alone (CRED_SOCK, or XDG_RUNTIME_DIR)
 // and reports the agent's own error as the full command does (`credagent get: MESSAGE`, exit 1).
@@ -25,10 +29,11 @@ export async function fastGet(name: string, env: Record<string, string | undefin
   const socket = env.CRED_SOCK || (runtime?.startsWith("/") ? `${runtime}/cred.sock` : undefined);
   // Named pipes (Windows) go through node:http in the full client.
   if (!socket || socket.startsWith("\\\\")) return null;
-  const raw = await exchange(socket, `GET ${API_PREFIX}/credentials/${encodeURIComponent(name)} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
-  if (raw === "unconnected") return null;
+  const request = `GET ${API_PREFIX}/credentials/${encodeURIComponent(name)} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
+  const raw = await exchangeBlocking(socket, new TextEncoder().encode(request), TIMEOUT_MS);
+  if (raw === "unconnected" || raw === "unavailable") return null;
   if (raw === "timeout") {
-    await Bun.write(Bun.stderr, `credagent get: the agent at ${socket} did not answer within ${TIMEOUT_MS / 1000}s\n`);
+    console.error(`credagent get: the agent at ${socket} did not answer within ${TIMEOUT_MS / 1000}s`);
     return 1;
   }
   const response = parseResponse(raw);
@@ -36,85 +41,76 @@ export async function fastGet(name: string, env: Record<string, string | undefin
   try {
     answer = JSON.parse(response?.body ?? "") as typeof answer;
   } catch {
-    await Bun.write(Bun.stderr, `credagent get: the agent at ${socket} sent a response that is not JSON\n`);
+    console.error(`credagent get: the agent at ${socket} sent a response that is not JSON`);
     return 1;
   }
   if (response!.status === 200 && typeof answer.token === "string") {
-    await Bun.write(Bun.stdout, `${answer.token}\n`);
+    // console.log, not Bun.write: it is already part of the runtime's start (the floor uses it),
+    // and it writes all of a long token to a slow pipe before process.exit (checked with 3 MB).
+    console.log(answer.token);
     return 0;
   }
   if (response!.status === 200 || (response!.status === 403 && response!.authenticate)) return null;
-  await Bun.write(Bun.stderr, `credagent get: ${typeof answer.error?.message === "string" ? answer.error.message : `the agent answered HTTP ${response!.status}`}\n`);
+  console.error(`credagent get: ${typeof answer.error?.message === "string" ? answer.error.message : `the agent answered HTTP ${response!.status}`}`);
   return 1;
-}
-
-/** One request on a new connection, everything the agent sent until it closed. */
-function exchange(socket: string, request: string): Promise<Uint8Array | "unconnected" | "timeout"> {
-  const chunks: Uint8Array[] = [];
-  let opened = false;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve("timeout"), TIMEOUT_MS);
-    const done = (value: Uint8Array | "unconnected") => {
-      clearTimeout(timer);
-      resolve(value);
-    };
-    Bun.connect({
-      unix: socket,
-      socket: {
-        open(s) {
-          opened = true;
-          s.write(request);
-        },
-        data(_s, data) {
-          chunks.push(new Uint8Array(data));
-        },
-        close() {
-          // Closed or reset before any answer (an agent refusing the connection, or not an agent):
-          // the full command connects again and says which.
-          done(opened && chunks.length > 0 ? Buffer.concat(chunks) : "unconnected");
-        },
-        error() {
-          // close follows.
-        },
-        connectError() {
-          done("unconnected");
-        },
-      },
-    }).catch(() => done("unconnected"));
-  });
 }
 
 /**
  * The status, the body and whether WWW-Authenticate was sent, from a whole HTTP/1.1 response with
- * a Content-Length or chunked body; null for anything else.
+ * a Content-Length or chunked body; null for anything else. Plain typed arrays and strings, no
+ * Buffer: this runs in every `get`, and Buffer's first use costs start-up time.
  */
 export function parseResponse(raw: Uint8Array): { status: number; body: string; authenticate: boolean } | null {
-  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-  const headEnd = bytes.indexOf("\r\n\r\n");
+  const headEnd = indexOfCrlf(raw, 0, true);
   if (headEnd < 0) return null;
-  const [statusLine, ...lines] = bytes.toString("latin1", 0, headEnd).split("\r\n");
+  const decoder = new TextDecoder();
+  const [statusLine, ...lines] = decoder.decode(raw.subarray(0, headEnd)).split("\r\n");
   const status = /^HTTP\/1\.[01] (\d{3}) /.exec(`${statusLine} `)?.[1];
   if (!status) return null;
-  const headers = new Map(lines.map((l) => [l.slice(0, l.indexOf(":")).trim().toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
-  let body = bytes.subarray(headEnd + 4);
-  if (headers.get("transfer-encoding")?.toLowerCase() === "chunked") {
-    const parts: Buffer[] = [];
+  let chunked = false;
+  let length: number | undefined;
+  let authenticate = false;
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === "transfer-encoding") chunked = value.toLowerCase() === "chunked";
+    else if (name === "content-length") length = Number(value);
+    else if (name === "www-authenticate") authenticate = true;
+  }
+  let body = raw.subarray(headEnd + 4);
+  if (chunked) {
+    const parts: Uint8Array[] = [];
+    let total = 0;
     for (let at = 0; ; ) {
-      const lineEnd = body.indexOf("\r\n", at);
+      const lineEnd = indexOfCrlf(body, at, false);
       if (lineEnd < 0) return null;
-      const size = Number.parseInt(body.toString("latin1", at, lineEnd), 16);
+      const size = Number.parseInt(decoder.decode(body.subarray(at, lineEnd)), 16);
       if (!Number.isInteger(size) || size < 0 || lineEnd + 2 + size > body.length) return null;
       if (size === 0) break;
       parts.push(body.subarray(lineEnd + 2, lineEnd + 2 + size));
+      total += size;
       at = lineEnd + 2 + size + 2;
     }
-    body = Buffer.concat(parts);
-  } else if (headers.has("content-length")) {
-    const length = Number(headers.get("content-length"));
+    body = new Uint8Array(total);
+    let offset = 0;
+    for (const part of parts) {
+      body.set(part, offset);
+      offset += part.length;
+    }
+  } else if (length !== undefined) {
     if (!Number.isInteger(length) || length > body.length) return null;
     body = body.subarray(0, length);
   } else {
     return null;
   }
-  return { status: Number(status), body: body.toString("utf8"), authenticate: headers.has("www-authenticate") };
+  return { status: Number(status), body: decoder.decode(body), authenticate };
+}
+
+/** Where the first CR LF (or, with `twice`, CR LF CR LF) from `from` starts; -1 if none. */
+function indexOfCrlf(bytes: Uint8Array, from: number, twice: boolean): number {
+  for (let i = bytes.indexOf(13, from); i >= 0 && i + 1 < bytes.length; i = bytes.indexOf(13, i + 1)) {
+    if (bytes[i + 1] === 10 && (!twice || (bytes[i + 2] === 13 && bytes[i + 3] === 10))) return i;
+  }
+  return -1;
 }
