@@ -1,4 +1,3 @@
-import type { dlopen as Dlopen } from "bun:ffi";
 
 // One request to a Unix socket and the whole answer, with blocking libc calls: socket, connect,
 // send, recv, close. For `credagent get NAME` (cli/fast-get.ts), whose time is its start-up: an
@@ -73,26 +72,52 @@ const PLATFORMS: Partial<Record<NodeJS.Platform, Platform>> = {
 
 const AF_UNIX = 1;
 
-type Ffi = typeof import("bun:ffi");
+type Ffi = Pick<typeof import("bun:ffi"), "dlopen" | "ptr" | "read">;
 
-function symbolsFor({ FFIType }: Ffi, errno: Platform["errno"]) {
-  return {
-    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-    setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-    send: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
-    recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
-    close: { args: [FFIType.i32], returns: FFIType.i32 },
-    [errno]: { args: [], returns: FFIType.ptr },
-  } as const;
+/**
+ * The FFI functions without the bun:ffi module: `Bun.FFI` is the native object that module wraps
+ * (its dlopen only normalises the path and binds close), and loading the module's JS costs ~50 page
+ * faults, a third of what `get` adds to the runtime's floor; `Bun.FFI` alone costs ~25. It is not
+ * part of Bun's documented API, so its absence falls back to the module.
+ */
+async function ffiFunctions(): Promise<Ffi> {
+  const native = (Bun as unknown as { FFI?: Partial<Ffi> }).FFI;
+  if (typeof native?.dlopen === "function" && typeof native.ptr === "function" && typeof native.read?.i32 === "function") return native as Ffi;
+  return import("bun:ffi");
 }
 
-type Libc = ReturnType<typeof Dlopen<ReturnType<typeof symbolsFor>>>["symbols"];
+// bun:ffi's FFIType codes, as numbers: FFIType itself is in the module this file avoids loading.
+const I32 = 5;
+const U32 = 6;
+const I64 = 7;
+const U64 = 8;
+const PTR = 12;
+
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  connect(fd: number, addr: number, length: number): number;
+  setsockopt(fd: number, level: number, option: number, value: number, length: number): number;
+  send(fd: number, buffer: number, length: number, flags: number): number | bigint;
+  recv(fd: number, buffer: number, length: number, flags: number): number | bigint;
+  close(fd: number): number;
+  /** The address of this thread's errno. */
+  errno(): number;
+}
 
 function openLibc(ffi: Ffi, platform: Platform): Libc | null {
+  const table = {
+    socket: { args: [I32, I32, I32], returns: I32 },
+    connect: { args: [I32, PTR, U32], returns: I32 },
+    setsockopt: { args: [I32, I32, I32, PTR, U32], returns: I32 },
+    send: { args: [I32, PTR, U64, I32], returns: I64 },
+    recv: { args: [I32, PTR, U64, I32], returns: I64 },
+    close: { args: [I32], returns: I32 },
+    [platform.errno]: { args: [], returns: PTR },
+  };
   for (const name of platform.libc) {
     try {
-      return ffi.dlopen(name, symbolsFor(ffi, platform.errno)).symbols;
+      const f = ffi.dlopen(name, table as never).symbols as unknown as Record<keyof Libc | Platform["errno"], (...args: number[]) => never>;
+      return { socket: f.socket, connect: f.connect, setsockopt: f.setsockopt, send: f.send, recv: f.recv, close: f.close, errno: f[platform.errno] };
     } catch {
       // the next name
     }
@@ -119,17 +144,14 @@ export function sockaddrUn(path: string, platform: Pick<Platform, "pathOffset" |
 export async function exchangeBlocking(path: string, request: Uint8Array, timeoutMs: number): Promise<ExchangeResult> {
   const platform = PLATFORMS[process.platform];
   if (!platform) return "unavailable";
-  // Imported here, not at the top: loading bun:ffi costs ~50 page faults, which every other
-  // command (this file is in the entry chunk) would pay.
-  const ffi = await import("bun:ffi");
-  const { ptr } = ffi;
+  // Loaded here, not at the top: every other command (this file is in the entry chunk) would pay.
+  const ffi = await ffiFunctions();
+  const ptr = (view: Parameters<Ffi["ptr"]>[0], offset?: number) => Number(ffi.ptr(view, offset));
   const c = openLibc(ffi, platform);
   if (!c) return "unavailable";
   const addr = sockaddrUn(path, platform);
   if (!addr) return "unconnected";
-  // Present: the table was opened with this platform's name for it.
-  const errnoLocation = c[platform.errno]!;
-  const errno = () => ffi.read.i32(errnoLocation()!, 0);
+  const errno = () => ffi.read.i32(c.errno() as never, 0);
   const deadline = Date.now() + timeoutMs;
   // struct timeval as two 64-bit fields, written as 32-bit halves (little-endian, see above).
   const timeval = new Uint32Array(4);

@@ -61,3 +61,10 @@ test("a peer that never answers is a timeout, at the deadline", async () => {
   expect(took).toBeGreaterThanOrEqual(290);
   expect(took).toBeLessThan(3_000);
 });
+
+test("Bun.FFI, the native object behind bun:ffi, is there: without it get's short path loads the module (~25 more page faults)", () => {
+  const native = (Bun as unknown as { FFI?: Record<string, unknown> }).FFI;
+  expect(typeof native?.dlopen).toBe("function");
+  expect(typeof native?.ptr).toBe("function");
+  expect(typeof (native?.read as Record<string, unknown> | undefined)?.i32).toBe("function");
+});
