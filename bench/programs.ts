@@ -9,10 +9,12 @@ const ROOT = resolve(import.meta.dir, "..");
 const BIN = join(ROOT, "build/credagent");
 const BUN = join(ROOT, "node_modules/.bin/bun");
 
-export const PROGRAMS_DOC = `Start-up and the helper protocols, each a whole process as its caller runs it (hyperfine, median of 200),
-with minor page faults (the median of 31 runs under \`/usr/bin/time\`). The floor is a
-compiled \`console.log(1)\` built with the same Bun and the same flags as credagent. The helpers read
-their request on stdin, so every row in the second table runs under \`sh -c\`, \`credagent get\` too.`;
+export const PROGRAMS_DOC = `Start-up and the helper protocols, each a whole process as its caller runs it: the commands of a
+table run in turn, round after round (\`bench/interleave.c\`: 400 rounds for the first table, 200 for
+the second, after 5 uncounted), so that machine noise falls on all of them alike; the median wall time
+from fork to exit, its quartiles, and the median of the minor page faults of the same runs. The floor
+is a compiled \`console.log(1)\` built with the same Bun and the same flags as credagent. The helpers
+read their request on stdin, so every row in the second table runs under \`sh -c\`, \`credagent get\` too.`;
 
 function sh(argv: string[], env: Record<string, string>, input?: string): string {
   const r = Bun.spawnSync(argv, { env, stdin: input === undefined ? "ignore" : Buffer.from(input), stdout: "pipe", stderr: "pipe" });
@@ -20,22 +22,22 @@ function sh(argv: string[], env: Record<string, string>, input?: string): string
   return r.stdout.toString();
 }
 
-function hyperfine(commands: string[], env: Record<string, string>): number[] {
-  const dir = mkdtempSync("/tmp/ca-hf-");
-  const json = join(dir, "out.json");
-  Bun.spawnSync(["hyperfine", "-N", "--warmup", "10", "--runs", "200", "--export-json", json, ...commands], { env, stdout: "ignore", stderr: "inherit" });
-  const out = JSON.parse(require("node:fs").readFileSync(json, "utf8")) as { results: Array<{ median: number }> };
-  rmSync(dir, { recursive: true, force: true });
-  return out.results.map((r) => r.median * 1000);
+interface Timing {
+  median_ms: number;
+  p25_ms: number;
+  p75_ms: number;
+  minor_faults: number;
 }
 
-function minorFaults(argv: string[], env: Record<string, string>): number {
-  const runs: number[] = [];
-  for (let i = 0; i < 31; i++) {
-    const r = Bun.spawnSync(["/usr/bin/time", "-f", "%R", ...argv], { env, stdout: "ignore", stderr: "pipe" });
-    runs.push(Number(r.stderr.toString().trim().split("\n").pop()));
-  }
-  return runs.sort((a, b) => a - b)[15]!;
+/**
+ * The commands run in turn, round after round (bench/interleave.c, built here with the system's
+ * cc), so that each sees the same machine noise; their median times, quartiles and page faults.
+ */
+function interleave(runner: string, commands: string[][], env: Record<string, string>, rounds = 400): Timing[] {
+  const argv = [runner, String(rounds), "--", ...commands.flatMap((c, i) => (i === 0 ? c : [":::", ...c]))];
+  const r = Bun.spawnSync(argv, { env, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`interleave failed: ${r.stderr}`);
+  return r.stdout.toString().trim().split("\n").map((line) => JSON.parse(line) as Timing);
 }
 
 const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -84,27 +86,33 @@ console.log(n);
     const hello = join(root, "hello");
     const bare = join(root, "bare");
     const sock = env.CRED_SOCK!;
-    const [floor, version, get, bareGet, curl] = hyperfine([hello, `${BIN} version`, `${BIN} get db`, bare, `curl -s --unix-socket ${sock} http://localhost/v1/credentials/db`], env);
-    const faults = [minorFaults([hello], env), minorFaults([BIN, "version"], env), minorFaults([BIN, "get", "db"], env), minorFaults([bare], env)];
+    const runner = join(root, "interleave");
+    sh(["cc", "-O2", "-o", runner, join(ROOT, "bench/interleave.c")], env);
+    const curlPath = Bun.which("curl", { PATH: env.PATH })!;
+    const [floor, version, get, bareGet, curl] = interleave(runner, [[hello], [BIN, "version"], [BIN, "get", "db"], [bare], [curlPath, "-s", "--unix-socket", sock, "http://localhost/v1/credentials/db"]], env);
+    const row = (name: string, t: Timing, faults = true) =>
+      `| ${name} | ${ms(t.median_ms)} (${t.p25_ms.toFixed(2)}-${t.p75_ms.toFixed(2)}) | ${(t.median_ms / floor!.median_ms).toFixed(2)} | ${faults ? `${t.minor_faults} | ${(t.minor_faults / floor!.minor_faults).toFixed(2)}` : " | "} |`;
     const first = [
-      "| command | median | x floor | minor page faults | x floor |",
+      "| command | median (quartiles) | x floor | minor page faults | x floor |",
       "| --- | --- | --- | --- | --- |",
-      `| compiled hello (the floor) | ${ms(floor!)} | 1.00 | ${faults[0]} | 1.00 |`,
-      `| \`credagent version\` | ${ms(version!)} | ${(version! / floor!).toFixed(2)} | ${faults[1]} | ${(faults[1]! / faults[0]!).toFixed(2)} |`,
-      `| \`credagent get db\` | ${ms(get!)} | ${(get! / floor!).toFixed(2)} | ${faults[2]} | ${(faults[2]! / faults[0]!).toFixed(2)} |`,
-      `| a compiled Bun program sending the same request and nothing else | ${ms(bareGet!)} | ${(bareGet! / floor!).toFixed(2)} | ${faults[3]} | ${(faults[3]! / faults[0]!).toFixed(2)} |`,
-      `| \`curl --unix-socket\` (same endpoint) | ${ms(curl!)} | ${(curl! / floor!).toFixed(2)} | | |`,
+      row("compiled hello (the floor)", floor!),
+      row("`credagent version`", version!),
+      row("`credagent get db`", get!),
+      row("a compiled Bun program sending the same request with Bun.connect, and nothing else", bareGet!),
+      row("`curl --unix-socket` (same endpoint)", curl!, false),
     ];
-    const helpers = hyperfine(
+    const helpers = interleave(
+      runner,
       [
-        `sh -c '${BIN} get db'`,
-        `sh -c 'printf "protocol=https\\nhost=git.example.com\\n\\n" | ${BIN} git-credential --credential db get'`,
-        `sh -c 'printf registry.example.com | docker-credential-credagent get'`,
-        `sh -c '${BIN} kube-credential db'`,
-        `sh -c '${BIN} aws-credential aws'`,
-      ],
+        `${BIN} get db`,
+        `printf "protocol=https\\nhost=git.example.com\\n\\n" | ${BIN} git-credential --credential db get`,
+        `printf registry.example.com | docker-credential-credagent get`,
+        `${BIN} kube-credential db`,
+        `${BIN} aws-credential aws`,
+      ].map((script) => ["/bin/sh", "-c", script]),
       env,
-    );
+      200,
+    ).map((t) => t.median_ms);
     const names = ["`credagent get db`", "git credential helper (`git-credential get`)", "docker credential helper (`docker-credential-credagent get`)", "kubectl exec plugin (`kube-credential`)", "AWS `credential_process` (`aws-credential`)"];
     const second = ["| helper, as its caller runs it | median | x `get` |", "| --- | --- | --- |", ...helpers.map((t, i) => `| ${names[i]} | ${ms(t)} | ${(t / helpers[0]!).toFixed(2)} |`)];
     sh([BIN, "stop"], env);
