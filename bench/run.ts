@@ -331,8 +331,8 @@ never asserted in tests.
 
 - \`credagent get\`: the whole CLI process (start-up, socket request, print), median of 200 runs
   by hyperfine, beside \`curl --unix-socket\` of the same endpoint: the floor for a client process.
-- API: autocannon, 50 connections for 10 s over the Unix socket, against the agent (node:net
-  server with a SO_PEERCRED check per connection, node:http parser, hono) and against a bare
+- API: autocannon, 50 connections for 10 s over the Unix socket, against the agent (Bun.listen
+  socket with a SO_PEERCRED check per connection, its own HTTP/1.1 parser, hono) and against a bare
   \`Bun.serve\` on a Unix socket answering the same JSON (the ceiling, which cannot check peers).
   The load generator runs on the same 2 cores, so both figures are lower than on an idle machine.
 - \`start\`: when an agent already answers (one health request), and from nothing (spawn, config

@@ -12,8 +12,8 @@ export const CREDENTIAL_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 // that only fetches from the socket takes 5.0 ms and 740 page faults, the same with Bun.connect and
 // one HTTP/1.1 request 4.1 ms and 704, the runtime's floor (console.log) 3.1 ms and 620; blocking
 // libc calls are cheaper still (native/unix-exchange.ts). So one request is written by hand here and
-// the agent's answer read by the small parser below, which knows the two framings a node:http
-// server uses (Content-Length, chunked) and nothing else.
+// the agent's answer read by the small parser below, which knows the two HTTP/1.1 framings
+// (Content-Length, which the agent sends, and chunked) and nothing else.
 //
 // It answers when the socket is known from the environment alone (CRED_SOCK, or XDG_RUNTIME_DIR)
 // and reports the agent's own error as the full command does (`credagent get: MESSAGE`, exit 1).
