@@ -77,6 +77,32 @@ describe("HTTP API over the socket", () => {
     expect(r.elapsedMs).toBeLessThan(12_000);
   }, 20_000);
 
+  test("a client that waits for 100 Continue gets it (curl's --expect100-timeout is 1 s), and chunked bodies are read", async () => {
+    const started = Date.now();
+    const expecting = Bun.spawnSync(["curl", "-sS", "--unix-socket", box.socket, "-H", "Expect: 100-continue", "--expect100-timeout", "5", "-d", "{}", "http://localhost/v1/credentials/db/refresh"]);
+    expect(expecting.exitCode).toBe(0);
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(JSON.parse(expecting.stdout.toString())).toMatchObject({ name: "db" });
+    const chunked = Bun.spawnSync(["curl", "-sS", "--unix-socket", box.socket, "-H", "Transfer-Encoding: chunked", "-d", "{}", "http://localhost/v1/credentials/db/refresh"]);
+    expect(JSON.parse(chunked.stdout.toString())).toMatchObject({ name: "db" });
+  });
+
+  test("a client that half-closes after its request still gets the answer, then the connection closes", async () => {
+    const r = await rawExchange(box.socket, ["GET /v1/credentials/db HTTP/1.1\r\nHost: localhost\r\n\r\n", "end"], 5_000);
+    expect(r.data).toStartWith("HTTP/1.1 200 OK\r\n");
+    expect(r.closed).toBe(true);
+  });
+
+  test("pipelined requests with bodies, sent at once, are answered in order", async () => {
+    const post = "POST /v1/credentials/db/refresh HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}";
+    const get = "GET /v1/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    const r = await rawExchange(box.socket, [post + post + get], 5_000);
+    const answers = r.data.split(/(?=HTTP\/1\.1 )/);
+    expect(answers.map((a) => a.slice(0, 15))).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+    expect(answers[2]).toContain('"status":"ok"');
+    expect(r.closed).toBe(true);
+  });
+
   test("a browser-style request is refused", async () => {
     const r = await rawExchange(box.socket, ["GET /v1/credentials/db HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example\r\n\r\n"], 300);
     expect(r.data).toStartWith("HTTP/1.1 403");

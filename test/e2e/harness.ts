@@ -139,7 +139,8 @@ export function secretTool(args: string[], input?: string): { code: number; stdo
 }
 
 /** Raw bytes over the socket; resolves with whatever came back when the agent closed or after waitMs. */
-export function rawExchange(socket: string, chunks: Array<string | { delayMs: number }>, waitMs = 15_000): Promise<{ data: string; closed: boolean; elapsedMs: number }> {
+/** Sends `chunks` (text, a pause, or `end`: half-close, the client sends nothing more) and collects the answer. */
+export function rawExchange(socket: string, chunks: Array<string | { delayMs: number } | "end">, waitMs = 15_000): Promise<{ data: string; closed: boolean; elapsedMs: number }> {
   return new Promise((resolvePromise) => {
     const started = Date.now();
     const conn = net.connect(socket);
@@ -158,7 +159,8 @@ export function rawExchange(socket: string, chunks: Array<string | { delayMs: nu
     conn.on("error", () => finish(true));
     conn.on("connect", async () => {
       for (const chunk of chunks) {
-        if (typeof chunk === "string") conn.write(chunk);
+        if (chunk === "end") conn.end();
+        else if (typeof chunk === "string") conn.write(chunk);
         else await Bun.sleep(chunk.delayMs);
         if (finished) return;
       }
