@@ -15,6 +15,7 @@ import { Secret } from "../secret.ts";
 import { LazyStore, openStore, readPassphraseFile, type KeyringChoice } from "../store/open.ts";
 import { listenActivated, takeActivation, takeLaunchdActivation, type Activation } from "../transport/activation.ts";
 import { listenLocal } from "../transport/listen.ts";
+import type { Stream } from "../transport/stream.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
 import { createAccessControl, mayAnswerApproval } from "./access.ts";
@@ -233,10 +234,10 @@ export async function runAgent(argv: string[]): Promise<number> {
   };
   let listener: UnixListener;
   try {
-    const onConnection = (socket: import("node:net").Socket) => server.onConnection(socket);
+    const onStream = (stream: Stream) => server.onStream(stream);
     listener = activation
-      ? await listenActivated(activation, process.getuid?.() ?? 0, onConnection)
-      : await listenLocal(socketPath, pipeLockPath(socketPath, pathEnv), onConnection, writeToken);
+      ? await listenActivated(activation, process.getuid?.() ?? 0, onStream)
+      : await listenLocal(socketPath, pipeLockPath(socketPath, pathEnv), onStream, writeToken);
   } catch (err) {
     sessionToken?.remove();
     if (err instanceof CredagentError && err.code === "agent_running") {
@@ -275,7 +276,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     onStopper: (stop) => (stopper = stop),
     reload: () => configState.reload(),
     lifetimeMs,
-    stopAccepting: () => listener.server.close(),
+    stopAccepting: () => listener.stopAccepting(),
     drain: [async (grace) => {
       // The SDK endpoints first (no new tokens over loopback), then the socket's requests.
       await sdkEndpoints?.stop();

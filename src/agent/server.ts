@@ -1,23 +1,24 @@
-import { getRequestListener } from "@hono/node-server";
-import http from "node:http";
-import type net from "node:net";
 import { describe, ERROR_STATUS, type ErrorCode } from "../errors.ts";
 import { errorBody } from "../api/errors.ts";
 import type { ConnectionBindings } from "../api/deps.ts";
 import { peerAllowed, readPeerIdentity, type PeerIdentity } from "../identity/peer.ts";
 import { readProcessInfo } from "../identity/process-info.ts";
+import type { Stream } from "../transport/stream.ts";
+import { RequestParser, type ParsedRequest } from "./http1/parser.ts";
+import { errorAnswer, serializeResponse } from "./http1/response.ts";
 import { ConnectionSlots, type Slot, type SlotLimits } from "./connection-slots.ts";
 import type { Logger } from "./log.ts";
 
-// Why node:net + node:http and not Bun.serve: Bun.serve never shows the accepted socket, so the
-// peer's credentials (SO_PEERCRED) cannot be read. A node:net server exposes the fd; the socket
-// is then handed to a node:http server, and hono's node adapter turns requests into fetch calls.
-// Peer checks cost one getsockopt per connection, not per request.
+// The agent's HTTP/1.1 server: connections from transport/stream.ts, requests from http1/parser.ts,
+// answers from the app's fetch handler (hono) written by http1/response.ts. Not node:http: a
+// Bun.serve server never shows the accepted socket, so the peer's credentials (SO_PEERCRED) cannot
+// be read, and node:http over node:net sockets costs three times the CPU per request (measured:
+// transport/stream.ts). Peer checks cost one getsockopt per connection, not per request.
 //
-// Bun's node:http ignores headersTimeout and requestTimeout, so the deadlines are ours. Each phase
-// the client controls has one: its headers (from their first byte), its body (from the end of the
-// headers), the wait for its next request (idle). The agent's own work on a request (a slow
-// source, a confirm prompt) is not the client's phase and has none here.
+// One request at a time per connection, in order (pipelined requests wait in the parser). Each
+// phase the client controls has a deadline: its headers (from their first byte), its body (from
+// the end of the headers), the wait for its next request (idle). The agent's own work on a
+// request (a slow source, a confirm prompt) is not the client's phase and has none here.
 
 export interface ServerOptions {
   agentUid: number;
@@ -37,151 +38,202 @@ export interface ServerOptions {
 
 export type FetchHandler = (request: Request, env: ConnectionBindings) => Response | Promise<Response>;
 
+const LIMITS = { maxHeadBytes: 16 * 1024, maxBodyBytes: 64 * 1024 };
+/** Bytes a client may send ahead while its request is answered before its connection stops being read. */
+const PIPELINE_BYTES = LIMITS.maxHeadBytes + LIMITS.maxBodyBytes;
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+type Phase = "idle" | "headers" | "body";
+
 class Connection implements Slot {
-  inFlight = 0;
-  /** The latest request whose headers were parsed; its body may still be arriving. */
-  request: http.IncomingMessage | undefined;
-  /** Set while the headers of a request are arriving: cancels their deadline. */
-  cancelHeaders: (() => void) | undefined;
+  readonly parser = new RequestParser(LIMITS);
+  /** A request is being answered. */
+  busy = false;
+  /** No request will be read any more: the connection closes once its answer is out. */
+  closing = false;
+  /** The peer sent FIN: after what it sent is answered, the connection closes. */
+  peerEnded = false;
+  closed = false;
+  phase: Phase | null = null;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** "100 Continue" was sent for the request whose body is arriving. */
+  continued = false;
 
   constructor(
-    readonly socket: net.Socket,
+    readonly stream: Stream,
     readonly pid: number | null,
     readonly bindings: ConnectionBindings,
   ) {}
 
   idle(): boolean {
-    return this.inFlight === 0 && this.cancelHeaders === undefined && (this.request?.complete ?? true);
+    return !this.busy && this.parser.buffered === 0;
   }
 }
 
 export interface RequestServer {
-  onConnection(socket: net.Socket): void;
+  onStream(stream: Stream): void;
   /** Resolves once every request in flight has been answered (or after graceMs). */
   drain(graceMs: number): Promise<void>;
 }
 
 export function createRequestServer(fetch: FetchHandler, options: ServerOptions): RequestServer {
-  const connections = new WeakMap<net.Socket, Connection>();
   const slots = new ConnectionSlots<Connection>(options.limits);
   const pressure = pressureLog(options.log, slots);
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
   let draining = false;
 
-  const listener = getRequestListener((request, env) => {
-    const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as net.Socket;
-    return fetch(request, connections.get(socket)?.bindings ?? { peer: null, process: null });
-  });
+  /** Enters a phase, arming its deadline; entering the phase it is in keeps the running clock. */
+  function enter(conn: Connection, phase: Phase | null): void {
+    if (conn.phase === phase) return;
+    clearTimeout(conn.timer);
+    conn.timer = undefined;
+    conn.phase = phase;
+    if (phase === null || conn.closed) return;
+    const ms = phase === "idle" ? options.idleTimeoutMs : phase === "headers" ? options.headersTimeoutMs : options.bodyTimeoutMs;
+    conn.timer = setTimeout(() => {
+      conn.timer = undefined;
+      if (phase === "idle") return conn.stream.destroy();
+      const message = phase === "headers" ? "the request was not received in time" : "the request body was not received in time";
+      fail(conn, "request_timeout", message);
+    }, ms);
+  }
 
-  const httpServer = http.createServer({ maxHeaderSize: 16 * 1024 });
-  httpServer.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const conn = connections.get(req.socket as net.Socket);
-    if (conn) {
-      conn.cancelHeaders?.();
-      conn.cancelHeaders = undefined;
-      conn.request = req;
-      conn.inFlight += 1;
+  /** Answers an error the request stream cannot recover from and closes. */
+  function fail(conn: Connection, code: ErrorCode, message: string): void {
+    enter(conn, null);
+    conn.closing = true;
+    endWith(conn.stream, code, message);
+  }
+
+  /** Reads what is buffered: starts the deadlines of a partial request, or answers a whole one. */
+  function pump(conn: Connection): void {
+    if (conn.busy || conn.closing || conn.closed) return;
+    const step = conn.parser.next();
+    switch (step.kind) {
+      case "empty":
+        if (conn.peerEnded) return conn.stream.end();
+        return enter(conn, "idle");
+      case "head":
+        if (conn.peerEnded) return conn.stream.destroy();
+        return enter(conn, "headers");
+      case "body":
+        if (conn.peerEnded) return conn.stream.destroy();
+        enter(conn, "body");
+        if (step.head.expectContinue && !conn.continued) {
+          conn.continued = true;
+          conn.stream.write(CONTINUE);
+        }
+        return;
+      case "error":
+        return fail(conn, step.code, step.message);
+      case "request":
+        enter(conn, null);
+        conn.continued = false;
+        void answer(conn, step.request);
     }
+  }
+
+  async function answer(conn: Connection, req: ParsedRequest): Promise<void> {
+    conn.busy = true;
     inFlight += 1;
-    if (draining) res.setHeader("Connection", "close");
-    // The body's deadline, armed only when the parser has not finished the request with the
-    // chunk that held its headers (most requests have no body, or all of it in that chunk).
-    // Checked when it fires rather than tracked: `complete` is exact, and a body the handler
-    // never reads (a GET with Content-Length) gives no event to track.
-    let bodyTimer: ReturnType<typeof setTimeout> | undefined;
-    queueMicrotask(() => {
-      if (req.complete || !conn) return;
-      bodyTimer = setTimeout(() => {
-        if (req.complete) return;
-        if (res.headersSent) conn.socket.destroy();
-        else endWith(conn.socket, "request_timeout", "the request body was not received in time");
-      }, options.bodyTimeoutMs);
-      req.once("end", () => clearTimeout(bodyTimer));
-    });
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      if (req.complete) clearTimeout(bodyTimer);
-      inFlight -= 1;
-      if (conn) {
-        conn.inFlight -= 1;
-        if (conn.idle()) slots.becameIdle(conn);
-      }
-      if (inFlight === 0) onIdle?.();
-    };
-    res.on("finish", finish);
-    res.on("close", finish);
-    listener(req, res).catch((err) => options.log.error("request failed", { error: describe(err) }));
-  });
-  httpServer.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
-    if (!socket.writable) return socket.destroy();
-    if (err.code === "HPE_HEADER_OVERFLOW") {
-      return endWith(socket, "headers_too_large", "the request headers are too large");
+    let bytes: Uint8Array | undefined;
+    try {
+      const response = await respond(conn, req);
+      const keepAlive = req.keepAlive && !draining && !conn.peerEnded && response.headers.get("connection")?.toLowerCase() !== "close";
+      if (!keepAlive) conn.closing = true;
+      bytes = await serializeResponse(response, { keepAlive, version: req.version, omitBody: req.method === "HEAD" });
+    } catch (err) {
+      options.log.error("request failed", { error: describe(err) });
+      conn.closing = true;
+      bytes = errorAnswer(500, JSON.stringify(errorBody("internal", "internal error in the agent; its log has the details")));
+    } finally {
+      req.body?.fill(0);
     }
-    if (err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "HPE_INVALID_EOF_STATE") return socket.destroy();
-    endWith(socket, "bad_request", "malformed HTTP request");
-  });
+    const sent = bytes;
+    conn.stream.write(sent, () => sent.fill(0));
+    conn.busy = false;
+    inFlight -= 1;
+    if (conn.closing) conn.stream.end();
+    else {
+      conn.stream.resume();
+      pump(conn);
+    }
+    if (conn.idle()) slots.becameIdle(conn);
+    if (inFlight === 0) onIdle?.();
+  }
+
+  function respond(conn: Connection, req: ParsedRequest): Response | Promise<Response> {
+    let request: Request;
+    try {
+      // GET and HEAD take no body in fetch's Request; a body sent with one is read and dropped.
+      const body = req.body && req.method !== "GET" && req.method !== "HEAD" ? req.body : null;
+      request = new Request(`http://localhost${req.target}`, { method: req.method, headers: req.headers, body });
+    } catch {
+      conn.closing = true;
+      return Response.json(errorBody("bad_request", "malformed HTTP request"), { status: 400 });
+    }
+    return fetch(request, conn.bindings);
+  }
 
   function track(conn: Connection): void {
-    const { socket } = conn;
-    connections.set(socket, conn);
     slots.add(conn);
-    socket.on("close", () => {
-      conn.cancelHeaders?.();
+    const { stream } = conn;
+    stream.onData = (bytes) => {
+      if (conn.closing || conn.closed) return;
+      conn.parser.push(bytes);
+      if (!conn.busy) return pump(conn);
+      // Pipelined bytes beyond one whole request wait in the kernel, not here.
+      if (conn.parser.buffered > PIPELINE_BYTES) stream.pause();
+    };
+    stream.onEnd = () => {
+      conn.peerEnded = true;
+      // Both sides done: nothing is left to read or to answer.
+      if (conn.closing && !conn.busy) return stream.destroy();
+      pump(conn);
+    };
+    stream.onClose = () => {
+      conn.closed = true;
+      enter(conn, null);
+      conn.parser.wipe();
       slots.remove(conn);
-    });
-    socket.on("error", () => {});
-    socket.on("data", () => {
-      // The first bytes of a request start its headers' clock; the 'request' event stops it. Bytes
-      // of a body still arriving, or pipelined behind a request in flight, do not.
-      if (conn.cancelHeaders || conn.inFlight > 0 || (conn.request && !conn.request.complete)) return;
-      const timer = setTimeout(() => {
-        conn.cancelHeaders = undefined;
-        endWith(socket, "request_timeout", "the request was not received in time");
-      }, options.headersTimeoutMs);
-      conn.cancelHeaders = () => clearTimeout(timer);
-    });
-    socket.setTimeout(options.idleTimeoutMs, () => {
-      if (conn.idle()) socket.destroy();
-    });
+    };
+    enter(conn, "idle");
   }
 
   return {
-    onConnection(socket) {
+    onStream(stream) {
       let peer: PeerIdentity | null;
       try {
-        peer = readPeerIdentity(socket);
+        peer = readPeerIdentity(stream.fd);
       } catch (err) {
         options.log.error("cannot read the peer's credentials; connection refused", { error: describe(err) });
-        return socket.destroy();
+        return stream.destroy();
       }
       if (!peerAllowed(peer, options.agentUid, options.denyRoot)) {
         options.log.warn("connection from another user refused", { pid: peer?.pid, uid: peer?.uid });
         options.onRefused?.(peer);
-        return refuse(socket, "forbidden", "this agent serves only its own user");
+        return refuse(stream, "forbidden", "this agent serves only its own user");
       }
       const admission = slots.admit(peer?.pid ?? null);
       if (!admission.admit) {
         pressure.refused(admission.reason);
-        return refuse(socket, "unavailable", `the agent refused this connection: ${admission.reason}`);
+        return refuse(stream, "unavailable", `the agent refused this connection: ${admission.reason}`);
       }
       if (admission.evict) {
         slots.remove(admission.evict);
-        admission.evict.socket.destroy();
+        admission.evict.stream.destroy();
         pressure.evicted();
       }
       // Read once per connection: the executable and start time (for the pid-reuse check).
       const info = peer && (process.platform === "linux" || process.platform === "darwin") ? readProcessInfo(peer.pid) : null;
       const bindings: ConnectionBindings = { peer, process: info ? { exe: info.exe, startTime: info.startTime } : null };
-      track(new Connection(socket, peer?.pid ?? null, bindings));
-      httpServer.emit("connection", socket);
+      track(new Connection(stream, peer?.pid ?? null, bindings));
     },
 
     async drain(graceMs) {
       draining = true;
-      for (const conn of slots.connections()) if (conn.inFlight === 0) conn.socket.destroy();
+      for (const conn of slots.connections()) if (!conn.busy) conn.stream.destroy();
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
@@ -191,7 +243,7 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
           };
         });
       }
-      for (const conn of slots.connections()) conn.socket.destroy();
+      for (const conn of slots.connections()) conn.stream.destroy();
     },
   };
 }
@@ -242,31 +294,29 @@ const LINGERING_REFUSALS = 32;
 let lingering = 0;
 
 /**
- * Answers a connection that was never handed to the HTTP server, and closes it once the client
- * has read the answer (or after 1 s). Closing a Unix socket with the client's request unread
- * makes the client's next read fail with ECONNRESET before it sees why. Under a flood of refused
+ * Answers a connection that was never admitted, and closes it once the client has read the
+ * answer (or after 1 s). Closing a Unix socket with the client's request unread makes the
+ * client's next read fail with ECONNRESET before it sees why. Under a flood of refused
  * connections, beyond LINGERING_REFUSALS at once, they are closed at once and may see that reset.
  */
-function refuse(socket: net.Socket, code: ErrorCode, message: string): void {
-  socket.on("error", () => {});
-  if (lingering >= LINGERING_REFUSALS) return endWith(socket, code, message);
+function refuse(stream: Stream, code: ErrorCode, message: string): void {
+  if (lingering >= LINGERING_REFUSALS) return endWith(stream, code, message);
   lingering += 1;
-  socket.once("close", () => (lingering -= 1));
-  socket.on("data", () => {});
-  socket.setTimeout(1_000, () => socket.destroy());
-  socket.end(httpError(code, message));
+  const timer = setTimeout(() => stream.destroy(), 1_000);
+  stream.onClose = () => {
+    clearTimeout(timer);
+    lingering -= 1;
+  };
+  stream.onEnd = () => stream.destroy();
+  stream.write(httpError(code, message));
 }
 
-function endWith(socket: net.Socket, code: ErrorCode, message: string): void {
-  socket.on("error", () => {});
-  socket.end(httpError(code, message));
-  socket.destroySoon?.();
+function endWith(stream: Stream, code: ErrorCode, message: string): void {
+  stream.write(httpError(code, message));
+  stream.end();
 }
 
-/** An error answer written straight to the socket, with the status and body the API gives that code. */
-function httpError(code: ErrorCode, message: string): string {
-  const status = ERROR_STATUS[code];
-  const body = JSON.stringify(errorBody(code, message));
-  const reason = http.STATUS_CODES[status] ?? "Error";
-  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+/** An error answer written straight to the connection, with the status and body the API gives that code. */
+function httpError(code: ErrorCode, message: string): Uint8Array {
+  return errorAnswer(ERROR_STATUS[code], JSON.stringify(errorBody(code, message)));
 }

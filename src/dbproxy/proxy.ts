@@ -6,6 +6,7 @@ import { CredagentError, describe } from "../errors.ts";
 import { peerAllowed, readPeerIdentity, type PeerIdentity } from "../identity/peer.ts";
 import { readProcessInfo } from "../identity/process-info.ts";
 import type { PathEnv } from "../paths.ts";
+import { socketFd } from "../transport/stream.ts";
 import { ensurePrivateDir, listenUnix, type UnixListener } from "../transport/unix.ts";
 import { databaseSocketDir, SOCKET_NAME, type DatabaseConfig } from "./config.ts";
 import { loginFor, type CurrentToken, type DbLogin } from "./login.ts";
@@ -78,7 +79,7 @@ export class DatabaseProxy {
     client.on("error", () => {});
     let peer: PeerIdentity | null;
     try {
-      peer = readPeerIdentity(client);
+      peer = readPeerIdentity(socketFd(client));
     } catch {
       peer = null;
       client.destroy();

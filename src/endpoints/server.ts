@@ -7,17 +7,6 @@ import type { createEndpointsApp } from "./app.ts";
 // the accepted descriptor; what can be known comes from its address (its port, looked up in the
 // kernel's socket table), which Bun.serve gives per request.
 
-// Bun's own Response, taken when this module loads: the socket's server (@hono/node-server)
-// replaces globalThis.Response with a lighter class of its own once it starts, and Bun.serve does
-// not take that class's objects as responses ("Welcome to Bun!" is all a client would see).
-const NativeResponse = globalThis.Response;
-
-async function native(response: Response | Promise<Response>): Promise<Response> {
-  const res = await response;
-  if (res.constructor === NativeResponse) return res;
-  return new NativeResponse(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
-}
-
 export interface LoopbackServer {
   port: number;
   stop(): Promise<void>;
@@ -33,7 +22,7 @@ export function listenLoopback(app: ReturnType<typeof createEndpointsApp>, optio
     fetch(request, srv) {
       const ip = srv.requestIP(request);
       const peerUid = options.uidKnown && ip ? loopbackPeerUidFast({ peerPort: ip.port, serverPort: srv.port! }) : null;
-      return native(app.fetch(request, { peerUid }));
+      return app.fetch(request, { peerUid });
     },
     error(err) {
       options.log.error("SDK endpoint request failed", { error: describe(err) });

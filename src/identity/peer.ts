@@ -1,4 +1,3 @@
-import type net from "node:net";
 import { ptr } from "bun:ffi";
 import { CredagentError } from "../errors.ts";
 import { libc } from "../native/libc.ts";
@@ -14,20 +13,13 @@ export interface PeerIdentity {
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 
-function socketFd(socket: net.Socket): number | undefined {
-  // Bun's node:net keeps the descriptor on the handle, as Node does; nothing public exposes it.
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  return typeof fd === "number" && fd >= 0 ? fd : undefined;
-}
-
 /**
- * The peer's credentials: SO_PEERCRED on Linux, LOCAL_PEERCRED/LOCAL_PEERPID on macOS. Null on
- * Windows named pipes: libuv does not hand out the pipe's HANDLE, so GetNamedPipeClientProcessId
- * cannot be called; the session token guards pipes instead.
+ * The credentials of the peer on the connected socket `fd`: SO_PEERCRED on Linux,
+ * LOCAL_PEERCRED/LOCAL_PEERPID on macOS. Null on Windows named pipes: libuv does not hand out the
+ * pipe's HANDLE, so GetNamedPipeClientProcessId cannot be called; the session token guards pipes instead.
  */
-export function readPeerIdentity(socket: net.Socket): PeerIdentity | null {
+export function readPeerIdentity(fd: number | undefined): PeerIdentity | null {
   if (process.platform !== "linux" && process.platform !== "darwin") return null;
-  const fd = socketFd(socket);
   if (fd === undefined) throw new CredagentError("internal", "the accepted socket has no file descriptor");
   if (process.platform === "darwin") return readDarwinPeer(fd);
   const cred = new Int32Array(3);

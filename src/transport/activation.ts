@@ -1,10 +1,9 @@
 import { chmodSync, lstatSync } from "node:fs";
-import net from "node:net";
 import { ptr, read } from "bun:ffi";
 import { CredagentError } from "../errors.ts";
 import { darwinLibc, libc } from "../native/libc.ts";
 import { LAUNCHD_SOCKET_ENV } from "../platform/launchd.ts";
-import { listening } from "./listening.ts";
+import { bunStreamHandlers, type Stream } from "./stream.ts";
 import type { UnixListener } from "./unix.ts";
 
 // Socket activation (sd_listen_fds(3)): systemd (a user unit's .socket, or systemd-socket-activate)
@@ -13,9 +12,9 @@ import type { UnixListener } from "./unix.ts";
 // neither unlinks it nor takes the single-instance lock (systemd starts one agent per socket), and
 // everything else (peer checks, session token, the API) is unchanged.
 //
-// The inherited fd is served with net.Server.listen({ fd }): http.Server.listen({ fd }) in Bun
-// silently binds a random TCP port on all interfaces instead (oven-sh/bun#22559), and the agent's
-// HTTP server is never given a listening socket of its own anyway (see agent/server.ts).
+// The inherited fd is served with Bun.listen({ fd }), as the agent's own socket is (transport/
+// stream.ts says why): http.Server.listen({ fd }) in Bun silently binds a random TCP port on all
+// interfaces instead (oven-sh/bun#22559), and the agent's HTTP server has no listener of its own.
 
 const SD_LISTEN_FDS_START = 3;
 
@@ -116,7 +115,7 @@ export function unixSocketPath(fd: number): string {
  * user, with no group or other bits (SocketMode=0600), in a directory of this user's that others
  * cannot enter.
  */
-export async function listenActivated(activation: Activation, uid: number, onConnection: (socket: net.Socket) => void): Promise<UnixListener> {
+export async function listenActivated(activation: Activation, uid: number, onStream: (stream: Stream) => void): Promise<UnixListener> {
   const { path, fd } = activation;
   const dir = lstatSync(path.slice(0, path.lastIndexOf("/")) || "/");
   if (!dir.isDirectory() || dir.uid !== uid || (dir.mode & 0o077) !== 0) {
@@ -128,17 +127,14 @@ export async function listenActivated(activation: Activation, uid: number, onCon
   // SocketMode=0600 in the unit makes it so; systemd-socket-activate cannot be told. In a 0700
   // directory of this user's, nobody else can swap the file between the check and the chmod.
   if ((st.mode & 0o077) !== 0) chmodSync(path, 0o600);
-  const server = net.createServer({ pauseOnConnect: false }, onConnection);
-  await listening(server, { fd });
+  // Bun.listen takes a listening descriptor (`fd`) as well as a path, though its types say only the latter.
+  const listener = Bun.listen({ fd, socket: bunStreamHandlers(onStream), allowHalfOpen: true } as unknown as Bun.UnixSocketOptions<unknown>);
   let closed = false;
-  return {
-    server,
-    path,
-    close() {
-      if (closed) return;
-      closed = true;
-      // The socket is systemd's: closing our copy stops us accepting; the file stays for the next start.
-      server.close();
-    },
+  // The socket is systemd's (or launchd's): closing our copy stops us accepting; the file stays for the next start.
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    listener.stop(false);
   };
+  return { path, stopAccepting: close, close };
 }

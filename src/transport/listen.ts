@@ -1,4 +1,4 @@
-import type net from "node:net";
+import type { Stream } from "./stream.ts";
 import { isWindowsPipe } from "../paths.ts";
 import type { UnixListener } from "./unix.ts";
 
@@ -9,14 +9,14 @@ import type { UnixListener } from "./unix.ts";
 export async function listenLocal(
   path: string,
   pipeLockPath: string,
-  onConnection: (socket: net.Socket) => void,
+  onStream: (stream: Stream) => void,
   /** Run once the lock is held, before anything can connect (the session token is written here). */
   beforeListen: () => void = () => {},
 ): Promise<UnixListener> {
   if (process.platform === "win32" || isWindowsPipe(path)) {
     const { listenPipe } = await import("./windows.ts");
-    return listenPipe(path, pipeLockPath, onConnection, beforeListen);
+    return listenPipe(path, pipeLockPath, onStream, beforeListen);
   }
-  const { listenUnix } = await import("./unix.ts");
-  return listenUnix(path, process.getuid?.() ?? 0, onConnection, beforeListen);
+  const { listenUnixStreams } = await import("./unix.ts");
+  return listenUnixStreams(path, process.getuid?.() ?? 0, onStream, beforeListen);
 }

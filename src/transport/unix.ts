@@ -5,10 +5,12 @@ import { CredagentError } from "../errors.ts";
 import { assertSocketPathLength } from "../paths.ts";
 import { InstanceLock } from "./lock.ts";
 import { listening, whileLocked } from "./listening.ts";
+import { bunStreamHandlers, type Stream } from "./stream.ts";
 
 export interface UnixListener {
-  server: net.Server;
   path: string;
+  /** Stops accepting; connections already accepted go on. */
+  stopAccepting(): void;
   /** Stops accepting, removes the socket and frees the lock. */
   close(): void;
 }
@@ -59,7 +61,30 @@ function checkExistingSocket(path: string): "absent" | "socket" {
   return "socket";
 }
 
-export async function listenUnix(path: string, uid: number, onConnection: (socket: net.Socket) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
+/** Listens with node:net: the database proxy relays these sockets as streams (dbproxy/proxy.ts). */
+export function listenUnix(path: string, uid: number, onConnection: (socket: net.Socket) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
+  return listenAt(path, uid, beforeListen, async () => {
+    // No maxConnections: over it, a client is accepted and reset, and cannot tell a full agent
+    // from a dead one. The request server caps connections itself (agent/connection-slots.ts).
+    const server = net.createServer({ pauseOnConnect: false }, onConnection);
+    await listening(server, path);
+    return () => server.close();
+  });
+}
+
+/** Listens with Bun.listen, each connection a Stream (the agent's API: transport/stream.ts says why). */
+export function listenUnixStreams(path: string, uid: number, onStream: (stream: Stream) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
+  return listenAt(path, uid, beforeListen, async () => {
+    const listener = Bun.listen({ unix: path, socket: bunStreamHandlers(onStream), allowHalfOpen: true });
+    return () => listener.stop(false);
+  });
+}
+
+/**
+ * The socket's safe directory, the single-instance lock beside the socket, a stale socket file
+ * replaced, and `listen` run under umask 0177 so that the socket is born 0600.
+ */
+async function listenAt(path: string, uid: number, beforeListen: () => void, listen: () => Promise<() => void>): Promise<UnixListener> {
   assertSocketPathLength(path, process.platform);
   ensurePrivateDir(dirname(path), uid);
   const lock = InstanceLock.tryAcquire(`${path}.lock`);
@@ -70,23 +95,27 @@ export async function listenUnix(path: string, uid: number, onConnection: (socke
   try {
     // Holding the lock, a socket file left here belongs to an agent that died: replace it.
     if (checkExistingSocket(path) === "socket") unlinkSync(path);
-    // No maxConnections: over it, a client is accepted and reset, and cannot tell a full agent
-    // from a dead one. The request server caps connections itself (agent/connection-slots.ts).
-    const server = net.createServer({ pauseOnConnect: false }, onConnection);
     const previous = process.umask(0o177);
+    let stop: () => void;
     try {
-      await listening(server, path);
+      stop = await listen();
     } finally {
       process.umask(previous);
     }
+    let stopped = false;
     let closed = false;
+    const stopAccepting = () => {
+      if (stopped) return;
+      stopped = true;
+      stop();
+    };
     return {
-      server,
       path,
+      stopAccepting,
       close() {
         if (closed) return;
         closed = true;
-        server.close();
+        stopAccepting();
         try {
           unlinkSync(path);
         } catch {

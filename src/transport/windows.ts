@@ -2,6 +2,7 @@ import net from "node:net";
 import { CredagentError } from "../errors.ts";
 import { PipeLock } from "./pipe-lock.ts";
 import { listening, whileLocked } from "./listening.ts";
+import { nodeStream, type Stream } from "./stream.ts";
 import type { UnixListener } from "./unix.ts";
 
 /**
@@ -10,11 +11,11 @@ import type { UnixListener } from "./unix.ts";
  * One agent per name: the lock file `lockPath` is held first (transport/pipe-lock.ts); libuv's
  * FILE_FLAG_FIRST_PIPE_INSTANCE (EADDRINUSE below) is a second line where the system honours it.
  */
-export async function listenPipe(name: string, lockPath: string, onConnection: (socket: net.Socket) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
+export async function listenPipe(name: string, lockPath: string, onStream: (stream: Stream) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
   const lock = PipeLock.tryAcquire(lockPath);
   if (!lock) throw new CredagentError("agent_running", `another agent is already serving ${name}; 'credagent stop' stops it`);
   whileLocked(lock, beforeListen);
-  const server = net.createServer(onConnection);
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => onStream(nodeStream(socket)));
   try {
     await listening(server, name);
   } catch (err) {
@@ -24,10 +25,13 @@ export async function listenPipe(name: string, lockPath: string, onConnection: (
     }
     throw new CredagentError("unsafe_path", `cannot listen on ${name}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
   }
+  let closed = false;
   return {
-    server,
     path: name,
+    stopAccepting: () => server.close(),
     close() {
+      if (closed) return;
+      closed = true;
       server.close();
       lock.release();
     },

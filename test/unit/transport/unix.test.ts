@@ -3,7 +3,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, write
 import net from "node:net";
 import { join } from "node:path";
 import { peerAllowed, readPeerIdentity, type PeerIdentity } from "../../../src/identity/peer.ts";
-import { ensurePrivateDir, listenUnix } from "../../../src/transport/unix.ts";
+import { socketFd } from "../../../src/transport/stream.ts";
+import { ensurePrivateDir, listenUnix, listenUnixStreams } from "../../../src/transport/unix.ts";
 
 const uid = process.getuid!();
 const base = mkdtempSync("/tmp/ca-unix-");
@@ -49,7 +50,7 @@ describe("listenUnix", () => {
     const path = join(dir, "cred.sock");
     const peers: Array<PeerIdentity | null> = [];
     const first = await listenUnix(path, uid, (s) => {
-      peers.push(readPeerIdentity(s));
+      peers.push(readPeerIdentity(socketFd(s)));
       s.end();
     });
     expect(statSync(path).mode & 0o777).toBe(0o600);
@@ -76,5 +77,30 @@ describe("peerAllowed", () => {
     expect(peerAllowed({ pid: 1, uid: 0, gid: 0 }, me, false)).toBe(true);
     expect(peerAllowed({ pid: 1, uid: 0, gid: 0 }, me, true)).toBe(false);
     expect(peerAllowed(null, me, true)).toBe(true);
+  });
+});
+
+describe("listenUnixStreams (Bun.listen)", () => {
+  test("a 0600 socket, the peer's credentials from the stream's descriptor, one listener per path, removed on close", async () => {
+    const dir = join(base, "s");
+    const path = join(dir, "cred.sock");
+    const peers: Array<PeerIdentity | null> = [];
+    const first = await listenUnixStreams(path, uid, (stream) => {
+      peers.push(readPeerIdentity(stream.fd));
+      stream.write(new TextEncoder().encode("bye"));
+      stream.end();
+    });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    await expect(listenUnixStreams(path, uid, () => {})).rejects.toThrow(/already serving/);
+    const received = await new Promise<string>((resolve) => {
+      let text = "";
+      net.connect(path).on("data", (d) => (text += d)).on("end", () => resolve(text)).on("error", () => resolve(text));
+    });
+    expect(received).toBe("bye");
+    expect(peers).toEqual([{ pid: process.pid, uid, gid: process.getgid!() }]);
+    first.close();
+    expect(() => statSync(path)).toThrow();
+    const second = await listenUnixStreams(path, uid, (s) => s.end());
+    second.close();
   });
 });
