@@ -294,21 +294,19 @@ const LINGERING_REFUSALS = 32;
 let lingering = 0;
 
 /**
- * Answers a connection that was never admitted, and closes it once the client has read the
- * answer (or after 1 s). Closing a Unix socket with the client's request unread makes the
- * client's next read fail with ECONNRESET before it sees why. Under a flood of refused
- * connections, beyond LINGERING_REFUSALS at once, they are closed at once and may see that reset.
+ * Answers a connection that was never admitted and ends it, the peer's bytes still read (and
+ * dropped) until it closes or the linger runs out (transport/stream.ts): closing a Unix socket with
+ * the client's request unread makes the client's next read fail with ECONNRESET before it sees
+ * why. Under a flood of refused connections, beyond LINGERING_REFUSALS at once, they are closed at
+ * once and may see that reset.
  */
 function refuse(stream: Stream, code: ErrorCode, message: string): void {
-  if (lingering >= LINGERING_REFUSALS) return endWith(stream, code, message);
-  lingering += 1;
-  const timer = setTimeout(() => stream.destroy(), 1_000);
-  stream.onClose = () => {
-    clearTimeout(timer);
-    lingering -= 1;
-  };
-  stream.onEnd = () => stream.destroy();
   stream.write(httpError(code, message));
+  if (lingering >= LINGERING_REFUSALS) return stream.destroy();
+  lingering += 1;
+  stream.onClose = () => (lingering -= 1);
+  stream.onEnd = () => stream.destroy();
+  stream.end({ linger: true });
 }
 
 function endWith(stream: Stream, code: ErrorCode, message: string): void {

@@ -16,11 +16,12 @@ export interface Stream {
    */
   write(bytes: Uint8Array, written?: () => void): void;
   /**
-   * Sends what was written, then FIN, and keeps reading (the server drops what comes): closing a
-   * Unix socket with the peer's bytes unread resets the peer before it reads the answer. Gone when
-   * the peer closes too, or after LINGER_MS.
+   * Closes once what was written is sent. With `linger`, sends FIN instead and keeps reading (the
+   * server drops what comes) until the peer closes, or LINGER_MS: closing a Unix socket with the
+   * peer's bytes unread can reset the peer before it reads the answer (for refusals sent before
+   * the request was read).
    */
-  end(): void;
+  end(options?: { linger?: boolean }): void;
   /** Closes now, dropping what is unsent. */
   destroy(): void;
   pause(): void;
@@ -35,8 +36,8 @@ export interface Stream {
 
 const ignore = () => {};
 
-/** How long an ended connection waits for its peer to close before it is closed anyway. */
-export const LINGER_MS = 2_000;
+/** How long a lingering connection waits for its peer to close before it is closed anyway. */
+export const LINGER_MS = 1_000;
 
 interface Pending {
   bytes: Uint8Array;
@@ -50,7 +51,7 @@ class BunStream implements Stream {
   onEnd: () => void = ignore;
   onClose: () => void = ignore;
   #pending: Pending[] = [];
-  #ending = false;
+  #ending: { linger: boolean } | null = null;
   #closed = false;
   #linger: ReturnType<typeof setTimeout> | undefined;
 
@@ -84,14 +85,19 @@ class BunStream implements Stream {
     if (this.#ending && this.#pending.length === 0) this.#finish();
   }
 
-  end(): void {
+  end(options: { linger?: boolean } = {}): void {
     if (this.#ending) return;
-    this.#ending = true;
+    this.#ending = { linger: options.linger ?? false };
     if (this.#pending.length === 0) this.#finish();
   }
 
   #finish(): void {
     if (this.#closed || this.#linger) return;
+    // Bun's end() closes the socket whole (allowHalfOpen or not); shutdown(true) is the half-close.
+    if (!this.#ending!.linger) {
+      this.socket.end();
+      return;
+    }
     this.socket.shutdown(true);
     this.#linger = setTimeout(() => this.destroy(), LINGER_MS);
   }
@@ -162,10 +168,12 @@ export function nodeStream(socket: net.Socket): Stream {
       if (closed || !socket.writable) return written?.();
       socket.write(bytes, () => written?.());
     },
-    end() {
+    end(options = {}) {
       if (linger || closed) return;
       socket.end();
-      linger = setTimeout(() => socket.destroy(), LINGER_MS);
+      // allowHalfOpen (the pipe server's): end() only half-closes, so the close is ours to make.
+      if (options.linger) linger = setTimeout(() => socket.destroy(), LINGER_MS);
+      else socket.destroySoon();
     },
     destroy: () => socket.destroy(),
     pause: () => socket.pause(),
