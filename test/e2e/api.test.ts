@@ -103,6 +103,15 @@ describe("HTTP API over the socket", () => {
     expect(r.closed).toBe(true);
   });
 
+  test("pipelined requests past what the agent buffers (it stops reading, then goes on) are all answered", async () => {
+    const body = JSON.stringify({ pad: "x".repeat(60_000) });
+    const post = `POST /v1/credentials/db/refresh HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const get = "GET /v1/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    const r = await rawExchange(box.socket, [post + post + post + get], 10_000);
+    expect(r.data.match(/HTTP\/1\.1 200 OK/g)?.length).toBe(4);
+    expect(r.closed).toBe(true);
+  });
+
   test("a browser-style request is refused", async () => {
     const r = await rawExchange(box.socket, ["GET /v1/credentials/db HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example\r\n\r\n"], 300);
     expect(r.data).toStartWith("HTTP/1.1 403");
