@@ -100,6 +100,9 @@ describe.if(asRoot)("lock", () => {
     const passphraseCopies = found[LOCK_PASSPHRASE]!.filter((before) => !before.endsWith('e":"'));
     expect(tokenCopies).toEqual([]);
     expect(passphraseCopies).toEqual([]);
+    // The lock request as read off the socket, once: a second copy would be the agent's request
+    // buffer or body (agent/http1/parser.ts, agent/server.ts), which it must have zeroed.
+    expect(found[LOCK_PASSPHRASE]!.length).toBeLessThanOrEqual(1);
     // One fetch, one read off the pipe: at most the runtime's buffer. A second raw copy would be
     // the agent's own output buffer, which it must have zeroed.
     expect(found[TOKEN]!.length).toBeLessThanOrEqual(1);
