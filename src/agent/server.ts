@@ -146,7 +146,7 @@ export function createRequestServer(fetch: FetchHandler, options: ServerOptions)
     } catch (err) {
       options.log.error("request failed", { error: describe(err) });
       conn.closing = true;
-      bytes = errorAnswer(500, JSON.stringify(errorBody("internal", "internal error in the agent; its log has the details")));
+      bytes = httpError("internal", "internal error in the agent; its log has the details");
     } finally {
       req.body?.fill(0);
     }
