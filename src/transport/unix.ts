@@ -64,8 +64,8 @@ function checkExistingSocket(path: string): "absent" | "socket" {
 /** Listens with node:net: the database proxy relays these sockets as streams (dbproxy/proxy.ts). */
 export function listenUnix(path: string, uid: number, onConnection: (socket: net.Socket) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
   return listenAt(path, uid, beforeListen, async () => {
-    // No maxConnections: over it, a client is accepted and reset, and cannot tell a full agent
-    // from a dead one. The request server caps connections itself (agent/connection-slots.ts).
+    // No maxConnections: over it, a client is accepted and reset, and cannot tell a full server
+    // from a dead one.
     const server = net.createServer({ pauseOnConnect: false }, onConnection);
     await listening(server, path);
     return () => server.close();
