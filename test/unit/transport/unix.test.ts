@@ -103,4 +103,39 @@ describe("listenUnixStreams (Bun.listen)", () => {
     const second = await listenUnixStreams(path, uid, (s) => s.end());
     second.close();
   });
+
+  test("an answer larger than the kernel takes at once waits for 'drain', arrives whole before the close, and is zeroable only once sent", async () => {
+    const path = join(base, "s2", "cred.sock");
+    const big = new Uint8Array(4 * 1024 * 1024).map((_, i) => i % 251);
+    let writtenAt = -1;
+    let receivedWhenWritten = -1;
+    let received = 0;
+    const listener = await listenUnixStreams(path, uid, (stream) => {
+      stream.write(big, () => {
+        writtenAt = Date.now();
+        receivedWhenWritten = received;
+      });
+      stream.end();
+    });
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve) => {
+      const client = net.connect(path);
+      client.pause();
+      // The client reads nothing for a while: the kernel buffer fills, the rest must wait.
+      setTimeout(() => client.resume(), 200);
+      client.on("data", (d: Buffer) => {
+        chunks.push(d);
+        received += d.length;
+      });
+      client.on("end", () => resolve());
+      client.on("error", () => resolve());
+    });
+    listener.close();
+    const all = Buffer.concat(chunks);
+    expect(all.length).toBe(big.length);
+    expect(all.equals(Buffer.from(big))).toBe(true);
+    expect(writtenAt).toBeGreaterThan(0);
+    // 'written' came after the client had started reading: the bytes were not all taken at once.
+    expect(receivedWhenWritten).toBeGreaterThan(0);
+  });
 });
