@@ -69,7 +69,8 @@ export class RequestParser {
   #end = 0;
   /** How far the search for the head's end has looked (from #start). */
   #scanned = 0;
-  #head: { head: RequestHead; framing: Framing; bodyStart: number } | null = null;
+  /** The head read so far, and where its body begins, counted from #start: push may move the bytes. */
+  #head: { head: RequestHead; framing: Framing; bodyOffset: number } | null = null;
   #chunked: ChunkedState | null = null;
   #failed: ParseError | null = null;
 
@@ -123,10 +124,11 @@ export class RequestParser {
       const parsed = parseHead(latin1(this.#buffer.subarray(this.#start, headEnd)));
       if ("code" in parsed) return { kind: "error", ...parsed };
       if (parsed.framing.kind === "length" && parsed.framing.length > this.limits.maxBodyBytes) return bodyTooLarge(this.limits.maxBodyBytes);
-      this.#head = { ...parsed, bodyStart: headEnd + 4 };
+      this.#head = { ...parsed, bodyOffset: headEnd + 4 - this.#start };
       if (parsed.framing.kind === "chunked") this.#chunked = { at: 0, parts: [], total: 0, trailers: false };
     }
-    const { head, framing, bodyStart } = this.#head;
+    const { head, framing, bodyOffset } = this.#head;
+    const bodyStart = this.#start + bodyOffset;
     let body: Uint8Array | null = null;
     let consumedTo = bodyStart;
     if (framing.kind === "length") {
