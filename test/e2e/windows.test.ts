@@ -76,6 +76,12 @@ if (mode === "aws") {
     WINEDLLOVERRIDES: "mscoree,mshtml=",
     NAPI_RS_NATIVE_LIBRARY_PATH: winPath(BINDING),
   };
+  // One wineserver for the whole file, kept until afterAll kills it (-p: it does not exit when idle).
+  // With Wine's default 3 s persistence, a test that started a program just as the previous test's
+  // server was exiting got "wine client error:0: recvmsg: Connection reset by peer" (seen once in a
+  // CI run, on `secret set --stdin`).
+  const server = Bun.spawnSync([WINESERVER, "-p"], { env, stdin: "ignore", stdout: "ignore", stderr: "ignore", timeout: 30_000 });
+  if (server.exitCode !== 0) throw new Error(`wineserver -p failed (${server.exitCode})`);
 }, 180_000);
 
 afterEach(async () => {
