@@ -7,6 +7,8 @@ import type { EndpointSecret } from "./secret.ts";
 export interface LoopbackBindings {
   /** The peer socket's owner from /proc/net/tcp (Linux); null where that cannot be known. */
   peerUid: number | null;
+  /** The peer's address is the listener's own (127.0.0.1): any other 127/8 source is refused. */
+  sourceAllowed: boolean;
 }
 
 /** The requester as far as known, and which protocol it spoke (for the audit line). */

@@ -7,19 +7,39 @@ import { sockDiagUid } from "./sock-diag.ts";
 // peer's address and whose remote address is our listener. Other systems have no such table: the
 // caller gets null and must not serve what only a uid check protects.
 
+/**
+ * One TCP connection on loopback by its whole 4-tuple: any 127/8 address can be bound by any user,
+ * so a port alone (or a port on an assumed address) names another user's socket as readily as the
+ * peer's. Addresses are dotted IPv4 (the listeners bind 127.0.0.1).
+ */
 export interface LoopbackConnection {
-  /** The peer's port (its socket's local port). */
+  /** The peer's address and port (its socket's local end). */
+  peerAddress: string;
   peerPort: number;
-  /** Our listening port (the peer's remote port). */
+  /** Our listener's address and port (the peer's remote end). */
+  serverAddress: string;
   serverPort: number;
 }
 
+/** A dotted IPv4 address as a 32-bit number, or null when it is not one. */
+export function ipv4Number(address: string): number | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  if (!m) return null;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p) => p > 255)) return null;
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+}
+
+/** How /proc/net/tcp writes an IPv4 address (host byte order, little-endian here), and its v4-mapped form in tcp6. */
+function tableForms(address: string): string[] {
+  const n = ipv4Number(address);
+  if (n === null) return [];
+  const le = ((n & 0xff) << 24 | ((n >>> 8) & 0xff) << 16 | ((n >>> 16) & 0xff) << 8 | (n >>> 24)) >>> 0;
+  const hex = le.toString(16).toUpperCase().padStart(8, "0");
+  return [hex, `0000000000000000FFFF0000${hex}`];
+}
+
 const TABLES = ["/proc/net/tcp", "/proc/net/tcp6"];
-// The IPv4 loopback as /proc writes it (host byte order, little-endian), plain and v4-mapped in tcp6.
-const LOOPBACK_V4 = "0100007F";
-const LOOPBACK_V4_MAPPED = "0000000000000000FFFF00000100007F";
-const LOOPBACK_V6 = "00000000000000000000000001000000";
-const LOOPBACK_ADDRESSES = new Set([LOOPBACK_V4, LOOPBACK_V4_MAPPED, LOOPBACK_V6]);
 
 /** Whether this system can name the uid behind a loopback connection. */
 export function loopbackPeerSupported(platform: NodeJS.Platform = process.platform): boolean {
@@ -52,6 +72,8 @@ export function loopbackPeerUid(conn: LoopbackConnection, read: (path: string) =
 
 /** One table's rows: "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …". */
 export function findUid(table: string, conn: LoopbackConnection): number | null {
+  const peerForms = tableForms(conn.peerAddress);
+  const serverForms = tableForms(conn.serverAddress);
   const lines = table.split("\n");
   for (let i = 1; i < lines.length; i++) {
     const fields = lines[i]!.trim().split(/\s+/);
@@ -60,7 +82,7 @@ export function findUid(table: string, conn: LoopbackConnection): number | null 
     const remote = splitAddress(fields[2]!);
     if (!local || !remote) continue;
     if (local.port !== conn.peerPort || remote.port !== conn.serverPort) continue;
-    if (!LOOPBACK_ADDRESSES.has(local.address) || !LOOPBACK_ADDRESSES.has(remote.address)) continue;
+    if (!peerForms.includes(local.address) || !serverForms.includes(remote.address)) continue;
     // State 01 is ESTABLISHED: a socket in TIME_WAIT keeps the tuple but belongs to nobody (uid 0).
     if (fields[3] !== "01") continue;
     const uid = Number(fields[7]);

@@ -1,6 +1,6 @@
 import { ptr } from "bun:ffi";
 import { linuxLibc } from "../native/libc.ts";
-import type { LoopbackConnection } from "./loopback-peer.ts";
+import { ipv4Number, type LoopbackConnection } from "./loopback-peer.ts";
 
 // The owner of one TCP socket, asked of the kernel by its exact 4-tuple through netlink sock_diag
 // (what ss(8) uses): a hash lookup, microseconds. Reading /proc/net/tcp walks every bucket of the
@@ -27,6 +27,9 @@ const STATE_OFFSET = 16 + 1;
 let seq = 0;
 
 export function sockDiagUid(conn: LoopbackConnection): number | null {
+  const peerAddress = ipv4Number(conn.peerAddress);
+  const serverAddress = ipv4Number(conn.serverAddress);
+  if (peerAddress === null || serverAddress === null) return null;
   let libc: ReturnType<typeof linuxLibc>;
   try {
     libc = linuxLibc();
@@ -44,11 +47,12 @@ export function sockDiagUid(conn: LoopbackConnection): number | null {
     request.setUint8(16, AF_INET);
     request.setUint8(17, IPPROTO_TCP);
     request.setUint32(20, 1 << TCP_ESTABLISHED, true);
-    // The peer's socket: local 127.0.0.1:peerPort, remote 127.0.0.1:serverPort (network byte order).
+    // The peer's socket by its whole tuple: local peerAddress:peerPort, remote serverAddress:serverPort
+    // (network byte order). The kernel matches every field exactly.
     request.setUint16(24, conn.peerPort, false);
     request.setUint16(26, conn.serverPort, false);
-    request.setUint32(28, 0x7f000001, false);
-    request.setUint32(44, 0x7f000001, false);
+    request.setUint32(28, peerAddress, false);
+    request.setUint32(44, serverAddress, false);
     // No cookie: INET_DIAG_NOCOOKIE.
     request.setUint32(64, 0xffffffff, true);
     request.setUint32(68, 0xffffffff, true);

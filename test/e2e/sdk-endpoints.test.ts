@@ -249,6 +249,48 @@ try {
     expect(audit).toContain(`"uid":${NOBODY}`);
     expect(audit).toContain("SDK endpoint on 127.0.0.1");
   }, 90_000);
+
+  test.skipIf(!canSwitchUser)("another user on 127.0.0.2 with the port of the owner's open connection gets nothing, audited under its own uid", async () => {
+    const [host, port] = sdkEnv.GCE_METADATA_HOST!.split(":") as [string, string];
+    const net = await import("node:net");
+    // The owner's SDK holds a connection open (keep-alive between requests).
+    const victim = net.connect(Number(port), host);
+    await new Promise((r, j) => victim.once("connect", r).once("error", j));
+    try {
+      const before = gcp.count();
+      const script = join(shared, "steal.py");
+      writeFileSync(
+        script,
+        [
+          "import socket, sys",
+          "s = socket.socket()",
+          "s.settimeout(10)",
+          "s.bind(('127.0.0.2', int(sys.argv[1])))",
+          "s.connect(('127.0.0.1', int(sys.argv[2])))",
+          "s.sendall(b'GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nMetadata-Flavor: Google\\r\\nConnection: close\\r\\n\\r\\n')",
+          "out = b''",
+          "while True:",
+          "    b = s.recv(65536)",
+          "    if not b: break",
+          "    out += b",
+          "print(out.decode(errors='replace'))",
+        ].join("\n"),
+        { mode: 0o644 },
+      );
+      const r = Bun.spawnSync([SETPRIV!, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "/usr/bin/python3", script, String(victim.localPort), port], { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+      const out = r.stdout.toString();
+      expect(r.stderr.toString()).toBe("");
+      expect(out).toMatch(/^HTTP\/1\.1 403/);
+      expect(out).not.toContain("gcp-");
+      expect(gcp.count()).toBe(before);
+      const lines = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const last = lines.at(-1);
+      expect(last).toMatchObject({ event: "connection", decision: "deny", uid: NOBODY });
+      expect(lines.some((e) => e.decision === "allow" && e.uid === NOBODY)).toBe(false);
+    } finally {
+      victim.destroy();
+    }
+  }, 60_000);
 });
 
 test("a locked agent serves nothing on the endpoints; a credential given a resource by reload is served at once", async () => {

@@ -13,13 +13,23 @@ const TCP6 = `  sl  local_address                         remote_address        
    0: 0000000000000000FFFF00000100007F:D330 0000000000000000FFFF00000100007F:892D 01 00000000:00000000 00:00000000 00000000  1001        0 7003 1 0000000000000000 20 4 30 10 -1
 `;
 
+const tuple = (peerPort: number, serverPort: number, peerAddress = "127.0.0.1") => ({ peerAddress, peerPort, serverAddress: "127.0.0.1", serverPort });
+
 test("the uid of the peer's socket: local port = the peer's, remote = ours, established", () => {
-  expect(findUid(TCP, { peerPort: 0xd318, serverPort: 0x892d })).toBe(1000);
+  expect(findUid(TCP, tuple(0xd318, 0x892d))).toBe(1000);
   // Not our accepted socket (the reverse tuple), whose owner is the agent.
-  expect(findUid(TCP, { peerPort: 0x892d, serverPort: 0xd318 })).toBe(0);
+  expect(findUid(TCP, tuple(0x892d, 0xd318))).toBe(0);
   // TIME_WAIT rows belong to nobody: no answer rather than uid 0.
-  expect(findUid(TCP, { peerPort: 0xd320, serverPort: 0x892d })).toBeNull();
-  expect(findUid(TCP, { peerPort: 0xd318, serverPort: 0x1111 })).toBeNull();
+  expect(findUid(TCP, tuple(0xd320, 0x892d))).toBeNull();
+  expect(findUid(TCP, tuple(0xd318, 0x1111))).toBeNull();
+  // The same ports from another loopback address are another socket (another user may bind 127.0.0.2).
+  expect(findUid(TCP, tuple(0xd318, 0x892d, "127.0.0.2"))).toBeNull();
+});
+
+test("a row of another 127/8 address is found only under that address", () => {
+  const row = "   4: 0200007F:D318 0100007F:892D 01 00000000:00000000 00:00000000 00000000 65534        0 7009 1 0000000000000000 20 4 30 10 -1\n";
+  expect(findUid(TCP + row, tuple(0xd318, 0x892d, "127.0.0.2"))).toBe(65534);
+  expect(findUid(TCP + row, tuple(0xd318, 0x892d))).toBe(1000);
 });
 
 test("a v4-mapped socket in tcp6 is found too; a table that cannot be read is skipped", () => {
@@ -27,8 +37,8 @@ test("a v4-mapped socket in tcp6 is found too; a table that cannot be read is sk
     if (path.endsWith("tcp6")) return TCP6;
     throw new Error("ENOENT");
   };
-  expect(loopbackPeerUid({ peerPort: 0xd330, serverPort: 0x892d }, read)).toBe(1001);
-  expect(loopbackPeerUid({ peerPort: 0xd318, serverPort: 0x892d }, read)).toBeNull();
+  expect(loopbackPeerUid(tuple(0xd330, 0x892d), read)).toBe(1001);
+  expect(loopbackPeerUid(tuple(0xd318, 0x892d), read)).toBeNull();
 });
 
 test("sock_diag and the tables agree on a real loopback connection of this process; an unknown tuple is null", async () => {
@@ -41,10 +51,13 @@ test("sock_diag and the tables agree on a real loopback connection of this proce
   const client = net.connect(port, "127.0.0.1");
   try {
     await new Promise((r) => client.once("connect", r));
-    const conn = { peerPort: client.localPort!, serverPort: port };
+    const conn = tuple(client.localPort!, port);
     expect(sockDiagUid(conn)).toBe(process.getuid!());
     expect(loopbackPeerUid(conn)).toBe(process.getuid!());
-    expect(sockDiagUid({ peerPort: conn.peerPort, serverPort: port === 65535 ? 1 : port + 1 })).toBeNull();
+    expect(sockDiagUid(tuple(conn.peerPort, port === 65535 ? 1 : port + 1))).toBeNull();
+    // The same ports on another loopback address name no socket.
+    expect(sockDiagUid(tuple(conn.peerPort, port, "127.0.0.2"))).toBeNull();
+    expect(loopbackPeerUid(tuple(conn.peerPort, port, "127.0.0.2"))).toBeNull();
   } finally {
     client.destroy();
     server.close();
