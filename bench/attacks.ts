@@ -60,7 +60,9 @@ export async function attackBench(runs: number): Promise<string[][]> {
 }
 
 export function attackTable(rows: string[][]): string {
-  return ["| during | `get` median | `get` p99 | failed |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+  return ["| during | `get` median | `get` p99 | failed |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.join(" | ")} |`)].join(
+    "\n",
+  );
 }
 
 async function measure(scenario: Scenario, runs: number): Promise<number[] & { failures: number }> {
@@ -71,7 +73,13 @@ async function measure(scenario: Scenario, runs: number): Promise<number[] & { f
   writeFileSync(script, `#!/bin/sh\necho '{"access_token":"${"t".repeat(40)}","expires_in":3600}'\n`, { mode: 0o755 });
   writeFileSync(join(root, "config/credagent/config.toml"), `[credentials.db]\nsource = "command"\ncommand = ["${script}"]\n`);
   const socket = join(root, "run/cred.sock");
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root, XDG_RUNTIME_DIR: join(root, "run"), XDG_CONFIG_HOME: join(root, "config"), XDG_STATE_HOME: join(root, "state") };
+  const env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: root,
+    XDG_RUNTIME_DIR: join(root, "run"),
+    XDG_CONFIG_HOME: join(root, "config"),
+    XDG_STATE_HOME: join(root, "state"),
+  };
   const agent = Bun.spawn([...(scenario.prefix ?? []), BIN, "agent", "-a", socket], { env, stdio: ["ignore", "ignore", "ignore"] });
   let attack: Awaited<ReturnType<typeof startAttack>> | undefined;
   try {
@@ -97,14 +105,18 @@ function get(env: Record<string, string>): { code: number; ms: number } {
   const t0 = performance.now();
   const r = Bun.spawnSync([BIN, "get", "db"], { env, stdout: "ignore", stderr: "pipe", timeout: 60_000 });
   const ms = performance.now() - t0;
-  if (r.exitCode !== 0) console.error(`  get failed (${r.exitCode ?? r.signalCode}) after ${ms.toFixed(0)} ms: ${r.stderr.toString().trim()}`);
+  if (r.exitCode !== 0)
+    console.error(`  get failed (${r.exitCode ?? r.signalCode}) after ${ms.toFixed(0)} ms: ${r.stderr.toString().trim()}`);
   return { code: r.exitCode ?? -1, ms };
 }
 
 async function waitForAgent(socket: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const ok = await fetch("http://localhost/v1/health", { unix: socket }).then((r) => r.ok, () => false);
+    const ok = await fetch("http://localhost/v1/health", { unix: socket }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await Bun.sleep(20);
   }

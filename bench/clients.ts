@@ -69,10 +69,23 @@ console.log(JSON.stringify(out));`,
     const args = `-X -q -h 127.0.0.1 -p ${cluster.port} -U app -d app -w -c 'select 1'`;
     const dir = mkdtempSync("/tmp/ca-hf-");
     Bun.spawnSync(
-      ["hyperfine", "-N", "--warmup", "10", "--runs", "200", "--export-json", join(dir, "o.json"), `env PGPASSFILE=${pgpass} ${psql} ${args}`, `env PGPASSWORD=${password} ${psql} ${args}`],
+      [
+        "hyperfine",
+        "-N",
+        "--warmup",
+        "10",
+        "--runs",
+        "200",
+        "--export-json",
+        join(dir, "o.json"),
+        `env PGPASSFILE=${pgpass} ${psql} ${args}`,
+        `env PGPASSWORD=${password} ${psql} ${args}`,
+      ],
       { env, stdout: "ignore", stderr: "inherit" },
     );
-    const [withFile, withVariable] = (JSON.parse(readFileSync(join(dir, "o.json"), "utf8")) as { results: Array<{ median: number }> }).results.map((r) => r.median * 1000);
+    const [withFile, withVariable] = (
+      JSON.parse(readFileSync(join(dir, "o.json"), "utf8")) as { results: Array<{ median: number }> }
+    ).results.map((r) => r.median * 1000);
     rmSync(dir, { recursive: true, force: true });
     sh([BIN, "stop"], env);
     const us = (x: number) => `${x.toFixed(1)} µs`;

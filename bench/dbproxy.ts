@@ -20,7 +20,23 @@ const openssl = (args: string[]) => {
 openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench ca"]);
 openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
 writeFileSync(join(certs, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
+openssl([
+  "x509",
+  "-req",
+  "-in",
+  "server.csr",
+  "-CA",
+  "ca.crt",
+  "-CAkey",
+  "ca.key",
+  "-CAcreateserial",
+  "-out",
+  "server.crt",
+  "-days",
+  "2",
+  "-extfile",
+  "san.ext",
+]);
 
 const cluster = await startPostgres({ tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key") } });
 const box = new Sandbox();
@@ -30,7 +46,9 @@ try {
   const token = box.script("token.sh", `echo '{"access_token":"${PASSWORD}","expires_in":86400}'`);
   const database = (name: string, tls: string) =>
     `[databases.${name}]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "127.0.0.1:${cluster.port}"\ntls = "${tls}"\n${tls === "verify-full" ? `ca_file = "${join(certs, "ca.crt")}"\n` : ""}user = "app"\n`;
-  box.writeConfig(`[credentials.pg]\nsource = "command"\ncommand = ["${token}"]\n\n${database("plain", "disable")}\n${database("tls", "verify-full")}`);
+  box.writeConfig(
+    `[credentials.pg]\nsource = "command"\ncommand = ["${token}"]\n\n${database("plain", "disable")}\n${database("tls", "verify-full")}`,
+  );
   const agentPid = await box.start();
   // The agent's CPU time (user + system, clock ticks of 10 ms) from /proc: how much of the
   // machine the proxy itself takes while it relays.
@@ -63,7 +81,10 @@ try {
     );
     // trust: PgBouncer lets in the users its auth file lists, as credagent lets in this user's processes.
     writeFileSync(join(dir, "userlist.txt"), `"app" ""\n`);
-    const r = Bun.spawnSync(["runuser", "-u", "postgres", "--", PGBOUNCER, "-d", join(dir, "pgbouncer.ini")], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(["runuser", "-u", "postgres", "--", PGBOUNCER, "-d", join(dir, "pgbouncer.ini")], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (r.exitCode !== 0) throw new Error(`pgbouncer did not start: ${r.stderr}`);
     for (let i = 0; i < 50 && !existsSync(join(dir, ".s.PGSQL.6432")); i++) Bun.sleepSync(100);
     let stopped = false;
@@ -86,13 +107,27 @@ try {
   };
 
   const rows: string[][] = [];
-  for (const [label, endpoint, sslmode] of [["no TLS", "plain", "disable"], ["TLS verify-full", "tls", "verify-full"]] as const) {
+  for (const [label, endpoint, sslmode] of [
+    ["no TLS", "plain", "disable"],
+    ["TLS verify-full", "tls", "verify-full"],
+  ] as const) {
     const direct = `host=127.0.0.1 port=${cluster.port} dbname=app user=app sslmode=${sslmode}`;
     const proxied = `host=${join(box.runtimeDir, "credagent", "db", endpoint)} dbname=app`;
     const pgb = bouncer(sslmode);
     const viaBouncer = pgb ? `host=${pgb.dir} port=6432 dbname=app user=app` : null;
     const run = (conninfo: string, connect: boolean, clients = connect ? 1 : 4) => {
-      const out = pgbench(["-n", "-S", "-T", String(seconds), ...(connect ? ["-C"] : []), "-c", String(clients), "-j", String(Math.min(clients, 2)), conninfo]);
+      const out = pgbench([
+        "-n",
+        "-S",
+        "-T",
+        String(seconds),
+        ...(connect ? ["-C"] : []),
+        "-c",
+        String(clients),
+        "-j",
+        String(Math.min(clients, 2)),
+        conninfo,
+      ]);
       const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
       const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
       const connectMs = Number(/average connection time = ([\d.]+) ms/.exec(out)?.[1] ?? NaN);
@@ -118,7 +153,7 @@ try {
       `${one.direct.tps.toFixed(0)} tps`,
       `${one.proxy.tps.toFixed(0)} tps`,
       oneBouncer ? `${oneBouncer.tps.toFixed(0)} tps (${ofDirect(oneBouncer.tps, one.direct.tps)})` : "-",
-      `${ofDirect(one.proxy.tps, one.direct.tps)} of direct TPS; +${((1e6 / one.proxy.tps - 1e6 / one.direct.tps)).toFixed(0)} µs per query`,
+      `${ofDirect(one.proxy.tps, one.direct.tps)} of direct TPS; +${(1e6 / one.proxy.tps - 1e6 / one.direct.tps).toFixed(0)} µs per query`,
     ]);
     const fresh = { direct: run(direct, true), proxy: run(proxied, true) };
     const added = fresh.proxy.connectMs - fresh.direct.connectMs;
@@ -132,7 +167,8 @@ try {
   }
   const header = ["benchmark", "direct", "through credagent", "through PgBouncer 1.18 (reference)", "result"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const r of [header, widths.map((w) => "-".repeat(w)), ...rows]) console.log(`| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`);
+  for (const r of [header, widths.map((w) => "-".repeat(w)), ...rows])
+    console.log(`| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`);
   console.log(`\n${seconds} s per run; server and clients on one machine (${navigator.hardwareConcurrency} CPUs).`);
 } finally {
   for (const bouncer of bouncers) bouncer.stop();

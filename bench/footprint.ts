@@ -15,7 +15,14 @@ const BUN = join(ROOT, "node_modules/.bin/bun");
 const COUNTS = [0, 10, 1000];
 const RUNS = 3;
 const SETTLE_MS = 1000;
-const BUILD_FLAGS = ["--compile", "--minify", "--bytecode", "--sourcemap=none", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+const BUILD_FLAGS = [
+  "--compile",
+  "--minify",
+  "--bytecode",
+  "--sourcemap=none",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
+];
 
 interface Rss {
   total: number;
@@ -41,7 +48,11 @@ function show(r: Rss): string {
 
 function build(entry: string, out: string, extra: string[] = []): void {
   const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
-  const r = Bun.spawnSync([BUN, "build", entry, ...BUILD_FLAGS, "--define", `CREDAGENT_VERSION="${version}"`, ...extra, "--outfile", out], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([BUN, "build", entry, ...BUILD_FLAGS, "--define", `CREDAGENT_VERSION="${version}"`, ...extra, "--outfile", out], {
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (r.exitCode !== 0) throw new Error(`build of ${entry} failed: ${r.stderr.toString()}`);
 }
 
@@ -69,7 +80,13 @@ async function agentRss(bin: string, credentials: number): Promise<Rss> {
     let toml = "";
     for (let i = 0; i < credentials; i++) toml += `[credentials.c${i}]\nsource = "command"\ncommand = ["/bin/echo", "t"]\n\n`;
     writeFileSync(join(root, "config/credagent/config.toml"), toml);
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root, XDG_RUNTIME_DIR: run, XDG_CONFIG_HOME: join(root, "config"), XDG_STATE_HOME: join(root, "state") };
+    const env = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: root,
+      XDG_RUNTIME_DIR: run,
+      XDG_CONFIG_HOME: join(root, "config"),
+      XDG_STATE_HOME: join(root, "state"),
+    };
     const samples: Rss[] = [];
     for (let i = 0; i < RUNS; i++) {
       const r = Bun.spawnSync([bin, "start", "-s"], { env, stdout: "pipe", stderr: "pipe" });

@@ -39,7 +39,11 @@ function interleave(runner: string, commands: string[][], env: Record<string, st
   const argv = [runner, String(rounds), "--", ...commands.flatMap((c, i) => (i === 0 ? c : [":::", ...c]))];
   const r = Bun.spawnSync(argv, { env, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`interleave failed: ${r.stderr}`);
-  return r.stdout.toString().trim().split("\n").map((line) => JSON.parse(line) as Timing);
+  return r.stdout
+    .toString()
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Timing);
 }
 
 const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -54,7 +58,11 @@ export async function programsBench(): Promise<string> {
     const token = join(root, "token.sh");
     writeFileSync(token, `#!/bin/sh\necho '{"access_token":"${"t".repeat(40)}","expires_in":3600}'\n`, { mode: 0o755 });
     const aws = join(root, "aws.sh");
-    writeFileSync(aws, `#!/bin/sh\necho '{"Version":1,"AccessKeyId":"AKIAEXAMPLE","SecretAccessKey":"${"s".repeat(40)}","SessionToken":"${"x".repeat(300)}","Expiration":"2099-01-01T00:00:00Z"}'\n`, { mode: 0o755 });
+    writeFileSync(
+      aws,
+      `#!/bin/sh\necho '{"Version":1,"AccessKeyId":"AKIAEXAMPLE","SecretAccessKey":"${"s".repeat(40)}","SessionToken":"${"x".repeat(300)}","Expiration":"2099-01-01T00:00:00Z"}'\n`,
+      { mode: 0o755 },
+    );
     writeFileSync(
       join(root, "config/credagent/config.toml"),
       `[credentials.db]\nsource = "command"\ncommand = ["${token}"]\nusername = "robot"\n\n[credentials.aws]\nsource = "command"\ncommand = ["${aws}"]\n\n[docker]\n"registry.example.com" = "db"\n`,
@@ -69,7 +77,23 @@ export async function programsBench(): Promise<string> {
     };
     // The floor: the same Bun, the same flags as scripts/build.sh.
     writeFileSync(join(root, "hello.ts"), "console.log(1);\n");
-    sh([BUN, "build", join(root, "hello.ts"), "--compile", "--minify", "--bytecode", "--format=esm", "--sourcemap=none", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(root, "hello")], env);
+    sh(
+      [
+        BUN,
+        "build",
+        join(root, "hello.ts"),
+        "--compile",
+        "--minify",
+        "--bytecode",
+        "--format=esm",
+        "--sourcemap=none",
+        "--no-compile-autoload-dotenv",
+        "--no-compile-autoload-bunfig",
+        "--outfile",
+        join(root, "hello"),
+      ],
+      env,
+    );
     sh([BIN, "start", "-s"], env);
     sh([BIN, "get", "db"], env);
     sh([BIN, "get", "aws", "--json"], env);
@@ -84,14 +108,40 @@ await new Promise<void>((resolve) => Bun.connect({ unix: process.env.CRED_SOCK!,
 console.log(n);
 `,
     );
-    sh([BUN, "build", join(root, "bare.ts"), "--compile", "--minify", "--bytecode", "--format=esm", "--sourcemap=none", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(root, "bare")], env);
+    sh(
+      [
+        BUN,
+        "build",
+        join(root, "bare.ts"),
+        "--compile",
+        "--minify",
+        "--bytecode",
+        "--format=esm",
+        "--sourcemap=none",
+        "--no-compile-autoload-dotenv",
+        "--no-compile-autoload-bunfig",
+        "--outfile",
+        join(root, "bare"),
+      ],
+      env,
+    );
     const hello = join(root, "hello");
     const bare = join(root, "bare");
     const sock = env.CRED_SOCK!;
     const runner = join(root, "interleave");
     sh(["cc", "-O2", "-o", runner, join(ROOT, "bench/interleave.c")], env);
     const curlPath = Bun.which("curl", { PATH: env.PATH })!;
-    const [floor, version, get, bareGet, curl] = interleave(runner, [[hello], [BIN, "version"], [BIN, "get", "db"], [bare], [curlPath, "-s", "--unix-socket", sock, "http://localhost/v1/credentials/db"]], env);
+    const [floor, version, get, bareGet, curl] = interleave(
+      runner,
+      [
+        [hello],
+        [BIN, "version"],
+        [BIN, "get", "db"],
+        [bare],
+        [curlPath, "-s", "--unix-socket", sock, "http://localhost/v1/credentials/db"],
+      ],
+      env,
+    );
     const row = (name: string, t: Timing, faults = true) =>
       `| ${name} | ${ms(t.median_ms)} (${t.p25_ms.toFixed(2)}-${t.p75_ms.toFixed(2)}) | ${(t.median_ms / floor!.median_ms).toFixed(2)} | ${faults ? `${t.minor_faults} | ${(t.minor_faults / floor!.minor_faults).toFixed(2)}` : " | "} |`;
     const first = [
@@ -115,8 +165,18 @@ console.log(n);
       env,
       200,
     ).map((t) => t.median_ms);
-    const names = ["`credagent get db`", "git credential helper (`git-credential get`)", "docker credential helper (`docker-credential-credagent get`)", "kubectl exec plugin (`kube-credential`)", "AWS `credential_process` (`aws-credential`)"];
-    const second = ["| helper, as its caller runs it | median | x `get` |", "| --- | --- | --- |", ...helpers.map((t, i) => `| ${names[i]} | ${ms(t)} | ${(t / helpers[0]!).toFixed(2)} |`)];
+    const names = [
+      "`credagent get db`",
+      "git credential helper (`git-credential get`)",
+      "docker credential helper (`docker-credential-credagent get`)",
+      "kubectl exec plugin (`kube-credential`)",
+      "AWS `credential_process` (`aws-credential`)",
+    ];
+    const second = [
+      "| helper, as its caller runs it | median | x `get` |",
+      "| --- | --- | --- |",
+      ...helpers.map((t, i) => `| ${names[i]} | ${ms(t)} | ${(t / helpers[0]!).toFixed(2)} |`),
+    ];
     sh([BIN, "stop"], env);
     return `${first.join("\n")}\n\n${second.join("\n")}`;
   } finally {

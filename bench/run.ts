@@ -36,7 +36,8 @@ function sandbox(credentials: number): Box {
   const script = join(root, "token.sh");
   writeFileSync(script, `#!/bin/sh\necho '{"access_token":"${"t".repeat(40)}","expires_in":3600}'\n`, { mode: 0o755 });
   let toml = "";
-  for (let i = 0; i < credentials; i++) toml += `[credentials.${i === 0 ? "db" : `c${i}`}]\nsource = "command"\ncommand = ["${script}"]\n\n`;
+  for (let i = 0; i < credentials; i++)
+    toml += `[credentials.${i === 0 ? "db" : `c${i}`}]\nsource = "command"\ncommand = ["${script}"]\n\n`;
   writeFileSync(join(root, "config/credagent/config.toml"), toml);
   const env = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -64,7 +65,11 @@ function stopAgent(box: Box): void {
 }
 
 /** hyperfine medians in ms, commands run in the same session, interleaved by hyperfine's runs. */
-function hyperfine(commands: string[], env: Record<string, string>, opts: { runs?: number; warmup?: number; prepare?: string } = {}): number[] {
+function hyperfine(
+  commands: string[],
+  env: Record<string, string>,
+  opts: { runs?: number; warmup?: number; prepare?: string } = {},
+): number[] {
   const json = join(mkdtempSync("/tmp/ca-hf-"), "out.json");
   const extra = opts.prepare ? ["--prepare", opts.prepare] : [];
   const args = ["--warmup", String(opts.warmup ?? 10), "--runs", String(opts.runs ?? 200), ...extra];
@@ -105,8 +110,18 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
     [`${BIN} get db`, `curl -s --unix-socket ${box.socket} http://localhost/v1/credentials/db`, `${BIN} version`],
     { ...box.env, CRED_SOCK: box.socket },
   );
-  row("`credagent get db` (whole process, median)", ms(get!), `curl --unix-socket: ${ms(curl!)}`, `${(get! / curl!).toFixed(2)}x curl (target: within 2x)`);
-  row("`credagent version` (start-up and exit, no socket work)", ms(version!), "", "the compiled Bun runtime's start is most of what `get` costs");
+  row(
+    "`credagent get db` (whole process, median)",
+    ms(get!),
+    `curl --unix-socket: ${ms(curl!)}`,
+    `${(get! / curl!).toFixed(2)}x curl (target: within 2x)`,
+  );
+  row(
+    "`credagent version` (start-up and exit, no socket work)",
+    ms(version!),
+    "",
+    "the compiled Bun runtime's start is most of what `get` costs",
+  );
 
   // The same with identity checks and rules on: autocannon (node) allowed by exe and sha256.
   // Both agents run at once and are measured in turns (A B A B), each figure the better of its two,
@@ -115,7 +130,10 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
   const nodeHash = createHash("sha256").update(readFileSync(node)).digest("hex");
   const ruled = sandbox(1);
   const cfg = join(ruled.root, "config/credagent/config.toml");
-  writeFileSync(cfg, readFileSync(cfg, "utf8").replace("[credentials.db]\n", `[credentials.db]\nallow = [ { exe = "${node}", sha256 = "${nodeHash}" } ]\n`));
+  writeFileSync(
+    cfg,
+    readFileSync(cfg, "utf8").replace("[credentials.db]\n", `[credentials.db]\nallow = [ { exe = "${node}", sha256 = "${nodeHash}" } ]\n`),
+  );
   startAgent(ruled);
   const turns = [0, 1].map(() => [autocannon(box.socket), autocannon(ruled.socket)] as const);
   const better = (a: ReturnType<typeof autocannon>, b: ReturnType<typeof autocannon>) => (a.rps >= b.rps ? a : b);
@@ -135,7 +153,12 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
     `Bun.serve ceiling: ${Math.round(top.rps).toLocaleString("en")} req/s`,
     "target: >= 15,000 req/s; peer check on every connection",
   );
-  row("GET /v1/credentials/db, 50 connections: p50 / p99", `${agent.p50} / ${agent.p99} ms`, `Bun.serve ceiling: ${top.p50} / ${top.p99} ms`, "target: p99 < 10 ms");
+  row(
+    "GET /v1/credentials/db, 50 connections: p50 / p99",
+    `${agent.p50} / ${agent.p99} ms`,
+    `Bun.serve ceiling: ${top.p50} / ${top.p99} ms`,
+    "target: p99 < 10 ms",
+  );
   row(
     "the same with an allow rule { exe, sha256 } on the credential",
     `${Math.round(withRules.rps).toLocaleString("en")} req/s, p99 ${withRules.p99} ms`,
@@ -167,7 +190,9 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
   const env = { ...box.env, CRED_SOCK: box.socket };
   const names = ["db", ...Array.from({ length: 999 }, (_, i) => `c${i + 1}`)];
   for (let i = 0; i < names.length; i += 50) {
-    await Promise.all(names.slice(i, i + 50).map((n) => fetch(`http://localhost/v1/credentials/${n}`, { unix: box.socket }).then((r) => r.text())));
+    await Promise.all(
+      names.slice(i, i + 50).map((n) => fetch(`http://localhost/v1/credentials/${n}`, { unix: box.socket }).then((r) => r.text())),
+    );
   }
   await Bun.sleep(1000);
   const loaded = rssMiB(pid);
@@ -190,7 +215,11 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
     join(box.root, "config/credagent/config.toml"),
     `[credentials.${name}]\nsource = "oauth2"\ngrant = "client_credentials"\nissuer = "${provider.issuer}"\nclient_id = "svc-basic"\nscope = "api:read"\n`,
   );
-  const env = { ...box.env, CRED_SOCK: box.socket, ...(process.env.DBUS_SESSION_BUS_ADDRESS ? { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS } : {}) };
+  const env = {
+    ...box.env,
+    CRED_SOCK: box.socket,
+    ...(process.env.DBUS_SESSION_BUS_ADDRESS ? { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS } : {}),
+  };
   Bun.spawnSync([BIN, "secret", "set", name, "--stdin"], { env, stdin: Buffer.from(provider.clients.basicSecret) });
   const firstToken = (clearCache: boolean): number => {
     stopAgent({ ...box, env });
@@ -218,10 +247,20 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
   oidc.stop();
   Bun.spawnSync(["secret-tool", "clear", "service", "credagent", "username", `secret:${name}`], { env });
   Bun.spawnSync(["secret-tool", "clear", "service", "credagent", "username", `token:${name}`], { env });
-  row("get a cached OAuth access token (whole process, median)", ms(ours!), `Debian oidc-agent 4.2 \`oidc-token\`: ${ms(theirs!)}`, "both against the same oidc-provider; oidc-token is a small C client");
+  row(
+    "get a cached OAuth access token (whole process, median)",
+    ms(ours!),
+    `Debian oidc-agent 4.2 \`oidc-token\`: ${ms(theirs!)}`,
+    "both against the same oidc-provider; oidc-token is a small C client",
+  );
   await provider.stop();
   row("first token after `start`, from nothing", ms(cold), "", "start + discovery + client_credentials at oidc-provider, median of 15");
-  row("first token after `start`, warm cache", ms(warm), "", `cached token read from the keyring at start; ${calls} token calls in all 31 runs`);
+  row(
+    "first token after `start`, warm cache",
+    ms(warm),
+    "",
+    `cached token read from the keyring at start; ${calls} token calls in all 31 runs`,
+  );
   rmSync(box.root, { recursive: true, force: true });
 }
 
@@ -264,7 +303,11 @@ const clients = `## Client libraries and the pgpass file\n\n${CLIENTS_DOC}\n\n${
 // 11, 12: the cloud SDKs through their loopback endpoints, and the database proxy beside direct
 // connections (each its own script, printing its tables).
 const script = (file: string, args: string[] = []): string => {
-  const r = Bun.spawnSync([BUN, join(ROOT, file), ...args], { stdout: "pipe", stderr: "inherit", env: process.env as Record<string, string> });
+  const r = Bun.spawnSync([BUN, join(ROOT, file), ...args], {
+    stdout: "pipe",
+    stderr: "inherit",
+    env: process.env as Record<string, string>,
+  });
   if (r.exitCode !== 0) throw new Error(`${file} failed (${r.exitCode})`);
   return r.stdout.toString().trim();
 };
@@ -277,7 +320,11 @@ async function oidcAgentReference(provider: import("../test/support/oidc.ts").Te
   const { approveDevice } = await import("../test/support/device-approve.ts");
   const basic = { authorization: `Basic ${btoa(`device-conf:${provider.clients.basicSecret}`)}` };
   const started = (await (
-    await fetch(`${provider.issuer}/device/auth`, { method: "POST", headers: basic, body: new URLSearchParams({ client_id: "device-conf", scope: "openid offline_access api:read" }) })
+    await fetch(`${provider.issuer}/device/auth`, {
+      method: "POST",
+      headers: basic,
+      body: new URLSearchParams({ client_id: "device-conf", scope: "openid offline_access api:read" }),
+    })
   ).json()) as { device_code: string; verification_uri_complete: string };
   await approveDevice(started.verification_uri_complete);
   let refreshToken: string | undefined;
@@ -300,8 +347,19 @@ async function oidcAgentReference(provider: import("../test/support/oidc.ts").Te
   const pid = Number(/OIDCD_PID=(\d+);/.exec(agentOut)![1]);
   env.OIDC_SOCK = sock;
   sh(
-    ["oidc-gen", `--iss=${provider.issuer}/`, "--client-id=device-conf", `--client-secret=${provider.clients.basicSecret}`, `--rt=${refreshToken}`,
-      "--scope=openid offline_access api:read", "--pw-cmd=echo bench", "--confirm-yes", "--prompt=none", "--no-url-call", "bench"],
+    [
+      "oidc-gen",
+      `--iss=${provider.issuer}/`,
+      "--client-id=device-conf",
+      `--client-secret=${provider.clients.basicSecret}`,
+      `--rt=${refreshToken}`,
+      "--scope=openid offline_access api:read",
+      "--pw-cmd=echo bench",
+      "--confirm-yes",
+      "--prompt=none",
+      "--no-url-call",
+      "bench",
+    ],
     env,
   );
   sh(["oidc-token", "bench"], env);
@@ -320,7 +378,9 @@ const table = [
   "| --- | --- | --- | --- |",
   ...rows.map((r) => `| ${r.join(" | ")} |`),
 ].join("\n");
-console.log(`${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${sdkEndpoints}\n\n${databaseProxy}\n\n${windows}\n\n${attacks}\n\n${footprint}`);
+console.log(
+  `${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${sdkEndpoints}\n\n${databaseProxy}\n\n${windows}\n\n${attacks}\n\n${footprint}`,
+);
 
 if (write) {
   const doc = `# Benchmarks

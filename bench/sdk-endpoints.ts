@@ -22,7 +22,11 @@ mkdirSync(join(root, "config/credagent"), { recursive: true });
 const script = join(root, "token.sh");
 writeFileSync(script, `#!/bin/sh\necho '{"access_token":"${"t".repeat(40)}","expires_in":3600}'\n`, { mode: 0o755 });
 const awsScript = join(root, "aws.sh");
-writeFileSync(awsScript, `#!/bin/sh\necho '{"Version":1,"AccessKeyId":"AKIABENCH","SecretAccessKey":"${"s".repeat(40)}","SessionToken":"${"x".repeat(300)}","Expiration":"2099-01-01T00:00:00Z"}'\n`, { mode: 0o755 });
+writeFileSync(
+  awsScript,
+  `#!/bin/sh\necho '{"Version":1,"AccessKeyId":"AKIABENCH","SecretAccessKey":"${"s".repeat(40)}","SessionToken":"${"x".repeat(300)}","Expiration":"2099-01-01T00:00:00Z"}'\n`,
+  { mode: 0o755 },
+);
 writeFileSync(
   join(root, "config/credagent/config.toml"),
   `[endpoints]\nazure = true\ngcp = "gcp"\ngcp_project = "bench"\naws = "aws"\n\n[credentials.aws]\nsource = "command"\ncommand = ["${awsScript}"]\n\n[credentials.db]\nsource = "command"\ncommand = ["${script}"]\nresource = "${RESOURCE}"\n\n[credentials.gcp]\nsource = "command"\ncommand = ["${script}"]\n`,
@@ -89,7 +93,12 @@ function autocannon(args: string[]): { rps: number; p50: number; p99: number } {
 
 try {
   sh([BIN, "start", "-s"]);
-  const sdkEnv = Object.fromEntries([...sh([BIN, "env", "--sdk", "-s"], { CRED_SOCK: socket }).matchAll(/^([A-Z_]+)=([^;]*); export/gm)].map((m) => [m[1]!, m[2]!.replace(/^'|'$/g, "")]));
+  const sdkEnv = Object.fromEntries(
+    [...sh([BIN, "env", "--sdk", "-s"], { CRED_SOCK: socket }).matchAll(/^([A-Z_]+)=([^;]*); export/gm)].map((m) => [
+      m[1]!,
+      m[2]!.replace(/^'|'$/g, ""),
+    ]),
+  );
   const rows: string[] = [];
   for (const sdk of SDKS) {
     const file = join(root, `${sdk.name.replace(/\W+/g, "-")}.mjs`);

@@ -35,15 +35,24 @@ export function windowsBench(): string {
   };
   try {
     run([join(ROOT, "test/support/windows/prefix.sh"), env.WINEPREFIX!], env);
-    writeFileSync(join(dir, "config.toml"), `keyring = "file"\n[credentials.db]\nsource = "command"\ncommand = ["cmd", "/c", "echo", "tok-123"]\nlifetime = "1h"\n`);
+    writeFileSync(
+      join(dir, "config.toml"),
+      `keyring = "file"\n[credentials.db]\nsource = "command"\ncommand = ["cmd", "/c", "echo", "tok-123"]\nlifetime = "1h"\n`,
+    );
     env.CREDAGENT_FILE_PASSPHRASE = "bench";
     // Wine's helpers inherit stdio: the agent's start writes to a file, never to a pipe held open.
     const started = Bun.spawnSync(["sh", "-c", `"${WINE}" "${EXE}" start -s > "${dir}/start.out" 2>&1`], { env });
     if (started.exitCode !== 0) throw new Error(`start under Wine failed: ${readFileSync(join(dir, "start.out"), "utf8")}`);
     const json = join(dir, "hf.json");
     const commands = [`${WINE} cmd /c exit`, `${WINE} ${EXE} version`, `${WINE} ${EXE} get db`];
-    Bun.spawnSync(["hyperfine", "-N", "--warmup", "3", "--runs", String(RUNS), "--export-json", json, ...commands], { env, stdout: "ignore", stderr: "inherit" });
-    const [cmd, version, get] = (JSON.parse(readFileSync(json, "utf8")) as { results: Array<{ median: number }> }).results.map((r) => r.median * 1000);
+    Bun.spawnSync(["hyperfine", "-N", "--warmup", "3", "--runs", String(RUNS), "--export-json", json, ...commands], {
+      env,
+      stdout: "ignore",
+      stderr: "inherit",
+    });
+    const [cmd, version, get] = (JSON.parse(readFileSync(json, "utf8")) as { results: Array<{ median: number }> }).results.map(
+      (r) => r.median * 1000,
+    );
     Bun.spawnSync(["sh", "-c", `"${WINE}" "${EXE}" stop > /dev/null 2>&1`], { env });
     const ms = (n: number) => `${n!.toFixed(0)} ms`;
     return [

@@ -14,7 +14,11 @@ async function main(): Promise<number> {
   // docker-credential-credagent.exe on Windows, where argv0 may keep or drop the .exe): the docker
   // credential helper.
   if (/docker-credential-credagent(\.exe)?$/i.test(process.argv0)) {
-    const [{ runDockerHelper }, { processContext }, { currentPathEnv }] = await Promise.all([import("./cli/docker-credential.ts"), import("./cli/io.ts"), import("./paths.ts")]);
+    const [{ runDockerHelper }, { processContext }, { currentPathEnv }] = await Promise.all([
+      import("./cli/docker-credential.ts"),
+      import("./cli/io.ts"),
+      import("./paths.ts"),
+    ]);
     const code = await runDockerHelper(argv, processContext(currentPathEnv()));
     await (await import("./cli/io.ts")).flushOutput();
     return code;

@@ -41,8 +41,9 @@ function encodeObject(fields: JsonFields, parts: Uint8Array[]): void {
 /** The bytes as a JSON string literal, quotes included. */
 function escapeJsonString(bytes: Uint8Array): Uint8Array {
   let extra = 0;
-  for (const b of bytes) if (b === QUOTE || b === BACKSLASH) extra += 1;
-  else if (b < 0x20) extra += 5;
+  for (const b of bytes)
+    if (b === QUOTE || b === BACKSLASH) extra += 1;
+    else if (b < 0x20) extra += 5;
   const out = new Uint8Array(bytes.byteLength + extra + 2);
   let o = 0;
   out[o++] = QUOTE;
@@ -121,7 +122,16 @@ function concat(parts: Uint8Array[], options: { wipeParts?: boolean } = {}): Uin
   return out;
 }
 
-const SIMPLE_ESCAPES: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+const SIMPLE_ESCAPES: Record<number, number> = {
+  0x22: 0x22,
+  0x5c: 0x5c,
+  0x2f: 0x2f,
+  0x62: 0x08,
+  0x66: 0x0c,
+  0x6e: 0x0a,
+  0x72: 0x0d,
+  0x74: 0x09,
+};
 
 /** The content of a JSON string literal (between the quotes) as UTF-8 bytes. */
 function unescapeJsonString(raw: Uint8Array): Uint8Array {

@@ -29,7 +29,8 @@ export class Secret {
 
   /** The bytes held (a view, not a copy: do not keep it, and do not change it). */
   bytes(): Uint8Array {
-    if (this.#wiped) throw new CredagentError("locked", "this secret was dropped from memory (the agent was locked, or the value expired or was removed)");
+    if (this.#wiped)
+      throw new CredagentError("locked", "this secret was dropped from memory (the agent was locked, or the value expired or was removed)");
     return this.#bytes;
   }
 

@@ -57,6 +57,14 @@ fi
 say "building build/credagent"
 scripts/build.sh >/dev/null || { say "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
+say "checking the formatting (biome format: 'npx biome format --write .' fixes it)"
+if ! node_modules/.bin/biome format . >/dev/null 2>&1; then
+  node_modules/.bin/biome format . 2>&1 | grep -E '^[^ ].* format ' | head -n 20 >&2
+  say "files are not formatted: run 'npx biome format --write .'"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 say "type-checking"
 if ! node_modules/.bin/tsc --noEmit -p .; then
   say "tsc found type errors"

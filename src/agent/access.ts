@@ -1,7 +1,14 @@
 import type { AccessDecision, ConnectionBindings } from "../api/deps.ts";
 import { authorize, type AllowRule, type PeerFacts } from "../authz/rules.ts";
 import { approverConflict, attribute, type Attribution, type OwnExecutable } from "../identity/lineage.ts";
-import { controllingTerminal, executableSha256, ownExecutable, sameProcess, systemProcReader, type ProcReader } from "../identity/process-info.ts";
+import {
+  controllingTerminal,
+  executableSha256,
+  ownExecutable,
+  sameProcess,
+  systemProcReader,
+  type ProcReader,
+} from "../identity/process-info.ts";
 import type { AuditLog } from "./audit.ts";
 import type { ConfirmationBroker, PendingApproval, Requester } from "./confirm.ts";
 
@@ -28,7 +35,13 @@ export function createAccessControl(deps: AccessDeps) {
     let found = attributions.get(connection);
     if (!found) {
       own ??= ownExecutable();
-      const facts = { pid: peer.pid, uid: peer.uid, exe: connection.process?.exe ?? null, startTime: connection.process?.startTime ?? null, sid: null };
+      const facts = {
+        pid: peer.pid,
+        uid: peer.uid,
+        exe: connection.process?.exe ?? null,
+        startTime: connection.process?.startTime ?? null,
+        sid: null,
+      };
       found = attribute(facts, own, proc);
       attributions.set(connection, found);
     }
@@ -64,7 +77,12 @@ export function createAccessControl(deps: AccessDeps) {
   const decided = new WeakMap<ConnectionBindings, Map<string, { settings: object | undefined; decision: AccessDecision }>>();
 
   return {
-    async authorize(credential: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined, database?: string): Promise<AccessDecision> {
+    async authorize(
+      credential: string,
+      event: "fetch" | "refresh" | "login",
+      connection: ConnectionBindings | undefined,
+      database?: string,
+    ): Promise<AccessDecision> {
       const settings = deps.accessOf(credential);
       const cache = connection ? (decided.get(connection) ?? new Map()) : undefined;
       const earlier = cache?.get(credential);
@@ -74,7 +92,9 @@ export function createAccessControl(deps: AccessDeps) {
       if (decision.allowed && settings?.confirm) {
         const requester = found ? requesterOf(found) : null;
         if (!requester) {
-          const why = found?.unverified ? `the program that ran credagent cannot be verified (${found.unverified})` : "the asking process cannot be identified";
+          const why = found?.unverified
+            ? `the program that ran credagent cannot be verified (${found.unverified})`
+            : "the asking process cannot be identified";
           decision = { allowed: false, reason: `confirm = true, but ${why}: run credagent from a program that waits for it` };
         } else {
           const answer = await deps.confirmations.confirm(credential, requester);

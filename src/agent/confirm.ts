@@ -58,7 +58,14 @@ export class ConfirmationBroker {
   }
 
   list(): PendingApproval[] {
-    return [...this.#pending.values()].map(({ id, credential, exe, pid, since, requester }) => ({ id, credential, exe, pid, since, requester }));
+    return [...this.#pending.values()].map(({ id, credential, exe, pid, since, requester }) => ({
+      id,
+      credential,
+      exe,
+      pid,
+      since,
+      requester,
+    }));
   }
 
   answer(id: string, approved: boolean): PendingApproval {

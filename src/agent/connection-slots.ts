@@ -96,7 +96,10 @@ export class ConnectionSlots<T extends Slot> {
 
   /** How many connections each process holds, most first (for the log). */
   holders(limit: number): Array<{ pid: number; connections: number }> {
-    return [...this.#perPid].map(([pid, connections]) => ({ pid, connections })).sort((a, b) => b.connections - a.connections).slice(0, limit);
+    return [...this.#perPid]
+      .map(([pid, connections]) => ({ pid, connections }))
+      .sort((a, b) => b.connections - a.connections)
+      .slice(0, limit);
   }
 }
 

@@ -52,7 +52,8 @@ export class ConnectionTable {
 
   get(name: string): ConnectionConfig {
     const connection = this.#connections.find((c) => c.name === name);
-    if (!connection) throw new CredagentError("not_found", `no connection named '${name}' is configured (the config's [connections.${name}])`);
+    if (!connection)
+      throw new CredagentError("not_found", `no connection named '${name}' is configured (the config's [connections.${name}])`);
     return connection;
   }
 
@@ -62,7 +63,8 @@ export class ConnectionTable {
   }
 
   render(connection: ConnectionConfig, token: Token): string {
-    if (!connection.template) throw new CredagentError("not_found", `the connection '${connection.name}' has no template (only a pgpass entry)`);
+    if (!connection.template)
+      throw new CredagentError("not_found", `the connection '${connection.name}' has no template (only a pgpass entry)`);
     try {
       return renderTemplate(connection.template.text, connection.template.format, templateValues(token));
     } catch (err) {

@@ -69,7 +69,11 @@ export class AgentLock {
     if (!hash) throw new CredagentError("bad_request", "the agent is not locked");
     if (this.#checking) throw tooMany("another unlock attempt is being checked", CHECKING_RETRY_MS);
     const wait = this.#notBefore - this.deps.now();
-    if (wait > 0) throw tooMany(`after ${this.#failures} failed unlock attempt${this.#failures === 1 ? "" : "s"} the next is taken no sooner than in ${seconds(wait)}`, wait);
+    if (wait > 0)
+      throw tooMany(
+        `after ${this.#failures} failed unlock attempt${this.#failures === 1 ? "" : "s"} the next is taken no sooner than in ${seconds(wait)}`,
+        wait,
+      );
 
     this.#checking = true;
     let right: boolean;
@@ -91,9 +95,13 @@ export class AgentLock {
 }
 
 function tooMany(why: string, retryAfterMs: number): CredagentError {
-  return new CredagentError("too_many_attempts", `${why}; try again in ${seconds(retryAfterMs)} ('credagent unlock' waits and retries by itself)`, {
-    retryAfterMs,
-  });
+  return new CredagentError(
+    "too_many_attempts",
+    `${why}; try again in ${seconds(retryAfterMs)} ('credagent unlock' waits and retries by itself)`,
+    {
+      retryAfterMs,
+    },
+  );
 }
 
 function seconds(ms: number): string {

@@ -21,7 +21,12 @@ export function lineHead(time: number, level: LogLevel, pid: number = process.pi
   return `${new Date(time).toISOString()} [${pid}] ${level.toUpperCase()}`;
 }
 
-export function createLogger(write: (line: string) => void, min: LogLevel, now: () => number = Date.now, pid: number = process.pid): Logger {
+export function createLogger(
+  write: (line: string) => void,
+  min: LogLevel,
+  now: () => number = Date.now,
+  pid: number = process.pid,
+): Logger {
   const emit = (level: LogLevel, message: string, fields?: LogFields) => {
     if (RANK[level] < RANK[min]) return;
     let line = `${lineHead(now(), level, pid)} ${message}`;

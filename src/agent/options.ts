@@ -52,11 +52,15 @@ export function parseAgentOptions(argv: string[]): { args: AgentArgs; level: Log
   const level = args["log-level"] === undefined ? (args.debug ? "debug" : "info") : parseLogLevel(args["log-level"]);
   const lifetimeMs = args.lifetime === undefined ? undefined : parseDuration(args.lifetime);
   const usageError =
-    level === undefined ? "--log-level takes debug, info, warn or error"
-    : args.lifetime !== undefined && !lifetimeMs ? "-t takes a duration such as 90s, 30m or 8h"
-    : args.keyring !== undefined && !isKeyringChoice(args.keyring) ? "--keyring takes auto, os or file"
-    : [args["request-deadline"], args["idle-timeout"]].some((d) => d !== undefined && !parseDuration(d)) ? "--request-deadline and --idle-timeout take a duration such as 2s"
-    : undefined;
+    level === undefined
+      ? "--log-level takes debug, info, warn or error"
+      : args.lifetime !== undefined && !lifetimeMs
+        ? "-t takes a duration such as 90s, 30m or 8h"
+        : args.keyring !== undefined && !isKeyringChoice(args.keyring)
+          ? "--keyring takes auto, os or file"
+          : [args["request-deadline"], args["idle-timeout"]].some((d) => d !== undefined && !parseDuration(d))
+            ? "--request-deadline and --idle-timeout take a duration such as 2s"
+            : undefined;
   if (usageError || level === undefined) {
     process.stderr.write(`credagent agent: ${usageError}\n`);
     return { exit: EXIT.usage };

@@ -61,7 +61,11 @@ export class ConfigReloader {
     } catch (err) {
       this.#lastError = describe(err);
       log.error("config reload failed; the previous config stays in force", { error: this.#lastError });
-      throw new CredagentError("config_invalid", `${this.#lastError}\nthe previous config stays in force; fix the file and run 'credagent reload' again`, { cause: err });
+      throw new CredagentError(
+        "config_invalid",
+        `${this.#lastError}\nthe previous config stays in force; fix the file and run 'credagent reload' again`,
+        { cause: err },
+      );
     }
     this.#lastError = null;
     this.#deps.onApplied?.(config);

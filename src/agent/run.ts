@@ -6,7 +6,16 @@ import { parseDuration } from "../duration.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import { controllingTerminal } from "../identity/process-info.ts";
-import { configPath, currentPathEnv, defaultSocketPath, fileStoreDir, isWindowsPipe, pipeLockPath, sessionTokenPath, stateDir } from "../paths.ts";
+import {
+  configPath,
+  currentPathEnv,
+  defaultSocketPath,
+  fileStoreDir,
+  isWindowsPipe,
+  pipeLockPath,
+  sessionTokenPath,
+  stateDir,
+} from "../paths.ts";
 import { desktopPrompt } from "../platform/desktop-prompt.ts";
 import { disableTracing, overwriteFreedNativeMemory, raiseOpenFileLimit, takeEnvironmentValue } from "../platform/process-hardening.ts";
 import { systemClock } from "../refresh/clock.ts";
@@ -35,7 +44,6 @@ import { startDatabaseProxy } from "../dbproxy/agent.ts";
 import { createSessionToken } from "./session-token.ts";
 import { startSdkEndpoints } from "../endpoints/start.ts";
 import { persistToken, restoreTokens } from "./token-cache.ts";
-
 
 /** `credagent agent`: returns the process exit code. */
 export async function runAgent(argv: string[]): Promise<number> {
@@ -127,7 +135,11 @@ export async function runAgent(argv: string[]): Promise<number> {
       } else if (event.kind === "idle") {
         log.info("credential idle: not refreshed until asked for again", { credential: event.name, last_asked_at: iso(event.lastAskedAt) });
       } else {
-        log.warn("token fetch failed", { credential: event.name, error: event.error, retry_at: event.retryAt ? iso(event.retryAt) : undefined });
+        log.warn("token fetch failed", {
+          credential: event.name,
+          error: event.error,
+          retry_at: event.retryAt ? iso(event.retryAt) : undefined,
+        });
       }
     },
   });
@@ -167,7 +179,16 @@ export async function runAgent(argv: string[]): Promise<number> {
       log.info("agent unlocked", { cached_tokens_restored: restored });
     },
   });
-  const configState = new ConfigReloader({ location: configLocation, initial: config, registry, store, env: process.env, log, now: Date.now, onApplied: (next) => connections.apply(next, registry) });
+  const configState = new ConfigReloader({
+    location: configLocation,
+    initial: config,
+    registry,
+    store,
+    env: process.env,
+    log,
+    now: Date.now,
+    onApplied: (next) => connections.apply(next, registry),
+  });
   const access = createAccessControl({ accessOf: (name) => registry.definition(name)?.access, audit, confirmations });
   const pipe = process.platform === "win32" || isWindowsPipe(socketPath);
   // Set once the agent serves: POST /v1/shutdown stops it as SIGTERM does.
@@ -204,7 +225,8 @@ export async function runAgent(argv: string[]): Promise<number> {
           log.info("secret store unlocked", { cached_tokens_restored: restored });
         },
       },
-      now: Date.now },
+      now: Date.now,
+    },
     (err) => log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),
   );
   // The connection cap stays below the descriptor limit, so that accept() never meets EMFILE
@@ -217,7 +239,15 @@ export async function runAgent(argv: string[]): Promise<number> {
     agentUid: process.getuid?.() ?? 0,
     denyRoot: config.denyRoot,
     onRefused: (peer) =>
-      audit.record({ event: "connection", decision: "deny", reason: "another user's process", credential: null, pid: peer?.pid ?? null, uid: peer?.uid ?? null, exe: null }),
+      audit.record({
+        event: "connection",
+        decision: "deny",
+        reason: "another user's process",
+        credential: null,
+        pid: peer?.pid ?? null,
+        uid: peer?.uid ?? null,
+        exe: null,
+      }),
     headersTimeoutMs: requestDeadlineMs,
     bodyTimeoutMs: requestDeadlineMs,
     idleTimeoutMs: args["idle-timeout"] === undefined ? 60_000 : parseDuration(args["idle-timeout"])!,
@@ -259,7 +289,16 @@ export async function runAgent(argv: string[]): Promise<number> {
   const databases = await startDatabaseProxy({ config, pathEnv, registry, access, audit, locked: () => lock.locked, log });
   let sdkEndpoints: ReturnType<typeof startSdkEndpoints>;
   try {
-    sdkEndpoints = startSdkEndpoints({ config, registry, locked: () => lock.locked, audit, log, socketPath, pathEnv, agentUid: process.getuid?.() ?? 0 });
+    sdkEndpoints = startSdkEndpoints({
+      config,
+      registry,
+      locked: () => lock.locked,
+      audit,
+      log,
+      socketPath,
+      pathEnv,
+      agentUid: process.getuid?.() ?? 0,
+    });
   } catch (err) {
     sessionToken.remove();
     listener.close();
@@ -277,11 +316,14 @@ export async function runAgent(argv: string[]): Promise<number> {
     reload: () => configState.reload(),
     lifetimeMs,
     stopAccepting: () => listener.stopAccepting(),
-    drain: [async (grace) => {
-      // The SDK endpoints first (no new tokens over loopback), then the socket's requests.
-      await sdkEndpoints?.stop();
-      await server.drain(grace);
-    }, (grace) => databases.stop(grace)],
+    drain: [
+      async (grace) => {
+        // The SDK endpoints first (no new tokens over loopback), then the socket's requests.
+        await sdkEndpoints?.stop();
+        await server.drain(grace);
+      },
+      (grace) => databases.stop(grace),
+    ],
     release: [
       () => registry.stop(),
       () => connections.removePgpass(),

@@ -262,7 +262,14 @@ function pressureLog(log: Logger, slots: ConnectionSlots<Connection>, everyMs = 
     timer = undefined;
     lastLine = Date.now();
     const top = slots.holders(1)[0];
-    const fields = { evicted_idle: evicted, refused, open: slots.size, max: slots.limits.max, top_pid: top?.pid, top_pid_connections: top?.connections };
+    const fields = {
+      evicted_idle: evicted,
+      refused,
+      open: slots.size,
+      max: slots.limits.max,
+      top_pid: top?.pid,
+      top_pid_connections: top?.connections,
+    };
     if (refused > 0) log.warn("connections refused: the agent's connection slots are busy", { ...fields, reason: lastReason });
     else log.info("idle connections closed to admit new ones (connection cap reached)", fields);
     evicted = 0;

@@ -42,7 +42,9 @@ function sourceFor(config: CredentialConfig, environment: SourceEnvironment): To
       return staticSource(config.name, config.lifetimeMs, environment.store);
     case "oauth2": {
       const options = { ...config, defaultLifetimeMs: config.lifetimeMs };
-      return config.grant === "device_code" ? deviceCodeSource(options, environment.store) : clientCredentialsSource(options, environment.store);
+      return config.grant === "device_code"
+        ? deviceCodeSource(options, environment.store)
+        : clientCredentialsSource(options, environment.store);
     }
   }
 }

@@ -66,7 +66,11 @@ export async function restoreTokens(
 ): Promise<number> {
   let entries: Map<string, Secret>;
   try {
-    entries = await raceTimeout(store.entries(), timeoutMs, () => new Error(`${store.description} did not answer within ${timeoutMs / 1000}s`));
+    entries = await raceTimeout(
+      store.entries(),
+      timeoutMs,
+      () => new Error(`${store.description} did not answer within ${timeoutMs / 1000}s`),
+    );
   } catch (err) {
     log.warn("cannot read cached tokens; credentials will be fetched afresh", { error: describe(err) });
     return 0;
@@ -113,7 +117,8 @@ export async function restoreTokens(
     };
     if (record.kind) token.kind = record.kind;
     if (record.username !== undefined) token.username = record.username;
-    if (record.kind === "aws") token.aws = { accessKeyId: record.aws_access_key_id!, ...(sessionBytes ? { sessionToken: new Secret(sessionBytes) } : {}) };
+    if (record.kind === "aws")
+      token.aws = { accessKeyId: record.aws_access_key_id!, ...(sessionBytes ? { sessionToken: new Secret(sessionBytes) } : {}) };
     else sessionBytes?.fill(0);
     registry.get(name).seed(token);
     restored += 1;

@@ -15,7 +15,10 @@ export function frontDoor(sessionToken: ((authorization: string | undefined) => 
     if (sessionToken && !sessionToken(c.req.header("authorization"))) {
       // WWW-Authenticate tells this refusal from an allow rule's: a client holding the token file
       // sends it and tries again only then.
-      const refused = sendError(c, new CredagentError("forbidden", "a valid session token is required (Authorization: Bearer …); 'credagent env' prints it"));
+      const refused = sendError(
+        c,
+        new CredagentError("forbidden", "a valid session token is required (Authorization: Bearer …); 'credagent env' prints it"),
+      );
       refused.headers.set("WWW-Authenticate", 'Bearer realm="credagent"');
       return refused;
     }

@@ -45,7 +45,8 @@ export async function authorize(rules: AllowRule[] | undefined, peer: PeerFacts 
 
 async function mismatch(rule: AllowRule, peer: PeerFacts): Promise<string | null> {
   if (rule.uid !== undefined && peer.uid !== rule.uid) return `uid is ${peer.uid}`;
-  if ((rule.exe !== undefined || rule.sha256 !== undefined) && peer.unverified) return `the program that ran credagent is unknown: ${peer.unverified}`;
+  if ((rule.exe !== undefined || rule.sha256 !== undefined) && peer.unverified)
+    return `the program that ran credagent is unknown: ${peer.unverified}`;
   if (rule.exe !== undefined && peer.exe !== rule.exe) return `exe is ${peer.exe ?? "unknown"}`;
   if (rule.sha256 !== undefined) {
     const hash = await peer.sha256();

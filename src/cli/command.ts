@@ -13,7 +13,9 @@ export interface Command {
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
-type Parsed<O extends Options> = ReturnType<typeof import("node:util").parseArgs<{ options: O & { help: { type: "boolean"; short: "h" } }; strict: true; allowPositionals: true }>>;
+type Parsed<O extends Options> = ReturnType<
+  typeof import("node:util").parseArgs<{ options: O & { help: { type: "boolean"; short: "h" } }; strict: true; allowPositionals: true }>
+>;
 
 /**
  * node:util parseArgs, strict, with its errors turned into usage errors. Arguments with no option
@@ -24,7 +26,12 @@ export function parseCommandArgs<O extends Options>(argv: string[], options: O):
   if (!argv.some((arg) => arg.startsWith("-"))) return { values: {}, positionals: [...argv] } as unknown as Parsed<O>;
   const { parseArgs } = require("node:util") as typeof import("node:util");
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true }) as Parsed<O>;
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: true,
+    }) as Parsed<O>;
   } catch (err) {
     throw new UsageError((err as Error).message.split("\n")[0] ?? "invalid arguments");
   }
@@ -60,7 +67,8 @@ export function defineCommand<O extends Options>(
 }
 
 export function credentialName(positionals: string[]): string {
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "missing the credential NAME" : "expected one credential NAME");
+  if (positionals.length !== 1)
+    throw new UsageError(positionals.length === 0 ? "missing the credential NAME" : "expected one credential NAME");
   const name = positionals[0]!;
   if (!CREDENTIAL_NAME.test(name)) throw new UsageError(`'${name}' is not a credential name (1 to 128 letters, digits, '.', '_' or '-')`);
   return name;

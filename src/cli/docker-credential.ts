@@ -57,7 +57,10 @@ export async function runDockerHelper(argv: string[], ctx: CliContext): Promise<
         if (name === undefined) return fail(NOT_FOUND);
         const answer = await new AgentClient(ctx.socketPath()).token(name);
         const parts = credentialParts(answer);
-        if (!parts.username) return fail(`credagent: the credential '${name}' for ${serverUrl} has no username: set username = "…" in its config (registries want one with the token)`);
+        if (!parts.username)
+          return fail(
+            `credagent: the credential '${name}' for ${serverUrl} has no username: set username = "…" in its config (registries want one with the token)`,
+          );
         ctx.out(`${JSON.stringify({ ServerURL: serverUrl, Username: parts.username, Secret: parts.password })}\n`);
         return 0;
       }

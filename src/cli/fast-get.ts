@@ -51,7 +51,9 @@ export async function fastGet(name: string, env: Record<string, string | undefin
     return 0;
   }
   if (response!.status === 200 || (response!.status === 403 && response!.authenticate)) return null;
-  console.error(`credagent get: ${typeof answer.error?.message === "string" ? answer.error.message : `the agent answered HTTP ${response!.status}`}`);
+  console.error(
+    `credagent get: ${typeof answer.error?.message === "string" ? answer.error.message : `the agent answered HTTP ${response!.status}`}`,
+  );
   return 1;
 }
 

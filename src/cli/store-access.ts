@@ -10,7 +10,10 @@ import { UsageError } from "./io.ts";
 import { promptHidden } from "./prompt.ts";
 
 /** The config and the store as the agent would open them, for commands that work without an agent. */
-export async function openCliStore(ctx: CliContext, flags: { config?: string; keyring?: string }): Promise<{ config: AgentConfig; store: SecretStore }> {
+export async function openCliStore(
+  ctx: CliContext,
+  flags: { config?: string; keyring?: string },
+): Promise<{ config: AgentConfig; store: SecretStore }> {
   if (flags.keyring !== undefined && !isKeyringChoice(flags.keyring)) throw new UsageError("--keyring takes auto, os or file");
   const location = configPath(ctx.pathEnv, flags.config);
   const config = loadConfig(location.path, location.explicit);

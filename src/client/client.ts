@@ -144,9 +144,12 @@ export class AgentClient {
       answer = await response.json();
     } catch (err) {
       if (connectionCode(err) || (err as Error).name === "TimeoutError") throw this.#connectionError(err);
-      throw new CredagentError("internal", `the agent at ${this.socketPath} sent a response that is not JSON (HTTP ${response.status})`, { cause: err });
+      throw new CredagentError("internal", `the agent at ${this.socketPath} sent a response that is not JSON (HTTP ${response.status})`, {
+        cause: err,
+      });
     }
-    if (response.status === 403 && !retried && response.headers.has("www-authenticate") && this.#tokenReplaced()) return this.#request(method, path, body, true);
+    if (response.status === 403 && !retried && response.headers.has("www-authenticate") && this.#tokenReplaced())
+      return this.#request(method, path, body, true);
     if (!response.ok) {
       const error = (answer as Partial<ErrorBody>).error;
       const code = isErrorCode(error?.code) ? error.code : "internal";
@@ -162,7 +165,11 @@ export class AgentClient {
       try {
         if (isWindowsPipe(this.socketPath)) {
           const { pipeFetch } = await import("./pipe-fetch.ts");
-          return await pipeFetch(this.socketPath, url, init as { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal });
+          return await pipeFetch(
+            this.socketPath,
+            url,
+            init as { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal },
+          );
         }
         return await fetch(url, init);
       } catch (err) {
@@ -206,7 +213,9 @@ export class AgentClient {
       );
     }
     if ((err as Error).name === "TimeoutError") {
-      return new CredagentError("unavailable", `the agent at ${this.socketPath} did not answer within ${this.timeoutMs / 1000}s`, { cause: err });
+      return new CredagentError("unavailable", `the agent at ${this.socketPath} did not answer within ${this.timeoutMs / 1000}s`, {
+        cause: err,
+      });
     }
     if (code === "EAGAIN") {
       return new CredagentError(

@@ -56,7 +56,11 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
   const deadline = Date.now() + timeoutMs;
   const seeLog = log ? `; see ${logPath}` : "";
   const ready = readReady(child.stdio[READY_FD] as unknown as number | undefined);
-  let outcome = await Promise.race([ready, child.exited.then((code) => ({ exited: code })), sleep(timeoutMs).then(() => "timeout" as const)]);
+  let outcome = await Promise.race([
+    ready,
+    child.exited.then((code) => ({ exited: code })),
+    sleep(timeoutMs).then(() => "timeout" as const),
+  ]);
   if (outcome === null) {
     // The pipe closed without a word: normally because the agent is exiting; its status says why.
     const code = await Promise.race([child.exited, sleep(STOP_GRACE_MS).then(() => undefined)]);
@@ -68,7 +72,11 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
       return { health: await client.health(), started: true };
     } catch (err) {
       await stopChild(child);
-      throw new CredagentError("unavailable", `the agent said it was ready but does not answer (${describe(err)}); it was stopped${seeLog}`, { cause: err });
+      throw new CredagentError(
+        "unavailable",
+        `the agent said it was ready but does not answer (${describe(err)}); it was stopped${seeLog}`,
+        { cause: err },
+      );
     }
   }
   if (outcome === "timeout") {
@@ -170,7 +178,10 @@ function readFrom(path: string, offset: number): string {
     const buffer = Buffer.alloc(length);
     readSync(fd, buffer, 0, length, offset);
     // The agent's own log lines start with a timestamp; what it says to its user does not.
-    const lines = buffer.toString("utf8").split("\n").filter((l) => !/^\d{4}-\d\d-\d\dT/.test(l));
+    const lines = buffer
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => !/^\d{4}-\d\d-\d\dT/.test(l));
     return lines.map((l) => l.replace(/^credagent: /, "")).join("\n");
   } finally {
     closeSync(fd);

@@ -19,10 +19,15 @@ export async function stopAgent(client: AgentClient, pid: number): Promise<void>
       // is that it stops answering, checked next.
       if (!(err instanceof CredagentError && err.code === "unavailable")) throw err;
     }
-    if (!(await waitUnanswered(client))) throw new CredagentError("unavailable", `agent pid ${pid} did not stop within ${STOP_WAIT_MS / 1000}s`);
+    if (!(await waitUnanswered(client)))
+      throw new CredagentError("unavailable", `agent pid ${pid} did not stop within ${STOP_WAIT_MS / 1000}s`);
     // The pipe closes first; the process ends once the requests in flight are answered. "Stopped"
     // means gone, as with SIGTERM below: a start right after must not meet the old agent's lock.
-    if (!(await waitGone(pid))) throw new CredagentError("unavailable", `agent pid ${pid} closed its pipe but did not exit within ${STOP_WAIT_MS / 1000}s; 'taskkill /F /PID ${pid}' ends it`);
+    if (!(await waitGone(pid)))
+      throw new CredagentError(
+        "unavailable",
+        `agent pid ${pid} closed its pipe but did not exit within ${STOP_WAIT_MS / 1000}s; 'taskkill /F /PID ${pid}' ends it`,
+      );
     return;
   }
   try {

@@ -119,7 +119,19 @@ export function loadConfig(path: string, required: boolean): AgentConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && !required) {
-      return { path: null, requestWaitMs: DEFAULTS.requestWaitMs, keyring: "auto", denyRoot: false, requireSessionToken: false, confirmTimeoutMs: DEFAULTS.confirmTimeoutMs, credentials: [], connections: [], git: {}, docker: {}, databases: [] };
+      return {
+        path: null,
+        requestWaitMs: DEFAULTS.requestWaitMs,
+        keyring: "auto",
+        denyRoot: false,
+        requireSessionToken: false,
+        confirmTimeoutMs: DEFAULTS.confirmTimeoutMs,
+        credentials: [],
+        connections: [],
+        git: {},
+        docker: {},
+        databases: [],
+      };
     }
     throw new CredagentError("config_invalid", `cannot read the config file ${path}: ${code ?? String(err)}`, { cause: err });
   }
@@ -132,10 +144,13 @@ export function parseConfig(text: string, path: string): AgentConfig {
     // smol-toml, not Bun.TOML: Bun's parse errors say what is wrong but not where.
     doc = parseToml(text);
   } catch (err) {
-    if (!(err instanceof TomlError)) throw new CredagentError("config_invalid", `${path}: not valid TOML: ${(err as Error).message}`, { cause: err });
+    if (!(err instanceof TomlError))
+      throw new CredagentError("config_invalid", `${path}: not valid TOML: ${(err as Error).message}`, { cause: err });
     // Its message is "Invalid TOML document: WHAT" followed by the lines around the error.
     const what = err.message.replace(/^Invalid TOML document: /, "").trimEnd();
-    throw new CredagentError("config_invalid", `${path}: not valid TOML at line ${err.line}, column ${err.column}: ${what}`, { cause: err });
+    throw new CredagentError("config_invalid", `${path}: not valid TOML at line ${err.line}, column ${err.column}: ${what}`, {
+      cause: err,
+    });
   }
   const result = v.safeParse(configSchema, doc);
   if (!result.success) {
@@ -204,11 +219,18 @@ export function parseConfig(text: string, path: string): AgentConfig {
       }
       const lacking = placeholdersOf(c.template).filter((p) => !partsOf(credential).includes(p));
       if (lacking.length > 0) {
-        unknown.push(`${at}.template: uses ${lacking.map((p) => `{${p}}`).join(", ")}, which the credential '${credential.name}' does not have (it has ${partsOf(credential).map((p) => `{${p}}`).join(", ")}${credential.username === undefined && lacking.includes("username") ? `; set username = "…" on it` : ""})`);
+        unknown.push(
+          `${at}.template: uses ${lacking.map((p) => `{${p}}`).join(", ")}, which the credential '${credential.name}' does not have (it has ${partsOf(
+            credential,
+          )
+            .map((p) => `{${p}}`)
+            .join(", ")}${credential.username === undefined && lacking.includes("username") ? `; set username = "…" on it` : ""})`,
+        );
       }
     }
     if (c.pgpass !== undefined) {
-      if (!partsOf(credential).includes("username")) unknown.push(`${at}.pgpass: a pgpass line needs a user name: set username = "…" on the credential '${credential.name}'`);
+      if (!partsOf(credential).includes("username"))
+        unknown.push(`${at}.pgpass: a pgpass line needs a user name: set username = "…" on the credential '${credential.name}'`);
       connection.pgpass = { host: c.pgpass.host, port: String(c.pgpass.port ?? 5432), database: c.pgpass.database ?? "*" };
     }
     connections.push(connection);
@@ -226,7 +248,12 @@ export function parseConfig(text: string, path: string): AgentConfig {
     confirmTimeoutMs: input.agent?.confirm_timeout ?? DEFAULTS.confirmTimeoutMs,
     filePassphraseFile: input.file_passphrase_file === undefined ? undefined : configRelative(path, input.file_passphrase_file),
     credentials,
-    databases: toDatabases(input.databases, credentials.map((c) => c.name), path, (value) => configRelative(path, value)),
+    databases: toDatabases(
+      input.databases,
+      credentials.map((c) => c.name),
+      path,
+      (value) => configRelative(path, value),
+    ),
     endpoints: input.endpoints && {
       azure: input.endpoints.azure ?? false,
       aws: input.endpoints.aws,

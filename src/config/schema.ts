@@ -53,13 +53,11 @@ const duration = v.pipe(
 );
 
 const allowRule = v.pipe(
-  table(
-    {
-      exe: v.optional(v.pipe(v.string(), v.startsWith("/", "expected an absolute path"))),
-      sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits"))),
-      uid: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
-    },
-  ),
+  table({
+    exe: v.optional(v.pipe(v.string(), v.startsWith("/", "expected an absolute path"))),
+    sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits"))),
+    uid: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  }),
   v.check((r) => r.exe !== undefined || r.sha256 !== undefined || r.uid !== undefined, "a rule needs exe, sha256 or uid"),
 );
 
@@ -69,85 +67,82 @@ const commonEntries = {
   lifetime: v.optional(duration),
   timeout: v.optional(duration),
   prefetch: v.optional(v.boolean("expected true or false")),
-  allow: v.optional(v.array(allowRule, "expected a list of rules, e.g. [ { exe = \"/usr/bin/psql\" } ]")),
+  allow: v.optional(v.array(allowRule, 'expected a list of rules, e.g. [ { exe = "/usr/bin/psql" } ]')),
   confirm: v.optional(v.boolean("expected true or false")),
   /** A fixed user name that goes with the credential's secret (databases, registries, git hosts). */
-  username: v.optional(v.pipe(v.string("expected a user name"), v.minLength(1, "must not be empty"), v.regex(/^[^\n\r\0]*$/, "must not hold a line break"))),
+  username: v.optional(
+    v.pipe(v.string("expected a user name"), v.minLength(1, "must not be empty"), v.regex(/^[^\n\r\0]*$/, "must not hold a line break")),
+  ),
   // The Azure resource (audience) this credential's tokens are for: what the SDK endpoint maps to it.
   resource: v.optional(v.pipe(v.string(), v.url("expected a URL such as https://ossrdbms-aad.database.windows.net"))),
 };
 
-const commandCredential = table(
-  {
-    source: v.literal("command"),
-    command: v.pipe(
-      v.array(v.pipe(v.string("each argument must be a string"), v.minLength(1, "arguments must not be empty"))),
-      v.minLength(1, "expected the program and its arguments, e.g. [\"az\", \"account\", \"get-access-token\"]"),
-    ),
-    ...commonEntries,
-  },
-);
+const commandCredential = table({
+  source: v.literal("command"),
+  command: v.pipe(
+    v.array(v.pipe(v.string("each argument must be a string"), v.minLength(1, "arguments must not be empty"))),
+    v.minLength(1, 'expected the program and its arguments, e.g. ["az", "account", "get-access-token"]'),
+  ),
+  ...commonEntries,
+});
 
-const staticCredential = table(
-  {
-    source: v.literal("static"),
-    ...commonEntries,
-  },
-);
+const staticCredential = table({
+  source: v.literal("static"),
+  ...commonEntries,
+});
 
 const url = v.pipe(v.string(), v.url("expected a URL such as https://login.example.com/tenant"));
 
 /** A URL credagent sends secrets to: https, or plain http to this machine only (a local test provider). */
 const endpoint = v.pipe(
   url,
-  v.check((u) => {
-    const { protocol, hostname } = new URL(u);
-    return protocol === "https:" || (protocol === "http:" && LOOPBACK_HOSTS.has(hostname));
-  }, (issue) => `${issue.input} is not https; secrets go only over https:// (plain http:// only to 127.0.0.1, ::1 or localhost)`),
+  v.check(
+    (u) => {
+      const { protocol, hostname } = new URL(u);
+      return protocol === "https:" || (protocol === "http:" && LOOPBACK_HOSTS.has(hostname));
+    },
+    (issue) => `${issue.input} is not https; secrets go only over https:// (plain http:// only to 127.0.0.1, ::1 or localhost)`,
+  ),
 );
 
 const oauth2Credential = v.pipe(
-  table(
-    {
-      source: v.literal("oauth2"),
-      grant: v.picklist(["client_credentials", "device_code"], 'expected "client_credentials" or "device_code"'),
-      provider: v.optional(v.picklist(["entra"], 'the only preset is "entra"')),
-      tenant: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]{1,128}$/, "expected a tenant id or domain"))),
-      issuer: v.optional(endpoint),
-      token_endpoint: v.optional(endpoint),
-      device_authorization_endpoint: v.optional(endpoint),
-      client_id: v.pipe(v.string("expected the client id the provider issued"), v.minLength(1, "must not be empty")),
-      client_auth: v.optional(
-        v.picklist(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"], 'expected "client_secret_basic", "client_secret_post", "private_key_jwt" or "none"'),
+  table({
+    source: v.literal("oauth2"),
+    grant: v.picklist(["client_credentials", "device_code"], 'expected "client_credentials" or "device_code"'),
+    provider: v.optional(v.picklist(["entra"], 'the only preset is "entra"')),
+    tenant: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]{1,128}$/, "expected a tenant id or domain"))),
+    issuer: v.optional(endpoint),
+    token_endpoint: v.optional(endpoint),
+    device_authorization_endpoint: v.optional(endpoint),
+    client_id: v.pipe(v.string("expected the client id the provider issued"), v.minLength(1, "must not be empty")),
+    client_auth: v.optional(
+      v.picklist(
+        ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        'expected "client_secret_basic", "client_secret_post", "private_key_jwt" or "none"',
       ),
-      scope: v.optional(v.string()),
-      audience: v.optional(v.string()),
-      key_id: v.optional(v.string()),
-      http_timeout: v.optional(duration),
-      ...commonEntries,
-    },
-  ),
-  v.check(
-    (c) => c.provider !== "entra" || c.tenant !== undefined,
-    'provider = "entra" needs tenant = "<tenant id or domain>"',
-  ),
+    ),
+    scope: v.optional(v.string()),
+    audience: v.optional(v.string()),
+    key_id: v.optional(v.string()),
+    http_timeout: v.optional(duration),
+    ...commonEntries,
+  }),
+  v.check((c) => c.provider !== "entra" || c.tenant !== undefined, 'provider = "entra" needs tenant = "<tenant id or domain>"'),
   v.check(
     (c) => c.provider === "entra" || c.issuer !== undefined || c.token_endpoint !== undefined,
     'expected issuer (for discovery), token_endpoint, or provider = "entra" with a tenant',
   ),
 );
 
-export const credentialSchema = v.variant(
-  "source",
-  [commandCredential, staticCredential, oauth2Credential],
-  (issue) => {
-    const sources = SOURCES.map((s) => `"${s}"`).join(", ");
-    // On `source` the issue's input is its value; otherwise the credential is not a table at all.
-    if (issue.path?.at(-1)?.key !== "source") return `expected a table with a source, e.g. [credentials.NAME] and source = "command"`;
-    const value = issue.input;
-    return value === undefined ? `missing; set source to one of ${sources}` : `unknown source ${JSON.stringify(value)}; the sources are ${sources}`;
-  },
-);
+export const credentialSchema = v.variant("source", [commandCredential, staticCredential, oauth2Credential], (issue) => {
+  const sources = SOURCES.map((s) => `"${s}"`).join(", ");
+  // On `source` the issue's input is its value; otherwise the credential is not a table at all.
+  if (issue.path?.at(-1)?.key !== "source") return `expected a table with a source, e.g. [credentials.NAME] and source = "command"`;
+  const value = issue.input;
+  return value === undefined
+    ? `missing; set source to one of ${sources}`
+    : `unknown source ${JSON.stringify(value)}; the sources are ${sources}`;
+});
 
 /** A pgpass field: `*` matches anything (libpq's rule). */
 const pgpassField = v.pipe(v.string(), v.minLength(1, "must not be empty"), v.regex(/^[^\n\r]*$/, "must not hold a line break"));
@@ -155,13 +150,18 @@ const pgpassField = v.pipe(v.string(), v.minLength(1, "must not be empty"), v.re
 /** `[connections.NAME]`: a connection string with no secret in it, filled from a credential on request. */
 const connectionSchema = v.pipe(
   table({
-    credential: v.pipe(v.string("expected the name of the credential that fills it in"), v.regex(CREDENTIAL_NAME, "expected a credential name")),
+    credential: v.pipe(
+      v.string("expected the name of the credential that fills it in"),
+      v.regex(CREDENTIAL_NAME, "expected a credential name"),
+    ),
     template: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
     format: v.optional(v.picklist(TEMPLATE_FORMATS, `expected one of ${TEMPLATE_FORMATS.map((f) => `"${f}"`).join(", ")}`)),
     pgpass: v.optional(
       table({
         host: pgpassField,
-        port: v.optional(v.union([v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)), v.literal("*")], 'expected a port number or "*"')),
+        port: v.optional(
+          v.union([v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)), v.literal("*")], 'expected a port number or "*"'),
+        ),
         database: v.optional(pgpassField),
       }),
     ),
@@ -172,19 +172,26 @@ const connectionSchema = v.pipe(
 /** `[git]` keys: URL prefixes as git's own credential.<url> sections take them. */
 const gitPrefix = v.pipe(
   v.string(),
-  v.check((u) => {
-    try {
-      const { protocol } = new URL(u);
-      return protocol === "https:" || protocol === "http:";
-    } catch {
-      return false;
-    }
-  }, (issue) => `${JSON.stringify(issue.input)} is not a URL such as "https://git.example.com" (or with a path: "https://git.example.com/team/")`),
+  v.check(
+    (u) => {
+      try {
+        const { protocol } = new URL(u);
+        return protocol === "https:" || protocol === "http:";
+      } catch {
+        return false;
+      }
+    },
+    (issue) =>
+      `${JSON.stringify(issue.input)} is not a URL such as "https://git.example.com" (or with a path: "https://git.example.com/team/")`,
+  ),
 );
 
 /** A helper protocol's table: a key (a git URL prefix, a registry) → the credential that answers it. */
 function helperMap<K extends v.GenericSchema<string, string>>(what: string, key: K) {
-  return v.record(key, v.pipe(v.string(`expected the name of the credential that answers ${what}`), v.regex(CREDENTIAL_NAME, "expected a credential name")));
+  return v.record(
+    key,
+    v.pipe(v.string(`expected the name of the credential that answers ${what}`), v.regex(CREDENTIAL_NAME, "expected a credential name")),
+  );
 }
 /** `[endpoints]`: the cloud SDKs' local token endpoints on 127.0.0.1 (src/endpoints/); all off by default. */
 const credentialRef = v.pipe(v.string("expected the name of a credential"), v.regex(CREDENTIAL_NAME, "expected the name of a credential"));
@@ -197,39 +204,41 @@ const endpointsSchema = table({
   gcp_email: v.optional(v.pipe(v.string(), v.email("expected a service account's email"))),
 });
 
-export const configSchema = table(
-  {
-    keyring: v.optional(v.picklist(KEYRING_CHOICES, `expected ${KEYRING_CHOICES.map((k) => `"${k}"`).join(", ").replace(/, ([^,]*)$/, " or $1")}`)),
-    file_passphrase_file: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
-    agent: v.optional(
-      table({
-        request_wait: v.optional(duration),
-        deny_root: v.optional(v.boolean("expected true or false")),
-        confirm_timeout: v.optional(duration),
-        require_session_token: v.optional(v.boolean("expected true or false")),
-      }),
+export const configSchema = table({
+  keyring: v.optional(
+    v.picklist(
+      KEYRING_CHOICES,
+      `expected ${KEYRING_CHOICES.map((k) => `"${k}"`)
+        .join(", ")
+        .replace(/, ([^,]*)$/, " or $1")}`,
     ),
-    connections: v.optional(
-      v.record(
-        v.pipe(v.string(), v.regex(CREDENTIAL_NAME, "a connection name may only use letters, digits, '.', '_' and '-' (1 to 128 of them)")),
-        connectionSchema,
-      ),
+  ),
+  file_passphrase_file: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
+  agent: v.optional(
+    table({
+      request_wait: v.optional(duration),
+      deny_root: v.optional(v.boolean("expected true or false")),
+      confirm_timeout: v.optional(duration),
+      require_session_token: v.optional(v.boolean("expected true or false")),
+    }),
+  ),
+  connections: v.optional(
+    v.record(
+      v.pipe(v.string(), v.regex(CREDENTIAL_NAME, "a connection name may only use letters, digits, '.', '_' and '-' (1 to 128 of them)")),
+      connectionSchema,
     ),
-    git: v.optional(helperMap("git", gitPrefix)),
-    docker: v.optional(helperMap("docker", v.pipe(v.string(), v.minLength(1, "expected a registry such as registry.example.com")))),
-    endpoints: v.optional(endpointsSchema),
-    credentials: v.optional(
-      v.record(
-        v.pipe(
-          v.string(),
-          v.regex(CREDENTIAL_NAME, "a credential name may only use letters, digits, '.', '_' and '-' (1 to 128 of them)"),
-        ),
-        credentialSchema,
-      ),
+  ),
+  git: v.optional(helperMap("git", gitPrefix)),
+  docker: v.optional(helperMap("docker", v.pipe(v.string(), v.minLength(1, "expected a registry such as registry.example.com")))),
+  endpoints: v.optional(endpointsSchema),
+  credentials: v.optional(
+    v.record(
+      v.pipe(v.string(), v.regex(CREDENTIAL_NAME, "a credential name may only use letters, digits, '.', '_' and '-' (1 to 128 of them)")),
+      credentialSchema,
     ),
-    databases: v.optional(databasesSchema),
-  },
-);
+  ),
+  databases: v.optional(databasesSchema),
+});
 
 export type CredentialConfigInput = v.InferOutput<typeof credentialSchema>;
 export type ConfigInput = v.InferOutput<typeof configSchema>;

@@ -38,7 +38,8 @@ export function pgpassBytes(entries: PgpassEntry[]): Uint8Array {
     const password = entry.password.bytes();
     let extra = 0;
     for (const byte of password) {
-      if (byte === NEWLINE || byte === 0x0d) throw new PgpassError(`the password for ${entry.username}@${entry.host} holds a line break, which a pgpass file cannot hold`);
+      if (byte === NEWLINE || byte === 0x0d)
+        throw new PgpassError(`the password for ${entry.username}@${entry.host} holds a line break, which a pgpass file cannot hold`);
       if (byte === BACKSLASH || byte === COLON) extra += 1;
     }
     const escaped = new Uint8Array(password.length + extra + 1);

@@ -27,13 +27,16 @@ export function formatOf(template: string): TemplateFormat {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(template.trim())) return "url";
   if (template.includes(";")) return /(^|;)\s*(driver|dsn)\s*=/i.test(template) ? "odbc" : "adonet";
   if (/^\s*[a-z_][a-z0-9_]*\s*=/i.test(template)) return "libpq";
-  throw new TemplateError("the template is neither a URL (scheme://…), libpq key=value pairs, nor ;-separated key=value pairs: set format = \"url\", \"libpq\", \"adonet\" or \"odbc\"");
+  throw new TemplateError(
+    'the template is neither a URL (scheme://…), libpq key=value pairs, nor ;-separated key=value pairs: set format = "url", "libpq", "adonet" or "odbc"',
+  );
 }
 
 /** Fills the template; `values` holds every placeholder it uses (the caller checks that at load). */
 export function renderTemplate(template: string, format: TemplateFormat, values: Record<string, string>): string {
   const missing = placeholdersOf(template).filter((name) => values[name] === undefined);
-  if (missing.length > 0) throw new TemplateError(`the template uses ${missing.map((m) => `{${m}}`).join(", ")}, which the credential does not have`);
+  if (missing.length > 0)
+    throw new TemplateError(`the template uses ${missing.map((m) => `{${m}}`).join(", ")}, which the credential does not have`);
   switch (format) {
     case "url":
       return template.replace(PLACEHOLDER, (_, name: string) => encodeURIComponent(values[name]!));

@@ -32,7 +32,16 @@ export async function startDatabaseProxy(deps: {
     denyRoot: deps.config.denyRoot,
     authorize: (credential, connection, database) => deps.access.authorize(credential, "fetch", connection, database),
     onRefused: (peer, database) =>
-      deps.audit.record({ event: "connection", decision: "deny", reason: "another user's process", credential: null, pid: peer?.pid ?? null, uid: peer?.uid ?? null, exe: null, database }),
+      deps.audit.record({
+        event: "connection",
+        decision: "deny",
+        reason: "another user's process",
+        credential: null,
+        pid: peer?.pid ?? null,
+        uid: peer?.uid ?? null,
+        exe: null,
+        database,
+      }),
     token: (credential) => deps.registry.get(credential).get(),
     locked: deps.locked,
     connectTimeoutMs: 15_000,

@@ -36,7 +36,8 @@ export const databasesSchema = v.record(
       ca_file: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
       user: v.optional(v.pipe(v.string(), v.minLength(1, "expected a role name"))),
     },
-    (issue) => (issue.expected === "never" ? "unknown key (credential, protocol, server, tls, ca_file, user)" : "missing; this key is required"),
+    (issue) =>
+      issue.expected === "never" ? "unknown key (credential, protocol, server, tls, ca_file, user)" : "missing; this key is required",
   ),
 );
 
@@ -50,14 +51,20 @@ export function toDatabases(
   return Object.entries(input ?? {}).map(([name, d]) => {
     const where = `${file}: databases.${name}`;
     if (!credentialNames.includes(d.credential)) {
-      throw new CredagentError("config_invalid", `${where}.credential: no credential '${d.credential}'; define [credentials.${d.credential}] or name one of: ${credentialNames.join(", ") || "(none defined)"}`);
+      throw new CredagentError(
+        "config_invalid",
+        `${where}.credential: no credential '${d.credential}'; define [credentials.${d.credential}] or name one of: ${credentialNames.join(", ") || "(none defined)"}`,
+      );
     }
     const [, rawHost, rawPort] = SERVER.exec(d.server)!;
     const port = Number(rawPort);
     if (port < 1 || port > 65535) throw new CredagentError("config_invalid", `${where}.server: port ${port} is out of range (1 to 65535)`);
     const tls = d.tls ?? "verify-full";
     if (d.ca_file && (tls === "disable" || tls === "require")) {
-      throw new CredagentError("config_invalid", `${where}.ca_file: only used with tls = "verify-ca" or "verify-full"; remove it or change tls`);
+      throw new CredagentError(
+        "config_invalid",
+        `${where}.ca_file: only used with tls = "verify-ca" or "verify-full"; remove it or change tls`,
+      );
     }
     return {
       name,

@@ -20,7 +20,10 @@ export type CurrentToken = (credential: string) => Promise<Pick<Token, "value" |
 export async function loginFor(db: DatabaseConfig, token: CurrentToken): Promise<DbLogin> {
   const current = await token(db.credential);
   if (current.kind === "aws") {
-    throw new CredagentError("config_invalid", `databases.${db.name}: the credential '${db.credential}' is an AWS key, not a password or token`);
+    throw new CredagentError(
+      "config_invalid",
+      `databases.${db.name}: the credential '${db.credential}' is an AWS key, not a password or token`,
+    );
   }
   const user = db.user ?? current.username;
   if (!user) {

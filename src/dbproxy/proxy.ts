@@ -52,7 +52,12 @@ export class DatabaseProxy {
         ensurePrivateDir(join(dir, "..", ".."), this.deps.agentUid);
         ensurePrivateDir(join(dir, ".."), this.deps.agentUid);
         this.#listeners.push(await listenUnix(join(dir, SOCKET_NAME), this.deps.agentUid, (socket) => void this.#serve(db, socket)));
-        this.deps.log.info("database endpoint listening", { database: db.name, socket_dir: dir, server: `${db.host}:${db.port}`, tls: db.tls });
+        this.deps.log.info("database endpoint listening", {
+          database: db.name,
+          socket_dir: dir,
+          server: `${db.host}:${db.port}`,
+          tls: db.tls,
+        });
       } catch (err) {
         this.deps.log.error("database endpoint not served", { database: db.name, error: describe(err) });
       }
@@ -98,7 +103,11 @@ export class DatabaseProxy {
       const info = peer && process.platform === "linux" ? readProcessInfo(peer.pid) : null;
       const bindings: ConnectionBindings = { peer, process: info ? { exe: info.exe, startTime: info.startTime } : null };
       const decision = await this.deps.authorize(db.credential, bindings, db.name);
-      if (!decision.allowed) throw new CredagentError("forbidden", `database '${db.name}' (credential '${db.credential}') is not for this process: ${decision.reason}`);
+      if (!decision.allowed)
+        throw new CredagentError(
+          "forbidden",
+          `database '${db.name}' (credential '${db.credential}') is not for this process: ${decision.reason}`,
+        );
       if (this.deps.locked()) throw new CredagentError("locked", "the agent is locked; run 'credagent unlock'");
       // The client's user is not used: the role is the credential's.
       params.delete("user");
@@ -141,7 +150,8 @@ export class DatabaseProxy {
         client.end();
         return null;
       }
-      if (code !== PROTOCOL_3) throw new CredagentError("bad_request", `protocol ${code >> 16}.${code & 0xffff} is not supported; credagent speaks 3.0`);
+      if (code !== PROTOCOL_3)
+        throw new CredagentError("bad_request", `protocol ${code >> 16}.${code & 0xffff} is not supported; credagent speaks 3.0`);
       return startupParameters(body);
     }
     throw new CredagentError("bad_request", "too many encryption requests before the startup packet");

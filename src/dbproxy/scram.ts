@@ -27,7 +27,8 @@ export function scramSha256(password: Uint8Array, nonce: string = randomBytes(18
       const serverNonce = fields.get("r");
       const salt = fields.get("s");
       const iterations = Number(fields.get("i"));
-      if (!serverNonce || !serverNonce.startsWith(nonce) || serverNonce.length === nonce.length) throw bad("its nonce does not extend ours");
+      if (!serverNonce || !serverNonce.startsWith(nonce) || serverNonce.length === nonce.length)
+        throw bad("its nonce does not extend ours");
       if (!salt || !Number.isInteger(iterations) || iterations < 1) throw bad("no salt or iteration count");
       const salted = pbkdf2Sync(password, Buffer.from(salt, "base64"), iterations, 32, "sha256");
       const clientKey = hmac(salted, "Client Key");
@@ -46,7 +47,11 @@ export function scramSha256(password: Uint8Array, nonce: string = randomBytes(18
       const fields = attributes(serverFinal);
       if (fields.has("e")) throw bad(`it reported ${fields.get("e")}`);
       const signature = Buffer.from(fields.get("v") ?? "", "base64");
-      if (!expectedServerSignature || signature.length !== expectedServerSignature.length || !timingSafeEqual(signature, expectedServerSignature)) {
+      if (
+        !expectedServerSignature ||
+        signature.length !== expectedServerSignature.length ||
+        !timingSafeEqual(signature, expectedServerSignature)
+      ) {
         throw bad("its signature is wrong: it does not know the password (a server in the middle?)");
       }
     },

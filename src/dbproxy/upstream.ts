@@ -31,9 +31,23 @@ export interface Authenticated {
   first: Buffer;
 }
 
-export async function connectUpstream(db: DatabaseConfig, login: DbLogin, params: Map<string, string>, timeoutMs: number): Promise<Authenticated> {
+export async function connectUpstream(
+  db: DatabaseConfig,
+  login: DbLogin,
+  params: Map<string, string>,
+  timeoutMs: number,
+): Promise<Authenticated> {
   const { socket, encrypted } = await open(db, timeoutMs);
-  const timer = setTimeout(() => socket.destroy(new CredagentError("unavailable", `the database server ${db.host}:${db.port} did not finish authentication within ${timeoutMs / 1000} s`)), timeoutMs);
+  const timer = setTimeout(
+    () =>
+      socket.destroy(
+        new CredagentError(
+          "unavailable",
+          `the database server ${db.host}:${db.port} did not finish authentication within ${timeoutMs / 1000} s`,
+        ),
+      ),
+    timeoutMs,
+  );
   try {
     const reader = new FrameReader(socket);
     socket.write(startupMessage(new Map([...params, ["user", login.user]])));
@@ -57,7 +71,9 @@ async function open(db: DatabaseConfig, timeoutMs: number): Promise<{ socket: ne
   const raw = net.connect({ host: db.host, port: db.port, timeout: timeoutMs });
   await new Promise<void>((resolve, reject) => {
     raw.once("connect", resolve);
-    raw.once("error", (err) => reject(new CredagentError("unavailable", `cannot reach the database server ${db.host}:${db.port}: ${describe(err)}`, { cause: err })));
+    raw.once("error", (err) =>
+      reject(new CredagentError("unavailable", `cannot reach the database server ${db.host}:${db.port}: ${describe(err)}`, { cause: err })),
+    );
     raw.once("timeout", () => raw.destroy(new Error("connection timed out")));
   });
   raw.setTimeout(0);
@@ -69,7 +85,10 @@ async function open(db: DatabaseConfig, timeoutMs: number): Promise<{ socket: ne
   reader.detach();
   if (answer !== 0x53) {
     raw.destroy();
-    throw new CredagentError("upstream_auth", `the database server ${db.host}:${db.port} does not offer TLS, and databases.${db.name} has tls = "${db.tls}"; turn ssl on at the server`);
+    throw new CredagentError(
+      "upstream_auth",
+      `the database server ${db.host}:${db.port} does not offer TLS, and databases.${db.name} has tls = "${db.tls}"; turn ssl on at the server`,
+    );
   }
   const verify = db.tls === "verify-ca" || db.tls === "verify-full";
   const secure = tls.connect({
@@ -84,13 +103,25 @@ async function open(db: DatabaseConfig, timeoutMs: number): Promise<{ socket: ne
   await new Promise<void>((resolve, reject) => {
     secure.once("secureConnect", resolve);
     secure.once("error", (err) =>
-      reject(new CredagentError("upstream_auth", `TLS with the database server ${db.host}:${db.port} failed (tls = "${db.tls}"${db.caFile ? `, ca_file ${db.caFile}` : ""}): ${describe(err)}; no password was sent`, { cause: err })),
+      reject(
+        new CredagentError(
+          "upstream_auth",
+          `TLS with the database server ${db.host}:${db.port} failed (tls = "${db.tls}"${db.caFile ? `, ca_file ${db.caFile}` : ""}): ${describe(err)}; no password was sent`,
+          { cause: err },
+        ),
+      ),
     );
   });
   return { socket: secure, encrypted: true };
 }
 
-async function authenticate(reader: FrameReader, socket: net.Socket, db: DatabaseConfig, login: DbLogin, cleartextAllowed: boolean): Promise<Buffer> {
+async function authenticate(
+  reader: FrameReader,
+  socket: net.Socket,
+  db: DatabaseConfig,
+  login: DbLogin,
+  cleartextAllowed: boolean,
+): Promise<Buffer> {
   let scram: ReturnType<typeof scramSha256> | undefined;
   for (;;) {
     const frame = await reader.typed();
@@ -104,7 +135,10 @@ async function authenticate(reader: FrameReader, socket: net.Socket, db: Databas
     }
     if (message.name === "authenticationCleartextPassword") {
       if (!cleartextAllowed) {
-        throw new CredagentError("upstream_auth", `the server ${db.host}:${db.port} asks for the password in clear text over an unencrypted connection; set tls = "verify-full" for databases.${db.name}`);
+        throw new CredagentError(
+          "upstream_auth",
+          `the server ${db.host}:${db.port} asks for the password in clear text over an unencrypted connection; set tls = "verify-full" for databases.${db.name}`,
+        );
       }
       send(socket, passwordMessage(login.password.bytes()));
     } else if (message.name === "authenticationMD5Password") {
@@ -115,7 +149,10 @@ async function authenticate(reader: FrameReader, socket: net.Socket, db: Databas
     } else if (message.name === "authenticationSASL") {
       const { mechanisms } = message as unknown as { mechanisms: string[] };
       if (!mechanisms.includes("SCRAM-SHA-256")) {
-        throw new CredagentError("upstream_auth", `the server offers SASL mechanisms ${mechanisms.join(", ")}; credagent speaks SCRAM-SHA-256`);
+        throw new CredagentError(
+          "upstream_auth",
+          `the server offers SASL mechanisms ${mechanisms.join(", ")}; credagent speaks SCRAM-SHA-256`,
+        );
       }
       scram = scramSha256(login.password.bytes());
       socket.write(saslInitialResponse("SCRAM-SHA-256", scram.clientFirst));

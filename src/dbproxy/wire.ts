@@ -56,7 +56,8 @@ export class FrameReader {
   /** A startup-phase packet: Int32 length (itself included) then the body. */
   async untyped(): Promise<Buffer> {
     const length = (await this.#take(4)).readInt32BE(0);
-    if (length < 8 || length > MAX_STARTUP) throw new CredagentError("bad_request", `a startup packet of ${length} bytes is not PostgreSQL`);
+    if (length < 8 || length > MAX_STARTUP)
+      throw new CredagentError("bad_request", `a startup packet of ${length} bytes is not PostgreSQL`);
     return this.#take(length - 4);
   }
 
@@ -64,7 +65,8 @@ export class FrameReader {
   async typed(): Promise<Buffer> {
     await this.#need(5);
     const length = this.#buffered.readInt32BE(1);
-    if (length < 4 || length > MAX_MESSAGE) throw new CredagentError("upstream_auth", `the server sent a message of ${length} bytes during authentication`);
+    if (length < 4 || length > MAX_MESSAGE)
+      throw new CredagentError("upstream_auth", `the server sent a message of ${length} bytes during authentication`);
     return Buffer.from(await this.#take(1 + length));
   }
 
@@ -128,10 +130,7 @@ export function saslResponse(data: string): Buffer {
 
 /** A FATAL ErrorResponse; SQLSTATE 28000 (invalid_authorization_specification) unless told. */
 export function errorResponse(message: string, sqlstate = "28000"): Buffer {
-  const fields = Buffer.concat([
-    Buffer.from(`SFATAL\0VFATAL\0C${sqlstate}\0Mcredagent: ${message}\0`),
-    Buffer.from([0]),
-  ]);
+  const fields = Buffer.concat([Buffer.from(`SFATAL\0VFATAL\0C${sqlstate}\0Mcredagent: ${message}\0`), Buffer.from([0])]);
   return Buffer.concat([Buffer.from("E"), int32(fields.length + 4), fields]);
 }
 

@@ -28,7 +28,7 @@ export const KEY_DOCS: Record<string, string> = {
   "credentials.NAME.resource": "the Azure resource its tokens are for, for the SDK endpoint (and, for oauth2, the RFC 8707 resource)",
   "credentials.NAME.grant": 'oauth2: "client_credentials" or "device_code"',
   "credentials.NAME.provider": 'oauth2: "entra" fills in the endpoints of tenant',
-  "credentials.NAME.tenant": "oauth2 with provider = \"entra\": the tenant id or domain",
+  "credentials.NAME.tenant": 'oauth2 with provider = "entra": the tenant id or domain',
   "credentials.NAME.issuer": "oauth2: the issuer, for discovery (https; http only to loopback)",
   "credentials.NAME.token_endpoint": "oauth2: the token endpoint, instead of discovery",
   "credentials.NAME.device_authorization_endpoint": "oauth2 device_code: the device authorization endpoint",
@@ -68,7 +68,15 @@ export const KEY_DOCS: Record<string, string> = {
 export function schemaKeys(schema: v.GenericSchema): string[] {
   const out = new Set<string>();
   const walk = (s: unknown, prefix: string): void => {
-    const node = s as { type?: string; wrapped?: unknown; entries?: Record<string, unknown>; value?: unknown; options?: unknown[]; item?: unknown; pipe?: unknown[] };
+    const node = s as {
+      type?: string;
+      wrapped?: unknown;
+      entries?: Record<string, unknown>;
+      value?: unknown;
+      options?: unknown[];
+      item?: unknown;
+      pipe?: unknown[];
+    };
     switch (node?.type) {
       case "optional":
       case "nullable":

@@ -15,8 +15,10 @@ export function loopbackAccess(deps: {
   return async (credential: string, peer: LoopbackPeer): Promise<AccessDecision> => {
     const settings = deps.accessOf(credential);
     let decision: AccessDecision = await authorize(settings?.allow, null);
-    if (decision.allowed && settings?.confirm) decision = { allowed: false, reason: "confirm = true, but a program on the SDK endpoint cannot be identified to ask about it" };
-    if (!decision.allowed && settings?.allow?.length) decision = { allowed: false, reason: "allow rules name processes, and the SDK endpoint cannot identify the process (only its uid)" };
+    if (decision.allowed && settings?.confirm)
+      decision = { allowed: false, reason: "confirm = true, but a program on the SDK endpoint cannot be identified to ask about it" };
+    if (!decision.allowed && settings?.allow?.length)
+      decision = { allowed: false, reason: "allow rules name processes, and the SDK endpoint cannot identify the process (only its uid)" };
     deps.audit.record({
       event: "fetch",
       decision: decision.allowed ? "allow" : "deny",

@@ -21,7 +21,8 @@ export function createEndpointsApp(deps: EndpointDeps, onRefused: (uid: number |
   app.use(async (c, next) => {
     const host = c.req.header("host");
     if (host === undefined || !LOOPBACK_HOST.test(host)) return c.text("the Host must be 127.0.0.1 or localhost\n", 403);
-    if (c.req.header("origin") !== undefined || c.req.header("referer") !== undefined) return c.text("requests from web browsers are refused\n", 403);
+    if (c.req.header("origin") !== undefined || c.req.header("referer") !== undefined)
+      return c.text("requests from web browsers are refused\n", 403);
     if (c.env && !c.env.sourceAllowed) {
       onRefused(c.env.peerUid);
       return c.text("this endpoint serves connections from 127.0.0.1 only\n", 403);

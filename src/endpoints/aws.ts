@@ -16,12 +16,22 @@ export function awsRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
   const app = new Hono<{ Bindings: LoopbackBindings }>();
   app.get(AWS_PATH, async (c) => {
     if (!deps.secret.matches(c.req.header("authorization"))) {
-      return awsError(c, 401, "AccessDenied", "missing or wrong Authorization: set AWS_CONTAINER_AUTHORIZATION_TOKEN from 'credagent env --sdk'");
+      return awsError(
+        c,
+        401,
+        "AccessDenied",
+        "missing or wrong Authorization: set AWS_CONTAINER_AUTHORIZATION_TOKEN from 'credagent env --sdk'",
+      );
     }
     try {
       const token = await endpointToken(deps, credential, { uid: c.env?.peerUid ?? null, protocol: "aws" });
       if (token.kind !== "aws" || !token.aws) {
-        return awsError(c, 500, "InvalidCredential", `credential '${credential}' is not an AWS key: its source must print AccessKeyId and SecretAccessKey (credential_process output)`);
+        return awsError(
+          c,
+          500,
+          "InvalidCredential",
+          `credential '${credential}' is not an AWS key: its source must print AccessKeyId and SecretAccessKey (credential_process output)`,
+        );
       }
       // The secrets are written from their bytes; the key id is an identifier, not a secret.
       const body = encodeJsonWithSecrets({

@@ -61,10 +61,16 @@ function credentialFor(deps: EndpointDeps, resource: string, clientId: string | 
     .filter((name) => deps.registry.definition(name)?.azure?.resource === wanted);
   if (clientId !== undefined) names = names.filter((name) => (clientIdOf(deps, name) ?? clientId) === clientId);
   if (names.length === 0) {
-    throw new CredagentError("not_found", `no credential is configured for the resource ${wanted}${clientId ? ` and client_id ${clientId}` : ""}: give one resource = "${wanted}"`);
+    throw new CredagentError(
+      "not_found",
+      `no credential is configured for the resource ${wanted}${clientId ? ` and client_id ${clientId}` : ""}: give one resource = "${wanted}"`,
+    );
   }
   if (names.length > 1) {
-    throw new CredagentError("bad_request", `credentials ${names.join(", ")} are all for ${wanted}: keep resource on one of them, or have the program ask with a client_id`);
+    throw new CredagentError(
+      "bad_request",
+      `credentials ${names.join(", ")} are all for ${wanted}: keep resource on one of them, or have the program ask with a client_id`,
+    );
   }
   return names[0]!;
 }
@@ -75,5 +81,8 @@ function clientIdOf(deps: EndpointDeps, name: string): string | undefined {
 }
 
 function azureError(c: Context, status: number, message: string): Response {
-  return c.json({ statusCode: status, message, error: status === 401 ? "unauthorized" : "invalid_request" }, status as ContentfulStatusCode);
+  return c.json(
+    { statusCode: status, message, error: status === 401 ? "unauthorized" : "invalid_request" },
+    status as ContentfulStatusCode,
+  );
 }

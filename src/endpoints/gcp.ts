@@ -40,7 +40,9 @@ export function gcpRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
   app.get(V1, (c) => text(c, 200, "instance/\nproject/\nuniverse/\n"));
   app.get(`${V1}/instance`, (c) => text(c, 200, "service-accounts/\n"));
   app.get(`${V1}/project/project-id`, (c) =>
-    deps.config.gcpProject ? text(c, 200, deps.config.gcpProject) : text(c, 404, "no project: set [endpoints] gcp_project in credagent's config\n"),
+    deps.config.gcpProject
+      ? text(c, 200, deps.config.gcpProject)
+      : text(c, 404, "no project: set [endpoints] gcp_project in credagent's config\n"),
   );
   app.get(`${V1}/universe/universe-domain`, (c) => text(c, 200, "googleapis.com"));
   app.get(`${V1}/instance/service-accounts`, (c) => text(c, 200, email ? `default/\n${email}/\n` : "default/\n"));
@@ -66,7 +68,10 @@ export function gcpRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
         token_type: token.tokenType,
       });
       setTimeout(() => body.fill(0), 0);
-      return new Response(body, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-store", [FLAVOR]: "Google" } });
+      return new Response(body, {
+        status: 200,
+        headers: { "Content-Type": "application/json", "Cache-Control": "no-store", [FLAVOR]: "Google" },
+      });
     } catch (err) {
       return text(c, statusOf(err), `${messageOf(err)}\n`);
     }

@@ -52,13 +52,14 @@ export function readEndpointsInfo(path: string): EndpointsInfo {
     if (code === "ENOENT") {
       throw new CredagentError(
         "unavailable",
-        "the agent serves no SDK endpoints: enable them in the config ([endpoints] azure = true, aws = \"NAME\" or gcp = \"NAME\"), then credagent stop && credagent start",
+        'the agent serves no SDK endpoints: enable them in the config ([endpoints] azure = true, aws = "NAME" or gcp = "NAME"), then credagent stop && credagent start',
       );
     }
     throw new CredagentError("unavailable", `cannot read the SDK endpoints' file ${path}: ${code ?? String(err)}`, { cause: err });
   }
   const info = JSON.parse(text) as EndpointsInfo;
-  if (typeof info.url !== "string" || typeof info.secret !== "string") throw new CredagentError("unavailable", `${path} is not an SDK endpoints file`);
+  if (typeof info.url !== "string" || typeof info.secret !== "string")
+    throw new CredagentError("unavailable", `${path} is not an SDK endpoints file`);
   return info;
 }
 
@@ -67,7 +68,8 @@ export function sdkVariables(info: EndpointsInfo): Array<[string, string]> {
   const vars: Array<[string, string]> = [];
   const hostPort = new URL(info.url).host;
   if (info.azure) vars.push(["IDENTITY_ENDPOINT", `${info.url}${AZURE_PATH}`], ["IDENTITY_HEADER", info.secret]);
-  if (info.aws) vars.push(["AWS_CONTAINER_CREDENTIALS_FULL_URI", `${info.url}${AWS_PATH}`], ["AWS_CONTAINER_AUTHORIZATION_TOKEN", info.secret]);
+  if (info.aws)
+    vars.push(["AWS_CONTAINER_CREDENTIALS_FULL_URI", `${info.url}${AWS_PATH}`], ["AWS_CONTAINER_AUTHORIZATION_TOKEN", info.secret]);
   if (info.gcp) vars.push(["GCE_METADATA_HOST", hostPort], ["GCE_METADATA_IP", hostPort]);
   // Without it google-auth-library runs `gcloud config config-helper` to look for a project
   // before asking the metadata server: half a second per new GoogleAuth.

@@ -23,7 +23,10 @@ export function resourceOf(credential: CredentialConfig): string | undefined {
 
 /** Without `/.default`, trailing slashes and case in scheme and host: "HTTPS://Vault.azure.net/" is "https://vault.azure.net". */
 export function normalizeResource(text: string): string {
-  let value = text.trim().replace(/\/\.default$/, "").replace(/\/+$/, "");
+  let value = text
+    .trim()
+    .replace(/\/\.default$/, "")
+    .replace(/\/+$/, "");
   try {
     const url = new URL(value);
     value = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}${url.search}`;

@@ -14,7 +14,10 @@ export interface LoopbackServer {
   stop(): Promise<void>;
 }
 
-export function listenLoopback(app: ReturnType<typeof createEndpointsApp>, options: { port: number; uidKnown: boolean; log: Logger }): LoopbackServer {
+export function listenLoopback(
+  app: ReturnType<typeof createEndpointsApp>,
+  options: { port: number; uidKnown: boolean; log: Logger },
+): LoopbackServer {
   const server = Bun.serve({
     hostname: LISTEN_ADDRESS,
     port: options.port,
@@ -26,7 +29,10 @@ export function listenLoopback(app: ReturnType<typeof createEndpointsApp>, optio
       // The peer's socket by the whole 4-tuple: another user may bind any 127/8 address with the
       // port of the owner's open connection. A peer on another address is refused whoever it is;
       // its uid is still looked up, for the audit line.
-      const peerUid = options.uidKnown && ip ? loopbackPeerUidFast({ peerAddress: ip.address, peerPort: ip.port, serverAddress: LISTEN_ADDRESS, serverPort: srv.port! }) : null;
+      const peerUid =
+        options.uidKnown && ip
+          ? loopbackPeerUidFast({ peerAddress: ip.address, peerPort: ip.port, serverAddress: LISTEN_ADDRESS, serverPort: srv.port! })
+          : null;
       return app.fetch(request, { peerUid, sourceAllowed: ip?.address === LISTEN_ADDRESS });
     },
     error(err) {

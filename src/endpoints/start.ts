@@ -32,27 +32,61 @@ export function startSdkEndpoints(deps: SdkEndpointsDeps): { port: number; stop(
   if (!config || (!config.azure && !config.aws && !config.gcp)) return null;
   const uidKnown = loopbackPeerSupported();
   if (config.gcp && !uidKnown) {
-    deps.log.warn("the Google metadata endpoint stays off: on this system the agent cannot tell which user connects to 127.0.0.1", { platform: process.platform });
+    deps.log.warn("the Google metadata endpoint stays off: on this system the agent cannot tell which user connects to 127.0.0.1", {
+      platform: process.platform,
+    });
   }
   const secret = new EndpointSecret();
   const authorize = loopbackAccess({ accessOf: (name) => deps.registry.definition(name)?.access, audit: deps.audit });
   const app = createEndpointsApp(
-    { registry: deps.registry, config, secret, locked: deps.locked, authorize, uidKnown, agentUid: deps.agentUid, denyRoot: deps.config.denyRoot, now: Date.now },
+    {
+      registry: deps.registry,
+      config,
+      secret,
+      locked: deps.locked,
+      authorize,
+      uidKnown,
+      agentUid: deps.agentUid,
+      denyRoot: deps.config.denyRoot,
+      now: Date.now,
+    },
     (uid) => {
       deps.log.warn("SDK endpoint request from another user refused", { uid });
-      deps.audit.record({ event: "connection", decision: "deny", reason: "another user's process (SDK endpoint on 127.0.0.1)", credential: null, pid: null, uid, exe: null });
+      deps.audit.record({
+        event: "connection",
+        decision: "deny",
+        reason: "another user's process (SDK endpoint on 127.0.0.1)",
+        credential: null,
+        pid: null,
+        uid,
+        exe: null,
+      });
     },
   );
   const server = listenLoopback(app, { port: config.port, uidKnown, log: deps.log });
-  const served = { azure: config.azure, aws: config.aws !== undefined, gcp: config.gcp !== undefined && uidKnown, gcpProject: config.gcpProject };
+  const served = {
+    azure: config.azure,
+    aws: config.aws !== undefined,
+    gcp: config.gcp !== undefined && uidKnown,
+    gcpProject: config.gcpProject,
+  };
   let file: { remove(): void };
   try {
-    file = writeEndpointsInfo(endpointsInfoPath(deps.socketPath, deps.pathEnv), { url: `http://127.0.0.1:${server.port}`, ...served }, secret.value);
+    file = writeEndpointsInfo(
+      endpointsInfoPath(deps.socketPath, deps.pathEnv),
+      { url: `http://127.0.0.1:${server.port}`, ...served },
+      secret.value,
+    );
   } catch (err) {
     void server.stop();
     throw err;
   }
-  deps.log.info("SDK endpoints listening", { address: `127.0.0.1:${server.port}`, azure: config.azure, aws: config.aws ?? "-", gcp: served.gcp ? config.gcp : "-" });
+  deps.log.info("SDK endpoints listening", {
+    address: `127.0.0.1:${server.port}`,
+    azure: config.azure,
+    aws: config.aws ?? "-",
+    gcp: served.gcp ? config.gcp : "-",
+  });
   return {
     port: server.port,
     async stop() {

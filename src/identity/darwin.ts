@@ -59,4 +59,3 @@ export function darwinStartTime(pid: number): number | null {
   const n = libproc().proc_pidinfo(pid, PROC_PIDTBSDINFO, 0, ptr(buf), buf.byteLength);
   return n === PROC_BSDINFO_SIZE ? parseBsdInfoStartTime(buf) : null;
 }
-

@@ -63,7 +63,9 @@ function classify(p: ProcessFacts, own: OwnExecutable, proc: ProcReader): "own" 
   if (file === null || proc.stat(p.pid)?.startTime !== p.startTime) return named ? "own" : "other";
   if (own.file !== null && file === own.file) return "own";
   if (named) {
-    return { unverified: `pid ${p.pid} runs ${p.exe}, no longer the file this agent runs (was credagent upgraded?): restart the agent with credagent stop and credagent start` };
+    return {
+      unverified: `pid ${p.pid} runs ${p.exe}, no longer the file this agent runs (was credagent upgraded?): restart the agent with credagent stop and credagent start`,
+    };
   }
   return "other";
 }
@@ -72,7 +74,8 @@ function classify(p: ProcessFacts, own: OwnExecutable, proc: ProcReader): "own" 
 function verifiedParent(child: ProcessFacts, proc: ProcReader): ProcessFacts | string {
   const before = proc.stat(child.pid);
   if (!before && process.platform !== "linux") return "the program that ran credagent is not read on this system yet (Linux only)";
-  if (!before || before.startTime !== child.startTime) return `credagent (pid ${child.pid}) exited before the program that ran it could be identified`;
+  if (!before || before.startTime !== child.startTime)
+    return `credagent (pid ${child.pid}) exited before the program that ran it could be identified`;
   const ppid = before.ppid;
   // An orphan is adopted by init: its real caller is gone and init did not ask for anything.
   if (ppid <= 1) return `the program that ran credagent (pid ${child.pid}) has exited`;
@@ -83,8 +86,10 @@ function verifiedParent(child: ProcessFacts, proc: ProcReader): ProcessFacts | s
   // reparented, so an unchanged ppid means the facts are of the process that ran it.
   const after = proc.stat(child.pid);
   if (!stat || exe === null) return `the program that ran credagent (pid ${ppid}) cannot be read`;
-  if (!after || after.startTime !== child.startTime || after.ppid !== ppid) return `the program that ran credagent (pid ${ppid}) exited while it was being identified`;
-  if (child.startTime === null || stat.startTime > child.startTime) return `pid ${ppid} started after credagent (pid ${child.pid}): not the program that ran it`;
+  if (!after || after.startTime !== child.startTime || after.ppid !== ppid)
+    return `the program that ran credagent (pid ${ppid}) exited while it was being identified`;
+  if (child.startTime === null || stat.startTime > child.startTime)
+    return `pid ${ppid} started after credagent (pid ${child.pid}): not the program that ran it`;
   return { pid: ppid, startTime: stat.startTime, exe, uid, sid: stat.sid };
 }
 

@@ -34,7 +34,7 @@ export function ipv4Number(address: string): number | null {
 function tableForms(address: string): string[] {
   const n = ipv4Number(address);
   if (n === null) return [];
-  const le = ((n & 0xff) << 24 | ((n >>> 8) & 0xff) << 16 | ((n >>> 16) & 0xff) << 8 | (n >>> 24)) >>> 0;
+  const le = (((n & 0xff) << 24) | (((n >>> 8) & 0xff) << 16) | (((n >>> 16) & 0xff) << 8) | (n >>> 24)) >>> 0;
   const hex = le.toString(16).toUpperCase().padStart(8, "0");
   return [hex, `0000000000000000FFFF0000${hex}`];
 }

@@ -135,7 +135,10 @@ export function processEnded(pid: number): boolean {
 }
 
 /** The process at pid is still the one we identified (pid reuse would change its start time). */
-export function sameProcess(info: Pick<ProcessInfo, "pid" | "startTime">, currentStartTime: (pid: number) => number | null = startTimeOf): boolean {
+export function sameProcess(
+  info: Pick<ProcessInfo, "pid" | "startTime">,
+  currentStartTime: (pid: number) => number | null = startTimeOf,
+): boolean {
   return info.startTime !== null && currentStartTime(info.pid) === info.startTime;
 }
 

@@ -5,7 +5,10 @@ import { CredagentError } from "../errors.ts";
 // single-instance lock on Windows (transport/pipe-lock.ts). Loaded on first use.
 
 const symbols = {
-  CreateFileW: { args: [FFIType.ptr, FFIType.u32, FFIType.u32, FFIType.ptr, FFIType.u32, FFIType.u32, FFIType.ptr], returns: FFIType.i64_fast },
+  CreateFileW: {
+    args: [FFIType.ptr, FFIType.u32, FFIType.u32, FFIType.ptr, FFIType.u32, FFIType.u32, FFIType.ptr],
+    returns: FFIType.i64_fast,
+  },
   CloseHandle: { args: [FFIType.i64_fast], returns: FFIType.i32 },
   GetLastError: { args: [], returns: FFIType.u32 },
 } as const;

@@ -53,7 +53,11 @@ export function libc(): Libc {
 }
 
 /** A table loaded on first use, on the one platform that has it; elsewhere a typed "not implemented". */
-function onlyOn<S extends Parameters<typeof dlopen>[1]>(platform: NodeJS.Platform, table: S, missing: string): () => ReturnType<typeof dlopen<S>>["symbols"] {
+function onlyOn<S extends Parameters<typeof dlopen>[1]>(
+  platform: NodeJS.Platform,
+  table: S,
+  missing: string,
+): () => ReturnType<typeof dlopen<S>>["symbols"] {
   let opened: ReturnType<typeof dlopen<S>>["symbols"] | undefined;
   return () => {
     if (process.platform !== platform) throw new CredagentError("not_implemented", missing);

@@ -1,4 +1,3 @@
-
 // One request to a Unix socket and the whole answer, with blocking libc calls: socket, connect,
 // send, recv, close. For `credagent get NAME` (cli/fast-get.ts), whose time is its start-up: an
 // exchange through Bun.connect starts the event loop's socket machinery and costs more than the
@@ -82,7 +81,8 @@ type Ffi = Pick<typeof import("bun:ffi"), "dlopen" | "ptr" | "read">;
  */
 async function ffiFunctions(): Promise<Ffi> {
   const native = (Bun as unknown as { FFI?: Partial<Ffi> }).FFI;
-  if (typeof native?.dlopen === "function" && typeof native.ptr === "function" && typeof native.read?.i32 === "function") return native as Ffi;
+  if (typeof native?.dlopen === "function" && typeof native.ptr === "function" && typeof native.read?.i32 === "function")
+    return native as Ffi;
   return import("bun:ffi");
 }
 
@@ -117,7 +117,15 @@ function openLibc(ffi: Ffi, platform: Platform): Libc | null {
   for (const name of platform.libc) {
     try {
       const f = ffi.dlopen(name, table as never).symbols as unknown as Record<keyof Libc | Platform["errno"], (...args: number[]) => never>;
-      return { socket: f.socket, connect: f.connect, setsockopt: f.setsockopt, send: f.send, recv: f.recv, close: f.close, errno: f[platform.errno] };
+      return {
+        socket: f.socket,
+        connect: f.connect,
+        setsockopt: f.setsockopt,
+        send: f.send,
+        recv: f.recv,
+        close: f.close,
+        errno: f[platform.errno],
+      };
     } catch {
       // the next name
     }

@@ -6,7 +6,15 @@ const TITLE = "credagent";
 
 function candidates(question: string, timeoutS: number, env: Record<string, string | undefined>): string[][] {
   if (process.platform === "darwin") {
-    return [["osascript", "-e", `display dialog ${JSON.stringify(question)} with title "${TITLE}" buttons {"Deny", "Allow"} default button "Deny" giving up after ${timeoutS}`, "-e", 'button returned of result is "Allow"']];
+    return [
+      [
+        "osascript",
+        "-e",
+        `display dialog ${JSON.stringify(question)} with title "${TITLE}" buttons {"Deny", "Allow"} default button "Deny" giving up after ${timeoutS}`,
+        "-e",
+        'button returned of result is "Allow"',
+      ],
+    ];
   }
   if (process.platform === "win32") {
     const ps = `Add-Type -AssemblyName PresentationFramework; if ([System.Windows.MessageBox]::Show(${JSON.stringify(question)}, '${TITLE}', 'YesNo') -eq 'Yes') { exit 0 } else { exit 1 }`;
@@ -21,7 +29,11 @@ function candidates(question: string, timeoutS: number, env: Record<string, stri
   ];
 }
 
-export async function desktopPrompt(question: string, timeoutMs: number, env: Record<string, string | undefined> = process.env): Promise<boolean | null> {
+export async function desktopPrompt(
+  question: string,
+  timeoutMs: number,
+  env: Record<string, string | undefined> = process.env,
+): Promise<boolean | null> {
   for (const argv of candidates(question, Math.ceil(timeoutMs / 1000), env)) {
     if (!Bun.which(argv[0]!)) continue;
     const child = Bun.spawn(argv, { stdio: ["ignore", "pipe", "ignore"], env: env as Record<string, string>, timeout: timeoutMs });

@@ -31,7 +31,8 @@ export function disableTracing(): TracingStatus {
   const problems: string[] = [];
   let traceable = true;
   let coreDumps = true;
-  if (process.platform === "win32") return { traceable, coreDumps, problems: ["process memory cannot be closed to the same user on Windows"] };
+  if (process.platform === "win32")
+    return { traceable, coreDumps, problems: ["process memory cannot be closed to the same user on Windows"] };
   try {
     if (setLimit(RLIMIT_CORE, 0n, 0n)) coreDumps = false;
     else problems.push("setrlimit(RLIMIT_CORE, 0) failed");

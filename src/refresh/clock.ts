@@ -15,11 +15,14 @@ export const systemClock: Clock = {
     let timer: ReturnType<typeof setTimeout>;
     const due = Date.now() + ms;
     const arm = (wait: number) => {
-      timer = setTimeout(() => {
-        const left = due - Date.now();
-        if (left > 0) arm(left);
-        else fn();
-      }, Math.max(0, Math.min(wait, MAX_TIMER_MS)));
+      timer = setTimeout(
+        () => {
+          const left = due - Date.now();
+          if (left > 0) arm(left);
+          else fn();
+        },
+        Math.max(0, Math.min(wait, MAX_TIMER_MS)),
+      );
       // Timers never keep the agent alive on their own: the listening socket does.
       (timer as { unref?: () => void }).unref?.();
     };

@@ -274,9 +274,12 @@ export class ManagedCredential {
       this.deps.clock.setTimeout(() => wipeToken(previous), RETIRED_TOKEN_GRACE_MS);
     }
     if (token) {
-      this.#cancelExpiry = this.deps.clock.setTimeout(() => {
-        if (this.#token === token) this.#hold(undefined);
-      }, Math.max(0, token.expiresAt - this.deps.clock.now()));
+      this.#cancelExpiry = this.deps.clock.setTimeout(
+        () => {
+          if (this.#token === token) this.#hold(undefined);
+        },
+        Math.max(0, token.expiresAt - this.deps.clock.now()),
+      );
     }
   }
 
@@ -284,7 +287,10 @@ export class ManagedCredential {
   async login(): Promise<Omit<LoginChallenge, "completion">> {
     const source = this.source;
     if (!isInteractive(source)) {
-      throw new CredagentError("bad_request", `credential '${this.name}' does not sign in interactively (its source is ${source.kind} without device_code)`);
+      throw new CredagentError(
+        "bad_request",
+        `credential '${this.name}' does not sign in interactively (its source is ${source.kind} without device_code)`,
+      );
     }
     const epoch = this.#epoch;
     const info = await this.#login.start(
@@ -348,7 +354,10 @@ export class ManagedCredential {
 
   async #waitBounded(fetching: Promise<Token>): Promise<Token> {
     const waited = () =>
-      new CredagentError("unavailable", `credential '${this.name}': still waiting for its source after ${formatCountdown(this.policy.requestWaitMs)}; try again shortly`);
+      new CredagentError(
+        "unavailable",
+        `credential '${this.name}': still waiting for its source after ${formatCountdown(this.policy.requestWaitMs)}; try again shortly`,
+      );
     try {
       return await raceTimeout(fetching, this.policy.requestWaitMs, waited, this.deps.clock);
     } catch (err) {
@@ -365,11 +374,9 @@ export class ManagedCredential {
 
   #unavailable(extra?: string, cause?: unknown): CredagentError {
     const reason = this.#lastError ?? describe(cause);
-    return new CredagentError(
-      "unavailable",
-      `credential '${this.name}' has no valid token: ${reason}${extra ? ` (${extra})` : ""}`,
-      { cause },
-    );
+    return new CredagentError("unavailable", `credential '${this.name}' has no valid token: ${reason}${extra ? ` (${extra})` : ""}`, {
+      cause,
+    });
   }
 }
 

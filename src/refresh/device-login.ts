@@ -50,7 +50,9 @@ export class DeviceLogin {
 
   status(): LoginStatus {
     const state = this.#state;
-    return state ? { status: state.status, message: state.message, expiresAt: state.expiresAt } : { status: "none", message: null, expiresAt: null };
+    return state
+      ? { status: state.status, message: state.message, expiresAt: state.expiresAt }
+      : { status: "none", message: null, expiresAt: null };
   }
 
   /** Ends a sign-in under way (lock, stop), with why. */

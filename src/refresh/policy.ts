@@ -37,17 +37,11 @@ export const DEFAULT_POLICY: RefreshPolicy = {
 
 const DEFAULT_REFRESH_SHARE = 0.8;
 
-export function refreshAt(
-  token: { obtainedAt: number; expiresAt: number },
-  policy: RefreshPolicy,
-  random: () => number,
-): number {
+export function refreshAt(token: { obtainedAt: number; expiresAt: number }, policy: RefreshPolicy, random: () => number): number {
   const lifetime = token.expiresAt - token.obtainedAt;
   if (lifetime <= 0) return token.obtainedAt;
   const margin =
-    policy.refreshBeforeMs === undefined
-      ? lifetime * (1 - DEFAULT_REFRESH_SHARE)
-      : Math.min(policy.refreshBeforeMs, lifetime / 2);
+    policy.refreshBeforeMs === undefined ? lifetime * (1 - DEFAULT_REFRESH_SHARE) : Math.min(policy.refreshBeforeMs, lifetime / 2);
   const jitter = random() * lifetime * policy.jitterRatio;
   return Math.round(token.expiresAt - margin - jitter);
 }

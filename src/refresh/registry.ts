@@ -67,10 +67,7 @@ export class CredentialRegistry {
   get(name: string): ManagedCredential {
     const entry = this.#entries.get(name);
     if (!entry) {
-      throw new CredagentError(
-        "unknown_credential",
-        `no credential named '${name}' is configured; 'credagent list' shows the names`,
-      );
+      throw new CredagentError("unknown_credential", `no credential named '${name}' is configured; 'credagent list' shows the names`);
     }
     return entry.credential;
   }

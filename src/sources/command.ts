@@ -40,7 +40,9 @@ export function commandSource(options: CommandSourceOptions): TokenSource {
       } catch (err) {
         const code = (err as { code?: unknown })?.code;
         const Failure = typeof code === "string" && CANNOT_START.has(code) ? CannotHealError : CredagentError;
-        throw new Failure("source_failed", `could not run '${program}': ${describe(err)}; check the command in the config and your PATH`, { cause: err });
+        throw new Failure("source_failed", `could not run '${program}': ${describe(err)}; check the command in the config and your PATH`, {
+          cause: err,
+        });
       }
       const { stdout, stderr, exitCode: code, signalCode } = result;
       try {

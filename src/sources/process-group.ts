@@ -176,5 +176,10 @@ export async function runInOwnGroup(options: GroupRunOptions): Promise<GroupRunR
   await Promise.race([outputsClosed, end().then(() => Promise.race([outputsClosed, Bun.sleep(DRAIN_MS)]))]);
   stdout.cancel();
   stderr.cancel();
-  return { stdout: stdout.bytes(), stderr: stderr.text(), exitCode: child.exitCode, signalCode: child.signalCode === null ? null : String(child.signalCode) };
+  return {
+    stdout: stdout.bytes(),
+    stderr: stderr.text(),
+    exitCode: child.exitCode,
+    signalCode: child.signalCode === null ? null : String(child.signalCode),
+  };
 }

@@ -29,10 +29,7 @@ export function parseTokenOutput(output: string | Uint8Array, now: number, defau
   if (text.byteLength === 0) throw new CredagentError("source_failed", "the command printed nothing on stdout");
   if (text[0] === 0x7b) return parseJson(text, now, defaultLifetimeMs);
   if (!text.every((b) => b >= 0x21 && b <= 0x7e) || text[0] === 0x22 || text[0] === 0x5b) {
-    throw new CredagentError(
-      "source_failed",
-      "the command printed neither a bare token (one word of printable ASCII) nor a JSON object",
-    );
+    throw new CredagentError("source_failed", "the command printed neither a bare token (one word of printable ASCII) nor a JSON object");
   }
   const value = new Secret(text.slice());
   return { value, tokenType: "Bearer", obtainedAt: now, expiresAt: jwtExpiry(value.bytes()) ?? now + defaultLifetimeMs };
@@ -46,7 +43,9 @@ function parseJson(text: Uint8Array, now: number, defaultLifetimeMs: number): To
     // Never the parser's own message: it could quote the input, which may hold the token.
     throw new CredagentError(
       "source_failed",
-      err instanceof JsonSyntaxError && err.message === "not a JSON object" ? "the command printed JSON that is not an object" : "the command printed malformed JSON on stdout",
+      err instanceof JsonSyntaxError && err.message === "not a JSON object"
+        ? "the command printed JSON that is not an object"
+        : "the command printed malformed JSON on stdout",
     );
   }
   const obj = parsed.value;
@@ -174,7 +173,9 @@ export function jwtExpiry(value: string | Uint8Array): number | undefined {
   const second = first < 0 ? -1 : bytes.indexOf(0x2e, first + 1);
   if (first <= 0 || second < 0 || bytes.indexOf(0x2e, second + 1) >= 0) return undefined;
   try {
-    const payload = JSON.parse(Buffer.from(decoder.decode(bytes.subarray(first + 1, second)), "base64url").toString("utf8")) as { exp?: unknown };
+    const payload = JSON.parse(Buffer.from(decoder.decode(bytes.subarray(first + 1, second)), "base64url").toString("utf8")) as {
+      exp?: unknown;
+    };
     return typeof payload.exp === "number" ? payload.exp * 1000 : undefined;
   } catch {
     return undefined;

@@ -1,5 +1,17 @@
 import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from "jose";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, constants } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+  constants,
+} from "node:fs";
 import { join } from "node:path";
 import { CredagentError } from "../errors.ts";
 import { Secret } from "../secret.ts";
@@ -103,7 +115,8 @@ export class FileStore implements SecretStore {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new CredagentError("locked", "the encrypted file store was closed (the agent was locked); unlock the agent first");
+    if (this.#closed)
+      throw new CredagentError("locked", "the encrypted file store was closed (the agent was locked); unlock the agent first");
   }
 
   async delete(account: string): Promise<boolean> {

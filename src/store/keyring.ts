@@ -10,7 +10,7 @@ const OPTIONS = { linux: { store: "secret-service" as const } };
 const HINT: Partial<Record<NodeJS.Platform, string>> = {
   linux:
     "is a Secret Service (gnome-keyring or KWallet) running and unlocked on your D-Bus session? " +
-    "On a headless machine use the encrypted file store: keyring = \"file\"",
+    'On a headless machine use the encrypted file store: keyring = "file"',
   darwin: "is your login Keychain unlocked?",
   win32: "is the Windows Credential Manager available for your user?",
 };
@@ -139,11 +139,7 @@ export class OsKeyringStore implements SecretStore {
       const hint = /platform limit/.test(detail)
         ? 'a value this large does not fit this keyring; keyring = "file" stores it'
         : (HINT[process.platform] ?? "is the OS keyring available?");
-      throw new CredagentError(
-        "store_unavailable",
-        `cannot ${what} ${this.description}: ${detail}; ${hint}`,
-        { cause: err },
-      );
+      throw new CredagentError("store_unavailable", `cannot ${what} ${this.description}: ${detail}; ${hint}`, { cause: err });
     }
   }
 }

@@ -57,7 +57,9 @@ export async function openStore(options: StoreOptions): Promise<SecretStore> {
     } catch (err) {
       if (options.choice === "os") throw err;
       if (!options.noticeOnlyOnCreate || !existsSync(join(options.fileDir, FILE_STORE_KEY)))
-        options.onNotice?.(`the OS keyring is not available (${describe(err).split("; ")[0]}); using the encrypted file store at ${options.fileDir}`);
+        options.onNotice?.(
+          `the OS keyring is not available (${describe(err).split("; ")[0]}); using the encrypted file store at ${options.fileDir}`,
+        );
     }
   }
   const passphrase = await options.passphrase();
@@ -76,10 +78,15 @@ export function readPassphraseFile(path: string): Secret {
   try {
     st = lstatSync(path);
   } catch (err) {
-    throw new CredagentError("store_unavailable", `cannot read the passphrase file ${path}: ${(err as NodeJS.ErrnoException).code}`, { cause: err });
+    throw new CredagentError("store_unavailable", `cannot read the passphrase file ${path}: ${(err as NodeJS.ErrnoException).code}`, {
+      cause: err,
+    });
   }
   if (!st.isFile() || (st.mode & 0o077) !== 0) {
-    throw new CredagentError("store_unavailable", `the passphrase file ${path} must be a regular file readable only by you: run 'chmod 600 ${path}'`);
+    throw new CredagentError(
+      "store_unavailable",
+      `the passphrase file ${path} must be a regular file readable only by you: run 'chmod 600 ${path}'`,
+    );
   }
   const line = readFileSync(path, "utf8").split(/\r?\n/)[0] ?? "";
   if (line === "") throw new CredagentError("store_unavailable", `the passphrase file ${path} is empty`);
@@ -108,7 +115,8 @@ export class LazyStore implements SecretStore {
 
   status(): StoreStatus {
     if (this.#opened) return { state: "open", description: this.#opened.description };
-    if (this.#waiting) return { state: "locked", description: "the encrypted file store, waiting for its passphrase: run 'credagent unlock'" };
+    if (this.#waiting)
+      return { state: "locked", description: "the encrypted file store, waiting for its passphrase: run 'credagent unlock'" };
     return { state: "closed", description: "not opened yet: it opens at first use" };
   }
 

@@ -40,7 +40,10 @@ export function takeActivation(env: Record<string, string | undefined> = process
   const count = Number(listenFds);
   if (!Number.isInteger(count) || count < 1) return null;
   if (count > 1) {
-    throw new CredagentError("unsafe_path", `systemd passed ${count} sockets; credagent serves one: give its .socket unit a single ListenStream=`);
+    throw new CredagentError(
+      "unsafe_path",
+      `systemd passed ${count} sockets; credagent serves one: give its .socket unit a single ListenStream=`,
+    );
   }
   const fd = SD_LISTEN_FDS_START;
   return { fd, path: unixSocketPath(fd) };
@@ -61,7 +64,10 @@ export function takeLaunchdActivation(
   if (!name) return null;
   const fds = activate(name);
   if (fds.length !== 1) {
-    throw new CredagentError("unsafe_path", `launchd passed ${fds.length} sockets for '${name}'; credagent serves one: reinstall with 'credagent service install'`);
+    throw new CredagentError(
+      "unsafe_path",
+      `launchd passed ${fds.length} sockets for '${name}'; credagent serves one: reinstall with 'credagent service install'`,
+    );
   }
   return { fd: fds[0]!, path: pathOf(fds[0]!) };
 }
@@ -73,7 +79,10 @@ function launchActivateSocket(name: string): number[] {
   const count = new BigUint64Array(1);
   const err = c.launch_activate_socket(ptr(Buffer.from(`${name}\0`)), ptr(fdsOut), ptr(count));
   if (err !== 0) {
-    throw new CredagentError("unsafe_path", `launchd did not hand over the socket '${name}' (errno ${err}): is the agent started by its LaunchAgent? 'credagent service status' says`);
+    throw new CredagentError(
+      "unsafe_path",
+      `launchd did not hand over the socket '${name}' (errno ${err}): is the agent started by its LaunchAgent? 'credagent service status' says`,
+    );
   }
   const array = Number(fdsOut[0]);
   const fds = Array.from({ length: Number(count[0]) }, (_, i) => read.i32(array as never, i * 4));
@@ -87,7 +96,11 @@ const AF_UNIX = 1;
  * The path in a sockaddr_un as getsockname filled it in. Linux: a 2-byte family, then the path;
  * the BSDs and macOS: a length byte, a family byte, then the path.
  */
-export function parseSockaddrUn(addr: Uint8Array, length: number, platform: NodeJS.Platform = process.platform): { family: number; path: string } {
+export function parseSockaddrUn(
+  addr: Uint8Array,
+  length: number,
+  platform: NodeJS.Platform = process.platform,
+): { family: number; path: string } {
   const bsd = platform === "darwin" || platform === "freebsd";
   const family = bsd ? addr[1]! : addr[0]! | (addr[1]! << 8);
   const bytes = addr.subarray(2, Math.min(length, addr.length));
@@ -104,9 +117,13 @@ export function unixSocketPath(fd: number): string {
   }
   const { family, path } = parseSockaddrUn(addr, len[0]!);
   if (family !== AF_UNIX) {
-    throw new CredagentError("unsafe_path", `the agent was passed a socket of family ${family}, not a Unix socket: credagent listens only on a Unix socket (ListenStream=%t/cred.sock)`);
+    throw new CredagentError(
+      "unsafe_path",
+      `the agent was passed a socket of family ${family}, not a Unix socket: credagent listens only on a Unix socket (ListenStream=%t/cred.sock)`,
+    );
   }
-  if (!path.startsWith("/")) throw new CredagentError("unsafe_path", "the agent was passed an abstract or unnamed socket: use a path (ListenStream=%t/cred.sock)");
+  if (!path.startsWith("/"))
+    throw new CredagentError("unsafe_path", "the agent was passed an abstract or unnamed socket: use a path (ListenStream=%t/cred.sock)");
   return path;
 }
 
@@ -119,16 +136,25 @@ export async function listenActivated(activation: Activation, uid: number, onStr
   const { path, fd } = activation;
   const dir = lstatSync(path.slice(0, path.lastIndexOf("/")) || "/");
   if (!dir.isDirectory() || dir.uid !== uid || (dir.mode & 0o077) !== 0) {
-    throw new CredagentError("unsafe_path", `the directory of ${path} is open to other users or not yours: set DirectoryMode=0700 and use %t (the user's runtime directory)`);
+    throw new CredagentError(
+      "unsafe_path",
+      `the directory of ${path} is open to other users or not yours: set DirectoryMode=0700 and use %t (the user's runtime directory)`,
+    );
   }
   const st = lstatSync(path, { throwIfNoEntry: false });
-  if (!st?.isSocket()) throw new CredagentError("unsafe_path", `the socket systemd passed is bound to ${path}, which is no longer a socket file`);
-  if (st.uid !== uid) throw new CredagentError("unsafe_path", `the socket ${path} from systemd belongs to uid ${st.uid}, not to you (uid ${uid})`);
+  if (!st?.isSocket())
+    throw new CredagentError("unsafe_path", `the socket systemd passed is bound to ${path}, which is no longer a socket file`);
+  if (st.uid !== uid)
+    throw new CredagentError("unsafe_path", `the socket ${path} from systemd belongs to uid ${st.uid}, not to you (uid ${uid})`);
   // SocketMode=0600 in the unit makes it so; systemd-socket-activate cannot be told. In a 0700
   // directory of this user's, nobody else can swap the file between the check and the chmod.
   if ((st.mode & 0o077) !== 0) chmodSync(path, 0o600);
   // Bun.listen takes a listening descriptor (`fd`) as well as a path, though its types say only the latter.
-  const listener = Bun.listen({ fd, socket: bunStreamHandlers(onStream), allowHalfOpen: true } as unknown as Bun.UnixSocketOptions<unknown>);
+  const listener = Bun.listen({
+    fd,
+    socket: bunStreamHandlers(onStream),
+    allowHalfOpen: true,
+  } as unknown as Bun.UnixSocketOptions<unknown>);
   let closed = false;
   // The socket is systemd's (or launchd's): closing our copy stops us accepting; the file stays for the next start.
   const close = () => {

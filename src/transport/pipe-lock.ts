@@ -18,7 +18,10 @@ export class PipeLock {
     const opened = openUnshared(path);
     if ("handle" in opened) return new PipeLock(opened.handle);
     if (opened.error === ERROR_SHARING_VIOLATION) return null;
-    throw new CredagentError("unsafe_path", `cannot open the lock file ${path} (Windows error ${opened.error}); check that its directory is yours`);
+    throw new CredagentError(
+      "unsafe_path",
+      `cannot open the lock file ${path} (Windows error ${opened.error}); check that its directory is yours`,
+    );
   }
 
   release(): void {

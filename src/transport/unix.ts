@@ -26,7 +26,11 @@ export function ensurePrivateDir(dir: string, uid: number): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {
-      throw new CredagentError("unsafe_path", `cannot create ${dir}: its parent directory does not exist; create it or choose another socket path with -a`, { cause: err });
+      throw new CredagentError(
+        "unsafe_path",
+        `cannot create ${dir}: its parent directory does not exist; create it or choose another socket path with -a`,
+        { cause: err },
+      );
     }
     if (code !== "EEXIST") {
       throw new CredagentError("unsafe_path", `cannot create ${dir}: ${code}`, { cause: err });
@@ -40,7 +44,10 @@ export function ensurePrivateDir(dir: string, uid: number): void {
     throw new CredagentError("unsafe_path", `${dir} is not a directory; remove it or choose another socket path with -a`);
   }
   if (st.uid !== uid) {
-    throw new CredagentError("unsafe_path", `${dir} is owned by uid ${st.uid}, not by you (uid ${uid}); use a directory of your own (-a, XDG_RUNTIME_DIR or TMPDIR)`);
+    throw new CredagentError(
+      "unsafe_path",
+      `${dir} is owned by uid ${st.uid}, not by you (uid ${uid}); use a directory of your own (-a, XDG_RUNTIME_DIR or TMPDIR)`,
+    );
   }
   if ((st.mode & 0o077) !== 0) {
     const mode = (st.mode & 0o777).toString(8);
@@ -56,13 +63,20 @@ function checkExistingSocket(path: string): "absent" | "socket" {
   } catch {
     return "absent";
   }
-  if (st.isSymbolicLink()) throw new CredagentError("unsafe_path", `${path} is a symbolic link; remove it: the agent will not listen through a link`);
-  if (!st.isSocket()) throw new CredagentError("unsafe_path", `${path} exists and is not a socket; remove it or choose another path with -a`);
+  if (st.isSymbolicLink())
+    throw new CredagentError("unsafe_path", `${path} is a symbolic link; remove it: the agent will not listen through a link`);
+  if (!st.isSocket())
+    throw new CredagentError("unsafe_path", `${path} exists and is not a socket; remove it or choose another path with -a`);
   return "socket";
 }
 
 /** Listens with node:net: the database proxy relays these sockets as streams (dbproxy/proxy.ts). */
-export function listenUnix(path: string, uid: number, onConnection: (socket: net.Socket) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
+export function listenUnix(
+  path: string,
+  uid: number,
+  onConnection: (socket: net.Socket) => void,
+  beforeListen: () => void = () => {},
+): Promise<UnixListener> {
   return listenAt(path, uid, beforeListen, async () => {
     // No maxConnections: over it, a client is accepted and reset, and cannot tell a full server
     // from a dead one.
@@ -73,7 +87,12 @@ export function listenUnix(path: string, uid: number, onConnection: (socket: net
 }
 
 /** Listens with Bun.listen, each connection a Stream (the agent's API: transport/stream.ts says why). */
-export function listenUnixStreams(path: string, uid: number, onStream: (stream: Stream) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
+export function listenUnixStreams(
+  path: string,
+  uid: number,
+  onStream: (stream: Stream) => void,
+  beforeListen: () => void = () => {},
+): Promise<UnixListener> {
   return listenAt(path, uid, beforeListen, async () => {
     const listener = Bun.listen({ unix: path, socket: bunStreamHandlers(onStream), allowHalfOpen: true });
     return () => listener.stop(false);

@@ -11,7 +11,12 @@ import type { UnixListener } from "./unix.ts";
  * One agent per name: the lock file `lockPath` is held first (transport/pipe-lock.ts); libuv's
  * FILE_FLAG_FIRST_PIPE_INSTANCE (EADDRINUSE below) is a second line where the system honours it.
  */
-export async function listenPipe(name: string, lockPath: string, onStream: (stream: Stream) => void, beforeListen: () => void = () => {}): Promise<UnixListener> {
+export async function listenPipe(
+  name: string,
+  lockPath: string,
+  onStream: (stream: Stream) => void,
+  beforeListen: () => void = () => {},
+): Promise<UnixListener> {
   const lock = PipeLock.tryAcquire(lockPath);
   if (!lock) throw new CredagentError("agent_running", `another agent is already serving ${name}; 'credagent stop' stops it`);
   whileLocked(lock, beforeListen);

@@ -17,4 +17,3 @@ export interface AuditEntry {
   /** For a connection to a database endpoint of the agent ([databases.NAME]): its name. */
   database?: string;
 }
-

@@ -1,5 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BIN, countingSource, Sandbox, waitFor } from "./harness.ts";
@@ -80,14 +92,20 @@ describe("allow rules", () => {
     expect(refused).not.toContain("db-1");
     await waitFor(() => auditLines().some((l) => l.decision === "deny" && l.exe === PYTHON), 3_000, "the audit line");
     const lines = auditLines();
-    expect(lines.find((l) => l.decision === "allow" && l.credential === "db")).toMatchObject({ event: "fetch", exe: CURL, uid: process.getuid!() });
+    expect(lines.find((l) => l.decision === "allow" && l.credential === "db")).toMatchObject({
+      event: "fetch",
+      exe: CURL,
+      uid: process.getuid!(),
+    });
     expect(lines.find((l) => l.decision === "deny")).toMatchObject({ event: "fetch", credential: "db", exe: PYTHON });
     expect(readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8")).not.toContain("db-1");
     expect(statSync(join(box.stateDir, "credagent", "audit.log")).mode & 0o777).toBe(0o600);
   });
 
   test("credagent get is judged as the program that ran it: python3 under an exe = python3 rule gets it, sh does not", async () => {
-    const viaPython = Bun.spawnSync([PYTHON, "-c", "import subprocess, sys; sys.exit(subprocess.call([sys.argv[1], 'get', 'py']))", BIN], { env: box.env });
+    const viaPython = Bun.spawnSync([PYTHON, "-c", "import subprocess, sys; sys.exit(subprocess.call([sys.argv[1], 'get', 'py']))", BIN], {
+      env: box.env,
+    });
     expect(viaPython.stderr.toString()).toBe("");
     expect(viaPython.stdout.toString()).toMatch(/^open-\d+\n$/);
     // Not the last command of the script, so sh forks credagent instead of becoming it.
@@ -146,7 +164,11 @@ describe("allow rules", () => {
         if (done) break;
         text += new TextDecoder().decode(value);
       }
-      const line = text.trim().split("\n").map((l) => JSON.parse(l)).findLast((l) => l.credential === "open");
+      const line = text
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
+        .findLast((l) => l.credential === "open");
       expect(line).toMatchObject({ decision: "allow", exe: CURL });
     } finally {
       follow.kill();
@@ -171,9 +193,25 @@ describe("session token", () => {
       const env = await other.run(["env"]);
       const token = /CRED_SESSION_TOKEN=([0-9a-f]{64});/.exec(env.stdout)?.[1];
       expect(token).toBeDefined();
-      const wrong = Bun.spawnSync([CURL, "-s", "--unix-socket", other.socket, "-H", `Authorization: Bearer ${"0".repeat(64)}`, "http://localhost/v1/health"]);
+      const wrong = Bun.spawnSync([
+        CURL,
+        "-s",
+        "--unix-socket",
+        other.socket,
+        "-H",
+        `Authorization: Bearer ${"0".repeat(64)}`,
+        "http://localhost/v1/health",
+      ]);
       expect(JSON.parse(wrong.stdout.toString()).error.code).toBe("forbidden");
-      const right = Bun.spawnSync([CURL, "-s", "--unix-socket", other.socket, "-H", `Authorization: Bearer ${token}`, "http://localhost/v1/credentials/t"]);
+      const right = Bun.spawnSync([
+        CURL,
+        "-s",
+        "--unix-socket",
+        other.socket,
+        "-H",
+        `Authorization: Bearer ${token}`,
+        "http://localhost/v1/credentials/t",
+      ]);
       expect(JSON.parse(right.stdout.toString()).token).toBe("t-1");
     } finally {
       await other.cleanup();
@@ -226,10 +264,20 @@ describe.if(canUseradd)("another user", () => {
       const run = join(home, "run");
       mkdirSync(run, { mode: 0o700 });
       mkdirSync(join(home, "cfg/credagent"), { recursive: true });
-      writeFileSync(join(home, "cfg/credagent/config.toml"), `[agent]\ndeny_root = ${denyRoot}\n\n[credentials.u]\nsource = "command"\ncommand = ["echo", "user-token"]\n`);
+      writeFileSync(
+        join(home, "cfg/credagent/config.toml"),
+        `[agent]\ndeny_root = ${denyRoot}\n\n[credentials.u]\nsource = "command"\ncommand = ["echo", "user-token"]\n`,
+      );
       Bun.spawnSync(["chown", "-R", `${uid}:${gid}`, home]);
       chmodSync(home, 0o755);
-      const env = { PATH: "/usr/bin:/bin", HOME: home, XDG_RUNTIME_DIR: run, XDG_CONFIG_HOME: join(home, "cfg"), XDG_STATE_HOME: join(home, "state"), XDG_DATA_HOME: join(home, "data") };
+      const env = {
+        PATH: "/usr/bin:/bin",
+        HOME: home,
+        XDG_RUNTIME_DIR: run,
+        XDG_CONFIG_HOME: join(home, "cfg"),
+        XDG_STATE_HOME: join(home, "state"),
+        XDG_DATA_HOME: join(home, "data"),
+      };
       const agent = Bun.spawn([Bun.which("runuser")!, "-u", USER, "--", BIN, "agent", "-d", "--keyring", "file"], { env, stderr: "pipe" });
       try {
         const socket = join(run, "cred.sock");
@@ -257,21 +305,30 @@ describe("confirm = true", () => {
     try {
       other.env.CRED_SOCK = other.socket;
       const src = countingSource(other, "c", 3600);
-      other.writeConfig(`[agent]\nconfirm_timeout = "3s"\n\n[credentials.c]\nsource = "command"\ncommand = ["${src.script}"]\nconfirm = true\n`);
+      other.writeConfig(
+        `[agent]\nconfirm_timeout = "3s"\n\n[credentials.c]\nsource = "command"\ncommand = ["${src.script}"]\nconfirm = true\n`,
+      );
       await other.start();
       const ask = () => Bun.spawn([CURL, "-s", "--unix-socket", other.socket, "http://localhost/v1/credentials/c"], { stdout: "pipe" });
       const first = ask();
       let id = "";
-      await waitFor(async () => {
-        const list = await other.run(["approve"]);
-        id = /^([0-9a-f]{8})\s+c\s+\d+\s+/m.exec(list.stdout)?.[1] ?? "";
-        return id !== "";
-      }, 3_000, "the pending approval");
+      await waitFor(
+        async () => {
+          const list = await other.run(["approve"]);
+          id = /^([0-9a-f]{8})\s+c\s+\d+\s+/m.exec(list.stdout)?.[1] ?? "";
+          return id !== "";
+        },
+        3_000,
+        "the pending approval",
+      );
       // Without a terminal the answer is refused: a background program must not approve itself.
       const noTty = await other.run(["approve", id]);
       expect(noTty.code).toBe(1);
       expect(noTty.stderr).toContain("approvals come from a terminal");
-      const withTty = Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), "[]", join(import.meta.dir, "../../build/credagent"), "approve", id], { env: other.env });
+      const withTty = Bun.spawnSync(
+        ["python3", join(import.meta.dir, "../support/pty-run.py"), "[]", join(import.meta.dir, "../../build/credagent"), "approve", id],
+        { env: other.env },
+      );
       expect(JSON.parse(withTty.stdout.toString()).code).toBe(0);
       expect(JSON.parse(await new Response(first.stdout).text()).token).toBe("c-1");
       // Remembered for the agent's lifetime: the same program is not asked again.
@@ -291,15 +348,26 @@ describe("confirm = true", () => {
     const other = new Sandbox();
     other.env.CRED_SOCK = other.socket;
     const src = countingSource(other, "c", 3600);
-    other.writeConfig(`[agent]\nconfirm_timeout = "3s"\n\n[credentials.c]\nsource = "command"\ncommand = ["${src.script}"]\nconfirm = true\n`);
+    other.writeConfig(
+      `[agent]\nconfirm_timeout = "3s"\n\n[credentials.c]\nsource = "command"\ncommand = ["${src.script}"]\nconfirm = true\n`,
+    );
     await other.start();
     return other;
   };
   /** The pending approvals, as `credagent approve` lists them. */
   const pendingOf = async (other: Sandbox) =>
-    [...(await other.run(["approve"])).stdout.matchAll(/^([0-9a-f]{8})\s+(\S+)\s+(\d+)\s+(\S+)$/gm)].map((m) => ({ id: m[1]!, credential: m[2]!, pid: Number(m[3]), exe: m[4]! }));
+    [...(await other.run(["approve"])).stdout.matchAll(/^([0-9a-f]{8})\s+(\S+)\s+(\d+)\s+(\S+)$/gm)].map((m) => ({
+      id: m[1]!,
+      credential: m[2]!,
+      pid: Number(m[3]),
+      exe: m[4]!,
+    }));
   const approveFromTerminal = (other: Sandbox, args: string[]) =>
-    JSON.parse(Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), "[]", BIN, "approve", ...args], { env: other.env }).stdout.toString());
+    JSON.parse(
+      Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), "[]", BIN, "approve", ...args], {
+        env: other.env,
+      }).stdout.toString(),
+    );
 
   test("a program without a terminal cannot approve its own request through script(1): refused, and 403 at the timeout", async () => {
     expect(Bun.which("script")).not.toBeNull();
@@ -353,7 +421,11 @@ echo "get-exit=$?"
       expect(approveFromTerminal(other, [pending[0]!.id]).code).toBe(0);
       expect(await new Response(viaSh.stdout).text()).toBe("c-1\n");
 
-      const viaPython = Bun.spawn([PYTHON, "-c", "import subprocess, sys; sys.exit(subprocess.call([sys.argv[1], 'get', 'c']))", BIN], { env: other.env, stdout: "pipe", stderr: "pipe" });
+      const viaPython = Bun.spawn([PYTHON, "-c", "import subprocess, sys; sys.exit(subprocess.call([sys.argv[1], 'get', 'c']))", BIN], {
+        env: other.env,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       children.push(viaPython);
       await waitFor(async () => (pending = await pendingOf(other)).length > 0, 3_000, "python3's own pending approval");
       expect(pending).toEqual([{ id: expect.any(String), credential: "c", pid: viaPython.pid, exe: PYTHON }]);
@@ -361,12 +433,28 @@ echo "get-exit=$?"
       expect(await viaPython.exited).not.toBe(0);
       expect(await new Response(viaPython.stdout).text()).toBe("");
 
-      const audit = () => readFileSync(join(other.stateDir, "credagent", "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const audit = () =>
+        readFileSync(join(other.stateDir, "credagent", "audit.log"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
       await waitFor(() => audit().length >= 2, 3_000, "the audit lines");
       const bin = realpathSync(BIN);
-      expect(audit().find((l) => l.decision === "allow")).toMatchObject({ credential: "c", exe: SH, pid: viaSh.pid, via: { exe: bin, pid: expect.any(Number) } });
-      expect(audit().find((l) => l.decision === "deny")).toMatchObject({ credential: "c", exe: PYTHON, pid: viaPython.pid, via: { exe: bin } });
-      expect((await other.run(["log"])).stdout).toContain(`ALLOW fetch c by pid ${viaSh.pid} uid ${process.getuid!()} ${SH} via ${bin} (pid `);
+      expect(audit().find((l) => l.decision === "allow")).toMatchObject({
+        credential: "c",
+        exe: SH,
+        pid: viaSh.pid,
+        via: { exe: bin, pid: expect.any(Number) },
+      });
+      expect(audit().find((l) => l.decision === "deny")).toMatchObject({
+        credential: "c",
+        exe: PYTHON,
+        pid: viaPython.pid,
+        via: { exe: bin },
+      });
+      expect((await other.run(["log"])).stdout).toContain(
+        `ALLOW fetch c by pid ${viaSh.pid} uid ${process.getuid!()} ${SH} via ${bin} (pid `,
+      );
     } finally {
       for (const child of children) child.kill();
       await other.cleanup();

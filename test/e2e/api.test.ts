@@ -38,7 +38,12 @@ describe("HTTP API over the socket", () => {
   });
 
   test("malformed requests get 400 and the agent keeps serving", async () => {
-    for (const garbage of ["BLAH\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "\x00\x01\x02\x03\r\n\r\n", "GET /v1/health HTTP/1.1\r\nHost localhost\r\n\r\n"]) {
+    for (const garbage of [
+      "BLAH\r\n\r\n",
+      "GET / HTTP/9.9\r\n\r\n",
+      "\x00\x01\x02\x03\r\n\r\n",
+      "GET /v1/health HTTP/1.1\r\nHost localhost\r\n\r\n",
+    ]) {
       const r = await rawExchange(box.socket, [garbage], 5_000);
       expect(r.data).toStartWith("HTTP/1.1 400");
       expect(r.data).toContain('"code":"bad_request"');
@@ -79,11 +84,33 @@ describe("HTTP API over the socket", () => {
 
   test("a client that waits for 100 Continue gets it (curl's --expect100-timeout is 1 s), and chunked bodies are read", async () => {
     const started = Date.now();
-    const expecting = Bun.spawnSync(["curl", "-sS", "--unix-socket", box.socket, "-H", "Expect: 100-continue", "--expect100-timeout", "5", "-d", "{}", "http://localhost/v1/credentials/db/refresh"]);
+    const expecting = Bun.spawnSync([
+      "curl",
+      "-sS",
+      "--unix-socket",
+      box.socket,
+      "-H",
+      "Expect: 100-continue",
+      "--expect100-timeout",
+      "5",
+      "-d",
+      "{}",
+      "http://localhost/v1/credentials/db/refresh",
+    ]);
     expect(expecting.exitCode).toBe(0);
     expect(Date.now() - started).toBeLessThan(4_000);
     expect(JSON.parse(expecting.stdout.toString())).toMatchObject({ name: "db" });
-    const chunked = Bun.spawnSync(["curl", "-sS", "--unix-socket", box.socket, "-H", "Transfer-Encoding: chunked", "-d", "{}", "http://localhost/v1/credentials/db/refresh"]);
+    const chunked = Bun.spawnSync([
+      "curl",
+      "-sS",
+      "--unix-socket",
+      box.socket,
+      "-H",
+      "Transfer-Encoding: chunked",
+      "-d",
+      "{}",
+      "http://localhost/v1/credentials/db/refresh",
+    ]);
     expect(JSON.parse(chunked.stdout.toString())).toMatchObject({ name: "db" });
   });
 
@@ -113,7 +140,11 @@ describe("HTTP API over the socket", () => {
   });
 
   test("a browser-style request is refused", async () => {
-    const r = await rawExchange(box.socket, ["GET /v1/credentials/db HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example\r\n\r\n"], 300);
+    const r = await rawExchange(
+      box.socket,
+      ["GET /v1/credentials/db HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example\r\n\r\n"],
+      300,
+    );
     expect(r.data).toStartWith("HTTP/1.1 403");
     expect(r.data).not.toContain("db-1");
   });

@@ -15,7 +15,9 @@ beforeAll(async () => {
   if (build.exitCode !== 0) throw new Error(`clients/node/build.sh failed: ${build.stderr}`);
   box = new Sandbox();
   counter = countingSource(box, "api", 3600);
-  box.writeConfig(`[credentials.api]\nsource = "command"\ncommand = ["${counter.script}"]\n\n[credentials.broken]\nsource = "command"\ncommand = ["/bin/false"]\n`);
+  box.writeConfig(
+    `[credentials.api]\nsource = "command"\ncommand = ["${counter.script}"]\n\n[credentials.broken]\nsource = "command"\ncommand = ["/bin/false"]\n`,
+  );
   await box.start();
 }, 60_000);
 afterAll(async () => {
@@ -26,7 +28,12 @@ afterAll(async () => {
 function runApp(argv: string[], script: string, file: string, env: Record<string, string> = {}) {
   const path = join(box.root, file);
   writeFileSync(path, script);
-  const r = Bun.spawnSync([...argv, path], { env: { ...box.env, CRED_SOCK: box.socket, ...env }, stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+  const r = Bun.spawnSync([...argv, path], {
+    env: { ...box.env, CRED_SOCK: box.socket, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 30_000,
+  });
   if (r.exitCode !== 0) throw new Error(`${argv[0]} ${file} exited ${r.exitCode}: ${r.stderr}`);
   return JSON.parse(r.stdout.toString());
 }
@@ -80,7 +87,13 @@ test("node client: concurrent callers share one request (counted at a socket of 
       requests += 1;
       await Bun.sleep(100);
       const url = new URL(req.url);
-      return Response.json({ name: url.pathname.split("/").pop(), token: `t${requests}`, token_type: "Bearer", expires_at: new Date(Date.now() + 3_600_000).toISOString(), expires_in: 3600 });
+      return Response.json({
+        name: url.pathname.split("/").pop(),
+        token: `t${requests}`,
+        token_type: "Bearer",
+        expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+        expires_in: 3600,
+      });
     },
   });
   try {

@@ -69,10 +69,7 @@ describe.skipIf(!hasProc)("command sources are killed with everything they start
     pidFile = join(box.root, "stubborn.pids");
     // Ignores SIGTERM (and so do its children, which inherit the ignored disposition), records
     // its pid once it does, and waits forever on a child of its own.
-    stubborn = box.script(
-      "stubborn.sh",
-      `export CREDAGENT_E2E_MARK="$0"\ntrap '' TERM\necho $$ >> ${pidFile}\nsleep 600 &\nsleep 600`,
-    );
+    stubborn = box.script("stubborn.sh", `export CREDAGENT_E2E_MARK="$0"\ntrap '' TERM\necho $$ >> ${pidFile}\nsleep 600 &\nsleep 600`);
     // Prints a valid token and exits at once, leaving a background child on its stdout.
     background = box.script(
       "background.sh",

@@ -9,7 +9,9 @@ import { BIN, Sandbox } from "./harness.ts";
 let box: Sandbox;
 beforeAll(async () => {
   box = new Sandbox();
-  box.writeConfig(`[credentials.alpha]\nsource = "command"\ncommand = ["true"]\n\n[credentials.alps]\nsource = "command"\ncommand = ["true"]\n\n[credentials.beta]\nsource = "command"\ncommand = ["true"]\n`);
+  box.writeConfig(
+    `[credentials.alpha]\nsource = "command"\ncommand = ["true"]\n\n[credentials.alps]\nsource = "command"\ncommand = ["true"]\n\n[credentials.beta]\nsource = "command"\ncommand = ["true"]\n`,
+  );
   await box.start();
 });
 afterAll(async () => {
@@ -25,7 +27,14 @@ function bash(script: string): string {
 }
 
 test("bash: commands, a command's options, and the agent's credential names", () => {
-  const complete = (words: string[]) => bash(`source <(credagent completion bash)\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _credagent; printf '%s\\n' "\${COMPREPLY[@]}"`).trim().split("\n").filter(Boolean).sort();
+  const complete = (words: string[]) =>
+    bash(
+      `source <(credagent completion bash)\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _credagent; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    )
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .sort();
   expect(bash("source <(credagent completion bash)\ncomplete -p credagent")).toBe("complete -F _credagent credagent\n");
   expect(complete(["credagent", "re"])).toEqual(["refresh", "reload"]);
   expect(complete(["credagent", "get", "--"])).toEqual(["--help", "--json", "--min-valid"]);
@@ -33,13 +42,18 @@ test("bash: commands, a command's options, and the agent's credential names", ()
   expect(complete(["credagent", "kube-credential", "b"])).toEqual(["beta"]);
   // No agent: no names, quickly, and no error on the terminal.
   const started = Date.now();
-  const none = bash(`export CRED_SOCK=${join(box.root, "absent.sock")}\nsource <(credagent completion bash)\nCOMP_WORDS=(credagent get a); COMP_CWORD=2; _credagent; echo "[\${COMPREPLY[*]}]"`);
+  const none = bash(
+    `export CRED_SOCK=${join(box.root, "absent.sock")}\nsource <(credagent completion bash)\nCOMP_WORDS=(credagent get a); COMP_CWORD=2; _credagent; echo "[\${COMPREPLY[*]}]"`,
+  );
   expect(none).toBe("[]\n");
   expect(Date.now() - started).toBeLessThan(5_000);
 });
 
 test("zsh and fish accept their scripts; every command is in each", () => {
-  for (const [shell, check] of [["zsh", ["zsh", "-n"]], ["fish", ["fish", "--no-execute"]]] as const) {
+  for (const [shell, check] of [
+    ["zsh", ["zsh", "-n"]],
+    ["fish", ["fish", "--no-execute"]],
+  ] as const) {
     const script = Bun.spawnSync([BIN, "completion", shell], { env: env(), stdout: "pipe" }).stdout.toString();
     for (const command of ["get", "exec", "git-credential", "service"]) expect(script).toContain(command);
     if (!Bun.which(shell)) {

@@ -13,7 +13,8 @@ function sandbox(): Sandbox {
   return box;
 }
 
-const command = (name: string, script: string, extra = "") => `[credentials.${name}]\nsource = "command"\ncommand = ["${script}"]\n${extra}\n`;
+const command = (name: string, script: string, extra = "") =>
+  `[credentials.${name}]\nsource = "command"\ncommand = ["${script}"]\n${extra}\n`;
 
 describe("credagent reload", () => {
   test("applies the new file and prints what was added, changed, removed and kept; status shows the config", async () => {
@@ -102,7 +103,11 @@ describe("credagent reload", () => {
       const two = await box.run(["reload"]);
       expect(two.stderr).toContain("keyring, file_passphrase_file, agent.deny_root changed; they apply at the next start");
       process.kill(pid, "SIGHUP");
-      await waitFor(() => box.agentLog.includes("keyring, file_passphrase_file, agent.deny_root changed; they apply"), 5_000, "the SIGHUP notice");
+      await waitFor(
+        () => box.agentLog.includes("keyring, file_passphrase_file, agent.deny_root changed; they apply"),
+        5_000,
+        "the SIGHUP notice",
+      );
     } finally {
       await box.cleanup();
     }
@@ -145,7 +150,9 @@ describe("issuer mismatch", () => {
       box.env.CREDAGENT_FILE_PASSPHRASE = "issuer-test-passphrase";
       // The query keeps discovery on the provider's own document, whose issuer has none.
       const configured = `${provider.issuer}/?tenant=other`;
-      box.writeConfig(`keyring = "file"\n\n[credentials.x]\nsource = "oauth2"\ngrant = "client_credentials"\nissuer = "${configured}"\nclient_id = "svc-basic"\n`);
+      box.writeConfig(
+        `keyring = "file"\n\n[credentials.x]\nsource = "oauth2"\ngrant = "client_credentials"\nissuer = "${configured}"\nclient_id = "svc-basic"\n`,
+      );
       const set = await box.run(["secret", "set", "x", "--stdin"], { input: provider.clients.basicSecret });
       expect(set.code).toBe(0);
       await box.start();

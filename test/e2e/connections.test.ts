@@ -22,7 +22,9 @@ beforeAll(() => {
   box = new Sandbox();
   const db = countingSource(box, "db", 3600);
   const slow = box.script("slow.sh", `sleep 3; printf '{"access_token":"slow-token","expires_in":3600}'`);
-  box.writeConfig(`[credentials.db]\nsource = "command"\ncommand = ["${db.script}"]\n\n[credentials.slow]\nsource = "command"\ncommand = ["${slow}"]\ntimeout = "10s"\n`);
+  box.writeConfig(
+    `[credentials.db]\nsource = "command"\ncommand = ["${db.script}"]\n\n[credentials.slow]\nsource = "command"\ncommand = ["${slow}"]\ntimeout = "10s"\n`,
+  );
 });
 afterEach(async () => {
   await attack?.stop();
@@ -47,7 +49,15 @@ async function startAgent(prefix: string[] = [], deadlineMs = DEADLINE_MS): Prom
       await proc.exited;
     },
   };
-  await waitFor(() => box.request("GET", "/v1/health").then((r) => r.status === 200, () => false), 10_000, "the agent to answer");
+  await waitFor(
+    () =>
+      box.request("GET", "/v1/health").then(
+        (r) => r.status === 200,
+        () => false,
+      ),
+    10_000,
+    "the agent to answer",
+  );
   expect((await box.run(["get", "db"])).code).toBe(0);
   return proc.pid;
 }
@@ -90,15 +100,19 @@ describe("one local process cannot keep the agent unreachable", () => {
     expect(report.oldestOpenMs ?? 0).toBeLessThan(DEADLINE_MS + 3_000);
   }, 60_000);
 
-  test.if(linux)("~1,000 idle connections (connect, send nothing), reopened when closed: get works", async () => {
-    const pid = await startAgent();
-    attack = await startAttack(box.socket, "idle", 1000, { reopenMs: REOPEN_MS });
-    expect(await legitimateGets(5)).toBeLessThan(1_000);
-    // One process holds at most its share (1024 / 8) of the slots.
-    expect(openFds(pid)).toBeLessThan(200);
-    const report = await attack.report();
-    expect(report.closed).toBeGreaterThan(800);
-  }, 60_000);
+  test.if(linux)(
+    "~1,000 idle connections (connect, send nothing), reopened when closed: get works",
+    async () => {
+      const pid = await startAgent();
+      attack = await startAttack(box.socket, "idle", 1000, { reopenMs: REOPEN_MS });
+      expect(await legitimateGets(5)).toBeLessThan(1_000);
+      // One process holds at most its share (1024 / 8) of the slots.
+      expect(openFds(pid)).toBeLessThan(200);
+      const report = await attack.report();
+      expect(report.closed).toBeGreaterThan(800);
+    },
+    60_000,
+  );
 
   test("header slowloris (a byte every 1.5 s) on 1,024 connections: get works; each ends at the header deadline", async () => {
     await startAgent();
@@ -120,42 +134,50 @@ describe("one local process cannot keep the agent unreachable", () => {
     expect((await attack.report()).responses).toBeGreaterThan(1_000);
   }, 60_000);
 
-  test.if(linux)("descriptor limit 128 and 300 idle connections: no busy loop, get works", async () => {
-    const pid = await startAgent(["prlimit", "--nofile=128:128"]);
-    attack = await startAttack(box.socket, "idle", 300);
-    await Bun.sleep(500);
-    const cpu0 = cpuSeconds(pid);
-    await Bun.sleep(1_000);
-    // Before the fix, accept() met EMFILE and Bun retried it in a loop: 93% of a core.
-    expect(cpuSeconds(pid) - cpu0).toBeLessThan(0.2);
-    expect(openFds(pid)).toBeLessThan(128);
-    expect(await legitimateGets(5)).toBeLessThan(1_000);
-    // Reopened as fast as they are closed (or refused): the descriptors stay under the limit.
-    await attack.stop();
-    attack = await startAttack(box.socket, "idle", 300, { reopenMs: REOPEN_MS });
-    let most = 0;
-    const sampling = setInterval(() => (most = Math.max(most, openFds(pid))), 20);
-    try {
+  test.if(linux)(
+    "descriptor limit 128 and 300 idle connections: no busy loop, get works",
+    async () => {
+      const pid = await startAgent(["prlimit", "--nofile=128:128"]);
+      attack = await startAttack(box.socket, "idle", 300);
+      await Bun.sleep(500);
+      const cpu0 = cpuSeconds(pid);
+      await Bun.sleep(1_000);
+      // Before the fix, accept() met EMFILE and Bun retried it in a loop: 93% of a core.
+      expect(cpuSeconds(pid) - cpu0).toBeLessThan(0.2);
+      expect(openFds(pid)).toBeLessThan(128);
       expect(await legitimateGets(5)).toBeLessThan(1_000);
-    } finally {
-      clearInterval(sampling);
-    }
-    expect(most).toBeLessThan(128);
-  }, 60_000);
+      // Reopened as fast as they are closed (or refused): the descriptors stay under the limit.
+      await attack.stop();
+      attack = await startAttack(box.socket, "idle", 300, { reopenMs: REOPEN_MS });
+      let most = 0;
+      const sampling = setInterval(() => (most = Math.max(most, openFds(pid))), 20);
+      try {
+        expect(await legitimateGets(5)).toBeLessThan(1_000);
+      } finally {
+        clearInterval(sampling);
+      }
+      expect(most).toBeLessThan(128);
+    },
+    60_000,
+  );
 
-  test.if(linux)("every slot busy, held by processes within their share: get is refused with 503 and says why (exit 1)", async () => {
-    // Under a descriptor limit of 128 the agent holds 64 connections, 8 a process: eight slowloris
-    // processes fill it. The default deadline (10 s) keeps them busy while get asks.
-    await startAgent(["prlimit", "--nofile=128:128"], 10_000);
-    const attacks = await Promise.all(Array.from({ length: 8 }, () => startAttack(box.socket, "slowloris", 8)));
-    try {
-      const r = await box.run(["get", "db"]);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain("the agent refused this connection: all 64 of the agent's connections are busy");
-    } finally {
-      await Promise.all(attacks.map((a) => a.stop()));
-    }
-  }, 30_000);
+  test.if(linux)(
+    "every slot busy, held by processes within their share: get is refused with 503 and says why (exit 1)",
+    async () => {
+      // Under a descriptor limit of 128 the agent holds 64 connections, 8 a process: eight slowloris
+      // processes fill it. The default deadline (10 s) keeps them busy while get asks.
+      await startAgent(["prlimit", "--nofile=128:128"], 10_000);
+      const attacks = await Promise.all(Array.from({ length: 8 }, () => startAttack(box.socket, "slowloris", 8)));
+      try {
+        const r = await box.run(["get", "db"]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("the agent refused this connection: all 64 of the agent's connections are busy");
+      } finally {
+        await Promise.all(attacks.map((a) => a.stop()));
+      }
+    },
+    30_000,
+  );
 
   test("the agent's own slow work is not cut by the request deadlines", async () => {
     await startAgent();

@@ -29,10 +29,41 @@ function openssl(args: string[]): void {
 /** A CA, a server certificate it signs for 127.0.0.1, and a second CA that signed nothing of ours. */
 function makeCerts(): void {
   certs = mkdtempSync("/tmp/ca-pgtls-");
-  for (const ca of ["ca", "wrong-ca"]) openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${ca}.key`, "-out", `${ca}.crt`, "-days", "2", "-subj", `/CN=credagent test ${ca}`]);
+  for (const ca of ["ca", "wrong-ca"])
+    openssl([
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      `${ca}.key`,
+      "-out",
+      `${ca}.crt`,
+      "-days",
+      "2",
+      "-subj",
+      `/CN=credagent test ${ca}`,
+    ]);
   openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
   writeFileSync(join(certs, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-  openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+  ]);
 }
 
 beforeAll(async () => {
@@ -46,9 +77,17 @@ beforeAll(async () => {
     "hostssl all md5user 127.0.0.0/8 md5\n" +
     "hostssl all all 127.0.0.0/8 scram-sha-256\n" +
     "host all all 127.0.0.0/8 reject\n";
-  cluster = await startPostgres({ tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key") }, hba, listen: "127.0.0.1,127.0.0.2" });
-  cluster.sql("SET password_encryption = 'scram-sha-256'; CREATE ROLE app LOGIN PASSWORD 'initial-password'; CREATE DATABASE app OWNER app;");
-  cluster.sql("SET password_encryption = 'md5'; CREATE ROLE md5user LOGIN PASSWORD 'md5-password'; GRANT CONNECT ON DATABASE app TO md5user;");
+  cluster = await startPostgres({
+    tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key") },
+    hba,
+    listen: "127.0.0.1,127.0.0.2",
+  });
+  cluster.sql(
+    "SET password_encryption = 'scram-sha-256'; CREATE ROLE app LOGIN PASSWORD 'initial-password'; CREATE DATABASE app OWNER app;",
+  );
+  cluster.sql(
+    "SET password_encryption = 'md5'; CREATE ROLE md5user LOGIN PASSWORD 'md5-password'; GRANT CONNECT ON DATABASE app TO md5user;",
+  );
   box = new Sandbox();
   const rotate = box.script("rotate.sh", rotatingPasswordScript(cluster, "app", 20, countFile()));
   const failing = box.script("failing.sh", "echo 'the identity provider is down' >&2; exit 1");
@@ -100,7 +139,12 @@ describe.skipIf(unavailable !== null)("the database proxy", () => {
   test("the socket is where libpq looks, private, and listed by credagent db and env", async () => {
     const socket = join(dbDir("appdb"), ".s.PGSQL.5432");
     expect(existsSync(socket)).toBe(true);
-    expect(Bun.spawnSync(["stat", "-c", "%a", socket, dbDir("appdb"), dirname(dirname(dbDir("appdb")))]).stdout.toString().split("\n").slice(0, 3)).toEqual(["600", "700", "700"]);
+    expect(
+      Bun.spawnSync(["stat", "-c", "%a", socket, dbDir("appdb"), dirname(dirname(dbDir("appdb")))])
+        .stdout.toString()
+        .split("\n")
+        .slice(0, 3),
+    ).toEqual(["600", "700", "700"]);
     const list = await box.run(["db", "--json"]);
     expect(list.code).toBe(0);
     const endpoints = JSON.parse(list.stdout) as Array<{ name: string; socketDir: string }>;
@@ -121,11 +165,14 @@ describe.skipIf(unavailable !== null)("the database proxy", () => {
     try {
       const runsBefore = existsSync(countFile()) ? readFileSync(countFile(), "utf8").split("\n").length - 1 : 0;
       writeFileSync(join(box.root, "select.sql"), "SELECT 1;\n");
-      const bench = Bun.spawn([cluster.bin("pgbench"), "-n", "-C", "-c", "1", "-T", "60", "-f", join(box.root, "select.sql"), "-h", dbDir("appdb"), "app"], {
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: box.root },
-        stdout: "pipe",
-        stderr: "pipe",
-      });
+      const bench = Bun.spawn(
+        [cluster.bin("pgbench"), "-n", "-C", "-c", "1", "-T", "60", "-f", join(box.root, "select.sql"), "-h", dbDir("appdb"), "app"],
+        {
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: box.root },
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+      );
       const failures: string[] = [];
       let connections = 0;
       const started = Date.now();
@@ -147,7 +194,9 @@ describe.skipIf(unavailable !== null)("the database proxy", () => {
       const done = Number(/number of transactions actually processed: (\d+)/.exec(benched.stdout)?.[1]);
       expect(done).toBeGreaterThan(50);
       const overtaken = box.agentLog.split("\n").filter((l) => l.includes("password overtaken by a rotation")).length;
-      console.log(`psql: ${connections} connections, ${runs} passwords; pgbench -C: ${done} connections, 0 failed; logins retried after a rotation: ${overtaken}`);
+      console.log(
+        `psql: ${connections} connections, ${runs} passwords; pgbench -C: ${done} connections, 0 failed; logins retried after a rotation: ${overtaken}`,
+      );
       // The session opened before the rotations still works: the server checked its password once.
       expect((await held.query("select current_user as u")).rows[0].u).toBe("app");
     } finally {
@@ -168,13 +217,20 @@ describe.skipIf(unavailable !== null)("the database proxy", () => {
     const code = `import sys, psycopg
 with psycopg.connect(host=sys.argv[1], dbname="app") as c:
     print(c.execute("select current_user, (select ssl from pg_stat_ssl where pid = pg_backend_pid())").fetchone())`;
-    const r = Bun.spawnSync(["/usr/bin/python3", "-c", code, dbDir("appdb")], { env: { PATH: "/usr/bin:/bin", HOME: box.root }, stdout: "pipe", stderr: "pipe", timeout: 20_000 });
+    const r = Bun.spawnSync(["/usr/bin/python3", "-c", code, dbDir("appdb")], {
+      env: { PATH: "/usr/bin:/bin", HOME: box.root },
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 20_000,
+    });
     expect(r.stderr.toString()).toBe("");
     expect(r.stdout.toString()).toBe("('app', True)\n");
   });
 
   test("MD5: a role the server checks with md5 logs in through the proxy with the credential's username and password", async () => {
-    const r = await outcome(psql(dbDir("md5db"), "select current_user || ' ' || (select ssl from pg_stat_ssl where pid = pg_backend_pid())"));
+    const r = await outcome(
+      psql(dbDir("md5db"), "select current_user || ' ' || (select ssl from pg_stat_ssl where pid = pg_backend_pid())"),
+    );
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe("md5user true");
   });
@@ -232,28 +288,51 @@ with psycopg.connect(host=sys.argv[1], dbname="app") as c:
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
-  test.if(asRoot)("another user's process is refused: at the socket's permissions, and by its peer credentials when those are loosened", async () => {
-    Bun.spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER_USER]);
-    const blocked = await outcome(psql(dbDir("appdb"), "select 1", OTHER_USER));
-    expect(blocked.code).not.toBe(0);
-    expect(blocked.stderr).toContain("Permission denied");
-    // Loosened by hand: the kernel's peer credentials still keep the other user out.
-    for (const dir of [box.root, box.runtimeDir, join(box.runtimeDir, "credagent"), join(box.runtimeDir, "credagent", "db"), dbDir("appdb")]) chmodSync(dir, 0o711);
-    chmodSync(join(dbDir("appdb"), ".s.PGSQL.5432"), 0o777);
-    try {
-      const refused = await outcome(psql(dbDir("appdb"), "select current_user", OTHER_USER));
-      expect(refused.code).not.toBe(0);
-      expect(refused.stdout).toBe("");
-      expect(refused.stderr).toMatch(/closed the connection|server closed/);
-      const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-      expect(audit.some((e) => e.decision === "deny" && e.database === "appdb" && e.reason === "another user's process")).toBe(true);
-    } finally {
-      for (const dir of [box.root, box.runtimeDir, join(box.runtimeDir, "credagent"), join(box.runtimeDir, "credagent", "db"), dbDir("appdb")]) chmodSync(dir, 0o700);
-    }
-  });
+  test.if(asRoot)(
+    "another user's process is refused: at the socket's permissions, and by its peer credentials when those are loosened",
+    async () => {
+      Bun.spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER_USER]);
+      const blocked = await outcome(psql(dbDir("appdb"), "select 1", OTHER_USER));
+      expect(blocked.code).not.toBe(0);
+      expect(blocked.stderr).toContain("Permission denied");
+      // Loosened by hand: the kernel's peer credentials still keep the other user out.
+      for (const dir of [
+        box.root,
+        box.runtimeDir,
+        join(box.runtimeDir, "credagent"),
+        join(box.runtimeDir, "credagent", "db"),
+        dbDir("appdb"),
+      ])
+        chmodSync(dir, 0o711);
+      chmodSync(join(dbDir("appdb"), ".s.PGSQL.5432"), 0o777);
+      try {
+        const refused = await outcome(psql(dbDir("appdb"), "select current_user", OTHER_USER));
+        expect(refused.code).not.toBe(0);
+        expect(refused.stdout).toBe("");
+        expect(refused.stderr).toMatch(/closed the connection|server closed/);
+        const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+        expect(audit.some((e) => e.decision === "deny" && e.database === "appdb" && e.reason === "another user's process")).toBe(true);
+      } finally {
+        for (const dir of [
+          box.root,
+          box.runtimeDir,
+          join(box.runtimeDir, "credagent"),
+          join(box.runtimeDir, "credagent", "db"),
+          dbDir("appdb"),
+        ])
+          chmodSync(dir, 0o700);
+      }
+    },
+  );
 
   test("audit lines name the database; lock refuses new connections", async () => {
-    const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(audit.some((e) => e.event === "fetch" && e.decision === "allow" && e.credential === "pg" && e.database === "appdb")).toBe(true);
     const locked = await box.run(["lock", "--stdin"], { input: "lock-passphrase\n" });
     expect(locked.code).toBe(0);

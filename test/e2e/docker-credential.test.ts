@@ -38,7 +38,13 @@ afterAll(async () => {
 
 async function spawn(argv: string[], input?: string) {
   const proc = Bun.spawn(argv, {
-    env: { ...box.env, CRED_SOCK: box.socket, PATH: `${helperDir}:${box.env.PATH}`, DOCKER_CONFIG: join(box.root, "docker"), DOCKER_HOST: "unix:///nonexistent" },
+    env: {
+      ...box.env,
+      CRED_SOCK: box.socket,
+      PATH: `${helperDir}:${box.env.PATH}`,
+      DOCKER_CONFIG: join(box.root, "docker"),
+      DOCKER_HOST: "unix:///nonexistent",
+    },
     stdin: input === undefined ? "ignore" : new Blob([input]),
     stdout: "pipe",
     stderr: "pipe",
@@ -73,7 +79,11 @@ test("the protocol as docker's client drives it: get, list, store, erase, versio
   expect(nouser.code).toBe(1);
   expect(nouser.stdout).toContain('set username = "…"');
   expect(JSON.parse((await helper("list")).stdout)).toEqual({ [registry.host]: "robot" });
-  expect(await helper("store", JSON.stringify({ ServerURL: "x", Username: "u", Secret: "s" }))).toEqual({ code: 0, stdout: "", stderr: "" });
+  expect(await helper("store", JSON.stringify({ ServerURL: "x", Username: "u", Secret: "s" }))).toEqual({
+    code: 0,
+    stdout: "",
+    stderr: "",
+  });
   expect(await helper("erase", "x")).toEqual({ code: 0, stdout: "", stderr: "" });
   expect((await helper("version")).stdout).toStartWith("docker-credential-credagent");
   const bad = await helper("frobnicate");

@@ -41,7 +41,12 @@ async function git(args: string[], helper: string) {
 }
 
 async function helper(args: string[], input: string) {
-  const proc = Bun.spawn([BIN, "git-credential", ...args], { env: { ...box.env, CRED_SOCK: box.socket }, stdin: new Blob([input]), stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([BIN, "git-credential", ...args], {
+    env: { ...box.env, CRED_SOCK: box.socket },
+    stdin: new Blob([input]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { stdout, stderr, code };
 }
@@ -73,7 +78,9 @@ test("the helper's answer: the credential's user name, the token, its expiry; gi
   const expiry = Number(lines[2]!.replace("password_expiry_utc=", ""));
   expect(Math.abs(expiry - (Date.now() / 1000 + 3600))).toBeLessThan(120);
 
-  expect((await helper(["--credential", "anon", "get"], "protocol=https\nhost=h\nusername=someone\n\n")).stdout).toStartWith("username=someone\n");
+  expect((await helper(["--credential", "anon", "get"], "protocol=https\nhost=h\nusername=someone\n\n")).stdout).toStartWith(
+    "username=someone\n",
+  );
   expect((await helper(["--credential", "anon", "get"], "protocol=https\nhost=h\n\n")).stdout).toStartWith("username=x-access-token\n");
   // store and erase change nothing and print nothing.
   for (const op of ["store", "erase"]) {

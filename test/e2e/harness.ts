@@ -64,7 +64,10 @@ export class Sandbox {
   }
 
   /** Runs the binary; `input` is its standard input (how secrets are given: never argv). */
-  async run(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  async run(
+    args: string[],
+    options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; input?: string } = {},
+  ): Promise<RunResult> {
     const env = { ...this.env, ...options.env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
     const proc = Bun.spawn([BIN, ...args], {
@@ -97,7 +100,9 @@ export class Sandbox {
     try {
       // With the session token, if there is one: an agent that requires it answers nothing else.
       const tokenFile = `${this.socket}.token`;
-      const headers: Record<string, string> = existsSync(tokenFile) ? { authorization: `Bearer ${readFileSync(tokenFile, "utf8").trim()}` } : {};
+      const headers: Record<string, string> = existsSync(tokenFile)
+        ? { authorization: `Bearer ${readFileSync(tokenFile, "utf8").trim()}` }
+        : {};
       const res = await fetch("http://localhost/v1/health", { unix: this.socket, headers, signal: AbortSignal.timeout(5_000) });
       pids.add(((await res.json()) as { pid: number }).pid);
     } catch {
@@ -134,13 +139,20 @@ export function secretServiceAvailable(): boolean {
 }
 
 export function secretTool(args: string[], input?: string): { code: number; stdout: string } {
-  const r = Bun.spawnSync(["secret-tool", ...args], { stdin: input === undefined ? "ignore" : Buffer.from(input), env: process.env as Record<string, string> });
+  const r = Bun.spawnSync(["secret-tool", ...args], {
+    stdin: input === undefined ? "ignore" : Buffer.from(input),
+    env: process.env as Record<string, string>,
+  });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString() };
 }
 
 /** Raw bytes over the socket; resolves with whatever came back when the agent closed or after waitMs. */
 /** Sends `chunks` (text, a pause, or `end`: half-close, the client sends nothing more) and collects the answer. */
-export function rawExchange(socket: string, chunks: Array<string | { delayMs: number } | "end">, waitMs = 15_000): Promise<{ data: string; closed: boolean; elapsedMs: number }> {
+export function rawExchange(
+  socket: string,
+  chunks: Array<string | { delayMs: number } | "end">,
+  waitMs = 15_000,
+): Promise<{ data: string; closed: boolean; elapsedMs: number }> {
   return new Promise((resolvePromise) => {
     const started = Date.now();
     const conn = net.connect(socket);

@@ -68,7 +68,11 @@ describe.if(enabled)("secrets in the OS keyring", () => {
     box.writeConfig(`[credentials.${name}]\nsource = "command"\ncommand = ["${src.script}"]\n`);
     await box.start();
     expect((await box.run(["get", name])).stdout).toBe(`${name}-1\n`);
-    await waitFor(() => secretTool(["lookup", "service", "credagent", "username", `token:${name}`]).code === 0, 5_000, "the token in the keyring");
+    await waitFor(
+      () => secretTool(["lookup", "service", "credagent", "username", `token:${name}`]).code === 0,
+      5_000,
+      "the token in the keyring",
+    );
     const cached = JSON.parse(secretTool(["lookup", "service", "credagent", "username", `token:${name}`]).stdout);
     expect(cached).toMatchObject({ v: 1, token: `${name}-1`, token_type: "Bearer" });
 
@@ -90,7 +94,11 @@ describe.if(enabled)("secrets in the OS keyring", () => {
     const src = countingSource(box, name, 3600);
     box.writeConfig(`[credentials.${name}]\nsource = "command"\ncommand = ["${src.script}"]\nprefetch = true\n`);
     await box.start();
-    await waitFor(() => secretTool(["lookup", "service", "credagent", "username", `token:${name}`]).code === 0, 5_000, "the prefetched token in the keyring");
+    await waitFor(
+      () => secretTool(["lookup", "service", "credagent", "username", `token:${name}`]).code === 0,
+      5_000,
+      "the prefetched token in the keyring",
+    );
     expect((await box.run(["stop"])).code).toBe(0);
     await box.start();
     expect((await box.run(["get", name])).stdout).toBe(`${name}-1\n`);
@@ -102,7 +110,9 @@ describe.if(enabled)("secrets in the OS keyring", () => {
     const box = sandbox();
     const name = unique("pw");
     const cmd = countingSource(box, "cmd", 3600);
-    box.writeConfig(`keyring = "os"\n\n[credentials.${name}]\nsource = "static"\n\n[credentials.cmd]\nsource = "command"\ncommand = ["${cmd.script}"]\n`);
+    box.writeConfig(
+      `keyring = "os"\n\n[credentials.${name}]\nsource = "static"\n\n[credentials.cmd]\nsource = "command"\ncommand = ["${cmd.script}"]\n`,
+    );
     box.env.DBUS_SESSION_BUS_ADDRESS = NO_BUS;
     await box.start();
     const r = await box.run(["get", name]);
@@ -112,7 +122,7 @@ describe.if(enabled)("secrets in the OS keyring", () => {
     expect((await box.run(["get", "cmd"])).stdout).toBe("cmd-1\n");
     const secretSet = await box.run(["secret", "list"]);
     expect(secretSet.code).toBe(1);
-    expect(secretSet.stderr).toContain("keyring = \"file\"");
+    expect(secretSet.stderr).toContain('keyring = "file"');
   });
 });
 
@@ -121,7 +131,9 @@ describe("encrypted file store", () => {
     const box = sandbox();
     delete box.env.DBUS_SESSION_BUS_ADDRESS;
     box.env.CREDAGENT_FILE_PASSPHRASE = "file-store-passphrase";
-    box.writeConfig(`[credentials.db]\nsource = "static"\n\n[credentials.env]\nsource = "command"\ncommand = ["sh", "-c", "printf '%s' \\"$CREDAGENT_FILE_PASSPHRASE-leak\\""]\n`);
+    box.writeConfig(
+      `[credentials.db]\nsource = "static"\n\n[credentials.env]\nsource = "command"\ncommand = ["sh", "-c", "printf '%s' \\"$CREDAGENT_FILE_PASSPHRASE-leak\\""]\n`,
+    );
     const set = await box.run(["secret", "set", "db", "--stdin"], { input: "file-secret" });
     expect(set.code).toBe(0);
     const said = set.stderr;
@@ -180,9 +192,18 @@ describe.if(enabled)("lock and unlock", () => {
 
 describe.if(enabled)("prompts on a terminal", () => {
   const ptyRun = (box: Sandbox, steps: Array<[string, string]>, args: string[]) => {
-    const r = Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), JSON.stringify(steps), join(import.meta.dir, "../../build/credagent"), ...args], {
-      env: box.env,
-    });
+    const r = Bun.spawnSync(
+      [
+        "python3",
+        join(import.meta.dir, "../support/pty-run.py"),
+        JSON.stringify(steps),
+        join(import.meta.dir, "../../build/credagent"),
+        ...args,
+      ],
+      {
+        env: box.env,
+      },
+    );
     return JSON.parse(r.stdout.toString()) as { code: number; output: string };
   };
 
@@ -190,13 +211,27 @@ describe.if(enabled)("prompts on a terminal", () => {
     const box = sandbox();
     const name = unique("tty");
     const typed = "typed-on-the-terminal";
-    const ok = ptyRun(box, [["Secret value: ", `${typed}\r`], ["Again, to confirm: ", `${typed}\r`]], ["secret", "set", name]);
+    const ok = ptyRun(
+      box,
+      [
+        ["Secret value: ", `${typed}\r`],
+        ["Again, to confirm: ", `${typed}\r`],
+      ],
+      ["secret", "set", name],
+    );
     expect(ok.code).toBe(0);
     expect(ok.output).not.toContain(typed);
     expect(secretTool(["lookup", "service", "credagent", "username", `secret:${name}`]).stdout).toBe(typed);
 
     const other = unique("tty");
-    const mismatch = ptyRun(box, [["Secret value: ", "one\r"], ["Again, to confirm: ", "two\r"]], ["secret", "set", other]);
+    const mismatch = ptyRun(
+      box,
+      [
+        ["Secret value: ", "one\r"],
+        ["Again, to confirm: ", "two\r"],
+      ],
+      ["secret", "set", other],
+    );
     expect(mismatch.code).toBe(2);
     expect(mismatch.output).toContain("the two entries differ");
     expect(secretTool(["lookup", "service", "credagent", "username", `secret:${other}`]).code).not.toBe(0);

@@ -62,7 +62,11 @@ describe("start / stop", () => {
     const pids = new Set(results.map((r) => /CRED_AGENT_PID=(\d+)/.exec(r.stdout)?.[1]));
     expect(pids.size).toBe(1);
     const pid = Number([...pids][0]);
-    const agents = Bun.spawnSync(["pgrep", "-f", `${BIN} agent .*${box.socket}`]).stdout.toString().trim().split("\n").filter(Boolean);
+    const agents = Bun.spawnSync(["pgrep", "-f", `${BIN} agent .*${box.socket}`])
+      .stdout.toString()
+      .trim()
+      .split("\n")
+      .filter(Boolean);
     expect(agents.map(Number)).toEqual([pid]);
   });
 
@@ -83,7 +87,7 @@ describe("start / stop", () => {
     const pid = await box.start(["-t", "1s"]);
     await waitFor(() => !processAlive(pid), 5_000, "the agent to exit after -t 1s");
     expect(existsSync(box.socket)).toBe(false);
-    expect(box.agentLog).toContain("reason=\"lifetime reached\"");
+    expect(box.agentLog).toContain('reason="lifetime reached"');
   });
 
   test("refuses an unsafe socket directory or a symlinked socket path, saying how to fix it", async () => {

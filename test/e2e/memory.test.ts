@@ -11,7 +11,8 @@ const PROBE = resolve(import.meta.dir, "../support/probe-agent-memory.py");
 const USER = "credagent-e2e";
 const asRoot = process.getuid!() === 0 && Bun.which("useradd") !== null && Bun.which("runuser") !== null;
 if (!asRoot) {
-  if (process.env.CI === "true") throw new Error("CI=true but the memory tests cannot run: they need root (useradd, runuser, reading /proc/PID/mem)");
+  if (process.env.CI === "true")
+    throw new Error("CI=true but the memory tests cannot run: they need root (useradd, runuser, reading /proc/PID/mem)");
   console.warn("skipping the agent-memory tests: they need root (a second user, and reading another process's memory)");
 }
 
@@ -48,7 +49,10 @@ describe.if(asRoot)("another process of the same user", () => {
       XDG_DATA_HOME: join(home, "data"),
       CREDAGENT_FILE_PASSPHRASE: "file-passphrase-in-the-environment",
     };
-    const r = Bun.spawnSync([Bun.which("runuser")!, "-u", USER, "--", "python3", PROBE, BIN, work, join(run, "cred.sock")], { env, timeout: 30_000 });
+    const r = Bun.spawnSync([Bun.which("runuser")!, "-u", USER, "--", "python3", PROBE, BIN, work, join(run, "cred.sock")], {
+      env,
+      timeout: 30_000,
+    });
     const out = r.stdout.toString();
     if (!out) throw new Error(`the probe as ${USER} failed (${r.exitCode}): ${r.stderr.toString()}`);
     const probe = JSON.parse(out);

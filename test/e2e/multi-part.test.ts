@@ -48,7 +48,11 @@ test("the API: a bearer token as before (plus kind and a configured username), a
   const aws = json((await box.request("GET", "/v1/credentials/aws")).body);
   expect(aws.kind).toBe("aws");
   expect(aws.token).toBeUndefined();
-  expect(aws.aws).toMatchObject({ access_key_id: expect.stringMatching(/^AKIAEXAMPLE\d+$/), secret_access_key: expect.stringMatching(/^wJalr\/K7MDENG\+\d+$/), session_token: expect.stringMatching(/^FwoGZX\d+==$/) });
+  expect(aws.aws).toMatchObject({
+    access_key_id: expect.stringMatching(/^AKIAEXAMPLE\d+$/),
+    secret_access_key: expect.stringMatching(/^wJalr\/K7MDENG\+\d+$/),
+    session_token: expect.stringMatching(/^FwoGZX\d+==$/),
+  });
   expect(Date.parse(aws.expires_at as string) - Date.now()).toBeGreaterThan(3_000_000);
 });
 
@@ -58,7 +62,21 @@ test("the CLI: get prints the password; an AWS key needs --json; exec --env take
   expect(awsGet.code).toBe(1);
   expect(awsGet.stderr).toContain("credagent aws-credential aws");
   expect(JSON.parse((await box.run(["get", "aws", "--json"])).stdout).aws.access_key_id).toMatch(/^AKIAEXAMPLE/);
-  const exec = await box.run(["exec", "--env", "U=pg:username", "--env", "P=pg", "--env", "K=aws:access_key_id", "--env", "S=aws:session_token", "--", "sh", "-c", 'printf "%s|%s|%s|%s" "$U" "$P" "$K" "$S"']);
+  const exec = await box.run([
+    "exec",
+    "--env",
+    "U=pg:username",
+    "--env",
+    "P=pg",
+    "--env",
+    "K=aws:access_key_id",
+    "--env",
+    "S=aws:session_token",
+    "--",
+    "sh",
+    "-c",
+    'printf "%s|%s|%s|%s" "$U" "$P" "$K" "$S"',
+  ]);
   expect(exec.stderr).toBe("");
   expect(exec.stdout).toMatch(/^app\|pa:ss"word\|AKIAEXAMPLE\d+\|FwoGZX\d+==$/);
   const missing = await box.run(["exec", "--env", "X=kube:session_token", "--", "true"]);
@@ -69,79 +87,162 @@ test("the CLI: get prints the password; an AWS key needs --json; exec --env take
   expect(badPart.stderr).toContain("'nope' is not a part");
 });
 
-test.skipIf(!AWS)("Debian's AWS CLI takes the key through credential_process = credagent aws-credential NAME", async () => {
-  const config = join(box.root, "aws-config");
-  writeFileSync(config, `[profile dev]\ncredential_process = ${BIN} aws-credential aws\nregion = us-east-1\n`);
-  const proc = Bun.spawn([AWS!, "configure", "export-credentials", "--profile", "dev", "--format", "process"], {
-    env: { ...box.env, CRED_SOCK: box.socket, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(box.root, "none"), AWS_EC2_METADATA_DISABLED: "true" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  expect(stderr).toBe("");
-  expect(code).toBe(0);
-  const out = JSON.parse(stdout);
-  const agent = JSON.parse((await box.run(["get", "aws", "--json"])).stdout);
-  expect(out).toMatchObject({ Version: 1, AccessKeyId: agent.aws.access_key_id, SecretAccessKey: agent.aws.secret_access_key, SessionToken: agent.aws.session_token });
-  expect(Date.parse(out.Expiration)).toBe(Date.parse(agent.expires_at));
-  // A credential that is not an AWS key: the CLI hears why.
-  const notAws = await box.run(["aws-credential", "pg"]);
-  expect(notAws.code).toBe(1);
-  expect(notAws.stderr).toContain("not an AWS key");
-}, 30_000);
+test.skipIf(!AWS)(
+  "Debian's AWS CLI takes the key through credential_process = credagent aws-credential NAME",
+  async () => {
+    const config = join(box.root, "aws-config");
+    writeFileSync(config, `[profile dev]\ncredential_process = ${BIN} aws-credential aws\nregion = us-east-1\n`);
+    const proc = Bun.spawn([AWS!, "configure", "export-credentials", "--profile", "dev", "--format", "process"], {
+      env: {
+        ...box.env,
+        CRED_SOCK: box.socket,
+        AWS_CONFIG_FILE: config,
+        AWS_SHARED_CREDENTIALS_FILE: join(box.root, "none"),
+        AWS_EC2_METADATA_DISABLED: "true",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    const agent = JSON.parse((await box.run(["get", "aws", "--json"])).stdout);
+    expect(out).toMatchObject({
+      Version: 1,
+      AccessKeyId: agent.aws.access_key_id,
+      SecretAccessKey: agent.aws.secret_access_key,
+      SessionToken: agent.aws.session_token,
+    });
+    expect(Date.parse(out.Expiration)).toBe(Date.parse(agent.expires_at));
+    // A credential that is not an AWS key: the CLI hears why.
+    const notAws = await box.run(["aws-credential", "pg"]);
+    expect(notAws.code).toBe(1);
+    expect(notAws.stderr).toContain("not an AWS key");
+  },
+  30_000,
+);
 
-test.skipIf(!KUBECTL)("kubectl authenticates with the token through the exec plugin, in the apiVersion it asks for", async () => {
-  // client-go runs exec plugins only for https servers: a throwaway certificate for 127.0.0.1.
-  const cert = join(box.root, "api.crt");
-  const key = join(box.root, "api.key");
-  const made = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stderr: "pipe" });
-  expect(made.exitCode).toBe(0);
-  const seen: string[] = [];
-  const api = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    tls: { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") },
-    fetch(req) {
-      seen.push(req.headers.get("authorization") ?? "");
-      if (req.headers.get("authorization") !== "Bearer kube-token-1") return Response.json({ kind: "Status", apiVersion: "v1", status: "Failure", reason: "Unauthorized", code: 401 }, { status: 401 });
-      return Response.json({ major: "1", minor: "30", gitVersion: "v1.30.0-credagent-test" });
-    },
-  });
-  try {
-    for (const apiVersion of ["client.authentication.k8s.io/v1beta1", "client.authentication.k8s.io/v1"]) {
-      const kubeconfig = join(box.root, "kubeconfig");
-      writeFileSync(
-        kubeconfig,
-        JSON.stringify({
-          apiVersion: "v1",
-          kind: "Config",
-          clusters: [{ name: "c", cluster: { server: `https://127.0.0.1:${api.port}`, "certificate-authority-data": readFileSync(cert).toString("base64") } }],
-          // interactiveMode is required in v1 and unknown to the v1beta1 of older kubectl (Debian's 1.20).
-          users: [{ name: "u", user: { exec: { apiVersion, command: BIN, args: ["kube-credential", "kube"], ...(apiVersion.endsWith("/v1") ? { interactiveMode: "Never" } : {}), env: [{ name: "CRED_SOCK", value: box.socket }] } } }],
-          contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
-          "current-context": "x",
-        }),
-      );
-      const proc = Bun.spawn([KUBECTL!, "--kubeconfig", kubeconfig, "get", "--raw", "/version"], { env: { ...box.env, HOME: box.root }, stdout: "pipe", stderr: "pipe" });
-      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-      // Debian's kubectl (1.20) predates client.authentication.k8s.io/v1: it says so, and v1beta1 is what it uses.
-      if (apiVersion.endsWith("/v1") && code !== 0 && /no kind "ExecCredential"|not registered|unsupported|invalid apiVersion/i.test(stderr)) continue;
-      expect(stderr).toBe("");
-      expect(code).toBe(0);
-      expect(JSON.parse(stdout).gitVersion).toBe("v1.30.0-credagent-test");
+test.skipIf(!KUBECTL)(
+  "kubectl authenticates with the token through the exec plugin, in the apiVersion it asks for",
+  async () => {
+    // client-go runs exec plugins only for https servers: a throwaway certificate for 127.0.0.1.
+    const cert = join(box.root, "api.crt");
+    const key = join(box.root, "api.key");
+    const made = Bun.spawnSync(
+      [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ],
+      { stderr: "pipe" },
+    );
+    expect(made.exitCode).toBe(0);
+    const seen: string[] = [];
+    const api = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") },
+      fetch(req) {
+        seen.push(req.headers.get("authorization") ?? "");
+        if (req.headers.get("authorization") !== "Bearer kube-token-1")
+          return Response.json({ kind: "Status", apiVersion: "v1", status: "Failure", reason: "Unauthorized", code: 401 }, { status: 401 });
+        return Response.json({ major: "1", minor: "30", gitVersion: "v1.30.0-credagent-test" });
+      },
+    });
+    try {
+      for (const apiVersion of ["client.authentication.k8s.io/v1beta1", "client.authentication.k8s.io/v1"]) {
+        const kubeconfig = join(box.root, "kubeconfig");
+        writeFileSync(
+          kubeconfig,
+          JSON.stringify({
+            apiVersion: "v1",
+            kind: "Config",
+            clusters: [
+              {
+                name: "c",
+                cluster: { server: `https://127.0.0.1:${api.port}`, "certificate-authority-data": readFileSync(cert).toString("base64") },
+              },
+            ],
+            // interactiveMode is required in v1 and unknown to the v1beta1 of older kubectl (Debian's 1.20).
+            users: [
+              {
+                name: "u",
+                user: {
+                  exec: {
+                    apiVersion,
+                    command: BIN,
+                    args: ["kube-credential", "kube"],
+                    ...(apiVersion.endsWith("/v1") ? { interactiveMode: "Never" } : {}),
+                    env: [{ name: "CRED_SOCK", value: box.socket }],
+                  },
+                },
+              },
+            ],
+            contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+            "current-context": "x",
+          }),
+        );
+        const proc = Bun.spawn([KUBECTL!, "--kubeconfig", kubeconfig, "get", "--raw", "/version"], {
+          env: { ...box.env, HOME: box.root },
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+        // Debian's kubectl (1.20) predates client.authentication.k8s.io/v1: it says so, and v1beta1 is what it uses.
+        if (
+          apiVersion.endsWith("/v1") &&
+          code !== 0 &&
+          /no kind "ExecCredential"|not registered|unsupported|invalid apiVersion/i.test(stderr)
+        )
+          continue;
+        expect(stderr).toBe("");
+        expect(code).toBe(0);
+        expect(JSON.parse(stdout).gitVersion).toBe("v1.30.0-credagent-test");
+      }
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((h) => h === "Bearer kube-token-1")).toBe(true);
+    } finally {
+      api.stop(true);
     }
-    expect(seen.length).toBeGreaterThan(0);
-    expect(seen.every((h) => h === "Bearer kube-token-1")).toBe(true);
-  } finally {
-    api.stop(true);
-  }
-  // The plugin's output as kubectl reads it, for each version; an unknown version is refused.
-  const v1 = await box.run(["kube-credential", "kube"], { env: { KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: "client.authentication.k8s.io/v1", kind: "ExecCredential", spec: { interactive: false } }) } });
-  expect(JSON.parse(v1.stdout)).toMatchObject({ apiVersion: "client.authentication.k8s.io/v1", kind: "ExecCredential", status: { token: "kube-token-1", expirationTimestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) } });
-  const alpha = await box.run(["kube-credential", "kube"], { env: { KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: "client.authentication.k8s.io/v1alpha1" }) } });
-  expect(alpha.code).toBe(2);
-  expect(alpha.stderr).toContain("credagent speaks client.authentication.k8s.io/v1");
-}, 30_000);
+    // The plugin's output as kubectl reads it, for each version; an unknown version is refused.
+    const v1 = await box.run(["kube-credential", "kube"], {
+      env: {
+        KUBERNETES_EXEC_INFO: JSON.stringify({
+          apiVersion: "client.authentication.k8s.io/v1",
+          kind: "ExecCredential",
+          spec: { interactive: false },
+        }),
+      },
+    });
+    expect(JSON.parse(v1.stdout)).toMatchObject({
+      apiVersion: "client.authentication.k8s.io/v1",
+      kind: "ExecCredential",
+      status: { token: "kube-token-1", expirationTimestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) },
+    });
+    const alpha = await box.run(["kube-credential", "kube"], {
+      env: { KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: "client.authentication.k8s.io/v1alpha1" }) },
+    });
+    expect(alpha.code).toBe(2);
+    expect(alpha.stderr).toContain("credagent speaks client.authentication.k8s.io/v1");
+  },
+  30_000,
+);
 
 test("a password and an AWS key are cached in the keyring with all their parts, and served after a restart", async () => {
   const before = JSON.parse((await box.run(["get", "aws", "--json"])).stdout);

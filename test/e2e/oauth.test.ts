@@ -53,7 +53,11 @@ describe("client_credentials against a real provider", () => {
       await setSecret(box, "post", provider.clients.basicSecret);
       await setSecret(box, "jwt", provider.clients.jwtKeyPem);
       await box.start();
-      for (const [name, clientId] of [["basic", "svc-basic"], ["post", "svc-post"], ["jwt", "svc-jwt"]] as const) {
+      for (const [name, clientId] of [
+        ["basic", "svc-basic"],
+        ["post", "svc-post"],
+        ["jwt", "svc-jwt"],
+      ] as const) {
         const r = await box.run(["get", name, "--json"]);
         expect(r.stderr).toBe("");
         const body = JSON.parse(r.stdout);
@@ -213,7 +217,17 @@ describe("device_code login and refresh tokens", () => {
     const box = oauthSandbox(deviceConfig());
     try {
       await box.start();
-      const r = Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), JSON.stringify([["waiting for the sign-in", "\u0003"]]), BIN, "login", "dev"], { env: box.env });
+      const r = Bun.spawnSync(
+        [
+          "python3",
+          join(import.meta.dir, "../support/pty-run.py"),
+          JSON.stringify([["waiting for the sign-in", "\u0003"]]),
+          BIN,
+          "login",
+          "dev",
+        ],
+        { env: box.env },
+      );
       const { output } = JSON.parse(r.stdout.toString()) as { output: string };
       expect(output).toMatch(/enter the code [A-Z]{4}-[A-Z]{4}/);
       expect(output).toContain("█▀▀▀▀▀▀▀█");
@@ -245,7 +259,9 @@ describe("device_code login and refresh tokens", () => {
       // Background refreshes rotate the refresh token; the new one is stored at once.
       await waitFor(async () => (await storedRefreshToken(box)) !== rt1, 10_000, "a rotated refresh token");
       const rotated = await storedRefreshToken(box);
-      expect((await provider.issuedRefreshTokens()).indexOf(rotated!)).toBeGreaterThan((await provider.issuedRefreshTokens()).indexOf(rt1!));
+      expect((await provider.issuedRefreshTokens()).indexOf(rotated!)).toBeGreaterThan(
+        (await provider.issuedRefreshTokens()).indexOf(rt1!),
+      );
       expect((await provider.stats()).refresh_token).toBeGreaterThanOrEqual(1);
 
       // A restart after the cached access token expired must refresh with the stored (rotated) one.

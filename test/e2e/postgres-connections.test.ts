@@ -19,8 +19,10 @@ if (unavailable && process.env.CI === "true") throw new Error(`CI=true and ${una
 if (unavailable) console.warn(`skipping the PostgreSQL connection tests: ${unavailable}`);
 const PYTHON = "/usr/bin/python3"; // Debian's, which sees Debian's python3-psycopg
 const havePsycopg = existsSync("/usr/lib/python3/dist-packages/psycopg");
-if (!unavailable && !havePsycopg && process.env.CI === "true") throw new Error("CI=true and python3-psycopg is missing: test/run.sh installs it");
-if (!unavailable && !havePsycopg) console.warn("skipping the psycopg app: python3-psycopg is not installed (apt-get install python3-psycopg)");
+if (!unavailable && !havePsycopg && process.env.CI === "true")
+  throw new Error("CI=true and python3-psycopg is missing: test/run.sh installs it");
+if (!unavailable && !havePsycopg)
+  console.warn("skipping the psycopg app: python3-psycopg is not installed (apt-get install python3-psycopg)");
 
 const CLIENTS = resolve(import.meta.dir, "../../clients");
 const LIFETIME_S = 12; // refreshed at 70-80%: a rotation every ~9 s
@@ -146,7 +148,26 @@ test.skipIf(unavailable !== null)(
         const started = Date.now();
         for (let attempt = 1; ; attempt++) {
           // No password anywhere on this command line or in its environment: libpq reads PGPASSFILE.
-          const r = await spawn([cluster.bin("psql"), "-X", "-A", "-t", "-h", "127.0.0.1", "-p", String(cluster.port), "-U", "app", "-d", "app", "-w", "-c", "select 1"], { PGPASSFILE: pgpass!, PGCONNECT_TIMEOUT: "5" });
+          const r = await spawn(
+            [
+              cluster.bin("psql"),
+              "-X",
+              "-A",
+              "-t",
+              "-h",
+              "127.0.0.1",
+              "-p",
+              String(cluster.port),
+              "-U",
+              "app",
+              "-d",
+              "app",
+              "-w",
+              "-c",
+              "select 1",
+            ],
+            { PGPASSFILE: pgpass!, PGCONNECT_TIMEOUT: "5" },
+          );
           if (r.code === 0) {
             result.ok++;
             if (attempt > 1) result.retried++;
@@ -169,9 +190,14 @@ test.skipIf(unavailable !== null)(
     expect(node.stderr).toBe("");
     expect(python?.stderr ?? "").toBe("");
     // Only the apps that ran: without psycopg (outside CI only) the Python one is left out, said above.
-    const results: Record<string, { ok: number; retried: number; failed: number; errors: string[]; passwords?: number }> = { node: JSON.parse(node.stdout), psql };
+    const results: Record<string, { ok: number; retried: number; failed: number; errors: string[]; passwords?: number }> = {
+      node: JSON.parse(node.stdout),
+      psql,
+    };
     if (python) results.python = JSON.parse(python.stdout);
-    console.log(`connections over ${RUN_S} s: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { ...r, errors: undefined }])))}`);
+    console.log(
+      `connections over ${RUN_S} s: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { ...r, errors: undefined }])))}`,
+    );
     for (const [app, r] of Object.entries(results)) {
       expect({ app, failed: r.failed, errors: r.errors }).toEqual({ app, failed: 0, errors: [] });
       expect(r.ok).toBeGreaterThanOrEqual(RUN_S - 3);
@@ -182,33 +208,48 @@ test.skipIf(unavailable !== null)(
     expect(results.node!.passwords).toBeGreaterThanOrEqual(4);
 
     // The rotation is real: the first password is refused by the server now.
-    const stale = await spawn([cluster.bin("psql"), "-X", "-h", "127.0.0.1", "-p", String(cluster.port), "-U", "app", "-d", "app", "-w", "-c", "select 1"], { PGPASSWORD: first.password, PGCONNECT_TIMEOUT: "5" });
+    const stale = await spawn(
+      [cluster.bin("psql"), "-X", "-h", "127.0.0.1", "-p", String(cluster.port), "-U", "app", "-d", "app", "-w", "-c", "select 1"],
+      { PGPASSWORD: first.password, PGCONNECT_TIMEOUT: "5" },
+    );
     expect(stale.code).not.toBe(0);
     expect(stale.stderr).toContain("password authentication failed");
   },
   120_000,
 );
 
-test.skipIf(unavailable !== null)("exec --env DATABASE_URL=@appdb runs psql with the rendered string; connection prints it; lock and stop remove the pgpass file", async () => {
-  const exec = await box.run(["exec", "--env", "DATABASE_URL=@appdb", "--", "sh", "-c", `${cluster.bin("psql")} -X -A -t "$DATABASE_URL" -c "select current_user"`]);
-  expect(exec.stderr).toBe("");
-  expect(exec.stdout.trim()).toBe("app");
-  const printed = (await box.run(["connection", "appdb"])).stdout.trim();
-  expect(printed).toStartWith(`postgresql://app:`);
-  expect(printed).toEndWith(`@127.0.0.1:${cluster.port}/app?connect_timeout=5`);
-  const unknown = await box.run(["connection", "nope"]);
-  expect(unknown.code).toBe(1);
-  expect(unknown.stderr).toContain("no connection named 'nope'");
+test.skipIf(unavailable !== null)(
+  "exec --env DATABASE_URL=@appdb runs psql with the rendered string; connection prints it; lock and stop remove the pgpass file",
+  async () => {
+    const exec = await box.run([
+      "exec",
+      "--env",
+      "DATABASE_URL=@appdb",
+      "--",
+      "sh",
+      "-c",
+      `${cluster.bin("psql")} -X -A -t "$DATABASE_URL" -c "select current_user"`,
+    ]);
+    expect(exec.stderr).toBe("");
+    expect(exec.stdout.trim()).toBe("app");
+    const printed = (await box.run(["connection", "appdb"])).stdout.trim();
+    expect(printed).toStartWith(`postgresql://app:`);
+    expect(printed).toEndWith(`@127.0.0.1:${cluster.port}/app?connect_timeout=5`);
+    const unknown = await box.run(["connection", "nope"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("no connection named 'nope'");
 
-  const pgpass = join(box.runtimeDir, "credagent", "pgpass");
-  expect(existsSync(pgpass)).toBe(true);
-  expect((await box.run(["lock", "--stdin"], { input: "lock-pass\n" })).code).toBe(0);
-  expect(existsSync(pgpass)).toBe(false);
-  expect((await box.run(["unlock", "--stdin"], { input: "lock-pass\n" })).code).toBe(0);
-  // Unlocked: the credential is fetched again at once (nobody asks for a pgpass line) and the file is back.
-  const deadline = Date.now() + 10_000;
-  while (!existsSync(pgpass) && Date.now() < deadline) await Bun.sleep(100);
-  expect(existsSync(pgpass)).toBe(true);
-  expect((await box.run(["stop"])).code).toBe(0);
-  expect(existsSync(pgpass)).toBe(false);
-}, 60_000);
+    const pgpass = join(box.runtimeDir, "credagent", "pgpass");
+    expect(existsSync(pgpass)).toBe(true);
+    expect((await box.run(["lock", "--stdin"], { input: "lock-pass\n" })).code).toBe(0);
+    expect(existsSync(pgpass)).toBe(false);
+    expect((await box.run(["unlock", "--stdin"], { input: "lock-pass\n" })).code).toBe(0);
+    // Unlocked: the credential is fetched again at once (nobody asks for a pgpass line) and the file is back.
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(pgpass) && Date.now() < deadline) await Bun.sleep(100);
+    expect(existsSync(pgpass)).toBe(true);
+    expect((await box.run(["stop"])).code).toBe(0);
+    expect(existsSync(pgpass)).toBe(false);
+  },
+  60_000,
+);

@@ -23,27 +23,49 @@ afterAll(() => {
 });
 
 function connect(password: string) {
-  return Bun.spawnSync([cluster.bin("psql"), "-X", "-A", "-t", "-h", "127.0.0.1", "-p", String(cluster.port), "-U", "app", "-d", "app", "-c", "select current_user"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PGPASSWORD: password, PGCONNECT_TIMEOUT: "5" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  return Bun.spawnSync(
+    [
+      cluster.bin("psql"),
+      "-X",
+      "-A",
+      "-t",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(cluster.port),
+      "-U",
+      "app",
+      "-d",
+      "app",
+      "-c",
+      "select current_user",
+    ],
+    {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PGPASSWORD: password, PGCONNECT_TIMEOUT: "5" },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
 }
 
-test.skipIf(unavailable !== null)("the rotating script gives the role a new password each run; the old one is refused by the server", () => {
-  const script = join(dir, "rotate.sh");
-  writeFileSync(script, rotatingPasswordScript(cluster, "app", 20), { mode: 0o755 });
-  const outputs = [0, 1].map(() => {
-    const r = Bun.spawnSync(["sh", script], { stdout: "pipe", stderr: "pipe" });
-    expect(r.stderr.toString()).toBe("");
-    return JSON.parse(r.stdout.toString()) as { username: string; password: string; expires_in: number };
-  });
-  expect(outputs[0]!.username).toBe("app");
-  expect(outputs[0]!.expires_in).toBe(20);
-  expect(outputs[0]!.password).not.toBe(outputs[1]!.password);
-  const fresh = connect(outputs[1]!.password);
-  expect(fresh.stdout.toString().trim()).toBe("app");
-  const stale = connect(outputs[0]!.password);
-  expect(stale.exitCode).not.toBe(0);
-  expect(stale.stderr.toString()).toContain("password authentication failed");
-}, 30_000);
+test.skipIf(unavailable !== null)(
+  "the rotating script gives the role a new password each run; the old one is refused by the server",
+  () => {
+    const script = join(dir, "rotate.sh");
+    writeFileSync(script, rotatingPasswordScript(cluster, "app", 20), { mode: 0o755 });
+    const outputs = [0, 1].map(() => {
+      const r = Bun.spawnSync(["sh", script], { stdout: "pipe", stderr: "pipe" });
+      expect(r.stderr.toString()).toBe("");
+      return JSON.parse(r.stdout.toString()) as { username: string; password: string; expires_in: number };
+    });
+    expect(outputs[0]!.username).toBe("app");
+    expect(outputs[0]!.expires_in).toBe(20);
+    expect(outputs[0]!.password).not.toBe(outputs[1]!.password);
+    const fresh = connect(outputs[1]!.password);
+    expect(fresh.stdout.toString().trim()).toBe("app");
+    const stale = connect(outputs[0]!.password);
+    expect(stale.exitCode).not.toBe(0);
+    expect(stale.stderr.toString()).toContain("password authentication failed");
+  },
+  30_000,
+);

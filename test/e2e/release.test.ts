@@ -19,7 +19,13 @@ afterAll(async () => {
 test("the linux-x64 archive: contents, checksum, and an install with no Node that runs", async () => {
   const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version as string;
   const dist = join(work, "dist");
-  const build = Bun.spawnSync([join(ROOT, "scripts/release.sh"), "linux-x64"], { cwd: ROOT, env: { ...process.env, DIST: dist }, stdout: "pipe", stderr: "pipe", timeout: 120_000 });
+  const build = Bun.spawnSync([join(ROOT, "scripts/release.sh"), "linux-x64"], {
+    cwd: ROOT,
+    env: { ...process.env, DIST: dist },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 120_000,
+  });
   expect(build.stderr.toString()).toBe("");
   expect(build.exitCode).toBe(0);
   const name = `credagent-${version}-linux-x64`;
@@ -30,14 +36,25 @@ test("the linux-x64 archive: contents, checksum, and an install with no Node tha
 
   expect(Bun.spawnSync(["tar", "-xzf", archive, "-C", work]).exitCode).toBe(0);
   const dir = join(work, name);
-  for (const file of ["bin/credagent", "install.sh", "README.md", "LICENSE", "man/credagent.1", "man/credagent.toml.5", "completions/credagent.bash", "completions/credagent.zsh", "completions/credagent.fish"]) {
+  for (const file of [
+    "bin/credagent",
+    "install.sh",
+    "README.md",
+    "LICENSE",
+    "man/credagent.1",
+    "man/credagent.toml.5",
+    "completions/credagent.bash",
+    "completions/credagent.zsh",
+    "completions/credagent.fish",
+  ]) {
     expect({ file, present: existsSync(join(dir, file)) }).toEqual({ file, present: true });
   }
 
   // A PATH with the few tools install.sh uses, and no node or npm.
   const tools = join(work, "tools");
   mkdirSync(tools);
-  for (const tool of ["bash", "sh", "dirname", "mkdir", "cp", "chmod", "mv", "ln", "cat", "rm"]) symlinkSync(Bun.which(tool)!, join(tools, tool));
+  for (const tool of ["bash", "sh", "dirname", "mkdir", "cp", "chmod", "mv", "ln", "cat", "rm"])
+    symlinkSync(Bun.which(tool)!, join(tools, tool));
   const box = new Sandbox();
   boxes.push(box);
   const prefix = join(work, "prefix");

@@ -26,7 +26,9 @@ describe("secret set and a running agent", () => {
     // Without an agent, `secret set` stores and says nothing of one.
     const alone = await box.run(["secret", "set", "other", "--stdin"], { input: "other-value" });
     expect(alone.code).toBe(0);
-    expect(alone.stderr).toBe(`credagent: secret 'other' stored in the encrypted file store at ${join(box.root, "data", "credagent", "store")}\n`);
+    expect(alone.stderr).toBe(
+      `credagent: secret 'other' stored in the encrypted file store at ${join(box.root, "data", "credagent", "store")}\n`,
+    );
     await box.start();
 
     const missing = await box.run(["get", "db"]);

@@ -9,7 +9,8 @@ import { BIN, waitFor } from "./harness.ts";
 const USER = "credagent-e2e";
 const canRun = process.getuid!() === 0 && Bun.which("useradd") !== null && Bun.which("runuser") !== null && existsSync("/run/user");
 if (!canRun) {
-  if (process.env.CI === "true") throw new Error("CI=true but the /run/user test cannot run: it needs root, useradd, runuser and /run/user");
+  if (process.env.CI === "true")
+    throw new Error("CI=true but the /run/user test cannot run: it needs root, useradd, runuser and /run/user");
   console.warn("skipping the /run/user test: it needs root (useradd, runuser) and /run/user");
 }
 
@@ -64,7 +65,14 @@ describe.if(canRun)("without XDG_RUNTIME_DIR", () => {
       Bun.spawnSync(["chown", "-R", `${uid}:${gid}`, home]);
       chmodSync(home, 0o755);
       // No XDG_RUNTIME_DIR and no CRED_SOCK: as cron or `sudo -u` would run them.
-      const env = { PATH: "/usr/bin:/bin", HOME: home, TMPDIR: tmp, XDG_CONFIG_HOME: join(home, "cfg"), XDG_STATE_HOME: join(home, "state"), XDG_DATA_HOME: join(home, "data") };
+      const env = {
+        PATH: "/usr/bin:/bin",
+        HOME: home,
+        TMPDIR: tmp,
+        XDG_CONFIG_HOME: join(home, "cfg"),
+        XDG_STATE_HOME: join(home, "state"),
+        XDG_DATA_HOME: join(home, "data"),
+      };
       const asUser = (args: string[]) => Bun.spawnSync([RUNUSER, "-u", USER, "--", BIN, ...args], { env, timeout: 15_000 });
 
       const agentAt = async (socket: string) => {

@@ -44,10 +44,24 @@ async function readSdkEnv(): Promise<Record<string, string>> {
 }
 
 /** Runs a Node script that prints one JSON line; the SDKs resolve from this repository's node_modules. */
-function runNode(name: string, body: string, env: Record<string, string>, options: { prefix?: string[]; dir?: string } = {}): { code: number; out: any; stderr: string } {
+function runNode(
+  name: string,
+  body: string,
+  env: Record<string, string>,
+  options: { prefix?: string[]; dir?: string } = {},
+): { code: number; out: any; stderr: string } {
   const path = join(options.dir ?? box.root, name);
-  writeFileSync(path, `import { createRequire } from "node:module";\nconst require = createRequire(${JSON.stringify(join(REPO, "package.json"))});\n${body}`, { mode: 0o644 });
-  const r = Bun.spawnSync([...(options.prefix ?? []), NODE!, path], { env: { ...box.env, ...env }, stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+  writeFileSync(
+    path,
+    `import { createRequire } from "node:module";\nconst require = createRequire(${JSON.stringify(join(REPO, "package.json"))});\n${body}`,
+    { mode: 0o644 },
+  );
+  const r = Bun.spawnSync([...(options.prefix ?? []), NODE!, path], {
+    env: { ...box.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 60_000,
+  });
   const stdout = r.stdout.toString().trim();
   let out: unknown = null;
   try {
@@ -89,7 +103,7 @@ test("env --sdk prints the endpoints' variables; the secret is in none of the ag
   expect(sdkEnv.GOOGLE_CLOUD_PROJECT).toBe("proj-1");
   expect(sdkEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI).toBe(`http://127.0.0.1:${port}/aws/credentials`);
   expect(sdkEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN).toBe(sdkEnv.IDENTITY_HEADER);
-  const pid = Number((await (await fetch("http://localhost/v1/health", { unix: box.socket })).json() as { pid: number }).pid);
+  const pid = Number(((await (await fetch("http://localhost/v1/health", { unix: box.socket })).json()) as { pid: number }).pid);
   expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain(sdkEnv.IDENTITY_HEADER!);
   expect(box.agentLog).not.toContain(sdkEnv.IDENTITY_HEADER!);
   expect(box.agentLog).toContain("SDK endpoints listening");
@@ -127,7 +141,10 @@ console.log(JSON.stringify(out));
 
   test("credagent exec --sdk gives the child the variables (and only the child)", async () => {
     const path = join(box.root, "azure-exec.mjs");
-    writeFileSync(path, `import { createRequire } from "node:module";\nconst require = createRequire(${JSON.stringify(join(REPO, "package.json"))});\n${azureApp}`);
+    writeFileSync(
+      path,
+      `import { createRequire } from "node:module";\nconst require = createRequire(${JSON.stringify(join(REPO, "package.json"))});\n${azureApp}`,
+    );
     const r = await box.run(["exec", "--sdk", "--", NODE!, path], { timeoutMs: 60_000 });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout.trim()).mi.token).toBe(`db-${db.count()}`);
@@ -149,9 +166,16 @@ console.log(JSON.stringify(out));
   test("the credential's allow rules apply: a program cannot be identified on loopback, so rules naming one refuse, and the audit log says so", () => {
     const r = runNode("azure-vault.mjs", azureApp.replace(`${DB_RESOURCE}/.default`, "https://vault.azure.net/.default"), sdkEnv);
     expect(r.out.mi.message).toContain("not for this process");
-    const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(audit.find((e) => e.credential === "locked-down")).toMatchObject({ event: "fetch", decision: "deny", uid: process.getuid!() });
-    expect(audit.find((e) => e.credential === "db" && e.decision === "allow")).toMatchObject({ event: "fetch", uid: process.getuid!(), pid: null });
+    expect(audit.find((e) => e.credential === "db" && e.decision === "allow")).toMatchObject({
+      event: "fetch",
+      uid: process.getuid!(),
+      pid: null,
+    });
   });
 });
 
@@ -166,7 +190,12 @@ try {
 }
 `;
   // The default chain would try ~/.aws and the EC2 metadata service first: none here.
-  const isolated = () => ({ ...sdkEnv, AWS_CONFIG_FILE: join(box.root, "no-aws-config"), AWS_SHARED_CREDENTIALS_FILE: join(box.root, "no-aws-credentials"), AWS_EC2_METADATA_DISABLED: "true" });
+  const isolated = () => ({
+    ...sdkEnv,
+    AWS_CONFIG_FILE: join(box.root, "no-aws-config"),
+    AWS_SHARED_CREDENTIALS_FILE: join(box.root, "no-aws-credentials"),
+    AWS_EC2_METADATA_DISABLED: "true",
+  });
 
   test("fromContainerMetadata and the default Node chain get the agent's key, and a new one after refresh", async () => {
     for (const provider of ["fromContainerMetadata", "fromNodeProviderChain"]) {
@@ -229,9 +258,14 @@ try {
     const ok = await fetch(base, { headers: { "Metadata-Flavor": "Google" } });
     expect(ok.headers.get("metadata-flavor")).toBe("Google");
     expect(((await ok.json()) as { access_token: string }).access_token).toMatch(/^gcp-\d+$/);
-    const recursive = await fetch(`http://${sdkEnv.GCE_METADATA_HOST}/computeMetadata/v1/instance/service-accounts/default/?recursive=true`, { headers: { "Metadata-Flavor": "Google" } });
+    const recursive = await fetch(
+      `http://${sdkEnv.GCE_METADATA_HOST}/computeMetadata/v1/instance/service-accounts/default/?recursive=true`,
+      { headers: { "Metadata-Flavor": "Google" } },
+    );
     expect(await recursive.json()).toMatchObject({ aliases: ["default"], scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
-    const project = await fetch(`http://${sdkEnv.GCE_METADATA_HOST}/computeMetadata/v1/project/project-id`, { headers: { "Metadata-Flavor": "Google" } });
+    const project = await fetch(`http://${sdkEnv.GCE_METADATA_HOST}/computeMetadata/v1/project/project-id`, {
+      headers: { "Metadata-Flavor": "Google" },
+    });
     expect(await project.text()).toBe("proj-1");
     // Python's google-auth pings the root at GCE_METADATA_IP.
     const ping = await fetch(`http://${sdkEnv.GCE_METADATA_IP}/`, { headers: { "Metadata-Flavor": "Google" } });
@@ -239,65 +273,94 @@ try {
     expect(ping.headers.get("metadata-flavor")).toBe("Google");
   });
 
-  test.skipIf(!canSwitchUser)("another user's process is refused (its uid, from the kernel's socket table), and the refusal is audited", () => {
-    const before = gcp.count();
-    const r = runNode("google-other.mjs", googleApp, sdkEnv, { prefix: [SETPRIV!, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"], dir: shared });
-    expect(r.out.token).toBeUndefined();
-    expect(JSON.stringify(r.out)).not.toContain("gcp-");
-    expect(gcp.count()).toBe(before);
-    const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8");
-    expect(audit).toContain(`"uid":${NOBODY}`);
-    expect(audit).toContain("SDK endpoint on 127.0.0.1");
-  }, 90_000);
-
-  test.skipIf(!canSwitchUser)("another user on 127.0.0.2 with the port of the owner's open connection gets nothing, audited under its own uid", async () => {
-    const [host, port] = sdkEnv.GCE_METADATA_HOST!.split(":") as [string, string];
-    const net = await import("node:net");
-    // The owner's SDK holds a connection open (keep-alive between requests).
-    const victim = net.connect(Number(port), host);
-    await new Promise((r, j) => victim.once("connect", r).once("error", j));
-    try {
+  test.skipIf(!canSwitchUser)(
+    "another user's process is refused (its uid, from the kernel's socket table), and the refusal is audited",
+    () => {
       const before = gcp.count();
-      const script = join(shared, "steal.py");
-      writeFileSync(
-        script,
-        [
-          "import socket, sys",
-          "s = socket.socket()",
-          "s.settimeout(10)",
-          "s.bind(('127.0.0.2', int(sys.argv[1])))",
-          "s.connect(('127.0.0.1', int(sys.argv[2])))",
-          "s.sendall(b'GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nMetadata-Flavor: Google\\r\\nConnection: close\\r\\n\\r\\n')",
-          "out = b''",
-          "while True:",
-          "    b = s.recv(65536)",
-          "    if not b: break",
-          "    out += b",
-          "print(out.decode(errors='replace'))",
-        ].join("\n"),
-        { mode: 0o644 },
-      );
-      const r = Bun.spawnSync([SETPRIV!, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "/usr/bin/python3", script, String(victim.localPort), port], { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
-      const out = r.stdout.toString();
-      expect(r.stderr.toString()).toBe("");
-      expect(out).toMatch(/^HTTP\/1\.1 403/);
-      expect(out).not.toContain("gcp-");
+      const r = runNode("google-other.mjs", googleApp, sdkEnv, {
+        prefix: [SETPRIV!, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"],
+        dir: shared,
+      });
+      expect(r.out.token).toBeUndefined();
+      expect(JSON.stringify(r.out)).not.toContain("gcp-");
       expect(gcp.count()).toBe(before);
-      const lines = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-      const last = lines.at(-1);
-      expect(last).toMatchObject({ event: "connection", decision: "deny", uid: NOBODY });
-      expect(lines.some((e) => e.decision === "allow" && e.uid === NOBODY)).toBe(false);
-    } finally {
-      victim.destroy();
-    }
-  }, 60_000);
+      const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8");
+      expect(audit).toContain(`"uid":${NOBODY}`);
+      expect(audit).toContain("SDK endpoint on 127.0.0.1");
+    },
+    90_000,
+  );
+
+  test.skipIf(!canSwitchUser)(
+    "another user on 127.0.0.2 with the port of the owner's open connection gets nothing, audited under its own uid",
+    async () => {
+      const [host, port] = sdkEnv.GCE_METADATA_HOST!.split(":") as [string, string];
+      const net = await import("node:net");
+      // The owner's SDK holds a connection open (keep-alive between requests).
+      const victim = net.connect(Number(port), host);
+      await new Promise((r, j) => victim.once("connect", r).once("error", j));
+      try {
+        const before = gcp.count();
+        const script = join(shared, "steal.py");
+        writeFileSync(
+          script,
+          [
+            "import socket, sys",
+            "s = socket.socket()",
+            "s.settimeout(10)",
+            "s.bind(('127.0.0.2', int(sys.argv[1])))",
+            "s.connect(('127.0.0.1', int(sys.argv[2])))",
+            "s.sendall(b'GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nMetadata-Flavor: Google\\r\\nConnection: close\\r\\n\\r\\n')",
+            "out = b''",
+            "while True:",
+            "    b = s.recv(65536)",
+            "    if not b: break",
+            "    out += b",
+            "print(out.decode(errors='replace'))",
+          ].join("\n"),
+          { mode: 0o644 },
+        );
+        const r = Bun.spawnSync(
+          [
+            SETPRIV!,
+            `--reuid=${NOBODY}`,
+            `--regid=${NOBODY}`,
+            "--clear-groups",
+            "/usr/bin/python3",
+            script,
+            String(victim.localPort),
+            port,
+          ],
+          { stdout: "pipe", stderr: "pipe", timeout: 30_000 },
+        );
+        const out = r.stdout.toString();
+        expect(r.stderr.toString()).toBe("");
+        expect(out).toMatch(/^HTTP\/1\.1 403/);
+        expect(out).not.toContain("gcp-");
+        expect(gcp.count()).toBe(before);
+        const lines = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+        const last = lines.at(-1);
+        expect(last).toMatchObject({ event: "connection", decision: "deny", uid: NOBODY });
+        expect(lines.some((e) => e.decision === "allow" && e.uid === NOBODY)).toBe(false);
+      } finally {
+        victim.destroy();
+      }
+    },
+    60_000,
+  );
 });
 
 test("a locked agent serves nothing on the endpoints; a credential given a resource by reload is served at once", async () => {
   const url = `${sdkEnv.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent("https://storage.azure.com")}`;
   const headers = { "X-IDENTITY-HEADER": sdkEnv.IDENTITY_HEADER! };
   expect((await fetch(url, { headers })).status).toBe(400);
-  writeFileSync(box.configFile, `${readFileSync(box.configFile, "utf8")}\n[credentials.storage]\nsource = "command"\ncommand = ["${db.script}"]\nresource = "https://storage.azure.com/"\n`);
+  writeFileSync(
+    box.configFile,
+    `${readFileSync(box.configFile, "utf8")}\n[credentials.storage]\nsource = "command"\ncommand = ["${db.script}"]\nresource = "https://storage.azure.com/"\n`,
+  );
   expect((await box.run(["reload"])).code).toBe(0);
   const served = await fetch(url, { headers });
   expect(served.status).toBe(200);
@@ -307,7 +370,9 @@ test("a locked agent serves nothing on the endpoints; a credential given a resou
     const locked = await fetch(url, { headers });
     expect(locked.status).toBe(423);
     expect(await locked.text()).not.toContain("db-");
-    const google = await fetch(`http://${sdkEnv.GCE_METADATA_HOST}/computeMetadata/v1/instance/service-accounts/default/token`, { headers: { "Metadata-Flavor": "Google" } });
+    const google = await fetch(`http://${sdkEnv.GCE_METADATA_HOST}/computeMetadata/v1/instance/service-accounts/default/token`, {
+      headers: { "Metadata-Flavor": "Google" },
+    });
     expect(google.status).toBe(423);
   } finally {
     expect((await box.run(["unlock", "--stdin"], { input: "sdk-lock\n" })).code).toBe(0);

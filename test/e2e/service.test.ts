@@ -9,8 +9,10 @@ import { BIN, countingSource, Sandbox, waitFor } from "./harness.ts";
 
 const ACTIVATE = Bun.which("systemd-socket-activate");
 const ANALYZE = Bun.which("systemd-analyze");
-if ((!ACTIVATE || !ANALYZE) && process.env.CI === "true") throw new Error("CI=true and systemd-socket-activate / systemd-analyze are missing: test/run.sh installs systemd");
-if (!ACTIVATE || !ANALYZE) console.warn("skipping the systemd tests: systemd-socket-activate or systemd-analyze is missing (apt-get install systemd)");
+if ((!ACTIVATE || !ANALYZE) && process.env.CI === "true")
+  throw new Error("CI=true and systemd-socket-activate / systemd-analyze are missing: test/run.sh installs systemd");
+if (!ACTIVATE || !ANALYZE)
+  console.warn("skipping the systemd tests: systemd-socket-activate or systemd-analyze is missing (apt-get install systemd)");
 
 const boxes: Sandbox[] = [];
 const started: Array<ReturnType<typeof Bun.spawn>> = [];
@@ -32,7 +34,10 @@ function sandbox(): Sandbox {
 /** systemd-socket-activate binds the socket and execs the agent at the first connection (it becomes the agent). */
 function activate(box: Sandbox): ReturnType<typeof Bun.spawn> {
   const env = Object.entries(box.env).flatMap(([k, v]) => ["-E", `${k}=${v}`]);
-  const proc = Bun.spawn([ACTIVATE!, "-l", box.socket, ...env, BIN, "agent", "--config", box.configFile], { stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn([ACTIVATE!, "-l", box.socket, ...env, BIN, "agent", "--config", box.configFile], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   started.push(proc);
   return proc;
 }
@@ -72,7 +77,12 @@ test.skipIf(!ACTIVATE)(
     expect(cmdline(first.pid)[0]).toContain("systemd-socket-activate");
 
     const responses = await Promise.all(
-      Array.from({ length: 50 }, () => fetch("http://localhost/v1/credentials/db", { unix: box.socket } as RequestInit).then(async (r) => ({ status: r.status, body: await r.text() }))),
+      Array.from({ length: 50 }, () =>
+        fetch("http://localhost/v1/credentials/db", { unix: box.socket } as RequestInit).then(async (r) => ({
+          status: r.status,
+          body: await r.text(),
+        })),
+      ),
     );
     expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
     expect(new Set(responses.map((r) => JSON.parse(r.body).token))).toEqual(new Set(["db-1"]));
@@ -99,7 +109,22 @@ test.skipIf(!ACTIVATE)(
 
     // Another user: refused (the socket's 0700 directory keeps it from even connecting).
     if (process.getuid!() === 0) {
-      const other = Bun.spawnSync(["runuser", "-u", "nobody", "--", "curl", "-s", "--max-time", "5", "--unix-socket", box.socket, "http://localhost/v1/credentials/db"], { stdout: "pipe", stderr: "pipe" });
+      const other = Bun.spawnSync(
+        [
+          "runuser",
+          "-u",
+          "nobody",
+          "--",
+          "curl",
+          "-s",
+          "--max-time",
+          "5",
+          "--unix-socket",
+          box.socket,
+          "http://localhost/v1/credentials/db",
+        ],
+        { stdout: "pipe", stderr: "pipe" },
+      );
       expect(other.exitCode).not.toBe(0);
       expect(other.stdout.toString()).not.toContain("db-1");
     }
@@ -136,44 +161,53 @@ test.skipIf(!ACTIVATE)("socket activation refuses what is not its own: a socket 
   expect(await new Response(proc.stderr as ReadableStream).text()).toContain("set DirectoryMode=0700");
 });
 
-test.skipIf(!ANALYZE)("service install writes units systemd-analyze accepts; twice changes nothing; status; uninstall leaves no file", async () => {
-  const box = sandbox();
-  // A session without a user manager (no bus here): install writes the files and says what to run.
-  const env = { DBUS_SESSION_BUS_ADDRESS: undefined };
-  const install = await box.run(["service", "install"], { env });
-  expect(install.stderr).toBe("");
-  expect(install.code).toBe(0);
-  const unitDir = join(box.root, "config", "systemd", "user");
-  const socketUnit = join(unitDir, "credagent.socket");
-  const serviceUnit = join(unitDir, "credagent.service");
-  const envFile = join(box.root, "config", "environment.d", "60-credagent.conf");
-  for (const file of [socketUnit, serviceUnit, envFile]) expect(install.stdout).toContain(`wrote ${file}`);
-  expect(install.stdout).toContain("systemctl --user enable --now credagent.socket");
-  expect(readFileSync(serviceUnit, "utf8")).toContain(`ExecStart=${BIN} agent\n`);
-  expect(readFileSync(socketUnit, "utf8")).toContain("ListenStream=%t/cred.sock\nSocketMode=0600\nDirectoryMode=0700\n");
-  expect(readFileSync(envFile, "utf8")).toContain("CRED_SOCK=${XDG_RUNTIME_DIR}/cred.sock");
+test.skipIf(!ANALYZE)(
+  "service install writes units systemd-analyze accepts; twice changes nothing; status; uninstall leaves no file",
+  async () => {
+    const box = sandbox();
+    // A session without a user manager (no bus here): install writes the files and says what to run.
+    const env = { DBUS_SESSION_BUS_ADDRESS: undefined };
+    const install = await box.run(["service", "install"], { env });
+    expect(install.stderr).toBe("");
+    expect(install.code).toBe(0);
+    const unitDir = join(box.root, "config", "systemd", "user");
+    const socketUnit = join(unitDir, "credagent.socket");
+    const serviceUnit = join(unitDir, "credagent.service");
+    const envFile = join(box.root, "config", "environment.d", "60-credagent.conf");
+    for (const file of [socketUnit, serviceUnit, envFile]) expect(install.stdout).toContain(`wrote ${file}`);
+    expect(install.stdout).toContain("systemctl --user enable --now credagent.socket");
+    expect(readFileSync(serviceUnit, "utf8")).toContain(`ExecStart=${BIN} agent\n`);
+    expect(readFileSync(socketUnit, "utf8")).toContain("ListenStream=%t/cred.sock\nSocketMode=0600\nDirectoryMode=0700\n");
+    expect(readFileSync(envFile, "utf8")).toContain("CRED_SOCK=${XDG_RUNTIME_DIR}/cred.sock");
 
-  // systemd's own checker: any line it prints is a finding, and a failure here.
-  const verify = Bun.spawnSync([ANALYZE!, "verify", "--user", socketUnit, serviceUnit], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: box.root, XDG_RUNTIME_DIR: box.runtimeDir, XDG_CONFIG_HOME: join(box.root, "config"), SYSTEMD_LOG_LEVEL: "warning" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(`${verify.stdout}${verify.stderr}`.trim()).toBe("");
-  expect(verify.exitCode).toBe(0);
+    // systemd's own checker: any line it prints is a finding, and a failure here.
+    const verify = Bun.spawnSync([ANALYZE!, "verify", "--user", socketUnit, serviceUnit], {
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: box.root,
+        XDG_RUNTIME_DIR: box.runtimeDir,
+        XDG_CONFIG_HOME: join(box.root, "config"),
+        SYSTEMD_LOG_LEVEL: "warning",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(`${verify.stdout}${verify.stderr}`.trim()).toBe("");
+    expect(verify.exitCode).toBe(0);
 
-  const twice = await box.run(["service", "install"], { env });
-  for (const file of [socketUnit, serviceUnit, envFile]) expect(twice.stdout).toContain(`unchanged ${file}`);
-  const status = await box.run(["service", "status"], { env });
-  expect(status.stdout).toContain(`installed: ${socketUnit}`);
-  expect(status.stdout).toContain(`agent: not running at ${box.socket}`);
+    const twice = await box.run(["service", "install"], { env });
+    for (const file of [socketUnit, serviceUnit, envFile]) expect(twice.stdout).toContain(`unchanged ${file}`);
+    const status = await box.run(["service", "status"], { env });
+    expect(status.stdout).toContain(`installed: ${socketUnit}`);
+    expect(status.stdout).toContain(`agent: not running at ${box.socket}`);
 
-  const uninstall = await box.run(["service", "uninstall"], { env });
-  expect(uninstall.code).toBe(0);
-  for (const file of [socketUnit, serviceUnit, envFile]) expect(uninstall.stdout).toContain(`removed ${file}`);
-  for (const file of [socketUnit, serviceUnit, envFile]) expect(existsSync(file)).toBe(false);
-  expect((await box.run(["service", "uninstall"], { env })).stdout).toBe("");
-});
+    const uninstall = await box.run(["service", "uninstall"], { env });
+    expect(uninstall.code).toBe(0);
+    for (const file of [socketUnit, serviceUnit, envFile]) expect(uninstall.stdout).toContain(`removed ${file}`);
+    for (const file of [socketUnit, serviceUnit, envFile]) expect(existsSync(file)).toBe(false);
+    expect((await box.run(["service", "uninstall"], { env })).stdout).toBe("");
+  },
+);
 
 test("without systemd: an XDG autostart entry; a file credagent did not write is never replaced", async () => {
   const box = sandbox();

@@ -68,7 +68,9 @@ test("the agent starts with the file store locked; unlock --stdin opens it; a wr
 
 test("after an agent lock and unlock, the store opens again with the passphrase given earlier", async () => {
   const box = sandbox();
-  expect((await box.run(["secret", "set", "db", "--stdin"], { input: "file-secret", env: { CREDAGENT_FILE_PASSPHRASE: "right-pass" } })).code).toBe(0);
+  expect(
+    (await box.run(["secret", "set", "db", "--stdin"], { input: "file-secret", env: { CREDAGENT_FILE_PASSPHRASE: "right-pass" } })).code,
+  ).toBe(0);
   await box.start();
   expect((await box.run(["unlock", "--stdin"], { input: "right-pass\n" })).code).toBe(0);
   expect((await box.run(["lock", "--stdin"], { input: "lock-pass\n" })).code).toBe(0);
@@ -83,7 +85,10 @@ test("the OS keyring notice is said when the file store is created, not on every
   const first = await box.run(["secret", "set", "db", "--stdin"], { input: "one", env });
   expect(first.code).toBe(0);
   expect(first.stderr).toContain("the OS keyring is not available");
-  for (const args of [["secret", "set", "db", "--stdin"], ["secret", "list"]]) {
+  for (const args of [
+    ["secret", "set", "db", "--stdin"],
+    ["secret", "list"],
+  ]) {
     const later = await box.run(args, { input: "two", env });
     expect(later.code).toBe(0);
     expect(later.stderr).not.toContain("OS keyring");
@@ -92,14 +97,26 @@ test("the OS keyring notice is said when the file store is created, not on every
 
 test("start on a terminal offers the store's passphrase prompt; elsewhere it says what to run", async () => {
   const box = sandbox();
-  expect((await box.run(["secret", "set", "db", "--stdin"], { input: "file-secret", env: { CREDAGENT_FILE_PASSPHRASE: "right-pass" } })).code).toBe(0);
+  expect(
+    (await box.run(["secret", "set", "db", "--stdin"], { input: "file-secret", env: { CREDAGENT_FILE_PASSPHRASE: "right-pass" } })).code,
+  ).toBe(0);
   const ptyRun = (steps: Array<[string, string]>, args: string[]) => {
-    const r = Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), JSON.stringify(steps), BIN, ...args], { env: box.env, timeout: 20_000 });
+    const r = Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), JSON.stringify(steps), BIN, ...args], {
+      env: box.env,
+      timeout: 20_000,
+    });
     return JSON.parse(r.stdout.toString()) as { code: number; output: string };
   };
   const prompt = "Its passphrase (empty to skip): ";
   // A wrong passphrase is said and asked again; the right one opens the store; neither is echoed.
-  const started = ptyRun([[prompt, "wrong-pass\r"], ["wrong passphrase", ""], [prompt, "right-pass\r"]], ["start", "-s"]);
+  const started = ptyRun(
+    [
+      [prompt, "wrong-pass\r"],
+      ["wrong passphrase", ""],
+      [prompt, "right-pass\r"],
+    ],
+    ["start", "-s"],
+  );
   // The agent it started answers at the sandbox's socket: cleanup() finds and stops it there.
   expect(started.code).toBe(0);
   expect(started.output).toContain("secret store unlocked");
@@ -119,7 +136,9 @@ test("keyring auto with no Secret Service: the store is locked from its first us
   const box = sandbox();
   box.env.DBUS_SESSION_BUS_ADDRESS = "unix:path=/nonexistent/bus";
   box.writeConfig(`[credentials.db]\nsource = "static"\n`);
-  expect((await box.run(["secret", "set", "db", "--stdin"], { input: "file-secret", env: { CREDAGENT_FILE_PASSPHRASE: "right-pass" } })).code).toBe(0);
+  expect(
+    (await box.run(["secret", "set", "db", "--stdin"], { input: "file-secret", env: { CREDAGENT_FILE_PASSPHRASE: "right-pass" } })).code,
+  ).toBe(0);
   await box.start();
   for (let i = 0; i < 3; i += 1) {
     const refused = await box.run(["get", "db"]);

@@ -11,7 +11,13 @@ import { BIN, Sandbox, waitFor } from "./harness.ts";
 const SUPPORT = join(import.meta.dir, "../support/systemd-user.sh");
 const MANAGER = "/lib/systemd/systemd";
 const root = process.getuid?.() === 0;
-const why = !existsSync(MANAGER) ? "systemd is not installed (apt-get install systemd)" : !Bun.which("unshare") || !Bun.which("nsenter") ? "unshare/nsenter (util-linux) are missing" : !root ? "a mount namespace needs root" : null;
+const why = !existsSync(MANAGER)
+  ? "systemd is not installed (apt-get install systemd)"
+  : !Bun.which("unshare") || !Bun.which("nsenter")
+    ? "unshare/nsenter (util-linux) are missing"
+    : !root
+      ? "a mount namespace needs root"
+      : null;
 if (why && process.env.CI === "true") throw new Error(`CI=true and the systemd user manager test cannot run: ${why}`);
 if (why) console.warn(`skipping the systemd user manager test: ${why}`);
 
@@ -21,7 +27,12 @@ let managerLog = "";
 
 /** A command in the manager's mount namespace, with the sandbox's environment. */
 async function inSession(argv: string[], timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn(["nsenter", "-t", String(manager!.pid), "-m", "--", ...argv], { env: box.env, stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
+  const proc = Bun.spawn(["nsenter", "-t", String(manager!.pid), "-m", "--", ...argv], {
+    env: box.env,
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: timeoutMs,
+  });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
 }
@@ -32,11 +43,20 @@ beforeAll(async () => {
   if (why) return;
   box = new Sandbox();
   box.writeConfig(`[credentials.db]\nsource = "command"\ncommand = ["sh", "-c", "echo tok-$$"]\n`);
-  manager = Bun.spawn(["unshare", "-m", "--propagation", "private", SUPPORT], { env: box.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  manager = Bun.spawn(["unshare", "-m", "--propagation", "private", SUPPORT], {
+    env: box.env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   void new Response(manager.stderr).text().then((t) => (managerLog += t));
   void new Response(manager.stdout).text().then((t) => (managerLog += t));
   // Running once systemctl answers it (its own default units may be starting still: "starting").
-  const ok = await waitFor(async () => /^(running|degraded|starting)/.test((await systemctl("is-system-running")).stdout), 10_000, "the systemd user manager to answer").then(
+  const ok = await waitFor(
+    async () => /^(running|degraded|starting)/.test((await systemctl("is-system-running")).stdout),
+    10_000,
+    "the systemd user manager to answer",
+  ).then(
     () => true,
     () => false,
   );

@@ -37,7 +37,11 @@ beforeAll(async () => {
   dir = mkdtempSync("/tmp/ca-wine-");
   const build = Bun.spawnSync([join(ROOT, "scripts/build.sh"), "bun-windows-x64"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   if (build.exitCode !== 0) throw new Error(`the Windows build failed: ${build.stderr}`);
-  const prefix = Bun.spawnSync([join(ROOT, "test/support/windows/prefix.sh"), join(dir, "prefix")], { stdout: "pipe", stderr: "pipe", timeout: 120_000 });
+  const prefix = Bun.spawnSync([join(ROOT, "test/support/windows/prefix.sh"), join(dir, "prefix")], {
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 120_000,
+  });
   if (prefix.exitCode !== 0) throw new Error(`the Wine prefix could not be made: ${prefix.stderr}`);
   // One small Windows program for three jobs: a command credential that counts its fetches (each
   // token says how many fetches made it), one that prints a username and password, and a client
@@ -65,7 +69,10 @@ if (mode === "aws") {
 }`,
   );
   probe = join(dir, "probe.exe");
-  const built = Bun.spawnSync([join(ROOT, "node_modules/.bin/bun"), "build", source, "--compile", "--target=bun-windows-x64", "--outfile", probe], { stdout: "pipe", stderr: "pipe" });
+  const built = Bun.spawnSync(
+    [join(ROOT, "node_modules/.bin/bun"), "build", source, "--compile", "--target=bun-windows-x64", "--outfile", probe],
+    { stdout: "pipe", stderr: "pipe" },
+  );
   if (built.exitCode !== 0) throw new Error(`the probe did not build: ${built.stderr}`);
   mkdirSync(join(dir, "cfg"));
   env = {
@@ -134,7 +141,13 @@ async function wine(
     writeFileSync(join(dir, `in-${n}`), options.stdin);
     stdin = Bun.file(join(dir, `in-${n}`));
   }
-  const proc = Bun.spawn([WINE, ...args], { env: { ...env, ...options.env }, cwd: dir, stdin, stdout: Bun.file(out), stderr: Bun.file(err) });
+  const proc = Bun.spawn([WINE, ...args], {
+    env: { ...env, ...options.env },
+    cwd: dir,
+    stdin,
+    stdout: Bun.file(out),
+    stderr: Bun.file(err),
+  });
   const code = await Promise.race([proc.exited, Bun.sleep(options.timeoutMs ?? 60_000).then(() => -1)]);
   if (code === -1) proc.kill("SIGKILL");
   const read = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").replaceAll("\r\n", "\n") : "");
@@ -170,7 +183,9 @@ test.skipIf(missing !== null)(
     const second = await wine([EXE, "agent", "-d"], opts);
     expect(second.code).toBe(10);
     expect(second.stderr).toContain("another agent is already serving \\\\.\\pipe\\credagent-");
-    expect(existsSync(join(stateDir(), `${/socket \\\\\.\\pipe\\(\S+),/.exec((await wine([EXE, "status"], opts)).stdout)?.[1]}.lock`))).toBe(true);
+    expect(
+      existsSync(join(stateDir(), `${/socket \\\\\.\\pipe\\(\S+),/.exec((await wine([EXE, "status"], opts)).stdout)?.[1]}.lock`)),
+    ).toBe(true);
 
     const status = await wine([EXE, "status"], opts);
     expect(status.stderr).toBe("");
@@ -181,14 +196,18 @@ test.skipIf(missing !== null)(
     expect((await wine([EXE, "list"], opts)).stdout).toMatch(/^db\s+command/m);
     const get = await wine([EXE, "get", "db"], opts);
     expect(get).toMatchObject({ code: 0, stdout: "tok-1\n" });
-    expect(JSON.parse((await wine([EXE, "get", "db", "--json"], opts)).stdout)).toMatchObject({ name: "db", kind: "bearer", token: "tok-1" });
+    expect(JSON.parse((await wine([EXE, "get", "db", "--json"], opts)).stdout)).toMatchObject({
+      name: "db",
+      kind: "bearer",
+      token: "tok-1",
+    });
     // The token reaches a cmd child through its environment only.
     expect((await wine([EXE, "exec", "--env", "TOKEN=db", "--", "cmd", "/c", "echo", "%TOKEN%"], opts)).stdout).toBe("tok-1\n");
     const refreshed = await wine([EXE, "refresh", "db"], opts);
     expect(refreshed.code).toBe(0);
     expect(refreshed.stdout).toMatch(/^db: refreshed, expires in 59m/);
     expect((await wine([EXE, "get", "db"], opts)).stdout).toBe("tok-2\n");
-    expect((await wine([EXE, "get", "nope"], opts))).toMatchObject({ code: 1, stdout: "" });
+    expect(await wine([EXE, "get", "nope"], opts)).toMatchObject({ code: 1, stdout: "" });
 
     // A program that does not send the session token gets nothing: any local user can open a pipe.
     const refused = await wine([probe, "request", pipe!]);
@@ -271,17 +290,21 @@ test.skipIf(missing !== null)(
   240_000,
 );
 
-test.skipIf(missing !== null)("secret set --stdin reads a pipe on Windows too", async () => {
-  const cfg = config("piped", "file");
-  const out = join(dir, "piped.out");
-  // Through sh: the pipe is the shell's, as when a user pipes a value in.
-  const r = Bun.spawnSync(["sh", "-c", `printf 'from-a-pipe\\n' | "${WINE}" "${EXE}" secret set pw --stdin > "${out}" 2>&1`], {
-    env: { ...env, CREDAGENT_CONFIG: cfg.CREDAGENT_CONFIG, CREDAGENT_FILE_PASSPHRASE: "file-pass" },
-    timeout: 60_000,
-  });
-  expect(readFileSync(out, "utf8")).toContain("secret 'pw' stored in the encrypted file store");
-  expect(r.exitCode).toBe(0);
-}, 60_000);
+test.skipIf(missing !== null)(
+  "secret set --stdin reads a pipe on Windows too",
+  async () => {
+    const cfg = config("piped", "file");
+    const out = join(dir, "piped.out");
+    // Through sh: the pipe is the shell's, as when a user pipes a value in.
+    const r = Bun.spawnSync(["sh", "-c", `printf 'from-a-pipe\\n' | "${WINE}" "${EXE}" secret set pw --stdin > "${out}" 2>&1`], {
+      env: { ...env, CREDAGENT_CONFIG: cfg.CREDAGENT_CONFIG, CREDAGENT_FILE_PASSPHRASE: "file-pass" },
+      timeout: 60_000,
+    });
+    expect(readFileSync(out, "utf8")).toContain("secret 'pw' stored in the encrypted file store");
+    expect(r.exitCode).toBe(0);
+  },
+  60_000,
+);
 
 test.skipIf(missing !== null)(
   "OAuth under Wine against a provider on 127.0.0.1 (client_credentials, device login), and the other commands: reload, env, log, connection, git-credential, kube-credential, exec --sdk, approve, db, manpage, completion",
@@ -315,7 +338,13 @@ test.skipIf(missing !== null)(
       // Device login: the address and code on stderr (a file here), approved as a person would.
       const n = seq++;
       const errFile = join(dir, `login-${n}.err`);
-      const login = Bun.spawn([WINE, EXE, "login", "dev", "--no-qr"], { env: { ...env, ...opts.env }, cwd: dir, stdin: "ignore", stdout: Bun.file(join(dir, `login-${n}.out`)), stderr: Bun.file(errFile) });
+      const login = Bun.spawn([WINE, EXE, "login", "dev", "--no-qr"], {
+        env: { ...env, ...opts.env },
+        cwd: dir,
+        stdin: "ignore",
+        stdout: Bun.file(join(dir, `login-${n}.out`)),
+        stderr: Bun.file(errFile),
+      });
       let text = "";
       for (let i = 0; i < 200 && !/\(or open (\S+)\)/.test(text); i++) {
         await Bun.sleep(100);
@@ -341,7 +370,10 @@ test.skipIf(missing !== null)(
       const log = await wine([EXE, "log"], opts);
       expect(log.stdout).toMatch(/ALLOW fetch api /);
       expect((await wine([EXE, "connection", "app"], opts)).stdout).toBe(`postgresql://svc:${token}@db.example.com/app\n`);
-      const git = await wine([EXE, "git-credential", "--credential", "api", "get"], { ...opts, stdin: "protocol=https\nhost=example.com\n\n" });
+      const git = await wine([EXE, "git-credential", "--credential", "api", "get"], {
+        ...opts,
+        stdin: "protocol=https\nhost=example.com\n\n",
+      });
       expect(git.stdout).toContain(`password=${token}\n`);
       const kube = JSON.parse((await wine([EXE, "kube-credential", "api"], opts)).stdout);
       expect(kube).toMatchObject({ kind: "ExecCredential", status: { token } });
@@ -352,11 +384,25 @@ test.skipIf(missing !== null)(
       expect(readFileSync(join(stateDir(), "agent.log"), "utf8")).toContain("database endpoints are not served on Windows");
 
       // A username and password: in parts to a cmd child, and to docker through the helper's name.
-      expect(JSON.parse((await wine([EXE, "get", "login", "--json"], opts)).stdout)).toMatchObject({ kind: "password", username: "app-user", password: "app-pass" });
-      expect((await wine([EXE, "exec", "--env", "U=login:username", "--env", "P=login:password", "--", "cmd", "/c", "echo", "%U%", "%P%"], opts)).stdout).toBe("app-user app-pass\n");
+      expect(JSON.parse((await wine([EXE, "get", "login", "--json"], opts)).stdout)).toMatchObject({
+        kind: "password",
+        username: "app-user",
+        password: "app-pass",
+      });
+      expect(
+        (await wine([EXE, "exec", "--env", "U=login:username", "--env", "P=login:password", "--", "cmd", "/c", "echo", "%U%", "%P%"], opts))
+          .stdout,
+      ).toBe("app-user app-pass\n");
       // An AWS key as credential_process output, and a connection string into a child.
-      expect(JSON.parse((await wine([EXE, "aws-credential", "aws"], opts)).stdout)).toMatchObject({ Version: 1, AccessKeyId: "AKIAWINE", SecretAccessKey: "wine-secret", SessionToken: "wine-session" });
-      expect((await wine([EXE, "exec", "--env", "DATABASE_URL=@app", "--", "cmd", "/c", "echo", "%DATABASE_URL%"], opts)).stdout).toBe(`postgresql://svc:${token}@db.example.com/app\n`);
+      expect(JSON.parse((await wine([EXE, "aws-credential", "aws"], opts)).stdout)).toMatchObject({
+        Version: 1,
+        AccessKeyId: "AKIAWINE",
+        SecretAccessKey: "wine-secret",
+        SessionToken: "wine-session",
+      });
+      expect((await wine([EXE, "exec", "--env", "DATABASE_URL=@app", "--", "cmd", "/c", "echo", "%DATABASE_URL%"], opts)).stdout).toBe(
+        `postgresql://svc:${token}@db.example.com/app\n`,
+      );
       expect((await wine([EXE, "help"], opts)).stdout).toContain("usage: credagent");
       expect((await wine([EXE, "get", "--help"], opts)).stdout).toContain("usage: credagent get NAME");
       const helper = join(dir, "docker-credential-credagent.exe");
@@ -371,7 +417,9 @@ test.skipIf(missing !== null)(
       const sdk = await wine([EXE, "exec", "--sdk", "--", "cmd", "/c", "echo", "%IDENTITY_ENDPOINT%", "%IDENTITY_HEADER%"], opts);
       const [endpoint, header] = sdk.stdout.trim().split(" ");
       expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/msi\/token$/);
-      const msi = await fetch(`${endpoint}?resource=https://api.credagent.test&api-version=2019-08-01`, { headers: { "x-identity-header": header! } });
+      const msi = await fetch(`${endpoint}?resource=https://api.credagent.test&api-version=2019-08-01`, {
+        headers: { "x-identity-header": header! },
+      });
       expect(msi.status).toBe(200);
       expect(((await msi.json()) as { access_token: string }).access_token).toBe(token);
       expect((await fetch(`${endpoint}?resource=https://api.credagent.test&api-version=2019-08-01`)).status).toBe(401);
@@ -389,7 +437,11 @@ test.skipIf(missing !== null)(
     const opts = { env: { CREDAGENT_CONFIG: cfg.CREDAGENT_CONFIG, CREDAGENT_FILE_PASSPHRASE: "file-pass" } };
     const runKey = "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run";
     // reg writes its error to stdout: only a REG_SZ line counts as the value.
-    const query = async () => (await wine(["reg", "query", runKey, "/v", "credagent"])).stdout.split("\n").filter((l) => l.includes("REG_SZ")).join("\n");
+    const query = async () =>
+      (await wine(["reg", "query", runKey, "/v", "credagent"])).stdout
+        .split("\n")
+        .filter((l) => l.includes("REG_SZ"))
+        .join("\n");
     expect(await query()).toBe("");
 
     const install = await wine([EXE, "service", "install"], opts);

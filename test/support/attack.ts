@@ -31,11 +31,14 @@ export interface Attack {
 }
 
 export async function startAttack(socket: string, mode: AttackMode, count: number, options: { reopenMs?: number } = {}): Promise<Attack> {
-  const proc = Bun.spawn([BUN, ATTACKER, socket, mode, String(count), ...(options.reopenMs === undefined ? [] : [`--reopen=${options.reopenMs}`])], {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "inherit",
-  });
+  const proc = Bun.spawn(
+    [BUN, ATTACKER, socket, mode, String(count), ...(options.reopenMs === undefined ? [] : [`--reopen=${options.reopenMs}`])],
+    {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    },
+  );
   const lines = readLines(proc.stdout);
   const stop = async () => {
     try {

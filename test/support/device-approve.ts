@@ -12,7 +12,10 @@ export async function approveDevice(verificationUriComplete: string, user = "ali
       method,
       body,
       redirect: "manual",
-      headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; "), ...(body ? { "content-type": "application/x-www-form-urlencoded" } : {}) },
+      headers: {
+        cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+        ...(body ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+      },
       signal: AbortSignal.timeout(5_000),
     });
     for (const line of res.headers.getSetCookie()) {

@@ -10,7 +10,7 @@ import net from "node:net";
 const [path, mode] = process.argv.slice(2) as [string, string];
 const body = "x".repeat(40_000);
 const answer = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-const refusal = 'HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}';
+const refusal = "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
 
 const server = net.createServer((socket) => {
   socket.on("error", () => {});

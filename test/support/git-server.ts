@@ -19,7 +19,12 @@ export function startGitServer(current: () => { username: string; password: stri
   const root = mkdtempSync("/tmp/ca-git-");
   const repo = join(root, "repo.git");
   const git = (args: string[], cwd = root) => {
-    const r = Bun.spawnSync(["git", ...args], { cwd, stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root, GIT_CONFIG_NOSYSTEM: "1" } });
+    const r = Bun.spawnSync(["git", ...args], {
+      cwd,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root, GIT_CONFIG_NOSYSTEM: "1" },
+    });
     if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
   };
   git(["init", "-q", "--bare", repo]);

@@ -58,7 +58,8 @@ provider.use(async (ctx, next) => {
   }
   await next();
   // Every refresh token this provider hands out, so a test can check what a client stored.
-  if (ctx.path === "/token" && ctx.status === 200 && typeof ctx.body?.refresh_token === "string") refreshTokens.push(ctx.body.refresh_token);
+  if (ctx.path === "/token" && ctx.status === 200 && typeof ctx.body?.refresh_token === "string")
+    refreshTokens.push(ctx.body.refresh_token);
 });
 const refreshTokens = [];
 const count = (key) => (stats[key] = (stats[key] ?? 0) + 1);

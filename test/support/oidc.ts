@@ -41,9 +41,27 @@ export class TestProvider {
         ttl: ttlSeconds,
         jwks: { keys: [signingJwk] },
         clients: [
-          { ...none, client_id: "svc-basic", client_secret: basicSecret, grant_types: ["client_credentials"], token_endpoint_auth_method: "client_secret_basic" },
-          { ...none, client_id: "svc-post", client_secret: basicSecret, grant_types: ["client_credentials"], token_endpoint_auth_method: "client_secret_post" },
-          { ...none, client_id: "svc-jwt", grant_types: ["client_credentials"], token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [clientJwk] } },
+          {
+            ...none,
+            client_id: "svc-basic",
+            client_secret: basicSecret,
+            grant_types: ["client_credentials"],
+            token_endpoint_auth_method: "client_secret_basic",
+          },
+          {
+            ...none,
+            client_id: "svc-post",
+            client_secret: basicSecret,
+            grant_types: ["client_credentials"],
+            token_endpoint_auth_method: "client_secret_post",
+          },
+          {
+            ...none,
+            client_id: "svc-jwt",
+            grant_types: ["client_credentials"],
+            token_endpoint_auth_method: "private_key_jwt",
+            jwks: { keys: [clientJwk] },
+          },
           {
             ...none,
             client_id: "device-conf",

@@ -13,14 +13,17 @@ import { join } from "node:path";
 export function postgresBinDir(): string | null {
   const root = "/usr/lib/postgresql";
   if (!existsSync(root)) return null;
-  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, "bin", "initdb")))
+    .sort((a, b) => Number(b) - Number(a));
   return versions[0] ? join(root, versions[0], "bin") : null;
 }
 
 /** Why a cluster cannot be started here, or null when it can. */
 export function postgresUnavailable(): string | null {
   if (!postgresBinDir()) return "Debian's PostgreSQL server is not installed (apt-get install postgresql; test/run.sh does as root)";
-  if (process.getuid?.() === 0 && Bun.spawnSync(["id", "-u", "postgres"]).exitCode !== 0) return "running as root and there is no 'postgres' user to run the server as";
+  if (process.getuid?.() === 0 && Bun.spawnSync(["id", "-u", "postgres"]).exitCode !== 0)
+    return "running as root and there is no 'postgres' user to run the server as";
   return null;
 }
 
@@ -63,7 +66,12 @@ export async function startPostgres(options: { tls?: TlsFiles; hba?: string; lis
   if (reason) throw new Error(reason);
   const binDir = postgresBinDir()!;
   const asRoot = process.getuid?.() === 0;
-  const owner = asRoot ? { uid: Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString()), gid: Number(Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString()) } : null;
+  const owner = asRoot
+    ? {
+        uid: Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString()),
+        gid: Number(Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString()),
+      }
+    : null;
   // `runuser` drops root for the server's own programs; psql needs no such thing.
   const asOwner = (argv: string[]) => (owner ? ["runuser", "-u", "postgres", "--", ...argv] : argv);
   // Under the test run's own directory when test/run.sh gives one, so that its check for leftovers
@@ -77,7 +85,22 @@ export async function startPostgres(options: { tls?: TlsFiles; hba?: string; lis
     const r = Bun.spawnSync(asOwner(argv), { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
     if (r.exitCode !== 0) throw new Error(`${what} failed (${r.exitCode}): ${r.stderr.toString().slice(-2000)}`);
   };
-  run([join(binDir, "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync", "--no-instructions"], "initdb");
+  run(
+    [
+      join(binDir, "initdb"),
+      "-D",
+      data,
+      "-U",
+      "postgres",
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      "-E",
+      "UTF8",
+      "--no-sync",
+      "--no-instructions",
+    ],
+    "initdb",
+  );
   const settings = [
     `port = ${port}`,
     `listen_addresses = '${options.listen ?? "127.0.0.1"}'`,
@@ -88,7 +111,10 @@ export async function startPostgres(options: { tls?: TlsFiles; hba?: string; lis
     "max_connections = 200",
   ];
   if (options.tls) {
-    for (const [name, file] of [["server.crt", options.tls.certFile], ["server.key", options.tls.keyFile]] as const) {
+    for (const [name, file] of [
+      ["server.crt", options.tls.certFile],
+      ["server.key", options.tls.keyFile],
+    ] as const) {
       const target = join(data, name);
       writeFileSync(target, readFileSync(file), { mode: 0o600 });
       if (owner) chownSync(target, owner.uid, owner.gid);
@@ -108,12 +134,33 @@ export async function startPostgres(options: { tls?: TlsFiles; hba?: string; lis
     socketDir: dir,
     bin: (name) => join(binDir, name),
     sql(statement) {
-      const r = Bun.spawnSync([join(binDir, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", dir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-f", "-"], {
-        stdin: new Blob([statement]),
-        stdout: "pipe",
-        stderr: "pipe",
-        timeout: 30_000,
-      });
+      const r = Bun.spawnSync(
+        [
+          join(binDir, "psql"),
+          "-X",
+          "-q",
+          "-A",
+          "-t",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-h",
+          dir,
+          "-p",
+          String(port),
+          "-U",
+          "postgres",
+          "-d",
+          "postgres",
+          "-f",
+          "-",
+        ],
+        {
+          stdin: new Blob([statement]),
+          stdout: "pipe",
+          stderr: "pipe",
+          timeout: 30_000,
+        },
+      );
       if (r.exitCode !== 0) throw new Error(`psql failed (${r.exitCode}): ${r.stderr.toString()}`);
       return r.stdout.toString().trim();
     },
@@ -121,7 +168,10 @@ export async function startPostgres(options: { tls?: TlsFiles; hba?: string; lis
       if (stopped) return;
       stopped = true;
       running.delete(cluster);
-      Bun.spawnSync(asOwner([join(binDir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]), { stdout: "ignore", stderr: "ignore" });
+      Bun.spawnSync(asOwner([join(binDir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]), {
+        stdout: "ignore",
+        stderr: "ignore",
+      });
       // pg_ctl can fail (a half-started server): the postmaster's pid file says whom to kill.
       const pidFile = join(data, "postmaster.pid");
       if (existsSync(pidFile)) {
@@ -161,4 +211,3 @@ export function rotatingPasswordScript(cluster: PgCluster, role: string, lifetim
     `printf '{"username":"${role}","password":"%s","expires_in":${lifetimeSeconds}}\\n' "$pw"`,
   ].join("\n");
 }
-

@@ -30,11 +30,25 @@ export function startRegistry(current: () => { username: string; password: strin
     fetch(req) {
       const { username, ok } = checkBasic(req.headers.get("authorization"), current());
       attempts.push({ username, ok });
-      if (!ok) return Response.json({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, { status: 401, headers: { ...api, "www-authenticate": 'Basic realm="test"' } });
+      if (!ok)
+        return Response.json(
+          { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] },
+          { status: 401, headers: { ...api, "www-authenticate": 'Basic realm="test"' } },
+        );
       const path = new URL(req.url).pathname;
       if (path === "/v2/") return Response.json({}, { headers: api });
-      if (path === "/v2/app/manifests/v1") return new Response(manifest, { headers: { ...api, "content-type": "application/vnd.docker.distribution.manifest.v2+json", "docker-content-digest": digest(manifest) } });
-      if (path === `/v2/app/blobs/${digest(config)}`) return new Response(config, { headers: { ...api, "content-type": "application/octet-stream", "docker-content-digest": digest(config) } });
+      if (path === "/v2/app/manifests/v1")
+        return new Response(manifest, {
+          headers: {
+            ...api,
+            "content-type": "application/vnd.docker.distribution.manifest.v2+json",
+            "docker-content-digest": digest(manifest),
+          },
+        });
+      if (path === `/v2/app/blobs/${digest(config)}`)
+        return new Response(config, {
+          headers: { ...api, "content-type": "application/octet-stream", "docker-content-digest": digest(config) },
+        });
       return Response.json({ errors: [{ code: "MANIFEST_UNKNOWN", message: "not here" }] }, { status: 404, headers: api });
     },
   });

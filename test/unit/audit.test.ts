@@ -9,7 +9,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 test("audit lines are JSON, 0600, batched after the caller returns, and rotated by size", async () => {
   const errors: unknown[] = [];
   const log = new AuditLog(join(dir, "state"), (e) => errors.push(e), 2_000);
-  const entry = { event: "fetch" as const, decision: "allow" as const, reason: "no rules", credential: "db", pid: 1, uid: 2, exe: "/usr/bin/curl" };
+  const entry = {
+    event: "fetch" as const,
+    decision: "allow" as const,
+    reason: "no rules",
+    credential: "db",
+    pid: 1,
+    uid: 2,
+    exe: "/usr/bin/curl",
+  };
   log.record(entry);
   expect(() => statSync(log.path)).toThrow();
   await new Promise((r) => setImmediate(r));
@@ -27,9 +35,22 @@ test("audit lines are JSON, 0600, batched after the caller returns, and rotated 
 
 test("a request through credagent's CLI is recorded as the program, via the CLI", async () => {
   const log = new AuditLog(join(dir, "via"), () => {});
-  log.record({ event: "fetch", decision: "allow", reason: "ok", credential: "db", pid: 10, uid: 2, exe: "/usr/bin/dash", via: { exe: "/usr/bin/credagent", pid: 11 } });
+  log.record({
+    event: "fetch",
+    decision: "allow",
+    reason: "ok",
+    credential: "db",
+    pid: 10,
+    uid: 2,
+    exe: "/usr/bin/dash",
+    via: { exe: "/usr/bin/credagent", pid: 11 },
+  });
   await new Promise((r) => setImmediate(r));
-  expect(JSON.parse(readFileSync(log.path, "utf8").trim())).toMatchObject({ pid: 10, exe: "/usr/bin/dash", via: { exe: "/usr/bin/credagent", pid: 11 } });
+  expect(JSON.parse(readFileSync(log.path, "utf8").trim())).toMatchObject({
+    pid: 10,
+    exe: "/usr/bin/dash",
+    via: { exe: "/usr/bin/credagent", pid: 11 },
+  });
   log.close();
 });
 

@@ -18,7 +18,10 @@ describe("allow rules", () => {
   });
 
   test("exe, sha256 and uid must all match within a rule; any rule may match", async () => {
-    expect(await authorize([{ exe: "/usr/bin/psql" }, { exe: "/usr/bin/curl" }], peer())).toEqual({ allowed: true, reason: 'rule 2 { exe = "/usr/bin/curl" } matched' });
+    expect(await authorize([{ exe: "/usr/bin/psql" }, { exe: "/usr/bin/curl" }], peer())).toEqual({
+      allowed: true,
+      reason: 'rule 2 { exe = "/usr/bin/curl" } matched',
+    });
     const denied = await authorize([{ exe: "/usr/bin/curl", sha256: "cd".repeat(32) }, { uid: 0 }], peer());
     expect(denied.allowed).toBe(false);
     expect(denied.reason).toContain("rule 1");

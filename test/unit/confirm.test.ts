@@ -7,7 +7,12 @@ const requester: Requester = { exe: "/usr/bin/psql", pid: 42, via: null, process
 
 function broker(clock: FakeClock) {
   const lines: string[] = [];
-  const b = new ConfirmationBroker({ timeoutMs: 60_000, clock, log: createLogger((l) => lines.push(l), "info"), desktopPrompt: async () => null });
+  const b = new ConfirmationBroker({
+    timeoutMs: 60_000,
+    clock,
+    log: createLogger((l) => lines.push(l), "info"),
+    desktopPrompt: async () => null,
+  });
   return { b, lines };
 }
 

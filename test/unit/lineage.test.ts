@@ -54,7 +54,11 @@ const tree = (): Record<number, FakeProcess> => ({
 describe("attributing a request", () => {
   test("any other client is itself", () => {
     const t = tree();
-    expect(attribute(facts(100, t[100]!), OWN, fakeProc(t))).toEqual({ program: { ...facts(100, t[100]!), sid: 50 }, via: [], unverified: null });
+    expect(attribute(facts(100, t[100]!), OWN, fakeProc(t))).toEqual({
+      program: { ...facts(100, t[100]!), sid: 50 },
+      via: [],
+      unverified: null,
+    });
   });
 
   test("credagent's CLI is attributed to its verified parent, with the CLI as via", () => {
@@ -136,7 +140,14 @@ describe("attributing a request", () => {
   });
 
   test("an unverified program passes no exe or sha256 rule, and says why", async () => {
-    const peer = { pid: 200, uid: 1000, exe: null, unverified: "the program that ran credagent (pid 200) has exited", sha256: async () => null, stillSameProcess: () => true };
+    const peer = {
+      pid: 200,
+      uid: 1000,
+      exe: null,
+      unverified: "the program that ran credagent (pid 200) has exited",
+      sha256: async () => null,
+      stillSameProcess: () => true,
+    };
     const refused = await authorize([{ exe: "/usr/bin/dash" }], peer);
     expect(refused.allowed).toBe(false);
     expect(refused.reason).toContain("the program that ran credagent is unknown: the program that ran credagent (pid 200) has exited");
@@ -227,10 +238,15 @@ describe("confirm = true through the CLI", () => {
       proc: fakeProc(t),
       own: OWN,
     });
-    const conn = (pid: number): ConnectionBindings => ({ peer: { pid, uid: 1000, gid: 1000 }, process: { exe: t[pid]!.exe, startTime: t[pid]!.start } });
+    const conn = (pid: number): ConnectionBindings => ({
+      peer: { pid, uid: 1000, gid: 1000 },
+      process: { exe: t[pid]!.exe, startTime: t[pid]!.start },
+    });
 
     expect((await access.authorize("c", "fetch", conn(200))).allowed).toBe(true);
-    expect(questions).toEqual(["/usr/bin/dash (pid 100) asks through credagent (pid 200) for the credential 'c'. Allow it for this session?"]);
+    expect(questions).toEqual([
+      "/usr/bin/dash (pid 100) asks through credagent (pid 200) for the credential 'c'. Allow it for this session?",
+    ]);
     // Another program running credagent is asked again: the approval was for dash, not for credagent.
     expect((await access.authorize("c", "fetch", conn(201))).allowed).toBe(true);
     expect(questions.length).toBe(2);

@@ -39,14 +39,22 @@ test("a full disk drops lines without throwing, and the next line that fits says
 test("a line written in parts is written whole", () => {
   const { disk, write } = fakeDisk(1_000);
   let calls = 0;
-  const sink = descriptorSink(9, () => NOW, (fd, buffer, offset, length) => write(fd, buffer, offset, Math.min(length, 1 + calls++)));
+  const sink = descriptorSink(
+    9,
+    () => NOW,
+    (fd, buffer, offset, length) => write(fd, buffer, offset, Math.min(length, 1 + calls++)),
+  );
   sink("a line in pieces\n");
   expect(disk.text).toBe("a line in pieces\n");
 });
 
 test("a descriptor that writes nothing does not spin", () => {
   let calls = 0;
-  const sink = descriptorSink(9, () => NOW, () => (calls++, 0));
+  const sink = descriptorSink(
+    9,
+    () => NOW,
+    () => (calls++, 0),
+  );
   sink("line\n");
   sink("line\n");
   expect(calls).toBeLessThanOrEqual(4);

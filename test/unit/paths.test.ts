@@ -78,7 +78,13 @@ describe("paths", () => {
   });
 
   test("Windows: a pipe's session token and lock file are named after the pipe, in the user's state directory", () => {
-    const win: PathEnv = { env: { LOCALAPPDATA: "C:\\Users\\alice\\AppData\\Local" }, platform: "win32", uid: -1, home: "C:\\Users\\alice", username: "alice" };
+    const win: PathEnv = {
+      env: { LOCALAPPDATA: "C:\\Users\\alice\\AppData\\Local" },
+      platform: "win32",
+      uid: -1,
+      home: "C:\\Users\\alice",
+      username: "alice",
+    };
     const pipe = "\\\\.\\pipe\\credagent-alice";
     expect(sessionTokenPath(pipe, win)).toBe(join("C:\\Users\\alice\\AppData\\Local", "credagent", "credagent-alice.token"));
     expect(pipeLockPath(pipe, win)).toBe(join("C:\\Users\\alice\\AppData\\Local", "credagent", "credagent-alice.lock"));

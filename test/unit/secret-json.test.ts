@@ -18,7 +18,10 @@ describe("encodeJsonWithSecrets", () => {
 
 describe("parseJsonWithSecrets", () => {
   test("top-level secret members come back as bytes and are left out of the value", () => {
-    const r = parseJsonWithSecrets(bytes(' { "access_token" : "tok\\"en\\u00e9\\ud83d\\ude00", "expires_in": 60, "nested": {"access_token": "x", "a": [1, "]"]} } '), ["access_token"]);
+    const r = parseJsonWithSecrets(
+      bytes(' { "access_token" : "tok\\"en\\u00e9\\ud83d\\ude00", "expires_in": 60, "nested": {"access_token": "x", "a": [1, "]"]} } '),
+      ["access_token"],
+    );
     expect(text(r.secrets.get("access_token")!)).toBe('tok"en\u00e9\ud83d\ude00');
     expect(r.value).toEqual({ expires_in: 60, nested: { access_token: "x", a: [1, "]"] } });
   });
@@ -28,7 +31,13 @@ describe("parseJsonWithSecrets", () => {
     expect(r.value).toEqual({ token: 5 });
   });
   test("malformed input is a JsonSyntaxError that does not quote it", () => {
-    for (const bad of ['{"token":"secret-value"', '{"token":"secret-value",}', '["secret-value"]', '{"token":"secret-value" x}', "{'a':1}"]) {
+    for (const bad of [
+      '{"token":"secret-value"',
+      '{"token":"secret-value",}',
+      '["secret-value"]',
+      '{"token":"secret-value" x}',
+      "{'a':1}",
+    ]) {
       let caught: unknown;
       try {
         parseJsonWithSecrets(bytes(bad), ["token"]);

@@ -16,7 +16,12 @@ describe("Secret", () => {
 
   test("the logger quotes values that need it and drops undefined", () => {
     const lines: string[] = [];
-    const log = createLogger((l) => lines.push(l), "info", () => 0, 4242);
+    const log = createLogger(
+      (l) => lines.push(l),
+      "info",
+      () => 0,
+      4242,
+    );
     log.debug("hidden");
     log.info("hello", { a: "x y", b: 1, c: undefined });
     expect(lines).toEqual(['1970-01-01T00:00:00.000Z [4242] INFO hello a="x y" b=1\n']);

@@ -90,7 +90,8 @@ function isPrivateDir(dir: string, uid: number): boolean {
 }
 
 function tokenFile(socketPath: string, env: Record<string, string | undefined>): string {
-  if (/^\\\\[.?]\\pipe\\/i.test(socketPath)) return join(env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local"), "credagent", "session-token");
+  if (/^\\\\[.?]\\pipe\\/i.test(socketPath))
+    return join(env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local"), "credagent", "session-token");
   return `${socketPath}.token`;
 }
 
@@ -162,37 +163,58 @@ export class CredagentClient {
 
   #request(method: string, path: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, path, method, headers: { host: "localhost", ...this.#authorization() }, timeout: this.#timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("error", reject);
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch (err) {
-            return reject(new CredagentError("internal", `the agent at ${this.socketPath} sent a response that is not JSON (HTTP ${res.statusCode})`, res.statusCode, { cause: err }));
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve(body);
-          const error = (body as { error?: { code?: unknown; message?: unknown } }).error;
-          reject(
-            new CredagentError(
-              typeof error?.code === "string" ? error.code : "internal",
-              typeof error?.message === "string" ? error.message : `the agent answered HTTP ${status}`,
-              status,
-            ),
-          );
-        });
-      });
-      req.on("timeout", () => req.destroy(new CredagentError("timeout", `the agent at ${this.socketPath} did not answer within ${this.#timeoutMs / 1000} s`)));
+      const req = request(
+        { socketPath: this.socketPath, path, method, headers: { host: "localhost", ...this.#authorization() }, timeout: this.#timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("error", reject);
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let body: unknown;
+            try {
+              body = JSON.parse(text);
+            } catch (err) {
+              return reject(
+                new CredagentError(
+                  "internal",
+                  `the agent at ${this.socketPath} sent a response that is not JSON (HTTP ${res.statusCode})`,
+                  res.statusCode,
+                  { cause: err },
+                ),
+              );
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) return resolve(body);
+            const error = (body as { error?: { code?: unknown; message?: unknown } }).error;
+            reject(
+              new CredagentError(
+                typeof error?.code === "string" ? error.code : "internal",
+                typeof error?.message === "string" ? error.message : `the agent answered HTTP ${status}`,
+                status,
+              ),
+            );
+          });
+        },
+      );
+      req.on("timeout", () =>
+        req.destroy(new CredagentError("timeout", `the agent at ${this.socketPath} did not answer within ${this.#timeoutMs / 1000} s`)),
+      );
       req.on("error", (err: NodeJS.ErrnoException) => {
         if (err instanceof CredagentError) return reject(err);
         if (err.code === "ENOENT" || err.code === "ECONNREFUSED") {
-          return reject(new CredagentError("agent_not_running", `no agent is answering at ${this.socketPath}; start one with: eval "$(credagent start)"`, undefined, { cause: err }));
+          return reject(
+            new CredagentError(
+              "agent_not_running",
+              `no agent is answering at ${this.socketPath}; start one with: eval "$(credagent start)"`,
+              undefined,
+              { cause: err },
+            ),
+          );
         }
-        reject(new CredagentError("unavailable", `cannot talk to the agent at ${this.socketPath}: ${err.message}`, undefined, { cause: err }));
+        reject(
+          new CredagentError("unavailable", `cannot talk to the agent at ${this.socketPath}: ${err.message}`, undefined, { cause: err }),
+        );
       });
       req.end();
     });

@@ -91,7 +91,8 @@ export class RequestParser {
   push(bytes: Uint8Array): void {
     if (this.#end + bytes.length > this.#buffer.length) {
       const held = this.#end - this.#start;
-      const size = held + bytes.length <= this.#buffer.length ? this.#buffer.length : Math.max(held + bytes.length, this.#buffer.length * 2, 1024);
+      const size =
+        held + bytes.length <= this.#buffer.length ? this.#buffer.length : Math.max(held + bytes.length, this.#buffer.length * 2, 1024);
       const next = new Uint8Array(size);
       next.set(this.#buffer.subarray(this.#start, this.#end));
       this.#buffer.fill(0);
@@ -123,7 +124,8 @@ export class RequestParser {
       if (headEnd - this.#start > this.limits.maxHeadBytes) return tooLarge();
       const parsed = parseHead(latin1(this.#buffer.subarray(this.#start, headEnd)));
       if ("code" in parsed) return { kind: "error", ...parsed };
-      if (parsed.framing.kind === "length" && parsed.framing.length > this.limits.maxBodyBytes) return bodyTooLarge(this.limits.maxBodyBytes);
+      if (parsed.framing.kind === "length" && parsed.framing.length > this.limits.maxBodyBytes)
+        return bodyTooLarge(this.limits.maxBodyBytes);
       this.#head = { ...parsed, bodyOffset: headEnd + 4 - this.#start };
       if (parsed.framing.kind === "chunked") this.#chunked = { at: 0, parts: [], total: 0, trailers: false };
     }
@@ -171,14 +173,16 @@ export class RequestParser {
       const lineEnd = indexOfCrlf(this.#buffer, lineStart, this.#end);
       if (lineEnd < 0) {
         // A size line, or a trailer line, longer than a head may be is not a client of ours.
-        if (this.#end - lineStart > this.limits.maxHeadBytes) return { code: "bad_request", message: "malformed chunked body: a line is too long" };
+        if (this.#end - lineStart > this.limits.maxHeadBytes)
+          return { code: "bad_request", message: "malformed chunked body: a line is too long" };
         return "more";
       }
       const line = latin1(this.#buffer.subarray(lineStart, lineEnd));
       if (state.trailers) {
         state.at = lineEnd + 2 - bodyStart;
         if (line === "") return lineEnd + 2;
-        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:/.test(line) || !FIELD_VALUE.test(line)) return { code: "bad_request", message: "malformed chunked body: a bad trailer line" };
+        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:/.test(line) || !FIELD_VALUE.test(line))
+          return { code: "bad_request", message: "malformed chunked body: a bad trailer line" };
         if (state.at > this.limits.maxHeadBytes * 2) return { code: "headers_too_large", message: "the request's trailers are too large" };
         continue;
       }

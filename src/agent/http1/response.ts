@@ -43,7 +43,10 @@ const encoder = new TextEncoder();
  * is copied in and the copy it gave us zeroed: a token response's body is a secret (api/routes/
  * credentials.ts zeroes its own), and the caller zeroes the returned buffer once it is sent.
  */
-export async function serializeResponse(response: Response, options: { keepAlive: boolean; version: "1.0" | "1.1"; omitBody: boolean }): Promise<Uint8Array> {
+export async function serializeResponse(
+  response: Response,
+  options: { keepAlive: boolean; version: "1.0" | "1.1"; omitBody: boolean },
+): Promise<Uint8Array> {
   const body = response.body === null ? new Uint8Array(0) : new Uint8Array(await response.arrayBuffer());
   let head = `HTTP/1.1 ${response.status} ${reasonPhrase(response.status)}\r\n`;
   response.headers.forEach((value, name) => {
@@ -64,5 +67,7 @@ export async function serializeResponse(response: Response, options: { keepAlive
 /** An error answer written straight to a connection, closing it: the status and JSON body the API gives the code. */
 export function errorAnswer(status: number, body: string): Uint8Array {
   const bytes = encoder.encode(body);
-  return encoder.encode(`HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: application/json\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n${body}`);
+  return encoder.encode(
+    `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: application/json\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

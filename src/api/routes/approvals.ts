@@ -10,7 +10,9 @@ export function approvalRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBindin
   const app = new Hono<{ Bindings: ConnectionBindings }>();
   app.get("/", (c) => {
     const body: ApprovalsResponse = {
-      approvals: deps.approvals.list().map((p) => ({ id: p.id, credential: p.credential, exe: p.exe, pid: p.pid, since: new Date(p.since).toISOString() })),
+      approvals: deps.approvals
+        .list()
+        .map((p) => ({ id: p.id, credential: p.credential, exe: p.exe, pid: p.pid, since: new Date(p.since).toISOString() })),
     };
     return c.json(body);
   });

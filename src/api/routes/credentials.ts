@@ -67,7 +67,12 @@ export function credentialRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBind
 }
 
 /** The credential, if this connection's peer may have it; otherwise 403 naming the rule. */
-export async function permitted(deps: ApiDeps, name: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<ManagedCredential> {
+export async function permitted(
+  deps: ApiDeps,
+  name: string,
+  event: "fetch" | "refresh" | "login",
+  connection: ConnectionBindings | undefined,
+): Promise<ManagedCredential> {
   const credential = lookup(deps, name);
   const decision = await deps.authorize(credential.name, event, connection);
   if (!decision.allowed) {

@@ -20,7 +20,13 @@ export const approve = defineCommand("approve", usage, { deny: { type: "boolean"
     if (values.deny) throw new UsageError("--deny needs the ID of a request");
     const { approvals } = await client.approvals();
     if (approvals.length === 0) ctx.out("no requests are waiting for approval\n");
-    else ctx.out(table(["ID", "CREDENTIAL", "PID", "EXECUTABLE"], approvals.map((a) => [a.id, a.credential, String(a.pid), a.exe])));
+    else
+      ctx.out(
+        table(
+          ["ID", "CREDENTIAL", "PID", "EXECUTABLE"],
+          approvals.map((a) => [a.id, a.credential, String(a.pid), a.exe]),
+        ),
+      );
     return EXIT.ok;
   }
   await client.answerApproval(id, !values.deny);

@@ -38,7 +38,10 @@ function flagsOf(options: Options): string[] {
 function bash(commands: Described[]): string {
   const names = commands.map((c) => c.name).join(" ");
   const flagCases = commands.map((c) => `      ${c.name}) COMPREPLY=($(compgen -W "${c.flags.join(" ")}" -- "$cur")) ;;`).join("\n");
-  const credentialCommands = commands.filter((c) => c.credentialArg).map((c) => c.name).join("|");
+  const credentialCommands = commands
+    .filter((c) => c.credentialArg)
+    .map((c) => c.name)
+    .join("|");
   return `# credagent completion for bash (credagent completion bash)
 _credagent() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" cmd="\${COMP_WORDS[1]}"
@@ -79,7 +82,8 @@ function fish(commands: Described[]): string {
       const spec = flag.startsWith("--") ? `-l ${flag.slice(2)}` : `-s ${flag.slice(1)}`;
       lines.push(`complete -c credagent -n '__fish_seen_subcommand_from ${c.name}' ${spec}`);
     }
-    if (c.credentialArg) lines.push(`complete -c credagent -n '__fish_seen_subcommand_from ${c.name}' -a '(credagent completion names 2>/dev/null)'`);
+    if (c.credentialArg)
+      lines.push(`complete -c credagent -n '__fish_seen_subcommand_from ${c.name}' -a '(credagent completion names 2>/dev/null)'`);
   }
   return `${lines.join("\n")}\n`;
 }

@@ -12,11 +12,20 @@ client names as its host, with no password, e.g. psql "host=DIR dbname=app".`;
 export const db = defineCommand("db", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
   if (process.platform === "win32") {
-    throw new CredagentError("not_implemented", "database endpoints are served on Linux and macOS only (Unix sockets): on Windows connect with 'credagent exec --env VAR=@CONNECTION' or a pgpass file instead");
+    throw new CredagentError(
+      "not_implemented",
+      "database endpoints are served on Linux and macOS only (Unix sockets): on Windows connect with 'credagent exec --env VAR=@CONNECTION' or a pgpass file instead",
+    );
   }
   const endpoints = databaseEndpoints(ctx.pathEnv);
   if (values.json) ctx.out(`${JSON.stringify(endpoints, null, 2)}\n`);
   else if (endpoints.length === 0) ctx.out("no databases configured ([databases.NAME] in the config)\n");
-  else ctx.out(table(["NAME", "SERVER", "TLS", "SOCKET DIRECTORY (PGHOST)"], endpoints.map((e) => [e.name, e.server, e.tls, e.socketDir])));
+  else
+    ctx.out(
+      table(
+        ["NAME", "SERVER", "TLS", "SOCKET DIRECTORY (PGHOST)"],
+        endpoints.map((e) => [e.name, e.server, e.tls, e.socketDir]),
+      ),
+    );
   return EXIT.ok;
 });

@@ -38,7 +38,10 @@ export const env = defineCommand("env", usage, { ...shellOptions, sdk: { type: "
     throw new CredagentError("unavailable", `cannot read the agent's session token beside ${socket}`, { cause: err });
   }
   const dialect = shellDialect(values, ctx.env.SHELL);
-  const variables: Array<[string, string]> = [["CRED_SOCK", socket], ["CRED_SESSION_TOKEN", token]];
+  const variables: Array<[string, string]> = [
+    ["CRED_SOCK", socket],
+    ["CRED_SESSION_TOKEN", token],
+  ];
   if (health.pgpass) variables.push(["PGPASSFILE", health.pgpass]);
   // PGHOST only when there is one database: with several, which one is the app's to choose.
   // The config is read here, not asked of the agent: one that cannot be read only leaves PGHOST out.

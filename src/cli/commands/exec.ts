@@ -51,7 +51,7 @@ export const exec: Command = {
         throw new UsageError(`missing -- before the command to run: ${synopsis}`);
       }
       const { values, positionals } = parseCommandArgs(own, execOptions);
-      if (values.help) return ctx.out(`${usage}\n`), EXIT.ok;
+      if (values.help) return (ctx.out(`${usage}\n`), EXIT.ok);
       if (positionals.length > 0) throw new UsageError(`put -- before the command to run: ${synopsis}`);
       const command = argv.slice(split + 1);
       if (command.length === 0) throw new UsageError("missing the command to run after --");
@@ -69,7 +69,11 @@ export const exec: Command = {
       const names = [...new Set(mappings.filter(([, , part]) => part !== "@").map(([, name]) => name))];
       const answers = new Map(await Promise.all(names.map(async (name) => [name, await client.token(name, minValidSeconds)] as const)));
       const strings = new Map(
-        await Promise.all(mappings.filter(([, , part]) => part === "@").map(async ([, name]) => [name, (await client.connection(name, minValidSeconds)).connection_string] as const)),
+        await Promise.all(
+          mappings
+            .filter(([, , part]) => part === "@")
+            .map(async ([, name]) => [name, (await client.connection(name, minValidSeconds)).connection_string] as const),
+        ),
       );
       const env: Record<string, string | undefined> = { ...ctx.env };
       if (values.sdk) for (const [variable, value] of await sdkEnvironment(ctx)) env[variable] = value;

@@ -15,16 +15,21 @@ password credential, its password. An AWS credential has no single secret: use -
                     username, password or aws (access_key_id, secret_access_key, session_token)
   --min-valid DUR   a token valid for at least this long (e.g. 10m), refreshed first if needed`;
 
-export const get = defineCommand("get", usage, {
-  json: { type: "boolean" },
-  "min-valid": { type: "string" },
-}, async ({ values, positionals }, ctx) => {
-  const name = credentialName(positionals);
-  const minValid = values["min-valid"] === undefined ? undefined : parseDuration(values["min-valid"]);
-  if (values["min-valid"] !== undefined && minValid === undefined) {
-    throw new UsageError("--min-valid takes a duration such as 90s or 10m");
-  }
-  const token = await new AgentClient(ctx.socketPath()).token(name, minValid === undefined ? undefined : Math.ceil(minValid / 1000));
-  ctx.out(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${credentialParts(token).password}\n`);
-  return EXIT.ok;
-});
+export const get = defineCommand(
+  "get",
+  usage,
+  {
+    json: { type: "boolean" },
+    "min-valid": { type: "string" },
+  },
+  async ({ values, positionals }, ctx) => {
+    const name = credentialName(positionals);
+    const minValid = values["min-valid"] === undefined ? undefined : parseDuration(values["min-valid"]);
+    if (values["min-valid"] !== undefined && minValid === undefined) {
+      throw new UsageError("--min-valid takes a duration such as 90s or 10m");
+    }
+    const token = await new AgentClient(ctx.socketPath()).token(name, minValid === undefined ? undefined : Math.ceil(minValid / 1000));
+    ctx.out(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${credentialParts(token).password}\n`);
+    return EXIT.ok;
+  },
+);

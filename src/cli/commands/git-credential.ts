@@ -48,26 +48,38 @@ function gitTable(ctx: CliContext): Record<string, string> {
   return loadConfig(path, explicit).git;
 }
 
-export const gitCredential = defineCommand("git-credential", usage, {
-  credential: { type: "string" },
-}, async ({ values, positionals }, ctx) => {
-  if (positionals.length !== 1) throw new UsageError("expected one operation: get, store or erase");
-  const operation = positionals[0]!;
-  if (!["get", "store", "erase"].includes(operation)) throw new UsageError(`unknown operation '${operation}': git sends get, store or erase`);
-  if (values.credential !== undefined && !CREDENTIAL_NAME.test(values.credential)) throw new UsageError(`'${values.credential}' is not a credential name`);
-  const request = parseGitAttributes(await readStdinValue());
-  // store and erase: git tells helpers what worked or failed; the agent's credential stays as it is.
-  if (operation !== "get") return EXIT.ok;
-  const name = values.credential ?? gitCredentialFor(gitTable(ctx), { protocol: request.get("protocol"), host: request.get("host"), path: request.get("path") });
-  if (name === undefined) return EXIT.ok;
-  const answer = await new AgentClient(ctx.socketPath()).token(name);
-  const parts = credentialParts(answer);
-  const username = parts.username ?? request.get("username") ?? "x-access-token";
-  for (const [key, value] of [["username", username], ["password", parts.password]] as const) {
-    // A line break would end the attribute and start another: never sent.
-    if (/[\n\0]/.test(value)) throw new UsageError(`the credential's ${key} holds a line break, which git's protocol cannot carry`);
-  }
-  const expiry = Math.floor(Date.parse(answer.expires_at) / 1000);
-  ctx.out(`username=${username}\npassword=${parts.password}\n${Number.isFinite(expiry) ? `password_expiry_utc=${expiry}\n` : ""}`);
-  return EXIT.ok;
-});
+export const gitCredential = defineCommand(
+  "git-credential",
+  usage,
+  {
+    credential: { type: "string" },
+  },
+  async ({ values, positionals }, ctx) => {
+    if (positionals.length !== 1) throw new UsageError("expected one operation: get, store or erase");
+    const operation = positionals[0]!;
+    if (!["get", "store", "erase"].includes(operation))
+      throw new UsageError(`unknown operation '${operation}': git sends get, store or erase`);
+    if (values.credential !== undefined && !CREDENTIAL_NAME.test(values.credential))
+      throw new UsageError(`'${values.credential}' is not a credential name`);
+    const request = parseGitAttributes(await readStdinValue());
+    // store and erase: git tells helpers what worked or failed; the agent's credential stays as it is.
+    if (operation !== "get") return EXIT.ok;
+    const name =
+      values.credential ??
+      gitCredentialFor(gitTable(ctx), { protocol: request.get("protocol"), host: request.get("host"), path: request.get("path") });
+    if (name === undefined) return EXIT.ok;
+    const answer = await new AgentClient(ctx.socketPath()).token(name);
+    const parts = credentialParts(answer);
+    const username = parts.username ?? request.get("username") ?? "x-access-token";
+    for (const [key, value] of [
+      ["username", username],
+      ["password", parts.password],
+    ] as const) {
+      // A line break would end the attribute and start another: never sent.
+      if (/[\n\0]/.test(value)) throw new UsageError(`the credential's ${key} holds a line break, which git's protocol cannot carry`);
+    }
+    const expiry = Math.floor(Date.parse(answer.expires_at) / 1000);
+    ctx.out(`username=${username}\npassword=${parts.password}\n${Number.isFinite(expiry) ? `password_expiry_utc=${expiry}\n` : ""}`);
+    return EXIT.ok;
+  },
+);

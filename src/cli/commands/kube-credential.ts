@@ -31,7 +31,9 @@ export function execApiVersion(info: string | undefined): string {
     throw new UsageError("KUBERNETES_EXEC_INFO is not JSON");
   }
   if (typeof apiVersion !== "string" || !API_VERSIONS.includes(apiVersion)) {
-    throw new UsageError(`kubectl asks for ${JSON.stringify(apiVersion)}; credagent speaks ${API_VERSIONS.join(" and ")}: set that apiVersion in the kubeconfig's exec section`);
+    throw new UsageError(
+      `kubectl asks for ${JSON.stringify(apiVersion)}; credagent speaks ${API_VERSIONS.join(" and ")}: set that apiVersion in the kubeconfig's exec section`,
+    );
   }
   return apiVersion;
 }

@@ -13,6 +13,12 @@ export const list = defineCommand("list", usage, { json: { type: "boolean" } }, 
   const { credentials } = await new AgentClient(ctx.socketPath()).list();
   if (values.json) ctx.out(`${JSON.stringify(credentials, null, 2)}\n`);
   else if (credentials.length === 0) ctx.out("no credentials configured\n");
-  else ctx.out(table(["NAME", "SOURCE", "STATE", "EXPIRES"], credentialRows(credentials, Date.now()).map((r) => r.slice(0, 4))));
+  else
+    ctx.out(
+      table(
+        ["NAME", "SOURCE", "STATE", "EXPIRES"],
+        credentialRows(credentials, Date.now()).map((r) => r.slice(0, 4)),
+      ),
+    );
   return EXIT.ok;
 });

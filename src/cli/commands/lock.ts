@@ -77,7 +77,9 @@ async function unlockPatiently(client: AgentClient, passphrase: Secret, ctx: Cli
       }
       // Said only when the wait is long enough to notice: the backoff after one typo is 0.1 s.
       if (!told && Date.now() - started >= 1_000) {
-        ctx.err("credagent unlock: the agent is not taking unlock attempts yet (other attempts, or the backoff after failed ones); waiting\n");
+        ctx.err(
+          "credagent unlock: the agent is not taking unlock attempts yet (other attempts, or the backoff after failed ones); waiting\n",
+        );
         told = true;
       }
       await Bun.sleep(UNLOCK_RETRY_MS);

@@ -13,26 +13,31 @@ Shows the audit log: every access decision of the agent (time, pid, uid, executa
 allow or deny, and why). For a request through credagent's own CLI, the program is the one that
 ran it, shown "via" that credagent process. Never a token. -f follows it as it grows; --json prints the raw lines.`;
 
-export const log = defineCommand("log", usage, { follow: { type: "boolean", short: "f" }, json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
-  noPositionals(positionals);
-  const path = join(stateDir(ctx.pathEnv), AUDIT_FILE);
-  let offset = printFrom(ctx, path, 0, Boolean(values.json));
-  if (offset === null && !values.follow) {
-    throw new CredagentError("unavailable", `no audit log yet at ${path}`);
-  }
-  while (values.follow) {
-    await Bun.sleep(250);
-    let size = 0;
-    try {
-      size = statSync(path).size;
-    } catch {
-      // not created yet
+export const log = defineCommand(
+  "log",
+  usage,
+  { follow: { type: "boolean", short: "f" }, json: { type: "boolean" } },
+  async ({ values, positionals }, ctx) => {
+    noPositionals(positionals);
+    const path = join(stateDir(ctx.pathEnv), AUDIT_FILE);
+    let offset = printFrom(ctx, path, 0, Boolean(values.json));
+    if (offset === null && !values.follow) {
+      throw new CredagentError("unavailable", `no audit log yet at ${path}`);
     }
-    if (offset !== null && size < offset) offset = 0; // rotated
-    offset = printFrom(ctx, path, offset ?? 0, Boolean(values.json)) ?? offset;
-  }
-  return EXIT.ok;
-});
+    while (values.follow) {
+      await Bun.sleep(250);
+      let size = 0;
+      try {
+        size = statSync(path).size;
+      } catch {
+        // not created yet
+      }
+      if (offset !== null && size < offset) offset = 0; // rotated
+      offset = printFrom(ctx, path, offset ?? 0, Boolean(values.json)) ?? offset;
+    }
+    return EXIT.ok;
+  },
+);
 
 /** Prints whole lines from offset on; returns the offset after the last whole line, or null if there is no file. */
 function printFrom(ctx: CliContext, path: string, offset: number, json: boolean): number | null {

@@ -11,6 +11,10 @@ Prints when the new token expires (the token itself only with --json).`;
 export const refresh = defineCommand("refresh", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   const name = credentialName(positionals);
   const token = await new AgentClient(ctx.socketPath()).refresh(name);
-  ctx.out(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${name}: refreshed, expires in ${formatCountdown(token.expires_in * 1000)} (${token.expires_at})\n`);
+  ctx.out(
+    values.json
+      ? `${JSON.stringify(token, null, 2)}\n`
+      : `${name}: refreshed, expires in ${formatCountdown(token.expires_in * 1000)} (${token.expires_at})\n`,
+  );
   return EXIT.ok;
 });

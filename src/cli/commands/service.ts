@@ -37,6 +37,9 @@ export const service = defineCommand("service", usage, {}, async ({ positionals 
     case "darwin":
       return (await import("../service/darwin.ts")).darwinService(action, ctx);
     default:
-      throw new CredagentError("not_implemented", `'credagent service' knows Linux, macOS and Windows; on ${process.platform}, start the agent from your login shell's profile (see the README)`);
+      throw new CredagentError(
+        "not_implemented",
+        `'credagent service' knows Linux, macOS and Windows; on ${process.platform}, start the agent from your login shell's profile (see the README)`,
+      );
   }
 });

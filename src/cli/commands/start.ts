@@ -26,41 +26,58 @@ shell code that points your shell at it:  eval "$(credagent start)"
 When the agent's encrypted file store waits for its passphrase, start asks for it on a terminal
 (without echo, on stderr; empty skips) as 'credagent unlock' does.`;
 
-export const start = defineCommand("start", usage, {
-  ...shellOptions,
-  socket: { type: "string", short: "a" },
-  lifetime: { type: "string", short: "t" },
-  config: { type: "string" },
-  keyring: { type: "string" },
-}, async ({ values, positionals }, ctx) => {
-  noPositionals(positionals);
-  if (values.lifetime !== undefined && !parseDuration(values.lifetime)) {
-    throw new UsageError("-t takes a duration such as 90s, 30m or 8h");
-  }
-  if (values.keyring !== undefined && !["auto", "os", "file"].includes(values.keyring)) {
-    throw new UsageError("--keyring takes auto, os or file");
-  }
-  const dialect = shellDialect(values, ctx.env.SHELL);
-  // Absolute, so that the agent (and the check below) do not depend on this shell's directory.
-  const config = values.config === undefined ? undefined : resolve(values.config);
-  const { health, started } = await startAgent({
-    socketPath: values.socket ?? ctx.socketPath(),
-    configPath: config,
-    lifetime: values.lifetime,
-    keyring: values.keyring,
-    logDir: stateDir(ctx.pathEnv),
-    env: ctx.env,
-  });
-  if (!started) refuseOtherConfig(health, configPath(ctx.pathEnv, config));
-  // The prompt goes to stderr and the shell code to stdout, so `eval "$(credagent start)"` still works.
-  const socketPath = values.socket ?? ctx.socketPath();
-  await offerStoreUnlock(new AgentClient(socketPath), health, ctx);
-  ctx.out(exportCode(dialect, [["CRED_SOCK", health.socket], ["CRED_AGENT_PID", String(health.pid)]], `Agent pid ${health.pid}`));
-  return EXIT.ok;
-});
+export const start = defineCommand(
+  "start",
+  usage,
+  {
+    ...shellOptions,
+    socket: { type: "string", short: "a" },
+    lifetime: { type: "string", short: "t" },
+    config: { type: "string" },
+    keyring: { type: "string" },
+  },
+  async ({ values, positionals }, ctx) => {
+    noPositionals(positionals);
+    if (values.lifetime !== undefined && !parseDuration(values.lifetime)) {
+      throw new UsageError("-t takes a duration such as 90s, 30m or 8h");
+    }
+    if (values.keyring !== undefined && !["auto", "os", "file"].includes(values.keyring)) {
+      throw new UsageError("--keyring takes auto, os or file");
+    }
+    const dialect = shellDialect(values, ctx.env.SHELL);
+    // Absolute, so that the agent (and the check below) do not depend on this shell's directory.
+    const config = values.config === undefined ? undefined : resolve(values.config);
+    const { health, started } = await startAgent({
+      socketPath: values.socket ?? ctx.socketPath(),
+      configPath: config,
+      lifetime: values.lifetime,
+      keyring: values.keyring,
+      logDir: stateDir(ctx.pathEnv),
+      env: ctx.env,
+    });
+    if (!started) refuseOtherConfig(health, configPath(ctx.pathEnv, config));
+    // The prompt goes to stderr and the shell code to stdout, so `eval "$(credagent start)"` still works.
+    const socketPath = values.socket ?? ctx.socketPath();
+    await offerStoreUnlock(new AgentClient(socketPath), health, ctx);
+    ctx.out(
+      exportCode(
+        dialect,
+        [
+          ["CRED_SOCK", health.socket],
+          ["CRED_AGENT_PID", String(health.pid)],
+        ],
+        `Agent pid ${health.pid}`,
+      ),
+    );
+    return EXIT.ok;
+  },
+);
 
 /** An agent already answers: one that reads another config than asked for must not pass silently. */
-function refuseOtherConfig(health: { pid: number; socket: string; config?: { path: string } }, wanted: { path: string; explicit: boolean }): void {
+function refuseOtherConfig(
+  health: { pid: number; socket: string; config?: { path: string } },
+  wanted: { path: string; explicit: boolean },
+): void {
   const running = health.config?.path;
   if (!wanted.explicit || running === undefined || running === resolve(wanted.path)) return;
   throw new CredagentError(

@@ -27,6 +27,8 @@ export const stop = defineCommand("stop", usage, shellOptions, async ({ values, 
     ctx.err(`credagent stop: CRED_AGENT_PID is ${expected} but the agent at ${client.socketPath} is pid ${pid}; stopping pid ${pid}\n`);
   }
   await stopAgent(client, pid);
-  ctx.out(unsetCode(dialect, ["CRED_SOCK", "CRED_AGENT_PID"], `Agent pid ${pid} ${isWindowsPipe(client.socketPath) ? "stopped" : "killed"}`));
+  ctx.out(
+    unsetCode(dialect, ["CRED_SOCK", "CRED_AGENT_PID"], `Agent pid ${pid} ${isWindowsPipe(client.socketPath) ? "stopped" : "killed"}`),
+  );
   return EXIT.ok;
 });

@@ -39,7 +39,8 @@ export async function darwinService(action: ServiceAction, ctx: CliContext): Pro
       if (written === "written" && loaded()) launchctl(launchctlCommands("unload", uid, plist));
       if (!loaded()) {
         const r = launchctl(launchctlCommands("load", uid, plist));
-        if (r.code !== 0) throw new CredagentError("unavailable", `launchctl ${launchctlCommands("load", uid, plist).join(" ")} failed: ${r.out}`);
+        if (r.code !== 0)
+          throw new CredagentError("unavailable", `launchctl ${launchctlCommands("load", uid, plist).join(" ")} failed: ${r.out}`);
       }
       say(`loaded ${LAUNCHD_LABEL}: launchd starts the agent at the first connection; CRED_SOCK is set for programs started from now on`);
       return EXIT.ok;

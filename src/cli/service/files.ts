@@ -21,7 +21,8 @@ export function writeTarget(target: Target): "written" | "unchanged" {
   if (existsSync(target.path)) {
     const current = readFileSync(target.path, "utf8");
     if (current === target.content) return "unchanged";
-    if (!current.includes(MARK)) throw new CredagentError("unsafe_path", `${target.path} exists and was not written by credagent: move it away or merge it by hand`);
+    if (!current.includes(MARK))
+      throw new CredagentError("unsafe_path", `${target.path} exists and was not written by credagent: move it away or merge it by hand`);
   }
   mkdirSync(dirname(target.path), { recursive: true });
   const temp = `${target.path}.${process.pid}.tmp`;
@@ -32,7 +33,8 @@ export function writeTarget(target: Target): "written" | "unchanged" {
 
 export function removeTarget(path: string): boolean {
   if (!existsSync(path)) return false;
-  if (!readFileSync(path, "utf8").includes(MARK)) throw new CredagentError("unsafe_path", `${path} was not written by credagent: left as it is`);
+  if (!readFileSync(path, "utf8").includes(MARK))
+    throw new CredagentError("unsafe_path", `${path} was not written by credagent: left as it is`);
   rmSync(path);
   return true;
 }

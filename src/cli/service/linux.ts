@@ -5,7 +5,14 @@ import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { defaultSocketPath } from "../../paths.ts";
 import { AUTOSTART_FILE, autostartEntry } from "../../platform/xdg-autostart.ts";
-import { ENVIRONMENT_D_FILE, environmentD, SYSTEMD_SERVICE_UNIT, SYSTEMD_SOCKET_UNIT, systemdServiceUnit, systemdSocketUnit } from "../../platform/systemd.ts";
+import {
+  ENVIRONMENT_D_FILE,
+  environmentD,
+  SYSTEMD_SERVICE_UNIT,
+  SYSTEMD_SOCKET_UNIT,
+  systemdServiceUnit,
+  systemdSocketUnit,
+} from "../../platform/systemd.ts";
 import type { CliContext } from "../io.ts";
 import { agentAnswers, removeTarget, stopRunningAgent, writeTarget, type Target } from "./files.ts";
 import type { ServiceAction } from "./action.ts";
@@ -33,7 +40,12 @@ function autostartFiles(env: Record<string, string | undefined>, binary: string)
 function systemctl(args: string[], env: Record<string, string | undefined>): { code: number; out: string } | null {
   const bin = Bun.which("systemctl", { PATH: env.PATH ?? "" });
   if (!bin) return null;
-  const r = Bun.spawnSync([bin, "--user", ...args], { env: env as Record<string, string>, stdout: "pipe", stderr: "pipe", timeout: 15_000 });
+  const r = Bun.spawnSync([bin, "--user", ...args], {
+    env: env as Record<string, string>,
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 15_000,
+  });
   return { code: r.exitCode ?? 1, out: `${r.stdout.toString()}${r.stderr.toString()}`.trim() };
 }
 
@@ -87,7 +99,11 @@ export async function linuxService(action: ServiceAction, ctx: CliContext): Prom
     }
     default: {
       const installed = [...systemdFiles(env, binary), ...autostartFiles(env, binary)].filter((t) => existsSync(t.path));
-      say(installed.length === 0 ? "installed: nothing (run 'credagent service install')" : `installed: ${installed.map((t) => t.path).join(", ")}`);
+      say(
+        installed.length === 0
+          ? "installed: nothing (run 'credagent service install')"
+          : `installed: ${installed.map((t) => t.path).join(", ")}`,
+      );
       if (hasSystemctl && installed.some((t) => t.path.endsWith(SYSTEMD_SOCKET_UNIT))) {
         if (userManagerAnswers(env)) {
           const enabled = systemctl(["is-enabled", SYSTEMD_SOCKET_UNIT], env)!;

@@ -55,7 +55,8 @@ export async function windowsService(action: ServiceAction, ctx: CliContext): Pr
     default: {
       const current = installedCommand();
       say(current === null ? "installed: nothing (run 'credagent service install')" : `installed: ${RUN_KEY}\\${RUN_VALUE} = ${current}`);
-      if (current !== null && current !== wanted) say(`  (another binary than this one, ${process.execPath}: 'credagent service install' updates it)`);
+      if (current !== null && current !== wanted)
+        say(`  (another binary than this one, ${process.execPath}: 'credagent service install' updates it)`);
       const pid = await agentAnswers(ctx);
       say(`agent: ${pid === null ? "not running" : `running, pid ${pid}`} at ${ctx.socketPath()}`);
       return EXIT.ok;

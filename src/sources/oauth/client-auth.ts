@@ -53,7 +53,9 @@ async function privateKeyJwt(options: OAuthOptions, secret: Secret): Promise<oau
     alg = algorithmOf(keyPem);
     key = (await importPKCS8(keyPem, alg)) as CryptoKey;
   } catch (err) {
-    throw new CannotHealError("source_failed", `the private key stored for '${options.name}' cannot be used: ${(err as Error).message}`, { cause: err });
+    throw new CannotHealError("source_failed", `the private key stored for '${options.name}' cannot be used: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const certPem = PEM_BLOCK("CERTIFICATE").exec(pem)?.[0];
   const thumbprint = certPem ? createHash("sha256").update(new X509Certificate(certPem).raw).digest("base64url") : undefined;

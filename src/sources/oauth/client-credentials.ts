@@ -18,7 +18,13 @@ export function clientCredentialsSource(options: OAuthOptions, store: SecretStor
       try {
         const as = await metadata.get(ctx.signal);
         const auth = await clientAuthFor(options, store);
-        const response = await oauth.clientCredentialsGrantRequest(as, client, auth, tokenParameters(options), requestOptions(options, ctx.signal, as.token_endpoint!));
+        const response = await oauth.clientCredentialsGrantRequest(
+          as,
+          client,
+          auth,
+          tokenParameters(options),
+          requestOptions(options, ctx.signal, as.token_endpoint!),
+        );
         const body = await oauth.processClientCredentialsResponse(as, client, response);
         return toToken(body, ctx.now, options.defaultLifetimeMs);
       } catch (err) {

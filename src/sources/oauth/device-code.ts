@@ -69,7 +69,13 @@ export function deviceCodeSource(options: OAuthOptions, store: SecretStore, poll
           );
         }
         auth = await clientAuthFor(options, store);
-        const response = await oauth.deviceAuthorizationRequest(as, client, auth, tokenParameters(options), requestOptions(options, ctx.signal, as.device_authorization_endpoint));
+        const response = await oauth.deviceAuthorizationRequest(
+          as,
+          client,
+          auth,
+          tokenParameters(options),
+          requestOptions(options, ctx.signal, as.device_authorization_endpoint),
+        );
         started = await oauth.processDeviceAuthorizationResponse(as, client, response);
       } catch (err) {
         throw providerError(err, errorContext);
@@ -81,7 +87,13 @@ export function deviceCodeSource(options: OAuthOptions, store: SecretStore, poll
           await pollSleep(interval * 1000, ctx.signal);
           if (Date.now() > deadline) break;
           try {
-            const response = await oauth.deviceCodeGrantRequest(as, client, auth, started.device_code, requestOptions(options, ctx.signal, as.token_endpoint!));
+            const response = await oauth.deviceCodeGrantRequest(
+              as,
+              client,
+              auth,
+              started.device_code,
+              requestOptions(options, ctx.signal, as.token_endpoint!),
+            );
             const body = await oauth.processDeviceCodeResponse(as, client, response);
             await keepRefreshToken(body);
             return toToken(body, Date.now(), options.defaultLifetimeMs);
@@ -92,13 +104,17 @@ export function deviceCodeSource(options: OAuthOptions, store: SecretStore, poll
                 interval += SLOW_DOWN_S;
                 continue;
               }
-              if (err.error === "access_denied") throw new CredagentError("login_required", `the sign-in for '${options.name}' was denied at the identity provider`);
+              if (err.error === "access_denied")
+                throw new CredagentError("login_required", `the sign-in for '${options.name}' was denied at the identity provider`);
               if (err.error === "expired_token") break;
             }
             throw providerError(err, errorContext);
           }
         }
-        throw new CredagentError("login_required", `the code for '${options.name}' expired before it was approved; run credagent login ${options.name} again`);
+        throw new CredagentError(
+          "login_required",
+          `the code for '${options.name}' expired before it was approved; run credagent login ${options.name} again`,
+        );
       })();
       completion.catch(() => {});
       return {

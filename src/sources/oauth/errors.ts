@@ -6,7 +6,10 @@ import { CannotHealError } from "../source.ts";
  * An identity provider's failure as a message that says what happened and what to do. Never
  * includes a request or response body beyond the OAuth error code and description.
  */
-export function providerError(err: unknown, ctx: { name: string; origin: string; timeoutMs: number; refreshing?: boolean }): CredagentError {
+export function providerError(
+  err: unknown,
+  ctx: { name: string; origin: string; timeoutMs: number; refreshing?: boolean },
+): CredagentError {
   if (err instanceof CredagentError) return err;
   if (err instanceof oauth.ResponseBodyError || err instanceof oauth.WWWAuthenticateChallengeError) {
     // A 401 may carry its OAuth error in a WWW-Authenticate challenge instead of the body.
@@ -43,7 +46,9 @@ export function providerError(err: unknown, ctx: { name: string; origin: string;
         { cause: err },
       );
     }
-    return new CredagentError("source_failed", `the identity provider at ${ctx.origin} answered HTTP ${fields.status} ${what}`, { cause: err });
+    return new CredagentError("source_failed", `the identity provider at ${ctx.origin} answered HTTP ${fields.status} ${what}`, {
+      cause: err,
+    });
   }
   // Before the answer is examined: a body cut short by http_timeout reaches us as a parse failure
   // whose cause is the timeout (oauth4webapi reads the body as JSON), and must be called a timeout.
@@ -59,7 +64,9 @@ export function providerError(err: unknown, ctx: { name: string; origin: string;
   }
   if (err instanceof oauth.OperationProcessingError || err instanceof oauth.UnsupportedOperationError) {
     const cause = err.cause instanceof Response ? ` (HTTP ${err.cause.status})` : "";
-    return new CredagentError("source_failed", `unexpected answer from the identity provider at ${ctx.origin}${cause}: ${err.message}`, { cause: err });
+    return new CredagentError("source_failed", `unexpected answer from the identity provider at ${ctx.origin}${cause}: ${err.message}`, {
+      cause: err,
+    });
   }
   const code = (err as { code?: string })?.code;
   if (code === "ConnectionRefused" || code === "ECONNREFUSED") {

@@ -11,7 +11,11 @@ import { jwtExpiry } from "../token-output.ts";
 export function toToken(response: oauth.TokenEndpointResponse, now: number, defaultLifetimeMs: number): Token {
   const exp = jwtExpiry(response.access_token);
   const fromExpiresIn = typeof response.expires_in === "number" ? now + response.expires_in * 1000 : undefined;
-  const expiresAt = Math.min(fromExpiresIn ?? Infinity, exp ?? Infinity, fromExpiresIn === undefined && exp === undefined ? now + defaultLifetimeMs : Infinity);
+  const expiresAt = Math.min(
+    fromExpiresIn ?? Infinity,
+    exp ?? Infinity,
+    fromExpiresIn === undefined && exp === undefined ? now + defaultLifetimeMs : Infinity,
+  );
   const type = response.token_type.toLowerCase() === "bearer" ? "Bearer" : response.token_type;
   return { value: new Secret(response.access_token), tokenType: type, obtainedAt: now, expiresAt };
 }

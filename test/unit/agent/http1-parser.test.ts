@@ -26,7 +26,18 @@ const firstError = (text: string) => steps(text).find((s) => s.kind === "error")
 describe("requests", () => {
   test("a GET: method, target, headers as sent, keep-alive by version and Connection", () => {
     const [r] = requests(steps("GET /v1/credentials/db?x=1 HTTP/1.1\r\nHost: localhost\r\nX-A:  b c \r\n\r\n"));
-    expect(r).toEqual({ method: "GET", target: "/v1/credentials/db?x=1", version: "1.1", headers: [["Host", "localhost"], ["X-A", "b c"]], keepAlive: true, expectContinue: false, body: null });
+    expect(r).toEqual({
+      method: "GET",
+      target: "/v1/credentials/db?x=1",
+      version: "1.1",
+      headers: [
+        ["Host", "localhost"],
+        ["X-A", "b c"],
+      ],
+      keepAlive: true,
+      expectContinue: false,
+      body: null,
+    });
     expect(requests(steps("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"))[0]!.keepAlive).toBe(false);
     expect(requests(steps("GET / HTTP/1.0\r\n\r\n"))[0]!.keepAlive).toBe(false);
     expect(requests(steps("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"))[0]!.keepAlive).toBe(true);
@@ -64,7 +75,8 @@ describe("requests", () => {
   });
 
   test("a chunked body, with a chunk extension and trailers, in any pieces", () => {
-    const text = "POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;name=x\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\nGET /next HTTP/1.1\r\n\r\n";
+    const text =
+      "POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;name=x\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\nGET /next HTTP/1.1\r\n\r\n";
     for (const piece of [1, 3, 7, Infinity]) {
       const r = requests(steps(text, piece));
       expect(new TextDecoder().decode(r[0]!.body!)).toBe("hello, world");
@@ -99,7 +111,11 @@ describe("refused, and the stream stays refused", () => {
     ["HTTP/9.9", "GET / HTTP/9.9\r\n\r\n", /HTTP\/1\.0 and HTTP\/1\.1/],
     ["binary garbage", "\x00\x01\x02\x03\r\n\r\n", /request line/],
     ["Content-Length and Transfer-Encoding", "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", /both/],
-    ["a Transfer-Encoding other than chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", /only Transfer-Encoding: chunked/],
+    [
+      "a Transfer-Encoding other than chunked",
+      "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+      /only Transfer-Encoding: chunked/,
+    ],
     ["Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", /HTTP\/1\.0/],
     ["a signed Content-Length", "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", /Content-Length/],
     ["a negative Content-Length", "POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n", /Content-Length/],
@@ -134,7 +150,9 @@ describe("refused, and the stream stays refused", () => {
   test("a body past the limit is refused from its Content-Length, or when the chunks pass it", () => {
     expect(firstError("POST / HTTP/1.1\r\nContent-Length: 65537\r\n\r\n")).toMatchObject({ code: "payload_too_large" });
     const chunk = `8000\r\n${"x".repeat(0x8000)}\r\n`;
-    expect(firstError(`POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}${chunk}${chunk}0\r\n\r\n`)).toMatchObject({ code: "payload_too_large" });
+    expect(firstError(`POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}${chunk}${chunk}0\r\n\r\n`)).toMatchObject({
+      code: "payload_too_large",
+    });
   });
 });
 

@@ -28,11 +28,16 @@ function setup() {
     {
       registry,
       lock,
-      authorize: async (name: string) => ({ allowed: name !== "secret-db", reason: name === "secret-db" ? "rule 1 { uid = 0 }: uid is 1000" : "no rules" }),
+      authorize: async (name: string) => ({
+        allowed: name !== "secret-db",
+        reason: name === "secret-db" ? "rule 1 { uid = 0 }: uid is 1000" : "no rules",
+      }),
       mayList: async (name: string) => name !== "secret-db",
       sessionToken: null,
       approvals: { list: () => [], answer: () => {} },
-      info: { version: "9.9.9", pid: 42, socket: "/s", startedAt: clock.now() }, now: () => clock.now() },
+      info: { version: "9.9.9", pid: 42, socket: "/s", startedAt: clock.now() },
+      now: () => clock.now(),
+    },
     (err) => internal.push(err),
   );
   const request = (path: string, init: RequestInit = {}) =>
@@ -76,7 +81,10 @@ describe("API", () => {
 
   test("a credential the rules refuse: 403 naming the rule, for fetch and refresh, and its source is never asked", async () => {
     const { request, guarded } = setup();
-    for (const res of [await request("/v1/credentials/secret-db"), await request("/v1/credentials/secret-db/refresh", { method: "POST" })]) {
+    for (const res of [
+      await request("/v1/credentials/secret-db"),
+      await request("/v1/credentials/secret-db/refresh", { method: "POST" }),
+    ]) {
       expect(res.status).toBe(403);
       const body = (await res.json()) as { error: { code: string; message: string } };
       expect(body.error).toEqual({

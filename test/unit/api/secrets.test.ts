@@ -13,7 +13,13 @@ function setup() {
   const source = new FakeSource(clock);
   const registry = new CredentialRegistry({ clock, random: () => 0.5 });
   registry.apply([{ name: "db", fingerprint: "1", policy: DEFAULT_POLICY, prefetch: false, secrets: ["db"], createSource: () => source }]);
-  const lock = new AgentLock({ hash: async () => "hash", verify: async () => false, now: () => clock.now(), onLock: () => {}, onUnlock: async () => {} });
+  const lock = new AgentLock({
+    hash: async () => "hash",
+    verify: async () => false,
+    now: () => clock.now(),
+    onLock: () => {},
+    onUnlock: async () => {},
+  });
   const app = createApp(
     {
       registry,
@@ -34,7 +40,10 @@ function setup() {
 test("the notice retries the failing credentials that use the secret, and names them", async () => {
   const { source, registry, request } = setup();
   source.failWith = new CannotHealError("source_failed", "no secret is stored for 'db'");
-  await registry.get("db").get().catch(() => {});
+  await registry
+    .get("db")
+    .get()
+    .catch(() => {});
   source.failWith = undefined;
   const res = await request("POST", "/v1/secrets/db/changed");
   expect(res.status).toBe(200);

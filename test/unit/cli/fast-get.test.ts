@@ -4,7 +4,8 @@ import { parseResponse } from "../../../src/cli/fast-get.ts";
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 test("a chunked answer (what the agent's node:http server sends), a Content-Length one, and WWW-Authenticate", () => {
-  const chunked = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n{"a":"b\r\n5\r\nc\u00e9"}\r\n0\r\n\r\n';
+  const chunked =
+    'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n{"a":"b\r\n5\r\nc\u00e9"}\r\n0\r\n\r\n';
   expect(parseResponse(bytes(chunked))).toEqual({ status: 200, body: '{"a":"bcé"}', authenticate: false });
   const sized = 'HTTP/1.1 403 Forbidden\r\nWWW-Authenticate: Bearer realm="credagent"\r\nContent-Length: 2\r\n\r\n{}';
   expect(parseResponse(bytes(sized))).toEqual({ status: 403, body: "{}", authenticate: true });

@@ -1,7 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { dialectFromShell, exportCode, unsetCode } from "../../../src/cli/output/shell.ts";
 
-const vars: Array<[string, string]> = [["CRED_SOCK", "/run/user/1000/cred.sock"], ["CRED_AGENT_PID", "4242"]];
+const vars: Array<[string, string]> = [
+  ["CRED_SOCK", "/run/user/1000/cred.sock"],
+  ["CRED_AGENT_PID", "4242"],
+];
 
 describe("shell code", () => {
   test("dialect from $SHELL", () => {

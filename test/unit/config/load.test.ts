@@ -18,7 +18,17 @@ describe("config", () => {
   test("a command credential with defaults", () => {
     const c = parseConfig('[credentials.db]\nsource = "command"\ncommand = ["az", "x"]\nrefresh_before = "5m"\n', "/c.toml");
     expect(c.credentials).toEqual([
-      { name: "db", source: "command", command: ["az", "x"], refreshBeforeMs: 300_000, lifetimeMs: 300_000, timeoutMs: 30_000, prefetch: false, allow: undefined, confirm: false },
+      {
+        name: "db",
+        source: "command",
+        command: ["az", "x"],
+        refreshBeforeMs: 300_000,
+        lifetimeMs: 300_000,
+        timeoutMs: 30_000,
+        prefetch: false,
+        allow: undefined,
+        confirm: false,
+      },
     ]);
   });
 
@@ -61,12 +71,19 @@ describe("config", () => {
 
 test("allow rules, confirm and the agent's access settings", () => {
   const c = parseConfig(
-    '[agent]\ndeny_root = true\nrequire_session_token = true\n\n[credentials.db]\nsource = "static"\nconfirm = true\nallow = [ { exe = "/usr/bin/psql" }, { exe = "/opt/app", sha256 = "' + "a".repeat(64) + '" }, { uid = 1000 } ]\n',
+    '[agent]\ndeny_root = true\nrequire_session_token = true\n\n[credentials.db]\nsource = "static"\nconfirm = true\nallow = [ { exe = "/usr/bin/psql" }, { exe = "/opt/app", sha256 = "' +
+      "a".repeat(64) +
+      '" }, { uid = 1000 } ]\n',
     "/c.toml",
   );
   expect([c.denyRoot, c.requireSessionToken]).toEqual([true, true]);
-  expect(c.credentials[0]).toMatchObject({ confirm: true, allow: [{ exe: "/usr/bin/psql" }, { exe: "/opt/app", sha256: "a".repeat(64) }, { uid: 1000 }] });
-  expect(configError('[credentials.db]\nsource = "static"\nallow = [ { exe = "psql" } ]\n')).toContain("credentials.db.allow.0.exe: expected an absolute path");
+  expect(c.credentials[0]).toMatchObject({
+    confirm: true,
+    allow: [{ exe: "/usr/bin/psql" }, { exe: "/opt/app", sha256: "a".repeat(64) }, { uid: 1000 }],
+  });
+  expect(configError('[credentials.db]\nsource = "static"\nallow = [ { exe = "psql" } ]\n')).toContain(
+    "credentials.db.allow.0.exe: expected an absolute path",
+  );
   expect(configError('[credentials.db]\nsource = "static"\nallow = [ { } ]\n')).toContain("a rule needs exe, sha256 or uid");
   expect(configError('[credentials.db]\nsource = "static"\nallow = [ { sha256 = "xyz" } ]\n')).toContain("expected 64 hex digits");
 });
@@ -83,23 +100,39 @@ describe("connections, git and docker tables", () => {
   };
 
   test("a connection's template format is told by its shape, and pgpass defaults to port 5432 and any database", () => {
-    const config = parseConfig(base + `[connections.a]\ncredential = "named"\ntemplate = "host=db user={username} password={password}"\npgpass = { host = "db" }\n`, "/c.toml");
-    expect(config.connections).toEqual([{ name: "a", credential: "named", template: { text: "host=db user={username} password={password}", format: "libpq" }, pgpass: { host: "db", port: "5432", database: "*" } }]);
+    const config = parseConfig(
+      base + `[connections.a]\ncredential = "named"\ntemplate = "host=db user={username} password={password}"\npgpass = { host = "db" }\n`,
+      "/c.toml",
+    );
+    expect(config.connections).toEqual([
+      {
+        name: "a",
+        credential: "named",
+        template: { text: "host=db user={username} password={password}", format: "libpq" },
+        pgpass: { host: "db", port: "5432", database: "*" },
+      },
+    ]);
   });
 
   test("a template using a part the credential cannot have is refused at load, saying what to set", () => {
-    expect(problem(`[connections.a]\ncredential = "tok"\ntemplate = "postgresql://{username}:{password}@db/app"\n`)).toContain('uses {username}, which the credential \'tok\' does not have (it has {password}, {token}; set username = "…" on it)');
+    expect(problem(`[connections.a]\ncredential = "tok"\ntemplate = "postgresql://{username}:{password}@db/app"\n`)).toContain(
+      "uses {username}, which the credential 'tok' does not have (it has {password}, {token}; set username = \"…\" on it)",
+    );
     expect(problem(`[connections.a]\ncredential = "named"\ntemplate = "x={session_token};"\n`)).toContain("uses {session_token}");
     // A command may print any kind: what it lacks shows when it answers.
     expect(problem(`[connections.a]\ncredential = "cmd"\ntemplate = "postgresql://{username}:{password}@db/app"\n`)).toBe("");
     expect(problem(`[connections.a]\ncredential = "tok"\npgpass = { host = "db" }\n`)).toContain("a pgpass line needs a user name");
-    expect(problem(`[connections.a]\ncredential = "nope"\ntemplate = "postgresql://db"\n`)).toContain("names the credential 'nope', which is not configured");
+    expect(problem(`[connections.a]\ncredential = "nope"\ntemplate = "postgresql://db"\n`)).toContain(
+      "names the credential 'nope', which is not configured",
+    );
     expect(problem(`[connections.a]\ncredential = "named"\n`)).toContain("expected a template, a pgpass entry, or both");
     expect(problem(`[connections.a]\ncredential = "named"\ntemplate = "just words"\n`)).toContain('set format = "url"');
   });
 
   test("git and docker tables name configured credentials; git keys are http(s) URLs", () => {
-    expect(parseConfig(base + `[git]\n"https://git.example.com" = "tok"\n[docker]\n"registry.example.com" = "named"\n`, "/c.toml")).toMatchObject({ git: { "https://git.example.com": "tok" }, docker: { "registry.example.com": "named" } });
+    expect(
+      parseConfig(base + `[git]\n"https://git.example.com" = "tok"\n[docker]\n"registry.example.com" = "named"\n`, "/c.toml"),
+    ).toMatchObject({ git: { "https://git.example.com": "tok" }, docker: { "registry.example.com": "named" } });
     expect(problem(`[git]\n"https://git.example.com" = "nope"\n`)).toContain(`git."https://git.example.com": names the credential 'nope'`);
     expect(problem(`[git]\n"git.example.com" = "tok"\n`)).toContain("is not a URL");
   });

@@ -22,7 +22,9 @@ test("a missing required oauth2 key is missing", () => {
 });
 
 test("a bad source names the value and the valid ones; an absent source is missing", () => {
-  expect(configError('[credentials.db]\nsource = "magic"\n')).toContain('credentials.db.source: unknown source "magic"; the sources are "command", "static", "oauth2"');
+  expect(configError('[credentials.db]\nsource = "magic"\n')).toContain(
+    'credentials.db.source: unknown source "magic"; the sources are "command", "static", "oauth2"',
+  );
   const absent = configError('[credentials.db]\ncommand = ["a"]\n');
   expect(absent).toContain('credentials.db.source: missing; set source to one of "command", "static", "oauth2"');
   expect(absent).not.toContain("undefined");

@@ -7,7 +7,10 @@ const cred = '[credentials.a]\nsource = "command"\ncommand = ["x"]\n';
 test("only settings read at start are named, each once, and credentials never", () => {
   const running = parseConfig(cred, "/c.toml");
   expect(startOnlyChanges(running, parseConfig(`${cred}timeout = "9s"\n`, "/c.toml"))).toEqual([]);
-  const next = parseConfig(`keyring = "file"\nfile_passphrase_file = "/p"\n[agent]\nrequest_wait = "5s"\ndeny_root = true\nrequire_session_token = true\nconfirm_timeout = "5s"\n${cred}`, "/c.toml");
+  const next = parseConfig(
+    `keyring = "file"\nfile_passphrase_file = "/p"\n[agent]\nrequest_wait = "5s"\ndeny_root = true\nrequire_session_token = true\nconfirm_timeout = "5s"\n${cred}`,
+    "/c.toml",
+  );
   expect(startOnlyChanges(running, next)).toEqual([
     "keyring",
     "file_passphrase_file",

@@ -14,7 +14,10 @@ describe("connection templates", () => {
   });
 
   test("url: every placeholder percent-encoded, so no character ends the user, password or host", () => {
-    const out = renderTemplate("postgresql://{username}:{password}@db.example.com:5432/app?sslmode=require", "url", { username: "app@corp", password: nasty });
+    const out = renderTemplate("postgresql://{username}:{password}@db.example.com:5432/app?sslmode=require", "url", {
+      username: "app@corp",
+      password: nasty,
+    });
     const url = new URL(out);
     expect(decodeURIComponent(url.username)).toBe("app@corp");
     expect(decodeURIComponent(url.password)).toBe(nasty);
@@ -23,15 +26,24 @@ describe("connection templates", () => {
   });
 
   test("libpq: values quoted and escaped by libpq's rules, plain ones left plain", () => {
-    const out = renderTemplate("host=db port=5432 dbname='my app' user={username} password={password}", "libpq", { username: "app", password: nasty });
+    const out = renderTemplate("host=db port=5432 dbname='my app' user={username} password={password}", "libpq", {
+      username: "app",
+      password: nasty,
+    });
     expect(out).toBe(`host=db port=5432 dbname='my app' user=app password='p@ss:w/o?rd#1 ;\\'"\\\\{}=& %'`);
     expect(renderTemplate("password={password}", "libpq", { password: "" })).toBe("password=''");
   });
 
   test("ADO.NET: double quotes, doubled inside; ODBC: braces, } doubled inside", () => {
-    const ado = renderTemplate("Server=db;Database=app;User Id={username};Password={password};", "adonet", { username: "app", password: nasty });
+    const ado = renderTemplate("Server=db;Database=app;User Id={username};Password={password};", "adonet", {
+      username: "app",
+      password: nasty,
+    });
     expect(ado).toBe(`Server=db;Database=app;User Id=app;Password="p@ss:w/o?rd#1 ;'""\\{}=& %"`);
-    const odbc = renderTemplate("Driver={PostgreSQL Unicode};Server=db;Uid={username};Pwd={password}", "odbc", { username: "app", password: nasty });
+    const odbc = renderTemplate("Driver={PostgreSQL Unicode};Server=db;Uid={username};Pwd={password}", "odbc", {
+      username: "app",
+      password: nasty,
+    });
     expect(odbc).toBe(`Driver={PostgreSQL Unicode};Server=db;Uid=app;Pwd={p@ss:w/o?rd#1 ;'"\\{}}=& %}`);
     // A password that tries to add a field stays inside its own.
     const injected = renderTemplate("Server=db;Password={password}", "adonet", { password: "x;Database=other" });

@@ -8,21 +8,42 @@ function parse(databases: string) {
 }
 
 test("a database endpoint: server split into host and port, tls verify-full unless told, ca_file relative to the config", () => {
-  const config = parse(`[databases.appdb]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "db.example.com:6432"\nca_file = "ca.pem"\nuser = "app"\n`);
+  const config = parse(
+    `[databases.appdb]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "db.example.com:6432"\nca_file = "ca.pem"\nuser = "app"\n`,
+  );
   expect(config.databases).toEqual([
-    { name: "appdb", credential: "pg", protocol: "postgresql", host: "db.example.com", port: 6432, tls: "verify-full", caFile: "/etc/ca.pem", user: "app" },
+    {
+      name: "appdb",
+      credential: "pg",
+      protocol: "postgresql",
+      host: "db.example.com",
+      port: 6432,
+      tls: "verify-full",
+      caFile: "/etc/ca.pem",
+      user: "app",
+    },
   ]);
-  expect(parse(`[databases.v6]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "[::1]:5432"\ntls = "disable"\n`).databases[0]).toMatchObject({ host: "::1", port: 5432, tls: "disable" });
+  expect(
+    parse(`[databases.v6]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "[::1]:5432"\ntls = "disable"\n`).databases[0],
+  ).toMatchObject({ host: "::1", port: 5432, tls: "disable" });
 });
 
 test("mistakes are refused with the key's path and what to do", () => {
   const base = `[databases.appdb]\ncredential = "pg"\nprotocol = "postgresql"\n`;
   expect(() => parse(base + `server = "db.example.com"\n`)).toThrow(/databases\.appdb\.server: expected host:port/);
-  expect(() => parse(base + `server = "db:5432"\ntls = "prefer"\n`)).toThrow(/databases\.appdb\.tls: expected "disable", "require", "verify-ca" or "verify-full"/);
-  expect(() => parse(base.replace('"pg"', '"nope"') + `server = "db:5432"\n`)).toThrow(/databases\.appdb\.credential: no credential 'nope'/);
-  expect(() => parse(base.replace('"postgresql"', '"mysql"') + `server = "db:5432"\n`)).toThrow(/databases\.appdb\.protocol: expected "postgresql"/);
+  expect(() => parse(base + `server = "db:5432"\ntls = "prefer"\n`)).toThrow(
+    /databases\.appdb\.tls: expected "disable", "require", "verify-ca" or "verify-full"/,
+  );
+  expect(() => parse(base.replace('"pg"', '"nope"') + `server = "db:5432"\n`)).toThrow(
+    /databases\.appdb\.credential: no credential 'nope'/,
+  );
+  expect(() => parse(base.replace('"postgresql"', '"mysql"') + `server = "db:5432"\n`)).toThrow(
+    /databases\.appdb\.protocol: expected "postgresql"/,
+  );
   expect(() => parse(base + `server = "db:99999"\n`)).toThrow(/port 99999 is out of range/);
-  expect(() => parse(base + `server = "db:5432"\ntls = "require"\nca_file = "x"\n`)).toThrow(/ca_file: only used with tls = "verify-ca" or "verify-full"/);
+  expect(() => parse(base + `server = "db:5432"\ntls = "require"\nca_file = "x"\n`)).toThrow(
+    /ca_file: only used with tls = "verify-ca" or "verify-full"/,
+  );
   expect(() => parse(base + `server = "db:5432"\nsevrer = "x"\n`)).toThrow(/databases\.appdb\.sevrer: unknown key/);
   expect(() => parse(`[databases.appdb]\nprotocol = "postgresql"\nserver = "db:5432"\n`)).toThrow(/databases\.appdb\.credential: missing/);
 });

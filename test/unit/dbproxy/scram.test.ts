@@ -7,7 +7,9 @@ test("RFC 7677's SCRAM-SHA-256 test vector", () => {
   const serverFirst = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
   const exchange = scramSha256(new TextEncoder().encode("pencil"), nonce, "user");
   expect(exchange.clientFirst).toBe("n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
-  expect(exchange.clientFinal(serverFirst)).toBe("c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
+  expect(exchange.clientFinal(serverFirst)).toBe(
+    "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+  );
   expect(() => exchange.verifyServerFinal("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")).not.toThrow();
 });
 

@@ -25,7 +25,10 @@ const auth = (code: number, extra = Buffer.alloc(0)) => {
   return message("R", Buffer.concat([c, extra]));
 };
 
-async function fakeServer(ask: Buffer, bind = "127.0.0.1"): Promise<{ port: number; received: Promise<{ startup: Buffer; password: Buffer }> }> {
+async function fakeServer(
+  ask: Buffer,
+  bind = "127.0.0.1",
+): Promise<{ port: number; received: Promise<{ startup: Buffer; password: Buffer }> }> {
   let done!: (v: { startup: Buffer; password: Buffer }) => void;
   const received = new Promise<{ startup: Buffer; password: Buffer }>((r) => (done = r));
   const server = net.createServer((socket) => {
@@ -50,7 +53,15 @@ async function fakeServer(ask: Buffer, bind = "127.0.0.1"): Promise<{ port: numb
   return { port: (server.address() as net.AddressInfo).port, received };
 }
 
-const db = (port: number, host = "127.0.0.1"): DatabaseConfig => ({ name: "t", credential: "c", protocol: "postgresql", host, port, tls: "disable", user: "app" });
+const db = (port: number, host = "127.0.0.1"): DatabaseConfig => ({
+  name: "t",
+  credential: "c",
+  protocol: "postgresql",
+  host,
+  port,
+  tls: "disable",
+  user: "app",
+});
 
 test("MD5: md5(md5(password + user) + salt), the startup with the credential's user; AuthenticationOk and what follows go to the client", async () => {
   const salt = Buffer.from([1, 2, 3, 4]);
@@ -73,7 +84,9 @@ test("cleartext: answered to a server on loopback without TLS", async () => {
 });
 
 // This machine's own non-loopback address stands for a remote server.
-const external = Object.values(networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+const external = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
 test.skipIf(!external)("cleartext is refused over plain TCP to a server not on loopback: the password is not sent", async () => {
   const other = await fakeServer(auth(3), "0.0.0.0");
   let sent = false;

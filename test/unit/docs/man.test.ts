@@ -21,7 +21,8 @@ test("credagent(1) has every command with its usage text, and every option", asy
     // Each option, by its long name or its short one (-s is how the usage names --sh).
     const usage = command.usage;
     for (const [long, option] of Object.entries(command.options)) {
-      const named = usage.includes(`--${long}`) || (option.short !== undefined && new RegExp(`(^|[\\s|\\[])-${option.short}\\b`).test(usage));
+      const named =
+        usage.includes(`--${long}`) || (option.short !== undefined && new RegExp(`(^|[\\s|\\[])-${option.short}\\b`).test(usage));
       expect({ command: entry.name, option: long, named }).toEqual({ command: entry.name, option: long, named: true });
     }
   }

@@ -13,7 +13,12 @@ const TCP6 = `  sl  local_address                         remote_address        
    0: 0000000000000000FFFF00000100007F:D330 0000000000000000FFFF00000100007F:892D 01 00000000:00000000 00:00000000 00000000  1001        0 7003 1 0000000000000000 20 4 30 10 -1
 `;
 
-const tuple = (peerPort: number, serverPort: number, peerAddress = "127.0.0.1") => ({ peerAddress, peerPort, serverAddress: "127.0.0.1", serverPort });
+const tuple = (peerPort: number, serverPort: number, peerAddress = "127.0.0.1") => ({
+  peerAddress,
+  peerPort,
+  serverAddress: "127.0.0.1",
+  serverPort,
+});
 
 test("the uid of the peer's socket: local port = the peer's, remote = ours, established", () => {
   expect(findUid(TCP, tuple(0xd318, 0x892d))).toBe(1000);
@@ -27,7 +32,8 @@ test("the uid of the peer's socket: local port = the peer's, remote = ours, esta
 });
 
 test("a row of another 127/8 address is found only under that address", () => {
-  const row = "   4: 0200007F:D318 0100007F:892D 01 00000000:00000000 00:00000000 00000000 65534        0 7009 1 0000000000000000 20 4 30 10 -1\n";
+  const row =
+    "   4: 0200007F:D318 0100007F:892D 01 00000000:00000000 00:00000000 00000000 65534        0 7009 1 0000000000000000 20 4 30 10 -1\n";
   expect(findUid(TCP + row, tuple(0xd318, 0x892d, "127.0.0.2"))).toBe(65534);
   expect(findUid(TCP + row, tuple(0xd318, 0x892d))).toBe(1000);
 });

@@ -14,7 +14,10 @@ afterAll(() => {
 /** A peer process listening at a new path in `mode` (test/support/exchange-peer.ts). */
 async function peer(mode: string): Promise<string> {
   const path = join(dir, `${mode}.sock`);
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "../../support/exchange-peer.ts"), path, mode], { stdout: "pipe", stderr: "inherit" });
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "../../support/exchange-peer.ts"), path, mode], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   peers.push(child);
   const reader = child.stdout.getReader();
   const { value } = await reader.read();

@@ -5,7 +5,11 @@ import { parseRegQuery, RUN_VALUE, runCommandLine } from "../../../src/platform/
 
 /** A real plist parser (Python's plistlib, as in Debian's python3) reads what launchd would read. */
 function parsePlist(text: string): Record<string, unknown> {
-  const r = Bun.spawnSync(["python3", "-c", "import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))"], { stdin: Buffer.from(text), stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(["python3", "-c", "import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))"], {
+    stdin: Buffer.from(text),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (r.exitCode !== 0) throw new Error(`plistlib refused the plist: ${r.stderr}`);
   return JSON.parse(r.stdout.toString());
 }
@@ -24,7 +28,11 @@ describe("macOS LaunchAgent", () => {
   });
 
   test("launchctl: bootstrap into the user's GUI domain, bootout and print by label", () => {
-    expect(launchctlCommands("load", 501, "/Users/a/Library/LaunchAgents/p.plist")).toEqual(["bootstrap", "gui/501", "/Users/a/Library/LaunchAgents/p.plist"]);
+    expect(launchctlCommands("load", 501, "/Users/a/Library/LaunchAgents/p.plist")).toEqual([
+      "bootstrap",
+      "gui/501",
+      "/Users/a/Library/LaunchAgents/p.plist",
+    ]);
     expect(launchctlCommands("unload", 501, "/p")).toEqual(["bootout", `gui/501/${LAUNCHD_LABEL}`]);
     expect(launchctlCommands("print", 501, "/p")).toEqual(["print", `gui/501/${LAUNCHD_LABEL}`]);
   });
@@ -36,7 +44,8 @@ describe("Windows Run value", () => {
   });
 
   test("reg query output: the value's data, any case of its name; absent, null", () => {
-    const out = '\r\nHKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\r\n    OneDrive    REG_SZ    "C:\\od.exe" /background\r\n    Credagent    REG_SZ    "C:\\x y\\credagent.exe" start -s\r\n\r\n';
+    const out =
+      '\r\nHKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\r\n    OneDrive    REG_SZ    "C:\\od.exe" /background\r\n    Credagent    REG_SZ    "C:\\x y\\credagent.exe" start -s\r\n\r\n';
     expect(parseRegQuery(out, RUN_VALUE)).toBe('"C:\\x y\\credagent.exe" start -s');
     expect(parseRegQuery(out, "other")).toBeNull();
     expect(parseRegQuery("", RUN_VALUE)).toBeNull();

@@ -214,7 +214,11 @@ describe("ManagedCredential", () => {
 
   // The refresh e2e test in exact form: 2 s tokens, a request every 50 ms for 7 s. Real time there
   // (process start-up, a random jitter) only allows bounds; here every fetch has its instant.
-  for (const [random, every] of [[0, 1600], [0.5, 1500], [0.999, 1400]] as const) {
+  for (const [random, every] of [
+    [0, 1600],
+    [0.5, 1500],
+    [0.999, 1400],
+  ] as const) {
     test(`2 s tokens asked for every 50 ms: fetched every ${every} ms with jitter ${random}, each served, none expired`, async () => {
       const clock = new FakeClock();
       const start = clock.now();

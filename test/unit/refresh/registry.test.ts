@@ -48,7 +48,13 @@ describe("CredentialRegistry", () => {
     const seeded = new FakeSource(clock);
     const empty = new FakeSource(clock);
     const registry = new CredentialRegistry({ clock, random: () => 0.5 });
-    const def = (name: string, source: FakeSource): CredentialDefinition => ({ name, fingerprint: "x", policy: DEFAULT_POLICY, prefetch: true, createSource: () => source });
+    const def = (name: string, source: FakeSource): CredentialDefinition => ({
+      name,
+      fingerprint: "x",
+      policy: DEFAULT_POLICY,
+      prefetch: true,
+      createSource: () => source,
+    });
     registry.apply([def("seeded", seeded), def("empty", empty)], { prefetch: false });
     await clock.advance(0);
     expect(seeded.calls + empty.calls).toBe(0);

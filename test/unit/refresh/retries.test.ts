@@ -18,7 +18,12 @@ function setup(policy: Partial<RefreshPolicy> = {}) {
   const source = new FakeSource(clock);
   const events: CredentialEvent[] = [];
   // random 0.5: backoff exactly 1, 2, 4, 8 … s; refresh at 75% of the lifetime.
-  const credential = new ManagedCredential("db", source, { ...DEFAULT_POLICY, ...policy }, { clock, random: () => 0.5, onEvent: (e) => events.push(e) });
+  const credential = new ManagedCredential(
+    "db",
+    source,
+    { ...DEFAULT_POLICY, ...policy },
+    { clock, random: () => 0.5, onEvent: (e) => events.push(e) },
+  );
   return { clock, source, credential, events };
 }
 
@@ -62,7 +67,9 @@ describe("a request during the backoff", () => {
     const { source, credential } = setup();
     source.failWith = new Error("connection refused");
     const err = await failure(credential.get());
-    expect(err.message).toBe("credential 'db' has no valid token: connection refused (retrying in 1s; 'credagent refresh db' tries at once)");
+    expect(err.message).toBe(
+      "credential 'db' has no valid token: connection refused (retrying in 1s; 'credagent refresh db' tries at once)",
+    );
   });
 
   test("refresh() fetches at once whatever the backoff", async () => {

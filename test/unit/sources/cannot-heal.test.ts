@@ -16,7 +16,8 @@ import { MemoryStore } from "../../../src/store/memory.ts";
 let reply: () => Response = () => new Response("{}");
 const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => reply() });
 afterAll(() => server.stop(true));
-const json = (body: unknown, status: number) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const json = (body: unknown, status: number) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 async function failureOf(source: TokenSource): Promise<unknown> {
   try {
@@ -51,7 +52,9 @@ describe("failures that cannot heal by themselves", () => {
     const missing = await failureOf(commandSource({ command: ["/nonexistent/credagent-helper"], defaultLifetimeMs: 60_000, env }));
     expect(cannotHeal(missing)).toBe(true);
     expect((missing as Error).message).toContain("check the command in the config and your PATH");
-    expect(cannotHeal(await failureOf(commandSource({ command: ["no-such-program-credagent"], defaultLifetimeMs: 60_000, env })))).toBe(true);
+    expect(cannotHeal(await failureOf(commandSource({ command: ["no-such-program-credagent"], defaultLifetimeMs: 60_000, env })))).toBe(
+      true,
+    );
     const dir = mkdtempSync(join(tmpdir(), "ca-heal-"));
     try {
       const notExecutable = join(dir, "helper");
@@ -59,7 +62,10 @@ describe("failures that cannot heal by themselves", () => {
       const notExecutableText = join(dir, "text");
       writeFileSync(notExecutableText, "no interpreter line\n", { mode: 0o755 });
       for (const program of [notExecutable, notExecutableText]) {
-        expect([program, cannotHeal(await failureOf(commandSource({ command: [program], defaultLifetimeMs: 60_000, env })))]).toEqual([program, true]);
+        expect([program, cannotHeal(await failureOf(commandSource({ command: [program], defaultLifetimeMs: 60_000, env })))]).toEqual([
+          program,
+          true,
+        ]);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

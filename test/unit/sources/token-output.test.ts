@@ -75,18 +75,28 @@ test("a JWT's exp caps a longer expires_in (providers count from their own whole
 
 describe("credentials with more than one part", () => {
   test("username and password: a password credential (user or username), the password as bytes", () => {
-    const t = parseTokenOutput(JSON.stringify({ username: "app", password: "p:w\"d", expires_in: 20 }), NOW, DEFAULT);
+    const t = parseTokenOutput(JSON.stringify({ username: "app", password: 'p:w"d', expires_in: 20 }), NOW, DEFAULT);
     expect(t.kind).toBe("password");
     expect(t.username).toBe("app");
     expect(t.value.reveal()).toBe('p:w"d');
     expect(t.expiresAt).toBe(NOW + 20_000);
-    expect(parseTokenOutput('{"user":"u","password":"x"}', NOW, DEFAULT)).toMatchObject({ kind: "password", username: "u", expiresAt: NOW + DEFAULT });
+    expect(parseTokenOutput('{"user":"u","password":"x"}', NOW, DEFAULT)).toMatchObject({
+      kind: "password",
+      username: "u",
+      expiresAt: NOW + DEFAULT,
+    });
     // A password alone is a password credential too; the config's username may go with it.
     expect(parseTokenOutput('{"password":"x"}', NOW, DEFAULT).username).toBeUndefined();
   });
 
   test("AWS credential_process output: key id, secret key, session token, Expiration", () => {
-    const out = { Version: 1, AccessKeyId: "AKIAEXAMPLE", SecretAccessKey: "secret/key+1", SessionToken: "session==", Expiration: "2026-01-01T01:00:00Z" };
+    const out = {
+      Version: 1,
+      AccessKeyId: "AKIAEXAMPLE",
+      SecretAccessKey: "secret/key+1",
+      SessionToken: "session==",
+      Expiration: "2026-01-01T01:00:00Z",
+    };
     const t = parseTokenOutput(JSON.stringify(out), NOW, DEFAULT);
     expect(t.kind).toBe("aws");
     expect(t.value.reveal()).toBe("secret/key+1");

@@ -22,7 +22,11 @@ function fileLike() {
   return { lazy, seen, hold: (p: Promise<void> | undefined) => (gate = p) };
 }
 
-const codeOf = async (p: Promise<unknown>) => p.then(() => "ok", (err: { code?: string }) => err.code);
+const codeOf = async (p: Promise<unknown>) =>
+  p.then(
+    () => "ok",
+    (err: { code?: string }) => err.code,
+  );
 
 test("a store waiting for its passphrase is locked, refuses a wrong one with forbidden, opens with the right one", async () => {
   const { lazy, seen } = fileLike();

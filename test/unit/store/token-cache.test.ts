@@ -53,7 +53,13 @@ describe("token cache", () => {
     const warnings: string[] = [];
     const hanging = Object.assign(new MemoryStore(), { entries: () => new Promise<never>(() => {}) });
     const started = Date.now();
-    const restored = await restoreTokens(hanging, registryWith(clock).registry, clock.now(), createLogger((l) => warnings.push(l), "warn"), 50);
+    const restored = await restoreTokens(
+      hanging,
+      registryWith(clock).registry,
+      clock.now(),
+      createLogger((l) => warnings.push(l), "warn"),
+      50,
+    );
     expect(restored).toBe(0);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(warnings.join("")).toContain("did not answer within 0.05s");

@@ -20,11 +20,19 @@ describe("socket activation", () => {
   test("launchd: the socket named by the plist's variable, taken once; the variable removed; not launchd, null", () => {
     const asked: string[] = [];
     const env: Record<string, string | undefined> = { [LAUNCHD_SOCKET_ENV]: LAUNCHD_SOCKET_NAME, HOME: "/h" };
-    const activation = takeLaunchdActivation(env, (name) => (asked.push(name), [7]), (fd) => `/private/tmp/com.apple.launchd.x/sock-${fd}`);
+    const activation = takeLaunchdActivation(
+      env,
+      (name) => (asked.push(name), [7]),
+      (fd) => `/private/tmp/com.apple.launchd.x/sock-${fd}`,
+    );
     expect(activation).toEqual({ fd: 7, path: "/private/tmp/com.apple.launchd.x/sock-7" });
     expect(asked).toEqual([LAUNCHD_SOCKET_NAME]);
     expect(env).toEqual({ HOME: "/h" });
-    expect(takeLaunchdActivation({}, () => { throw new Error("not called"); })).toBeNull();
+    expect(
+      takeLaunchdActivation({}, () => {
+        throw new Error("not called");
+      }),
+    ).toBeNull();
     expect(() => takeLaunchdActivation({ [LAUNCHD_SOCKET_ENV]: "L" }, () => [3, 4])).toThrow(/2 sockets/);
     expect(() => takeLaunchdActivation({ [LAUNCHD_SOCKET_ENV]: "L" }, () => [])).toThrow(/0 sockets/);
   });

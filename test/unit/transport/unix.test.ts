@@ -56,7 +56,12 @@ describe("listenUnix", () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     await expect(listenUnix(path, uid, () => {})).rejects.toThrow(/already serving/);
 
-    await new Promise<void>((resolve) => net.connect(path).on("close", () => resolve()).on("error", () => resolve()));
+    await new Promise<void>((resolve) =>
+      net
+        .connect(path)
+        .on("close", () => resolve())
+        .on("error", () => resolve()),
+    );
     expect(peers).toEqual([{ pid: process.pid, uid, gid: process.getgid!() }]);
 
     first.close();
@@ -94,7 +99,11 @@ describe("listenUnixStreams (Bun.listen)", () => {
     await expect(listenUnixStreams(path, uid, () => {})).rejects.toThrow(/already serving/);
     const received = await new Promise<string>((resolve) => {
       let text = "";
-      net.connect(path).on("data", (d) => (text += d)).on("end", () => resolve(text)).on("error", () => resolve(text));
+      net
+        .connect(path)
+        .on("data", (d) => (text += d))
+        .on("end", () => resolve(text))
+        .on("error", () => resolve(text));
     });
     expect(received).toBe("bye");
     expect(peers).toEqual([{ pid: process.pid, uid, gid: process.getgid!() }]);

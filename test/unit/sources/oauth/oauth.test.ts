@@ -26,10 +26,20 @@ const server = Bun.serve({
 });
 afterAll(() => server.stop(true));
 const endpoint = `http://127.0.0.1:${server.port}/token`;
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 function options(extra: Partial<OAuthOptions> = {}): OAuthOptions {
-  return { name: "api", grant: "client_credentials", tokenEndpoint: endpoint, clientId: "app", clientAuth: "client_secret_basic", httpTimeoutMs: 2_000, defaultLifetimeMs: 60_000, ...extra };
+  return {
+    name: "api",
+    grant: "client_credentials",
+    tokenEndpoint: endpoint,
+    clientId: "app",
+    clientAuth: "client_secret_basic",
+    httpTimeoutMs: 2_000,
+    defaultLifetimeMs: 60_000,
+    ...extra,
+  };
 }
 const ctx = () => ({ signal: new AbortController().signal, now: Date.now() });
 
@@ -47,12 +57,19 @@ describe("oauth2 sources against a scripted endpoint", () => {
     const store = new MemoryStore();
     await store.set("secret:api", new Secret("s3cret"));
     reply = () => json({ access_token: "at-1", token_type: "bearer", expires_in: 120 });
-    const token = await clientCredentialsSource(options({ scope: "db.read", resource: "https://db.example", audience: "aud-1" }), store).fetchToken(ctx());
+    const token = await clientCredentialsSource(
+      options({ scope: "db.read", resource: "https://db.example", audience: "aud-1" }),
+      store,
+    ).fetchToken(ctx());
     expect([token.value.reveal(), token.tokenType]).toEqual(["at-1", "Bearer"]);
     expect(token.expiresAt - token.obtainedAt).toBe(120_000);
     const last = seen.at(-1)!;
     expect(last.body.get("grant_type")).toBe("client_credentials");
-    expect([last.body.get("scope"), last.body.get("resource"), last.body.get("audience")]).toEqual(["db.read", "https://db.example", "aud-1"]);
+    expect([last.body.get("scope"), last.body.get("resource"), last.body.get("audience")]).toEqual([
+      "db.read",
+      "https://db.example",
+      "aud-1",
+    ]);
     expect(last.headers.get("authorization")).toBe(`Basic ${Buffer.from("app:s3cret").toString("base64")}`);
   });
 
@@ -117,9 +134,13 @@ describe("oauth2 sources against a scripted endpoint", () => {
     };
     // The waits asked for, not spent: interval 1 s, then 1 + 5 s after slow_down (RFC 8628 3.5).
     const waits: number[] = [];
-    const source = deviceCodeSource(options({ grant: "device_code", clientAuth: "none", deviceAuthorizationEndpoint: endpoint }), store, async (ms) => {
-      waits.push(ms);
-    });
+    const source = deviceCodeSource(
+      options({ grant: "device_code", clientAuth: "none", deviceAuthorizationEndpoint: endpoint }),
+      store,
+      async (ms) => {
+        waits.push(ms);
+      },
+    );
     const challenge = await source.login(ctx());
     expect([challenge.userCode, challenge.verificationUri]).toEqual(["ABCD-EFGH", "https://idp/device"]);
     expect((await challenge.completion).value.reveal()).toBe("at-4");
@@ -130,8 +151,14 @@ describe("oauth2 sources against a scripted endpoint", () => {
 
   test("device login: access_denied ends the login with a clear message", async () => {
     reply = (_req, body) =>
-      body.get("grant_type") ? json({ error: "access_denied" }, 400) : json({ device_code: "dc", user_code: "X", verification_uri: "https://idp/d", expires_in: 30, interval: 1 });
-    const source = deviceCodeSource(options({ grant: "device_code", clientAuth: "none", deviceAuthorizationEndpoint: endpoint }), new MemoryStore(), async () => {});
+      body.get("grant_type")
+        ? json({ error: "access_denied" }, 400)
+        : json({ device_code: "dc", user_code: "X", verification_uri: "https://idp/d", expires_in: 30, interval: 1 });
+    const source = deviceCodeSource(
+      options({ grant: "device_code", clientAuth: "none", deviceAuthorizationEndpoint: endpoint }),
+      new MemoryStore(),
+      async () => {},
+    );
     const challenge = await source.login(ctx());
     expect((await failure(challenge.completion)).message).toContain("was denied");
   });
@@ -154,8 +181,15 @@ describe("oauth2 config", () => {
 
   test("an oauth2 credential needs an issuer, a token endpoint or a preset with a tenant", () => {
     expect(configError('[credentials.a]\nsource = "oauth2"\ngrant = "client_credentials"\nclient_id = "x"\n')).toContain("expected issuer");
-    expect(configError('[credentials.a]\nsource = "oauth2"\ngrant = "client_credentials"\nprovider = "entra"\nclient_id = "x"\n')).toContain("needs tenant");
-    expect(configError('[credentials.a]\nsource = "oauth2"\ngrant = "password"\nissuer = "https://x"\nclient_id = "x"\n')).toContain("credentials.a.grant");
-    expect(parseConfig('[credentials.a]\nsource = "oauth2"\ngrant = "device_code"\nissuer = "https://x"\nclient_id = "x"\n', "/c").credentials[0]).toMatchObject({ clientAuth: "none" });
+    expect(
+      configError('[credentials.a]\nsource = "oauth2"\ngrant = "client_credentials"\nprovider = "entra"\nclient_id = "x"\n'),
+    ).toContain("needs tenant");
+    expect(configError('[credentials.a]\nsource = "oauth2"\ngrant = "password"\nissuer = "https://x"\nclient_id = "x"\n')).toContain(
+      "credentials.a.grant",
+    );
+    expect(
+      parseConfig('[credentials.a]\nsource = "oauth2"\ngrant = "device_code"\nissuer = "https://x"\nclient_id = "x"\n', "/c")
+        .credentials[0],
+    ).toMatchObject({ clientAuth: "none" });
   });
 });
