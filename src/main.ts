@@ -15,7 +15,7 @@ async function main(): Promise<number> {
   // credential helper.
   if (/docker-credential-credagent(\.exe)?$/i.test(process.argv0)) {
     const [{ runDockerHelper }, { processContext }, { currentPathEnv }] = await Promise.all([
-      import("./cli/docker-credential.ts"),
+      import("./cli/commands/docker-credential.ts"),
       import("./cli/io.ts"),
       import("./paths.ts"),
     ]);

@@ -1,4 +1,4 @@
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log/log.ts";
 
 // The agent's life after start: signals, reload, an optional lifetime, and an orderly shutdown.
 // run.ts builds the parts in dependency order; this module only says when each is stopped.

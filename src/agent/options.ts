@@ -3,7 +3,7 @@ import { parseDuration } from "../duration.ts";
 import { describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import { isKeyringChoice } from "../store/open.ts";
-import { parseLogLevel, type LogLevel } from "./log.ts";
+import { parseLogLevel, type LogLevel } from "../log/log.ts";
 
 export const AGENT_USAGE = `usage: credagent agent [-a SOCKET] [--config FILE] [--keyring auto|os|file] [-t LIFETIME] [-d] [--log-level LEVEL]
 

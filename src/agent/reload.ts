@@ -6,7 +6,7 @@ import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { SecretStore } from "../store/store.ts";
 import type { ConfigStatus, ReloadResponse } from "../wire/types.ts";
 import { toDefinitions } from "./definitions.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log/log.ts";
 
 export interface ConfigReloaderDeps {
   location: { path: string; explicit: boolean };

@@ -27,23 +27,23 @@ import { listenLocal } from "../transport/listen.ts";
 import type { Stream } from "../transport/stream.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
-import { createAccessControl, mayAnswerApproval } from "./access.ts";
-import { AuditLog } from "./audit.ts";
-import { ConfirmationBroker } from "./confirm.ts";
-import { ConnectionTable } from "./connections.ts";
+import { createAccessControl, mayAnswerApproval } from "../policy/access.ts";
+import { AuditLog } from "../log/audit.ts";
+import { ConfirmationBroker } from "../policy/confirm.ts";
+import { ConnectionTable } from "../connections/table.ts";
 import { serveUntilStopped } from "./lifecycle.ts";
 import { toDefinitions } from "./definitions.ts";
-import { AgentLock } from "./lock.ts";
-import { slotLimits } from "./connection-slots.ts";
-import { createLogger, type Logger } from "./log.ts";
-import { descriptorSink, stderrSink, swallowStdioErrors, type LogSink } from "./log-sink.ts";
+import { AgentLock } from "../policy/lock.ts";
+import { slotLimits } from "../admission/slots.ts";
+import { createLogger, type Logger } from "../log/log.ts";
+import { descriptorSink, stderrSink, swallowStdioErrors, type LogSink } from "../log/sink.ts";
 import { parseAgentOptions } from "./options.ts";
-import { createRequestServer } from "./server.ts";
+import { createRequestServer } from "../http/server.ts";
 import { ConfigReloader } from "./reload.ts";
 import { startDatabaseProxy } from "../dbproxy/agent.ts";
 import { createSessionToken } from "./session-token.ts";
 import { startSdkEndpoints } from "../endpoints/start.ts";
-import { persistToken, restoreTokens } from "./token-cache.ts";
+import { persistToken, restoreTokens } from "../refresh/token-cache.ts";
 
 /** `credagent agent`: returns the process exit code. */
 export async function runAgent(argv: string[]): Promise<number> {

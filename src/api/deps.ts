@@ -1,5 +1,5 @@
 import type { CredentialRegistry } from "../refresh/registry.ts";
-import type { Decision } from "../authz/rules.ts";
+import type { Decision } from "../policy/rules.ts";
 import type { Secret } from "../secret.ts";
 import type { Token } from "../sources/source.ts";
 import type { ConfigStatus, PendingApproval, ReloadResponse, StoreStatus } from "../wire/types.ts";
@@ -39,7 +39,7 @@ export interface ConnectionBindings {
   process: { exe: string | null; startTime: number | null } | null;
 }
 
-/** The access decision of src/authz/rules.ts: allowed, and the rule that matched or why none did. */
+/** The access decision of src/policy/rules.ts: allowed, and the rule that matched or why none did. */
 export type AccessDecision = Decision;
 
 /** What the API needs from the agent; passed in so routes are testable with app.request(). */

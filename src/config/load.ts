@@ -1,8 +1,8 @@
-import { toDatabases, type DatabaseConfig } from "../dbproxy/config.ts";
+import { toDatabases, type DatabaseConfig } from "./databases.ts";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import type { AllowRule } from "../authz/rules.ts";
+import type { AllowRule } from "../policy/rules.ts";
 import { entraEndpoints, type OAuthOptions } from "../sources/oauth/options.ts";
 import type { KeyringChoice } from "../wire/types.ts";
 import { parse as parseToml, TomlError } from "smol-toml";
@@ -11,7 +11,7 @@ import { formatOf, placeholdersOf, type TemplateFormat } from "../connections/te
 import { CredagentError } from "../errors.ts";
 import { configSchema } from "./schema.ts";
 
-/** Who may fetch a credential: see src/authz/rules.ts. */
+/** Who may fetch a credential: see src/policy/rules.ts. */
 interface AccessConfig {
   /** A fixed user name served with the secret (overrides one the source gives). */
   username?: string;

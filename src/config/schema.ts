@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { parseDuration } from "../duration.ts";
 import { TEMPLATE_FORMATS } from "../connections/template.ts";
 import { CREDENTIAL_NAME, KEYRING_CHOICES } from "../wire/types.ts";
-import { databasesSchema } from "../dbproxy/config.ts";
+import { databasesSchema } from "./databases.ts";
 
 // The config file's shape. Unknown keys are errors: a typo must not silently do nothing.
 

@@ -1,6 +1,6 @@
-import type { Logger } from "../agent/log.ts";
-import type { AuditLog } from "../agent/audit.ts";
-import type { createAccessControl } from "../agent/access.ts";
+import type { Logger } from "../log/log.ts";
+import type { AuditLog } from "../log/audit.ts";
+import type { createAccessControl } from "../policy/access.ts";
 import type { AgentConfig } from "../config/load.ts";
 import type { PathEnv } from "../paths.ts";
 import type { CredentialRegistry } from "../refresh/registry.ts";

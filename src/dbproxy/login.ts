@@ -1,7 +1,7 @@
 import { CredagentError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
 import type { Token } from "../sources/source.ts";
-import type { DatabaseConfig } from "./config.ts";
+import type { DatabaseConfig } from "../config/databases.ts";
 
 /** What the proxy needs from a credential to log in to a database server. */
 export interface DbLogin {

@@ -1,14 +1,14 @@
 import type net from "node:net";
 import { join } from "node:path";
 import type { AccessDecision, ConnectionBindings } from "../api/deps.ts";
-import type { Logger } from "../agent/log.ts";
+import type { Logger } from "../log/log.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { peerAllowed, readPeerIdentity, type PeerIdentity } from "../identity/peer.ts";
 import { readProcessInfo } from "../identity/process-info.ts";
 import type { PathEnv } from "../paths.ts";
 import { socketFd } from "../transport/stream.ts";
 import { ensurePrivateDir, listenUnix, type UnixListener } from "../transport/unix.ts";
-import { databaseSocketDir, SOCKET_NAME, type DatabaseConfig } from "./config.ts";
+import { databaseSocketDir, SOCKET_NAME, type DatabaseConfig } from "../config/databases.ts";
 import { loginFor, type CurrentToken, type DbLogin } from "./login.ts";
 import { connectUpstream, forwardCancel, ServerRefused } from "./upstream.ts";
 import { CANCEL_REQUEST, errorResponse, FrameReader, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, startupParameters } from "./wire.ts";

@@ -5,7 +5,7 @@ import tls from "node:tls";
 import { Parser } from "pg-protocol/dist/parser.js";
 import type { BackendMessage } from "pg-protocol/dist/messages.js";
 import { CredagentError, describe } from "../errors.ts";
-import type { DatabaseConfig } from "./config.ts";
+import type { DatabaseConfig } from "../config/databases.ts";
 import type { DbLogin } from "./login.ts";
 import { scramSha256 } from "./scram.ts";
 import { FrameReader, passwordMessage, saslInitialResponse, saslResponse, sslRequest, startupMessage } from "./wire.ts";

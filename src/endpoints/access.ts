@@ -1,6 +1,6 @@
 import type { AccessDecision } from "../api/deps.ts";
-import type { AuditLog } from "../agent/audit.ts";
-import { authorize, type AllowRule } from "../authz/rules.ts";
+import type { AuditLog } from "../log/audit.ts";
+import { authorize, type AllowRule } from "../policy/rules.ts";
 import type { LoopbackPeer } from "./deps.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { describe } from "../errors.ts";
 import { loopbackPeerUidFast } from "../identity/loopback-peer.ts";
-import type { Logger } from "../agent/log.ts";
+import type { Logger } from "../log/log.ts";
 import type { createEndpointsApp } from "./app.ts";
 
 // Bun.serve, not the node:http server of the socket: a TCP peer has no credentials to read from

@@ -1,5 +1,5 @@
-import type { AuditLog } from "../agent/audit.ts";
-import type { Logger } from "../agent/log.ts";
+import type { AuditLog } from "../log/audit.ts";
+import type { Logger } from "../log/log.ts";
 import type { AgentConfig } from "../config/load.ts";
 import { describe } from "../errors.ts";
 import { loopbackPeerSupported } from "../identity/loopback-peer.ts";

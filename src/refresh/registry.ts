@@ -1,4 +1,4 @@
-import type { AllowRule } from "../authz/rules.ts";
+import type { AllowRule } from "../policy/rules.ts";
 import { CredagentError } from "../errors.ts";
 import type { TokenSource } from "../sources/source.ts";
 import { ManagedCredential, type CredentialDeps } from "./credential.ts";

@@ -105,7 +105,7 @@ describe.if(asRoot)("lock", () => {
     expect(tokenCopies).toEqual([]);
     expect(passphraseCopies).toEqual([]);
     // The lock request as read off the socket, once: a second copy would be the agent's request
-    // buffer or body (agent/http1/parser.ts, agent/server.ts), which it must have zeroed.
+    // buffer or body (http/parser.ts, http/server.ts), which it must have zeroed.
     expect(found[LOCK_PASSPHRASE]!.length).toBeLessThanOrEqual(1);
     // One fetch, one read off the pipe: at most the runtime's buffer. A second raw copy would be
     // the agent's own output buffer, which it must have zeroed.

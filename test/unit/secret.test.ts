@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { inspect } from "node:util";
-import { createLogger } from "../../src/agent/log.ts";
+import { createLogger } from "../../src/log/log.ts";
 import { Secret } from "../../src/secret.ts";
 
 describe("Secret", () => {

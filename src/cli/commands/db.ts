@@ -1,6 +1,6 @@
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
-import { databaseEndpoints } from "../../dbproxy/endpoints.ts";
+import { databaseEndpoints } from "../../dbproxy/sockets.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { table } from "../output/table.ts";
 

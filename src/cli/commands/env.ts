@@ -3,7 +3,7 @@ import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { sessionTokenPath } from "../../paths.ts";
-import { databaseEndpoints } from "../../dbproxy/endpoints.ts";
+import { databaseEndpoints } from "../../dbproxy/sockets.ts";
 import { sdkEnvironment } from "../sdk-env.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { exportCode } from "../output/shell.ts";

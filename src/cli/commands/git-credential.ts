@@ -5,7 +5,7 @@ import { defineCommand } from "../command.ts";
 import { UsageError } from "../io.ts";
 import { readStdinValue } from "../prompt.ts";
 import { loadConfig } from "../../config/load.ts";
-import { gitCredentialFor } from "../../helpers/match.ts";
+import { gitCredentialFor } from "../helper-match.ts";
 import { configPath } from "../../paths.ts";
 import { credentialParts } from "../credential-parts.ts";
 import type { CliContext } from "../io.ts";

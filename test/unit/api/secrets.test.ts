@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { AgentLock } from "../../../src/agent/lock.ts";
+import { AgentLock } from "../../../src/policy/lock.ts";
 import { createApp } from "../../../src/api/app.ts";
 import { DEFAULT_POLICY } from "../../../src/refresh/policy.ts";
 import { CredentialRegistry } from "../../../src/refresh/registry.ts";

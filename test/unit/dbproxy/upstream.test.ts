@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import net from "node:net";
 import { networkInterfaces } from "node:os";
-import type { DatabaseConfig } from "../../../src/dbproxy/config.ts";
+import type { DatabaseConfig } from "../../../src/config/databases.ts";
 import { connectUpstream } from "../../../src/dbproxy/upstream.ts";
 import { Secret } from "../../../src/secret.ts";
 

@@ -1,12 +1,12 @@
 import * as v from "valibot";
 import { describe } from "../errors.ts";
-import { raceTimeout } from "../refresh/clock.ts";
-import type { CredentialRegistry } from "../refresh/registry.ts";
+import { raceTimeout } from "./clock.ts";
+import type { CredentialRegistry } from "./registry.ts";
 import { encodeJsonWithSecrets, parseJsonWithSecrets } from "../secret-json.ts";
 import { Secret } from "../secret.ts";
 import type { Token } from "../sources/source.ts";
 import { credentialOf, tokenAccount, type SecretStore } from "../store/store.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log/log.ts";
 
 // Tokens are cached in the store so that a restart or a crash costs no round trip to the
 // identity provider. Written after the response (never on the request path); read once at start.

@@ -1,12 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AgentConfig, ConnectionConfig } from "../config/load.ts";
-import { removePgpassFile, writePgpassFile, type PgpassEntry } from "../connections/pgpass.ts";
-import { renderTemplate } from "../connections/template.ts";
+import { removePgpassFile, writePgpassFile, type PgpassEntry } from "./pgpass.ts";
+import { renderTemplate } from "./template.ts";
 import { CredagentError, describe } from "../errors.ts";
 import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { Token } from "../sources/source.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log/log.ts";
 
 // The config's connections: connection strings rendered from a credential when an app asks, and
 // the pgpass file, rewritten whenever one of its credentials gets a new token and removed when the

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { loadConfig } from "../config/load.ts";
 import { configPath, type PathEnv } from "../paths.ts";
-import { databaseSocketDir, SOCKET_NAME } from "./config.ts";
+import { databaseSocketDir, SOCKET_NAME } from "../config/databases.ts";
 
 export interface DatabaseEndpoint {
   name: string;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { dockerCredentialFor, gitCredentialFor, registryHost } from "../../src/helpers/match.ts";
+import { dockerCredentialFor, gitCredentialFor, registryHost } from "../../../src/cli/helper-match.ts";
 
 test("git: protocol and host must match; the longest path prefix wins; no match is undefined", () => {
   const map = { "https://git.example.com": "all", "https://git.example.com/team/": "team", "http://127.0.0.1:8080": "local" };

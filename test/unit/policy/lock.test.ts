@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
-import { AgentLock } from "../../src/agent/lock.ts";
-import { CredagentError } from "../../src/errors.ts";
-import { Secret } from "../../src/secret.ts";
-import { FakeClock } from "../support/fake-clock.ts";
+import { AgentLock } from "../../../src/policy/lock.ts";
+import { CredagentError } from "../../../src/errors.ts";
+import { Secret } from "../../../src/secret.ts";
+import { FakeClock } from "../../support/fake-clock.ts";
 
 /** A lock whose hash checks finish only when the test says (held) or at once (not held). */
 function setup() {

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseBsdInfoStartTime, parseXucred } from "../../src/identity/darwin.ts";
+import { parseBsdInfoStartTime, parseXucred } from "../../../src/identity/darwin.ts";
 
 // The macOS buffer layouts, checked here on any platform (the calls run only on macOS).
 test("struct xucred: version 0, uid at 4, first group at 12", () => {

@@ -4,10 +4,10 @@ import type { ConnectionBindings } from "../api/deps.ts";
 import { peerAllowed, readPeerIdentity, type PeerIdentity } from "../identity/peer.ts";
 import { readProcessInfo } from "../identity/process-info.ts";
 import type { Stream } from "../transport/stream.ts";
-import { RequestParser, type ParsedRequest } from "./http1/parser.ts";
-import { errorAnswer, serializeResponse } from "./http1/response.ts";
-import { ConnectionSlots, type Slot, type SlotLimits } from "./connection-slots.ts";
-import type { Logger } from "./log.ts";
+import { RequestParser, type ParsedRequest } from "./parser.ts";
+import { errorAnswer, serializeResponse } from "./response.ts";
+import { ConnectionSlots, type Slot, type SlotLimits } from "../admission/slots.ts";
+import type { Logger } from "../log/log.ts";
 
 // The agent's HTTP/1.1 server: connections from transport/stream.ts, requests from http1/parser.ts,
 // answers from the app's fetch handler (hono) written by http1/response.ts. Not node:http: a

@@ -1,5 +1,5 @@
 import type { AccessDecision, ConnectionBindings } from "../api/deps.ts";
-import { authorize, type AllowRule, type PeerFacts } from "../authz/rules.ts";
+import { authorize, type AllowRule, type PeerFacts } from "./rules.ts";
 import { approverConflict, attribute, type Attribution, type OwnExecutable } from "../identity/lineage.ts";
 import {
   controllingTerminal,
@@ -9,7 +9,7 @@ import {
   systemProcReader,
   type ProcReader,
 } from "../identity/process-info.ts";
-import type { AuditLog } from "./audit.ts";
+import type { AuditLog } from "../log/audit.ts";
 import type { ConfirmationBroker, PendingApproval, Requester } from "./confirm.ts";
 
 export interface AccessDeps {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConnectionSlots, slotLimits, type Slot } from "../../src/agent/connection-slots.ts";
+import { ConnectionSlots, slotLimits, type Slot } from "../../../src/admission/slots.ts";
 
 class FakeConnection implements Slot {
   busy = false;

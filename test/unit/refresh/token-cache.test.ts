@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { createLogger } from "../../../src/agent/log.ts";
-import { persistToken, restoreTokens } from "../../../src/agent/token-cache.ts";
+import { createLogger } from "../../../src/log/log.ts";
+import { persistToken, restoreTokens } from "../../../src/refresh/token-cache.ts";
 import { DEFAULT_POLICY } from "../../../src/refresh/policy.ts";
 import { CredentialRegistry } from "../../../src/refresh/registry.ts";
 import { Secret } from "../../../src/secret.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { RequestParser, type ParseStep } from "../../../src/agent/http1/parser.ts";
+import { RequestParser, type ParseStep } from "../../../src/http/parser.ts";
 
 const LIMITS = { maxHeadBytes: 16 * 1024, maxBodyBytes: 64 * 1024 };
 const bytes = (s: string) => new TextEncoder().encode(s);

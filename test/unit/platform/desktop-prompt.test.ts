@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { desktopPrompt } from "../../src/platform/desktop-prompt.ts";
+import { desktopPrompt } from "../../../src/platform/desktop-prompt.ts";
 
 test("no display, no prompt: the answer must come from credagent approve", async () => {
   expect(await desktopPrompt("allow?", 1_000, { PATH: process.env.PATH })).toBeNull();

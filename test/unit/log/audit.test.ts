@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { AuditLog } from "../../src/agent/audit.ts";
+import { AuditLog } from "../../../src/log/audit.ts";
 
 const dir = mkdtempSync("/tmp/ca-audit-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
-import { ConfirmationBroker, type Requester } from "../../src/agent/confirm.ts";
-import { createLogger } from "../../src/agent/log.ts";
-import { FakeClock } from "../support/fake-clock.ts";
+import { ConfirmationBroker, type Requester } from "../../../src/policy/confirm.ts";
+import { createLogger } from "../../../src/log/log.ts";
+import { FakeClock } from "../../support/fake-clock.ts";
 
 const requester: Requester = { exe: "/usr/bin/psql", pid: 42, via: null, processes: [] };
 

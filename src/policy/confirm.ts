@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { CredagentError } from "../errors.ts";
 import { systemClock, type Clock } from "../refresh/clock.ts";
 import type { ProcessFacts } from "../identity/lineage.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log/log.ts";
 
 // `confirm = true`: each new (executable, credential) pair waits for the user's yes, from a
 // desktop prompt where there is one, or from `credagent approve ID` in a terminal. The executable

@@ -1,13 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { createAccessControl, mayAnswerApproval } from "../../src/agent/access.ts";
-import type { AuditLog } from "../../src/agent/audit.ts";
-import { ConfirmationBroker } from "../../src/agent/confirm.ts";
-import { createLogger } from "../../src/agent/log.ts";
-import type { ConnectionBindings } from "../../src/api/deps.ts";
-import { authorize } from "../../src/authz/rules.ts";
-import { approverConflict, attribute, type ProcessFacts } from "../../src/identity/lineage.ts";
-import type { ProcReader } from "../../src/identity/process-info.ts";
-import type { AuditEntry } from "../../src/wire/audit.ts";
+import { createAccessControl, mayAnswerApproval } from "../../../src/policy/access.ts";
+import type { AuditLog } from "../../../src/log/audit.ts";
+import { ConfirmationBroker } from "../../../src/policy/confirm.ts";
+import { createLogger } from "../../../src/log/log.ts";
+import type { ConnectionBindings } from "../../../src/api/deps.ts";
+import { authorize } from "../../../src/policy/rules.ts";
+import { approverConflict, attribute, type ProcessFacts } from "../../../src/identity/lineage.ts";
+import type { ProcReader } from "../../../src/identity/process-info.ts";
+import type { AuditEntry } from "../../../src/wire/audit.ts";
 
 // A fake /proc: each process with its parent, session, terminal, start time, executable path and
 // file identity. `onRead` lets a test change the table between reads, as a racing kernel would.
@@ -265,7 +265,7 @@ describe("confirm = true through the CLI", () => {
 
 describe("the real /proc (Linux)", () => {
   test.if(process.platform === "linux")("this process: parent, session and the agent's own executable by file identity", async () => {
-    const { ownExecutable, procStat, systemProcReader } = await import("../../src/identity/process-info.ts");
+    const { ownExecutable, procStat, systemProcReader } = await import("../../../src/identity/process-info.ts");
     const stat = procStat(process.pid)!;
     expect(stat.ppid).toBe(process.ppid);
     // 0 when the session's leader is outside this pid namespace (a container's init that never called setsid).

@@ -1,12 +1,12 @@
-import { AgentClient } from "../client/client.ts";
-import { describe } from "../errors.ts";
-import { loadConfig } from "../config/load.ts";
-import { configPath } from "../paths.ts";
-import { VERSION } from "../version.ts";
-import { dockerCredentialFor } from "../helpers/match.ts";
-import { credentialParts } from "./credential-parts.ts";
-import type { CliContext } from "./io.ts";
-import { readStdinValue } from "./prompt.ts";
+import { AgentClient } from "../../client/client.ts";
+import { describe } from "../../errors.ts";
+import { loadConfig } from "../../config/load.ts";
+import { configPath } from "../../paths.ts";
+import { VERSION } from "../../version.ts";
+import { dockerCredentialFor } from "../helper-match.ts";
+import { credentialParts } from "../credential-parts.ts";
+import type { CliContext } from "../io.ts";
+import { readStdinValue } from "../prompt.ts";
 
 // The docker credential-helper protocol (docker/docker-credential-helpers, client/client.go): the
 // binary answers when run as `docker-credential-credagent` (a link install.sh makes), with the

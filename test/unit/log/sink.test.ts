@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { descriptorSink } from "../../src/agent/log-sink.ts";
+import { descriptorSink } from "../../../src/log/sink.ts";
 
 /** A descriptor with `room` bytes of space, like a file on a filling disk. */
 function fakeDisk(room: number) {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { authorize, type PeerFacts } from "../../src/authz/rules.ts";
-import { sameProcess } from "../../src/identity/process-info.ts";
+import { authorize, type PeerFacts } from "../../../src/policy/rules.ts";
+import { sameProcess } from "../../../src/identity/process-info.ts";
 
 const peer = (over: Partial<PeerFacts> = {}): PeerFacts => ({
   pid: 42,
@@ -54,7 +54,7 @@ describe("pid reuse", () => {
   });
 
   test("on Linux the start time of this very process is stable and readable", async () => {
-    const { readProcessInfo, startTimeOf, executableSha256 } = await import("../../src/identity/process-info.ts");
+    const { readProcessInfo, startTimeOf, executableSha256 } = await import("../../../src/identity/process-info.ts");
     const info = readProcessInfo(process.pid);
     expect(info.exe).toBe(process.execPath);
     expect(info.startTime).toBe(startTimeOf(process.pid));

@@ -1,4 +1,4 @@
-// HTTP/1.1 requests (RFC 9112) out of a byte stream, for the agent's own server (agent/server.ts).
+// HTTP/1.1 requests (RFC 9112) out of a byte stream, for the agent's own server (http/server.ts).
 // Pure: no sockets, no timers. It reads what the agent's clients send and refuses the rest,
 // strictly, since a lenient parser in front of a credential broker is an attack surface: CRLF line
 // ends only, no obsolete line folding, no whitespace before a header's colon, one Content-Length
