@@ -37,6 +37,9 @@ command -v systemd-socket-activate >/dev/null 2>&1 || missing+=(systemd)
 # A throwaway PostgreSQL cluster (test/support/postgres.ts) for the database tests.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -e /usr/lib/python3/dist-packages/psycopg ] || missing+=(python3-psycopg)
+# The cloud SDKs Debian ships, run against the loopback SDK endpoints under Debian's /usr/bin/python3:
+# botocore (boto3), the Azure CLI (az) and azure-identity, and google-auth 1.x.
+[ -e /usr/lib/python3/dist-packages/boto3 ] || missing+=(python3-boto3)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing ${missing[*]}"

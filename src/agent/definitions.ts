@@ -21,6 +21,7 @@ export function toDefinitions(config: AgentConfig, env: Record<string, string | 
       ...DEFAULT_POLICY,
       ...(keptFresh.has(credential.name) ? { idleAfterMs: Number.POSITIVE_INFINITY } : {}),
       refreshBeforeMs: credential.refreshBeforeMs,
+      awsRefreshWindowMs: credential.awsRefreshWindowMs,
       fetchTimeoutMs: credential.timeoutMs,
       requestWaitMs: config.requestWaitMs,
     },

@@ -20,6 +20,8 @@ interface AccessConfig {
   confirm: boolean;
   /** The Azure resource its tokens are for (the SDK endpoint's key; oauth2 also sends it to the provider). */
   resource?: string;
+  /** AWS keys are renewed at the latest this long before expiry, and not served inside it. */
+  awsRefreshWindowMs: number;
 }
 
 export interface CommandCredentialConfig extends AccessConfig {
@@ -106,6 +108,8 @@ export const DEFAULTS = {
   requestWaitMs: 30_000,
   httpTimeoutMs: 10_000,
   confirmTimeoutMs: 60_000,
+  // botocore's advisory refresh window, the widest of the AWS SDKs' (the JS SDK's is 5 minutes).
+  awsRefreshWindowMs: 15 * 60_000,
 } as const;
 
 /**
@@ -168,6 +172,7 @@ export function parseConfig(text: string, path: string): AgentConfig {
     const common = {
       name,
       refreshBeforeMs: c.refresh_before,
+      awsRefreshWindowMs: c.aws_refresh_window ?? DEFAULTS.awsRefreshWindowMs,
       lifetimeMs: c.lifetime ?? DEFAULTS.lifetimeMs,
       timeoutMs: c.timeout ?? DEFAULTS.timeoutMs,
       prefetch: c.prefetch ?? false,

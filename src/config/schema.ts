@@ -52,6 +52,14 @@ const duration = v.pipe(
   v.minValue(1, "the duration must be positive"),
 );
 
+/** A duration that may be zero ("0s": off). */
+const durationOrZero = v.pipe(
+  v.union([v.string(), v.number()], 'expected a duration such as "15m", or "0s" for none'),
+  v.transform((x) => (typeof x === "number" ? x * 1000 : parseDuration(x))),
+  v.number('expected a duration such as "15m", or "0s" for none'),
+  v.minValue(0, "the duration must not be negative"),
+);
+
 const allowRule = v.pipe(
   table({
     exe: v.optional(v.pipe(v.string(), v.startsWith("/", "expected an absolute path"))),
@@ -64,6 +72,8 @@ const allowRule = v.pipe(
 /** Keys every credential takes, whatever its source. */
 const commonEntries = {
   refresh_before: v.optional(duration),
+  // AWS keys: renewed at the latest this long before expiry, and never served inside it (src/refresh/policy.ts).
+  aws_refresh_window: v.optional(durationOrZero),
   lifetime: v.optional(duration),
   timeout: v.optional(duration),
   prefetch: v.optional(v.boolean("expected true or false")),

@@ -16,6 +16,8 @@ export const KEY_DOCS: Record<string, string> = {
   "credentials.NAME.source": '"command", "static" or "oauth2"',
   "credentials.NAME.command": "command: the program and its arguments (no shell), printing a token or JSON",
   "credentials.NAME.refresh_before": "refresh this long before expiry (default: at 70-80% of the lifetime)",
+  "credentials.NAME.aws_refresh_window":
+    "AWS keys: renewed at the latest this long before they expire, and never served inside it, the AWS SDKs' refresh window (default 15m; 0s: off)",
   "credentials.NAME.lifetime": "the lifetime assumed when the source says nothing of expiry (default 5m)",
   "credentials.NAME.timeout": "how long one fetch may take; the command and all it started are killed after (default 30s)",
   "credentials.NAME.prefetch": "true: fetch at start instead of at first use",

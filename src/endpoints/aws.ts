@@ -24,7 +24,7 @@ export function awsRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
       );
     }
     try {
-      const token = await endpointToken(deps, credential, { uid: c.env?.peerUid ?? null, protocol: "aws" });
+      const token = await endpointToken(deps, credential, { uid: c.env?.peerUid ?? null, protocol: "aws" }, c.req.method);
       if (token.kind !== "aws" || !token.aws) {
         return awsError(
           c,
@@ -51,5 +51,5 @@ export function awsRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
 }
 
 function awsError(c: Context, status: number, code: string, message: string): Response {
-  return c.json({ Code: code, Message: message }, status as ContentfulStatusCode);
+  return c.json({ Code: code, Message: message }, status as ContentfulStatusCode, status === 405 ? { Allow: "GET" } : {});
 }

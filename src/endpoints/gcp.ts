@@ -61,7 +61,7 @@ export function gcpRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
   app.get(`${V1}/instance/service-accounts/:account/token`, async (c) => {
     if (!account(c.req.param("account"))) return text(c, 404, "no such service account\n");
     try {
-      const token = await endpointToken(deps, credential, { uid: c.env?.peerUid ?? null, protocol: "gcp" });
+      const token = await endpointToken(deps, credential, { uid: c.env?.peerUid ?? null, protocol: "gcp" }, c.req.method);
       const body = encodeJsonWithSecrets({
         access_token: token.value,
         expires_in: Math.max(0, Math.floor((token.expiresAt - deps.now()) / 1000)),
@@ -80,5 +80,9 @@ export function gcpRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
 }
 
 function text(c: Context, status: number, body: string): Response {
-  return c.body(body, status as ContentfulStatusCode, { "Content-Type": "application/text", [FLAVOR]: "Google" });
+  return c.body(body, status as ContentfulStatusCode, {
+    "Content-Type": "application/text",
+    [FLAVOR]: "Google",
+    ...(status === 405 ? { Allow: "GET" } : {}),
+  });
 }

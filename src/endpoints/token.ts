@@ -2,8 +2,15 @@ import { CredagentError } from "../errors.ts";
 import type { Token } from "../sources/source.ts";
 import type { EndpointDeps, LoopbackPeer } from "./deps.ts";
 
-/** A credential's token for an SDK endpoint: the same lock, allow rules and audit line as the socket's API. */
-export async function endpointToken(deps: EndpointDeps, name: string, peer: LoopbackPeer): Promise<Token> {
+/**
+ * A credential's token for an SDK endpoint: the same lock, allow rules and audit line as the
+ * socket's API. The one way a route gets a secret, so the one place that refuses HEAD: a probe
+ * (curl -I, a health check) learns the endpoint is there without the agent running a source
+ * (Hono answers HEAD with the GET route, body dropped: the token would be fetched for nothing).
+ */
+export async function endpointToken(deps: EndpointDeps, name: string, peer: LoopbackPeer, method: string): Promise<Token> {
+  if (method !== "GET" && method !== "POST")
+    throw new CredagentError("method_not_allowed", `${method} does not fetch a token here: send GET (a HEAD is answered without one)`);
   if (deps.locked()) throw new CredagentError("locked", "the agent is locked; 'credagent unlock' unlocks it");
   const credential = deps.registry.get(name);
   const decision = await deps.authorize(name, peer);

@@ -4,7 +4,7 @@ import { cannotHeal, isInteractive, wipeToken, type LoginChallenge, type Token, 
 import type { CredentialState } from "../wire/types.ts";
 import { raceTimeout, type Clock } from "./clock.ts";
 import { DeviceLogin, type LoginStatus } from "./device-login.ts";
-import { backoffDelay, idleAfter, refreshAt, type RefreshPolicy } from "./policy.ts";
+import { backoffDelay, idleAfter, refreshAt, sdkWindow, shortLivedNote, type RefreshPolicy } from "./policy.ts";
 
 export interface CredentialDeps {
   clock: Clock;
@@ -23,6 +23,8 @@ export interface CredentialSnapshot {
   expiresAt: number | null;
   refreshAt: number | null;
   lastError: string | null;
+  /** Something about its tokens worth knowing (AWS keys shorter-lived than the SDKs' refresh window). */
+  note: string | null;
 }
 
 /** How long a replaced token stays readable for responses that were already writing it. */
@@ -68,12 +70,15 @@ export class ManagedCredential {
     private readonly deps: CredentialDeps,
   ) {}
 
-  /** A token valid for at least minValidMs, from memory when one is. */
+  /**
+   * A token valid for at least minValidMs, from memory when one is. An AWS key inside the SDKs'
+   * refresh window is not served: the request gets the next one (see sdkWindow).
+   */
   async get(minValidMs = 0): Promise<Token> {
     const now = this.deps.clock.now();
     this.#asked(now);
     const held = this.#token;
-    if (held && held.expiresAt - now > minValidMs) return held;
+    if (held && held.expiresAt - now > Math.max(minValidMs, sdkWindow(held, this.policy))) return held;
     if (this.#loginRequired && !this.#pending) {
       throw new CredagentError("login_required", this.#lastError ?? `sign in with: credagent login ${this.name}`);
     }
@@ -133,6 +138,7 @@ export class ManagedCredential {
       expiresAt: valid?.expiresAt ?? null,
       refreshAt: valid ? (this.#refreshAt ?? null) : null,
       lastError: this.#lastError ?? null,
+      note: (this.#token && shortLivedNote(this.#token, this.policy, formatCountdown)) ?? null,
     };
   }
 

@@ -18,6 +18,12 @@ export interface RefreshPolicy {
   retryFloorMs: number;
   /** Background refresh stops after this long without a request; see idleAfter(). */
   idleAfterMs: number;
+  /**
+   * AWS keys: renewed at the latest this long before they expire, and never served inside it. The
+   * AWS SDKs refresh credentials that have less than this left (botocore: 15 minutes, the JS SDK:
+   * 5), on every call while they do: a key served inside the window is asked for again at each call.
+   */
+  awsRefreshWindowMs: number;
 }
 
 export const DEFAULT_POLICY: RefreshPolicy = {
@@ -33,17 +39,55 @@ export const DEFAULT_POLICY: RefreshPolicy = {
   // credential untouched overnight or over a weekend stops costing the identity provider calls
   // (a 5-minute token refreshed at 80% is 15 calls an hour, for nobody).
   idleAfterMs: 3_600_000,
+  // botocore's advisory refresh timeout (credentials.py, RefreshableCredentials): the widest of the SDKs'.
+  awsRefreshWindowMs: 15 * 60_000,
 };
 
 const DEFAULT_REFRESH_SHARE = 0.8;
 
-export function refreshAt(token: { obtainedAt: number; expiresAt: number }, policy: RefreshPolicy, random: () => number): number {
+/** What the timing rules need of a token. */
+export interface TokenTimes {
+  obtainedAt: number;
+  expiresAt: number;
+  /** "aws": subject to policy.awsRefreshWindowMs. */
+  kind?: string;
+}
+
+export function refreshAt(token: TokenTimes, policy: RefreshPolicy, random: () => number): number {
   const lifetime = token.expiresAt - token.obtainedAt;
   if (lifetime <= 0) return token.obtainedAt;
   const margin =
     policy.refreshBeforeMs === undefined ? lifetime * (1 - DEFAULT_REFRESH_SHARE) : Math.min(policy.refreshBeforeMs, lifetime / 2);
+  const window = sdkWindow(token, policy);
+  if (window > margin) {
+    // The jitter goes earlier, within the time the key is served, so even a key that lives just
+    // past the window is renewed before the window starts.
+    return Math.round(token.expiresAt - window - random() * (lifetime - window) * policy.jitterRatio);
+  }
   const jitter = random() * lifetime * policy.jitterRatio;
   return Math.round(token.expiresAt - margin - jitter);
+}
+
+/**
+ * How long before its expiry a token stops being served (a request then gets a new one): the AWS
+ * SDKs' refresh window for an AWS key that lives longer than it, else 0 (served to the end). A key
+ * that lives no longer than the window cannot be served outside it: it is served whole, and
+ * shortLivedNote() says what that costs.
+ */
+export function sdkWindow(token: TokenTimes, policy: RefreshPolicy): number {
+  if (token.kind !== "aws" || policy.awsRefreshWindowMs <= 0) return 0;
+  return token.expiresAt - token.obtainedAt > policy.awsRefreshWindowMs ? policy.awsRefreshWindowMs : 0;
+}
+
+/** Why a credential's tokens cannot be kept out of the SDKs' refresh window, for `status`; undefined when they can. */
+export function shortLivedNote(token: TokenTimes, policy: RefreshPolicy, format: (ms: number) => string): string | undefined {
+  if (token.kind !== "aws" || policy.awsRefreshWindowMs <= 0) return undefined;
+  const lifetime = token.expiresAt - token.obtainedAt;
+  if (lifetime > policy.awsRefreshWindowMs) return undefined;
+  return (
+    `its AWS keys live ${format(lifetime)}, no longer than the ${format(policy.awsRefreshWindowMs)} before expiry in which ` +
+    "AWS SDKs refresh (aws_refresh_window): an SDK asks for a key again at every call; issue longer-lived keys, or lower aws_refresh_window"
+  );
 }
 
 /** Delay before retry number `failures` (1-based): exponential, capped, +-20% jitter. */

@@ -86,6 +86,8 @@ export interface CredentialSummary {
   expires_at: string | null;
   refresh_at: string | null;
   last_error: string | null;
+  /** What its tokens cost its clients, when worth saying (AWS keys shorter-lived than the SDKs' refresh window). */
+  note: string | null;
 }
 
 export interface CredentialListResponse {

@@ -1,5 +1,6 @@
 import { Secret } from "../../src/secret.ts";
 import type { FetchContext, Token, TokenSource } from "../../src/sources/source.ts";
+import type { CredentialKind } from "../../src/wire/types.ts";
 import type { FakeClock } from "./fake-clock.ts";
 
 /** A source whose behaviour the test scripts: lifetime, failures, a delay on the fake clock. */
@@ -9,6 +10,8 @@ export class FakeSource implements TokenSource {
   lifetimeMs = 3_600_000;
   failWith: Error | undefined;
   delayMs = 0;
+  /** What the tokens are ("aws": keys, with the key id key-N). */
+  tokenKind: CredentialKind | undefined;
 
   constructor(private readonly clock: FakeClock) {}
 
@@ -26,6 +29,9 @@ export class FakeSource implements TokenSource {
     }
     if (this.failWith) throw this.failWith;
     const now = this.clock.now();
-    return { value: new Secret(`token-${n}`), tokenType: "Bearer", obtainedAt: now, expiresAt: now + this.lifetimeMs };
+    const token: Token = { value: new Secret(`token-${n}`), tokenType: "Bearer", obtainedAt: now, expiresAt: now + this.lifetimeMs };
+    if (this.tokenKind) token.kind = this.tokenKind;
+    if (this.tokenKind === "aws") token.aws = { accessKeyId: `key-${n}`, sessionToken: new Secret(`session-${n}`) };
+    return token;
   }
 }

@@ -131,5 +131,6 @@ function summary(credential: ManagedCredential): CredentialSummary {
     expires_at: iso(snap.expiresAt),
     refresh_at: iso(snap.refreshAt),
     last_error: snap.lastError,
+    note: snap.note,
   };
 }

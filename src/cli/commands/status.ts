@@ -28,6 +28,7 @@ export const status = defineCommand("status", usage, { json: { type: "boolean" }
   if (health.store) ctx.out(`store ${health.store.state}: ${health.store.description}\n`);
   if (credentials.length === 0) ctx.out("no credentials configured\n");
   else ctx.out(table(["NAME", "SOURCE", "STATE", "EXPIRES", "LAST ERROR"], credentialRows(credentials, now)));
+  for (const c of credentials) if (c.note) ctx.out(`note: ${c.name}: ${c.note}\n`);
   return EXIT.ok;
 });
 

@@ -23,6 +23,7 @@ describe("config", () => {
         source: "command",
         command: ["az", "x"],
         refreshBeforeMs: 300_000,
+        awsRefreshWindowMs: 900_000,
         lifetimeMs: 300_000,
         timeoutMs: 30_000,
         prefetch: false,
@@ -30,6 +31,15 @@ describe("config", () => {
         confirm: false,
       },
     ]);
+  });
+
+  test("aws_refresh_window: 15 minutes by default, a duration, or 0s for none", () => {
+    const parse = (extra: string) =>
+      parseConfig(`[credentials.k]\nsource = "command"\ncommand = ["x"]\n${extra}`, "/c.toml").credentials[0]!.awsRefreshWindowMs;
+    expect(parse("")).toBe(900_000);
+    expect(parse('aws_refresh_window = "5m"\n')).toBe(300_000);
+    expect(parse('aws_refresh_window = "0s"\n')).toBe(0);
+    expect(errorOf(() => parse('aws_refresh_window = "soon"\n'))).toContain("credentials.k.aws_refresh_window");
   });
 
   test("errors name the file, the key and what is wrong", () => {

@@ -293,6 +293,76 @@ describe("ManagedCredential", () => {
   });
 });
 
+describe("AWS keys and the SDKs' refresh window (aws_refresh_window)", () => {
+  const WINDOW = DEFAULT_POLICY.awsRefreshWindowMs;
+
+  test("an hour's key is renewed before its last 15 minutes, whatever the jitter, and never served inside them", async () => {
+    for (const r of [0, 0.5, 0.999]) {
+      const { clock, source, credential } = setup({}, () => r);
+      source.tokenKind = "aws";
+      const first = await credential.get();
+      const at = credential.snapshot().refreshAt!;
+      expect(at).toBeLessThanOrEqual(first.expiresAt - WINDOW);
+      // Not much earlier than that either: the jitter stays within 10% of the time it is served.
+      expect(at).toBeGreaterThanOrEqual(first.expiresAt - WINDOW - 0.1 * (HOUR - WINDOW) - 1);
+      await clock.advance(at - clock.now() + 1);
+      expect(source.calls).toBe(2);
+      expect((await credential.get()).aws?.accessKeyId).toBe("key-2");
+    }
+  });
+
+  test("a held key inside the window is not served even when its renewal failed: the next request gets a new one", async () => {
+    const { clock, source, credential } = setup({}, () => 0.5);
+    source.tokenKind = "aws";
+    const first = await credential.get();
+    // The renewals fail until 14 minutes before the first key expires; then a request comes.
+    source.failWith = new Error("not now");
+    await clock.advance(HOUR - 14 * 60_000 - (clock.now() - first.obtainedAt));
+    source.failWith = undefined;
+    const next = await credential.get();
+    expect(next.aws?.accessKeyId).not.toBe(first.aws?.accessKeyId);
+    expect(next.expiresAt - clock.now()).toBeGreaterThan(WINDOW);
+  });
+
+  test("a key that lives just past the window is renewed before the window starts", async () => {
+    const { clock, source, credential } = setup({}, () => 0.999);
+    source.tokenKind = "aws";
+    source.lifetimeMs = WINDOW + 20_000;
+    const first = await credential.get();
+    const at = credential.snapshot().refreshAt!;
+    expect(at).toBeGreaterThanOrEqual(first.obtainedAt);
+    expect(at).toBeLessThanOrEqual(first.expiresAt - WINDOW);
+    // 20 requests over its served life: one fetch for the key, one renewal.
+    for (let i = 0; i < 20; i++) {
+      await clock.advance(1_000);
+      expect((await credential.get()).expiresAt - clock.now()).toBeGreaterThan(WINDOW);
+    }
+    expect(source.calls).toBe(2);
+    expect(credential.snapshot().note).toBeNull();
+  });
+
+  test("a key shorter-lived than the window is served whole, and the credential's note says what that costs", async () => {
+    const { clock, source, credential } = setup();
+    source.tokenKind = "aws";
+    source.lifetimeMs = 10 * 60_000;
+    const first = await credential.get();
+    await clock.advance(60_000);
+    expect((await credential.get()).value.reveal()).toBe(first.value.reveal());
+    expect(source.calls).toBe(1);
+    expect(credential.snapshot().note).toContain("its AWS keys live 10m00s, no longer than the 15m00s");
+  });
+
+  test("other tokens keep the usual schedule, and aws_refresh_window = 0s turns the window off", async () => {
+    const bearer = setup({}, () => 0);
+    const t = await bearer.credential.get();
+    expect(bearer.credential.snapshot().refreshAt).toBe(t.expiresAt - 0.2 * HOUR);
+    const off = setup({ awsRefreshWindowMs: 0 }, () => 0);
+    off.source.tokenKind = "aws";
+    const k = await off.credential.get();
+    expect(off.credential.snapshot().refreshAt).toBe(k.expiresAt - 0.2 * HOUR);
+  });
+});
+
 describe("tokens are zeroed when no longer held", () => {
   test("a replaced token is zeroed after a moment, an expired one at expiry, every one at forget()", async () => {
     const { clock, source, credential } = setup({}, () => 0.5);
