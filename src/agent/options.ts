@@ -26,8 +26,10 @@ const OPTIONS = {
   debug: { type: "boolean", short: "d" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
-  // Internal, for `credagent start`: a pipe to write "ready" to once the socket listens.
+  // Internal, for `credagent start`: a pipe to write "ready" to once the socket listens, and the
+  // log file (rotated by the agent; start points the agent's stdout and stderr at it too).
   "ready-fd": { type: "string" },
+  "log-file": { type: "string" },
   // Internal, for tests: shorter deadlines for a request's headers and body, and for idle
   // connections (defaults 10s, 10s, 60s).
   "request-deadline": { type: "string" },

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createApp } from "../api/app.ts";
 import { loadConfig, type AgentConfig } from "../config/load.ts";
@@ -36,7 +36,9 @@ import { toDefinitions } from "./definitions.ts";
 import { AgentLock } from "../policy/lock.ts";
 import { slotLimits } from "../admission/slots.ts";
 import { createLogger, type Logger } from "../log/log.ts";
-import { descriptorSink, stderrSink, swallowStdioErrors, type LogSink } from "../log/sink.ts";
+import { FloodGuard } from "../log/flood.ts";
+import { rotatingFileSink, stderrSink, swallowStdioErrors, type LogSink } from "../log/sink.ts";
+import { stdioFollows } from "../platform/stdio.ts";
 import { parseAgentOptions } from "./options.ts";
 import { createRequestServer } from "../http/server.ts";
 import { ConfigReloader } from "./reload.ts";
@@ -68,11 +70,19 @@ export async function runAgent(argv: string[]): Promise<number> {
   const socketPath = activation?.path ?? args.socket ?? defaultSocketPath(pathEnv);
   const configLocation = configPath(pathEnv, args.config);
   const stderr = stderrSink();
-  const logFile = args.debug ? undefined : openLogFile(stateDir(pathEnv));
+  const logFile = args["log-file"]
+    ? openLogFile(dirname(args["log-file"]), args["log-file"])
+    : args.debug
+      ? undefined
+      : openLogFile(stateDir(pathEnv), join(stateDir(pathEnv), "agent.log"));
   const logSink = logFile && "sink" in logFile ? logFile.sink : stderr;
-  const log = createLogger(logSink, level);
+  // What any one peer can make the agent log is bounded: a few lines of a kind per window.
+  const logGuard = new FloodGuard();
+  const log = createLogger(logSink, level, Date.now, process.pid, logGuard);
   if (logFile && "error" in logFile) log.warn("cannot open the log file; logging to stderr", { error: logFile.error });
-  const fail = (err: unknown) => failStart(err, { log, stderr, logsToStderr: logSink === stderr, readyFd: args["ready-fd"] });
+  // `credagent start` points the agent's stderr at the log file too: a reason to fail is said there once.
+  const logsToStderr = logSink === stderr || (logFile !== undefined && "sameAsStderr" in logFile && logFile.sameAsStderr);
+  const fail = (err: unknown) => failStart(err, { log, stderr, logsToStderr, readyFd: args["ready-fd"] });
 
   for (const problem of tracing.problems) log.warn("the agent's memory stays open to this user's other processes", { why: problem });
 
@@ -329,8 +339,10 @@ export async function runAgent(argv: string[]): Promise<number> {
       () => connections.removePgpass(),
       () => sessionToken?.remove(),
       () => {
-        audit.flush();
+        // The counts of repeated decisions and log lines still being counted are written too.
+        audit.flush({ closeWindows: true });
         audit.close();
+        logGuard.flush();
       },
       () => listener.close(),
     ],
@@ -358,13 +370,27 @@ function failStart(err: unknown, out: { log: Logger; stderr: LogSink; logsToStde
   return EXIT.failed;
 }
 
-/** The log file, or why it cannot be opened (the agent then logs to stderr rather than not start). */
-function openLogFile(dir: string): { sink: LogSink } | { error: string } {
+/**
+ * The log file, rotated by size (its stdout and stderr follow it when they are that file, as
+ * under `credagent start`), or why it cannot be opened (the agent then logs to stderr rather
+ * than not start).
+ */
+function openLogFile(dir: string, path: string): { sink: LogSink; sameAsStderr: boolean } | { error: string } {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return { sink: descriptorSink(openSync(join(dir, "agent.log"), "a", 0o600)) };
+    const file = rotatingFileSink(path, { onRotate: stdioFollows });
+    return { sink: file.sink, sameAsStderr: sameFile(file.fd(), 2) };
   } catch (err) {
     return { error: describe(err) };
+  }
+}
+
+function sameFile(a: number, b: number): boolean {
+  try {
+    const [x, y] = [fstatSync(a), fstatSync(b)];
+    return x.ino !== 0 && x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
   }
 }
 

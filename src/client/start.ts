@@ -38,7 +38,7 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
   const logPath = join(options.logDir, "agent.log");
   const log = openLog(options.logDir, logPath);
   if (process.platform === "win32") return startPolling(options, client, log, logPath);
-  const args = ["agent", "-d", "--log-level", "info", "-a", options.socketPath, "--ready-fd", String(READY_FD)];
+  const args = ["agent", "--log-file", logPath, "--log-level", "info", "-a", options.socketPath, "--ready-fd", String(READY_FD)];
   if (options.configPath) args.push("--config", options.configPath);
   if (options.lifetime) args.push("-t", options.lifetime);
   if (options.keyring) args.push("--keyring", options.keyring);
@@ -194,7 +194,7 @@ function readFrom(path: string, offset: number): string {
  * exits, or the deadline passes.
  */
 async function startPolling(options: StartOptions, client: AgentClient, log: { fd: number } | null, logPath: string): Promise<StartResult> {
-  const args = ["agent", "-d", "--log-level", "info", "-a", options.socketPath];
+  const args = ["agent", "--log-file", logPath, "--log-level", "info", "-a", options.socketPath];
   if (options.configPath) args.push("--config", options.configPath);
   if (options.lifetime) args.push("-t", options.lifetime);
   if (options.keyring) args.push("--keyring", options.keyring);

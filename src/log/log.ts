@@ -3,6 +3,8 @@
 // The pid is on every line because agents on different sockets share one log file (the state
 // directory is per user, not per socket); each agent's "agent ready" line names its socket.
 
+import type { FloodGuard } from "./flood.ts";
+
 export type LogField = string | number | boolean | null | undefined;
 export type LogFields = Record<string, LogField>;
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -26,9 +28,10 @@ export function createLogger(
   min: LogLevel,
   now: () => number = Date.now,
   pid: number = process.pid,
+  /** Bounds the lines of each kind (message, uid, credential) per window; none by default. */
+  guard?: FloodGuard,
 ): Logger {
-  const emit = (level: LogLevel, message: string, fields?: LogFields) => {
-    if (RANK[level] < RANK[min]) return;
+  const format = (level: LogLevel, message: string, fields?: LogFields) => {
     let line = `${lineHead(now(), level, pid)} ${message}`;
     if (fields) {
       for (const [key, value] of Object.entries(fields)) {
@@ -36,7 +39,17 @@ export function createLogger(
         line += ` ${key}=${formatValue(value)}`;
       }
     }
-    write(`${line}\n`);
+    return `${line}\n`;
+  };
+  const emit = (level: LogLevel, message: string, fields?: LogFields) => {
+    if (RANK[level] < RANK[min]) return;
+    if (guard) {
+      const kind = `${level}\u0000${message}\u0000${fields?.uid ?? ""}\u0000${fields?.credential ?? ""}`;
+      const tell = (held: number, overMs: number) =>
+        write(format(level, `${message} (${held} more like this in ${Math.ceil(overMs / 1000)}s were not logged; the last:)`, fields));
+      if (!guard.admit(kind, tell)) return;
+    }
+    write(format(level, message, fields));
   };
   return {
     debug: (m, f) => emit("debug", m, f),

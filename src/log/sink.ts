@@ -1,4 +1,4 @@
-import { fstatSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, ftruncateSync, openSync, renameSync, statSync, writeSync } from "node:fs";
 import { lineHead } from "./log.ts";
 
 // Where the agent's log lines go. A log that cannot be written (a full disk, a closed pipe) must
@@ -103,4 +103,90 @@ function ignore(): void {}
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown })?.code;
   return typeof code === "string" ? code : "write_failed";
+}
+
+/** A file's identity, to tell whether two descriptors or a path and a descriptor are the same file. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+export interface RotatingOptions {
+  /** The file is rotated to PATH.1 before a line would take it past this size (default 1 MiB). */
+  maxBytes?: number;
+  now?: () => number;
+  /** After a rotation: the file that was rotated away and the new file's descriptor (the agent points its stderr there). */
+  onRotate?: (old: FileIdentity, fd: number) => void;
+  /** Lets tests fail the rename. */
+  rename?: (from: string, to: string) => void;
+}
+
+/**
+ * The agent's log file, rotated by size to PATH.1 as the audit log is (its history is one file
+ * back). A file moved away by another agent sharing the log (or by logrotate) is followed: the
+ * path is reopened, not rotated again. A rotation that cannot rename (a file held open elsewhere, on Windows) empties the file instead:
+ * the log stays bounded either way. Throws only when the file cannot be opened at all.
+ */
+export function rotatingFileSink(path: string, options: RotatingOptions = {}): { sink: LogSink; fd(): number } {
+  const maxBytes = options.maxBytes ?? MAX_LOG_BYTES;
+  const now = options.now ?? Date.now;
+  const rename = options.rename ?? renameSync;
+  let fd = openSync(path, "a", 0o600);
+  let write = descriptorSink(fd, now);
+
+  const reopen = () => {
+    const old = identity(fd);
+    const next = openSync(path, "a", 0o600);
+    closeSync(fd);
+    fd = next;
+    write = descriptorSink(fd, now);
+    if (old) options.onRotate?.(old, fd);
+  };
+
+  const rotate = () => {
+    try {
+      rename(path, `${path}.1`);
+    } catch (err) {
+      ftruncateSync(fd, 0);
+      write(`${lineHead(now(), "warn")} the log could not be rotated to ${path}.1, so it was emptied instead error=${errorCode(err)}\n`);
+      return;
+    }
+    reopen();
+  };
+
+  return {
+    sink: (line) => {
+      try {
+        const current = fstatSync(fd);
+        const atPath = pathIdentity(path);
+        // Moved away by another agent sharing this log (or by logrotate), or removed: follow the path.
+        if (!atPath || current.dev !== atPath.dev || current.ino !== atPath.ino) reopen();
+        else if (current.size > 0 && current.size + Buffer.byteLength(line) > maxBytes) rotate();
+      } catch {
+        // The disk refuses even that: the descriptor sink counts what it cannot write.
+      }
+      write(line);
+    },
+    fd: () => fd,
+  };
+}
+
+const MAX_LOG_BYTES = 1 << 20;
+
+function identity(fd: number): FileIdentity | null {
+  try {
+    const { dev, ino } = fstatSync(fd);
+    return { dev, ino };
+  } catch {
+    return null;
+  }
+}
+
+function pathIdentity(path: string): FileIdentity | null {
+  try {
+    const { dev, ino } = statSync(path);
+    return { dev, ino };
+  } catch {
+    return null;
+  }
 }

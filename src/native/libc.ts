@@ -3,7 +3,8 @@ import { CredagentError } from "../errors.ts";
 
 // The few libc calls Bun does not expose: getsockopt (peer credentials), getsockname (the path
 // of a socket systemd passed us), flock (the agent's
-// single-instance lock), getrlimit/setrlimit (core dumps off, descriptor limit raised). Loaded on
+// single-instance lock), getrlimit/setrlimit (core dumps off, descriptor limit raised), dup2
+// (stdio following a rotated log). Loaded on
 // first use, so client commands never pay for it. Calls that exist on one OS only (prctl,
 // ptrace) are in their own tables: dlopen fails when any listed symbol is missing.
 
@@ -20,6 +21,8 @@ const symbols = {
   getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   getenv: { args: [FFIType.cstring], returns: FFIType.ptr },
+  // The agent's stdout and stderr follow its log file when it is rotated (src/platform/stdio.ts).
+  dup2: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 const linuxSymbols = {

@@ -4,7 +4,8 @@ export const AUDIT_FILE = "audit.log";
 
 export interface AuditEntry {
   time: string;
-  event: "fetch" | "refresh" | "login" | "connection";
+  /** "audit": a line about the audit log itself (refusals past their share of the file). */
+  event: "fetch" | "refresh" | "login" | "connection" | "audit";
   decision: "allow" | "deny";
   reason: string;
   credential: string | null;
@@ -16,4 +17,6 @@ export interface AuditEntry {
   via?: { exe: string | null; pid: number } | null;
   /** For a connection to a database endpoint of the agent ([databases.NAME]): its name. */
   database?: string;
+  /** For decisions told in one line: how many more of them the line stands for (the first was written on its own). */
+  count?: number;
 }

@@ -67,9 +67,11 @@ function printFrom(ctx: CliContext, path: string, offset: number, json: boolean)
 function humanLine(line: string): string {
   try {
     const e = JSON.parse(line) as AuditEntry;
+    if (e.event === "audit") return `${e.time} ${e.reason}`;
+    const times = e.count === undefined ? "" : ` (${e.count} more like it)`;
     const via = e.via ? ` via ${e.via.exe ?? "credagent"} (pid ${e.via.pid})` : "";
     const who = `pid ${e.pid ?? "?"} uid ${e.uid ?? "?"} ${e.exe ?? (e.via ? "(unverified program)" : "")}`.trim() + via;
-    return `${e.time} ${e.decision.toUpperCase()} ${e.event}${e.credential ? ` ${e.credential}` : ""} by ${who}: ${e.reason}`;
+    return `${e.time} ${e.decision.toUpperCase()} ${e.event}${e.credential ? ` ${e.credential}` : ""} by ${who}: ${e.reason}${times}`;
   } catch {
     return line;
   }
