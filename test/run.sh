@@ -86,7 +86,7 @@ export CREDAGENT_TEST_RUN_DIR=$run_dir
 leftovers=0
 stop_leftovers() {
   local left
-  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/|postgres -D $run_dir/|credagent-windows-x64.exe" || true)
+  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/|postgres -D $run_dir/|$PWD/build/credagent-windows-x64.exe" || true)
   if [ -n "$left" ]; then
     say "FAIL: killing processes that outlived their tests: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | tr '\n' ';')"
     kill -9 $left 2>/dev/null
