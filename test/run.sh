@@ -40,6 +40,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 # The cloud SDKs Debian ships, run against the loopback SDK endpoints under Debian's /usr/bin/python3:
 # botocore (boto3), the Azure CLI (az) and azure-identity, and google-auth 1.x.
 [ -e /usr/lib/python3/dist-packages/boto3 ] || missing+=(python3-boto3)
+# A throwaway Redis server (test/support/redis.ts), its CLI, and redis-py for the Redis proxy tests.
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+[ -e /usr/lib/python3/dist-packages/redis ] || missing+=(python3-redis)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing ${missing[*]}"
@@ -86,7 +90,7 @@ export CREDAGENT_TEST_RUN_DIR=$run_dir
 leftovers=0
 stop_leftovers() {
   local left
-  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/|postgres -D $run_dir/|$PWD/build/credagent-windows-x64.exe" || true)
+  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/|postgres -D $run_dir/|redis-server .*$run_dir/|$PWD/build/credagent-windows-x64.exe" || true)
   if [ -n "$left" ]; then
     say "FAIL: killing processes that outlived their tests: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | tr '\n' ';')"
     kill -9 $left 2>/dev/null

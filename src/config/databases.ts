@@ -4,15 +4,20 @@ import { CredagentError } from "../errors.ts";
 import { defaultSocketPath, type PathEnv } from "../paths.ts";
 
 // `[databases.NAME]`: a local socket per database whose connections credagent authenticates to the
-// real server with a credential. The tls modes mean what libpq's sslmode values mean.
+// real server with a credential. The tls modes mean what libpq's sslmode values mean, for every
+// protocol.
 
 export const TLS_MODES = ["disable", "require", "verify-ca", "verify-full"] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
 
+/** The wire protocols served; each has its socket's name (socketName) and its handler in src/dbproxy. */
+export const DATABASE_PROTOCOLS = ["postgresql", "redis"] as const;
+export type DatabaseProtocol = (typeof DATABASE_PROTOCOLS)[number];
+
 export interface DatabaseConfig {
   name: string;
   credential: string;
-  protocol: "postgresql";
+  protocol: DatabaseProtocol;
   host: string;
   port: number;
   tls: TlsMode;
@@ -30,7 +35,7 @@ export const databasesSchema = v.record(
   v.strictObject(
     {
       credential: v.pipe(v.string("expected the name of a credential"), v.minLength(1, "expected the name of a credential")),
-      protocol: v.picklist(["postgresql"], 'expected "postgresql" (the only protocol served so far)'),
+      protocol: v.picklist(DATABASE_PROTOCOLS, `expected one of ${DATABASE_PROTOCOLS.map((p) => `"${p}"`).join(", ")}`),
       server: v.pipe(v.string("expected host:port"), v.regex(SERVER, 'expected host:port, e.g. "db.example.com:5432"')),
       tls: v.optional(v.picklist(TLS_MODES, 'expected "disable", "require", "verify-ca" or "verify-full"')),
       ca_file: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
@@ -85,5 +90,20 @@ export function databaseSocketDir(p: PathEnv, name: string): string {
   return join(runtime, "credagent", "db", name);
 }
 
-/** libpq's socket name for port 5432, so that a client needs only host = the directory. */
-export const SOCKET_NAME = ".s.PGSQL.5432";
+/**
+ * The socket's name in that directory. PostgreSQL: libpq's name for port 5432, so that a client
+ * needs only host = the directory.
+ */
+export function socketName(protocol: DatabaseProtocol): string {
+  switch (protocol) {
+    case "postgresql":
+      return ".s.PGSQL.5432";
+    case "redis":
+      return "redis.sock";
+  }
+}
+
+/** Where a database's socket is. */
+export function databaseSocketPath(p: PathEnv, db: Pick<DatabaseConfig, "name" | "protocol">): string {
+  return join(databaseSocketDir(p, db.name), socketName(db.protocol));
+}

@@ -18,6 +18,8 @@ export type CurrentToken = (credential: string) => Promise<Pick<Token, "value" |
  * [databases.NAME] when that is set (it overrides the credential's).
  */
 export async function loginFor(db: DatabaseConfig, token: CurrentToken): Promise<DbLogin> {
+  // Redis without ACL users (requirepass, or a server older than 6) has one user, "default".
+  const fallbackUser = db.protocol === "redis" ? "default" : undefined;
   const current = await token(db.credential);
   if (current.kind === "aws") {
     throw new CredagentError(
@@ -25,7 +27,7 @@ export async function loginFor(db: DatabaseConfig, token: CurrentToken): Promise
       `databases.${db.name}: the credential '${db.credential}' is an AWS key, not a password or token`,
     );
   }
-  const user = db.user ?? current.username;
+  const user = db.user ?? current.username ?? fallbackUser;
   if (!user) {
     throw new CredagentError(
       "config_invalid",

@@ -1,22 +1,25 @@
 import type net from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { AccessDecision, ConnectionBindings } from "../api/deps.ts";
 import type { Logger } from "../log/log.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { peerAllowed, readPeerIdentity, type PeerIdentity } from "../identity/peer.ts";
 import { readProcessInfo } from "../identity/process-info.ts";
 import type { PathEnv } from "../paths.ts";
-import { socketFd } from "../transport/stream.ts";
+import { nodeStream, socketFd } from "../transport/stream.ts";
 import { ensurePrivateDir, listenUnix, type UnixListener } from "../transport/unix.ts";
-import { databaseSocketDir, SOCKET_NAME, type DatabaseConfig } from "../config/databases.ts";
+import { databaseSocketPath, type DatabaseConfig } from "../config/databases.ts";
 import { loginFor, type CurrentToken, type DbLogin } from "./login.ts";
 import { connectUpstream, forwardCancel, ServerRefused } from "./upstream.ts";
 import { CANCEL_REQUEST, errorResponse, FrameReader, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, startupParameters } from "./wire.ts";
+import { RedisSession } from "./redis/session.ts";
+import { authCommand, connectRedis, RedisRefused } from "./redis/upstream.ts";
 
 // One listener per [databases.NAME]: a client of the agent's own user connects with no password,
 // is checked as on the agent's socket (kernel peer credentials, the credential's allow rules and
 // confirm, an audit line), and is joined to a server connection the agent authenticated with the
-// credential. After AuthenticationOk the proxy copies bytes and parses nothing.
+// credential. PostgreSQL: after AuthenticationOk the proxy copies bytes and parses nothing. Redis:
+// the proxy reads the commands' framing to answer the client's AUTH itself (redis/session.ts).
 
 export interface DbProxyDeps {
   databases: DatabaseConfig[];
@@ -46,15 +49,17 @@ export class DatabaseProxy {
   /** Listens for every database; a database whose socket cannot be made is logged and skipped. */
   async start(): Promise<void> {
     for (const db of this.deps.databases) {
-      const dir = databaseSocketDir(this.deps.pathEnv, db.name);
+      const path = databaseSocketPath(this.deps.pathEnv, db);
+      const dir = dirname(path);
       try {
         // credagent/ and credagent/db/ are private too, each made 0700 and checked.
         ensurePrivateDir(join(dir, "..", ".."), this.deps.agentUid);
         ensurePrivateDir(join(dir, ".."), this.deps.agentUid);
-        this.#listeners.push(await listenUnix(join(dir, SOCKET_NAME), this.deps.agentUid, (socket) => void this.#serve(db, socket)));
+        this.#listeners.push(await listenUnix(path, this.deps.agentUid, (socket) => void this.#serve(db, socket)));
         this.deps.log.info("database endpoint listening", {
           database: db.name,
-          socket_dir: dir,
+          protocol: db.protocol,
+          socket: path,
           server: `${db.host}:${db.port}`,
           tls: db.tls,
         });
@@ -96,19 +101,12 @@ export class DatabaseProxy {
       return;
     }
     this.#track(client);
+    if (db.protocol === "redis") return this.#serveRedis(db, client, peer);
     const reader = new FrameReader(client);
     try {
       const params = await this.#startup(db, reader, client);
       if (!params) return;
-      const info = peer && process.platform === "linux" ? readProcessInfo(peer.pid) : null;
-      const bindings: ConnectionBindings = { peer, process: info ? { exe: info.exe, startTime: info.startTime } : null };
-      const decision = await this.deps.authorize(db.credential, bindings, db.name);
-      if (!decision.allowed)
-        throw new CredagentError(
-          "forbidden",
-          `database '${db.name}' (credential '${db.credential}') is not for this process: ${decision.reason}`,
-        );
-      if (this.deps.locked()) throw new CredagentError("locked", "the agent is locked; run 'credagent unlock'");
+      await this.#admit(db, peer);
       // The client's user is not used: the role is the credential's.
       params.delete("user");
       const server = await this.#login(db, params);
@@ -128,6 +126,58 @@ export class DatabaseProxy {
       if (err instanceof ServerRefused) client.end(err.frame);
       else client.end(errorResponse(describe(err)));
       this.deps.log.warn("database connection refused", { database: db.name, pid: peer?.pid, error: describe(err) });
+    }
+  }
+
+  /** The same decision (and audit line) as a token request on the agent's socket; throws when refused. */
+  async #admit(db: DatabaseConfig, peer: PeerIdentity | null): Promise<void> {
+    const info = peer && process.platform === "linux" ? readProcessInfo(peer.pid) : null;
+    const bindings: ConnectionBindings = { peer, process: info ? { exe: info.exe, startTime: info.startTime } : null };
+    const decision = await this.deps.authorize(db.credential, bindings, db.name);
+    if (!decision.allowed)
+      throw new CredagentError(
+        "forbidden",
+        `database '${db.name}' (credential '${db.credential}') is not for this process: ${decision.reason}`,
+      );
+    if (this.deps.locked()) throw new CredagentError("locked", "the agent is locked; run 'credagent unlock'");
+  }
+
+  /**
+   * A Redis client: checked as soon as it connects, then joined to a server connection logged in
+   * with the credential. A refusal is an error reply (the answer to the client's first command), then the close.
+   */
+  async #serveRedis(db: DatabaseConfig, socket: net.Socket, peer: PeerIdentity | null): Promise<void> {
+    const client = nodeStream(socket);
+    // Nothing is read until the session starts: what the client sends meanwhile waits in the kernel.
+    client.pause();
+    try {
+      await this.#admit(db, peer);
+      const { server, login } = await this.#redisLogin(db);
+      if (socket.destroyed) return server.stream.destroy();
+      const session = new RedisSession(client, server.stream, {
+        user: login.user,
+        loginCommand: async () => authCommand(await loginFor(db, this.deps.token)),
+        warn: (message) => this.deps.log.warn(message, { database: db.name, pid: peer?.pid }),
+      });
+      session.start(server.early);
+    } catch (err) {
+      client.write(new TextEncoder().encode(`-ERR credagent: ${describe(err).replace(/[\r\n]+/g, " ")}\r\n`));
+      client.end({ linger: true });
+      this.deps.log.warn("database connection refused", { database: db.name, pid: peer?.pid, error: describe(err) });
+    }
+  }
+
+  /** As #login: a password overtaken by a rotation (WRONGPASS) is tried once more with the new one. */
+  async #redisLogin(db: DatabaseConfig) {
+    const first = await loginFor(db, this.deps.token);
+    try {
+      return { server: await connectRedis(db, first, this.deps.connectTimeoutMs), login: first };
+    } catch (err) {
+      if (!(err instanceof RedisRefused) || !err.wrongPassword) throw err;
+      const next = await this.#newerLogin(db, first);
+      if (!next) throw err;
+      this.deps.log.info("password overtaken by a rotation; logging in again with the new one", { database: db.name });
+      return { server: await connectRedis(db, next, this.deps.connectTimeoutMs), login: next };
     }
   }
 

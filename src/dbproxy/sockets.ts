@@ -1,10 +1,11 @@
 import { join } from "node:path";
 import { loadConfig } from "../config/load.ts";
 import { configPath, type PathEnv } from "../paths.ts";
-import { databaseSocketDir, SOCKET_NAME } from "../config/databases.ts";
+import { databaseSocketDir, socketName } from "../config/databases.ts";
 
 export interface DatabaseEndpoint {
   name: string;
+  protocol: string;
   server: string;
   tls: string;
   /** What PGHOST (libpq's host=, node-postgres's host) names. */
@@ -17,6 +18,13 @@ export function databaseEndpoints(p: PathEnv): DatabaseEndpoint[] {
   const where = configPath(p);
   return loadConfig(where.path, where.explicit).databases.map((db) => {
     const dir = databaseSocketDir(p, db.name);
-    return { name: db.name, server: `${db.host}:${db.port}`, tls: db.tls, socketDir: dir, socket: join(dir, SOCKET_NAME) };
+    return {
+      name: db.name,
+      protocol: db.protocol,
+      server: `${db.host}:${db.port}`,
+      tls: db.tls,
+      socketDir: dir,
+      socket: join(dir, socketName(db.protocol)),
+    };
   });
 }

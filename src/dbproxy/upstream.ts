@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import { Parser } from "pg-protocol/dist/parser.js";
 import type { BackendMessage } from "pg-protocol/dist/messages.js";
-import { CredagentError, describe } from "../errors.ts";
+import { CredagentError } from "../errors.ts";
 import type { DatabaseConfig } from "../config/databases.ts";
 import type { DbLogin } from "./login.ts";
 import { scramSha256 } from "./scram.ts";
+import { connectTcp, startTls } from "./server-connection.ts";
 import { FrameReader, passwordMessage, saslInitialResponse, saslResponse, sslRequest, startupMessage } from "./wire.ts";
 
 // The proxy's side toward the real server: TCP, TLS as configured (libpq's sslmode meanings), the
@@ -68,16 +68,7 @@ export async function forwardCancel(db: DatabaseConfig, packet: Buffer, timeoutM
 }
 
 async function open(db: DatabaseConfig, timeoutMs: number): Promise<{ socket: net.Socket | tls.TLSSocket; encrypted: boolean }> {
-  const raw = net.connect({ host: db.host, port: db.port, timeout: timeoutMs });
-  await new Promise<void>((resolve, reject) => {
-    raw.once("connect", resolve);
-    raw.once("error", (err) =>
-      reject(new CredagentError("unavailable", `cannot reach the database server ${db.host}:${db.port}: ${describe(err)}`, { cause: err })),
-    );
-    raw.once("timeout", () => raw.destroy(new Error("connection timed out")));
-  });
-  raw.setTimeout(0);
-  raw.setNoDelay(true);
+  const raw = await connectTcp(db, timeoutMs);
   if (db.tls === "disable") return { socket: raw, encrypted: false };
   const reader = new FrameReader(raw);
   raw.write(sslRequest());
@@ -90,29 +81,7 @@ async function open(db: DatabaseConfig, timeoutMs: number): Promise<{ socket: ne
       `the database server ${db.host}:${db.port} does not offer TLS, and databases.${db.name} has tls = "${db.tls}"; turn ssl on at the server`,
     );
   }
-  const verify = db.tls === "verify-ca" || db.tls === "verify-full";
-  const secure = tls.connect({
-    socket: raw,
-    host: db.host,
-    servername: net.isIP(db.host) ? undefined : db.host,
-    ca: db.caFile ? readFileSync(db.caFile) : undefined,
-    rejectUnauthorized: verify,
-    // verify-ca: the chain only, as libpq; verify-full adds the host name (node's default check).
-    checkServerIdentity: db.tls === "verify-full" ? tls.checkServerIdentity : () => undefined,
-  });
-  await new Promise<void>((resolve, reject) => {
-    secure.once("secureConnect", resolve);
-    secure.once("error", (err) =>
-      reject(
-        new CredagentError(
-          "upstream_auth",
-          `TLS with the database server ${db.host}:${db.port} failed (tls = "${db.tls}"${db.caFile ? `, ca_file ${db.caFile}` : ""}): ${describe(err)}; no password was sent`,
-          { cause: err },
-        ),
-      ),
-    );
-  });
-  return { socket: secure, encrypted: true };
+  return { socket: await startTls(db, raw), encrypted: true };
 }
 
 async function authenticate(

@@ -52,7 +52,7 @@ export const KEY_DOCS: Record<string, string> = {
   docker: 'registry = credential, for docker-credential-credagent ("registry.example.com" = "NAME")',
   databases: "local sockets the agent logs in to database servers through: [databases.NAME]",
   "databases.NAME.credential": "the credential whose password (or token) logs in",
-  "databases.NAME.protocol": '"postgresql"',
+  "databases.NAME.protocol": '"postgresql" or "redis"',
   "databases.NAME.server": "the real server, host:port",
   "databases.NAME.tls": '"disable", "require", "verify-ca" or "verify-full" (libpq\'s sslmode meanings; default verify-full)',
   "databases.NAME.ca_file": "the CA certificate for verify-ca and verify-full",

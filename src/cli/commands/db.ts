@@ -23,8 +23,8 @@ export const db = defineCommand("db", usage, { json: { type: "boolean" } }, asyn
   else
     ctx.out(
       table(
-        ["NAME", "SERVER", "TLS", "SOCKET DIRECTORY (PGHOST)"],
-        endpoints.map((e) => [e.name, e.server, e.tls, e.socketDir]),
+        ["NAME", "PROTOCOL", "SERVER", "TLS", "SOCKET"],
+        endpoints.map((e) => [e.name, e.protocol, e.server, e.tls, e.protocol === "postgresql" ? `${e.socketDir} (PGHOST)` : e.socket]),
       ),
     );
   return EXIT.ok;

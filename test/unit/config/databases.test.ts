@@ -38,7 +38,7 @@ test("mistakes are refused with the key's path and what to do", () => {
     /databases\.appdb\.credential: no credential 'nope'/,
   );
   expect(() => parse(base.replace('"postgresql"', '"mysql"') + `server = "db:5432"\n`)).toThrow(
-    /databases\.appdb\.protocol: expected "postgresql"/,
+    /databases\.appdb\.protocol: expected one of "postgresql", "redis"/,
   );
   expect(() => parse(base + `server = "db:99999"\n`)).toThrow(/port 99999 is out of range/);
   expect(() => parse(base + `server = "db:5432"\ntls = "require"\nca_file = "x"\n`)).toThrow(
