@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { sockDiagUid } from "./sock-diag.ts";
+import { sockDiagOwner, type SocketOwner } from "./sock-diag.ts";
 
 // TCP on loopback has no SO_PEERCRED, but Linux says who owns each socket: sock_diag answers for
 // one 4-tuple, and /proc/net/tcp and tcp6 list every TCP socket of this network namespace with its
@@ -48,7 +48,12 @@ export function loopbackPeerSupported(platform: NodeJS.Platform = process.platfo
 
 /** The uid behind a loopback connection: sock_diag's exact lookup, else the tables (slow: see sock-diag.ts). */
 export function loopbackPeerUidFast(conn: LoopbackConnection): number | null {
-  return sockDiagUid(conn) ?? loopbackPeerUid(conn);
+  return loopbackPeerOwnerFast(conn)?.uid ?? null;
+}
+
+/** The owner's uid and the peer socket's inode, by the same two ways. */
+export function loopbackPeerOwnerFast(conn: LoopbackConnection): SocketOwner | null {
+  return sockDiagOwner(conn) ?? loopbackPeerOwner(conn);
 }
 
 /**
@@ -57,6 +62,10 @@ export function loopbackPeerUidFast(conn: LoopbackConnection): number | null {
  * next connection, maybe of another user, so an answer cannot be kept.
  */
 export function loopbackPeerUid(conn: LoopbackConnection, read: (path: string) => string = readTable): number | null {
+  return loopbackPeerOwner(conn, read)?.uid ?? null;
+}
+
+export function loopbackPeerOwner(conn: LoopbackConnection, read: (path: string) => string = readTable): SocketOwner | null {
   for (const table of TABLES) {
     let text: string;
     try {
@@ -64,14 +73,18 @@ export function loopbackPeerUid(conn: LoopbackConnection, read: (path: string) =
     } catch {
       continue; // no IPv6 in this kernel
     }
-    const uid = findUid(text, conn);
-    if (uid !== null) return uid;
+    const owner = findOwner(text, conn);
+    if (owner !== null) return owner;
   }
   return null;
 }
 
-/** One table's rows: "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …". */
 export function findUid(table: string, conn: LoopbackConnection): number | null {
+  return findOwner(table, conn)?.uid ?? null;
+}
+
+/** One table's rows: "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …". */
+export function findOwner(table: string, conn: LoopbackConnection): SocketOwner | null {
   const peerForms = tableForms(conn.peerAddress);
   const serverForms = tableForms(conn.serverAddress);
   const lines = table.split("\n");
@@ -86,7 +99,8 @@ export function findUid(table: string, conn: LoopbackConnection): number | null 
     // State 01 is ESTABLISHED: a socket in TIME_WAIT keeps the tuple but belongs to nobody (uid 0).
     if (fields[3] !== "01") continue;
     const uid = Number(fields[7]);
-    return Number.isInteger(uid) && uid >= 0 ? uid : null;
+    const inode = Number(fields[9]);
+    return Number.isInteger(uid) && uid >= 0 ? { uid, inode: Number.isInteger(inode) ? inode : 0 } : null;
   }
   return null;
 }

@@ -22,11 +22,22 @@ const MSG_DONTWAIT = 0x40;
 const REQUEST_LENGTH = 16 + 56; // nlmsghdr + inet_diag_req_v2
 // nlmsghdr (16) + inet_diag_msg: family, state, timer, retrans (4), sockid (48), expires, rqueue, wqueue (12), then uid.
 const UID_OFFSET = 16 + 4 + 48 + 12;
+const INODE_OFFSET = UID_OFFSET + 4;
 const STATE_OFFSET = 16 + 1;
 
 let seq = 0;
 
+/** The owner's uid and the socket's inode (what /proc/PID/fd/N links to as socket:[INODE]). */
+export interface SocketOwner {
+  uid: number;
+  inode: number;
+}
+
 export function sockDiagUid(conn: LoopbackConnection): number | null {
+  return sockDiagOwner(conn)?.uid ?? null;
+}
+
+export function sockDiagOwner(conn: LoopbackConnection): SocketOwner | null {
   const peerAddress = ipv4Number(conn.peerAddress);
   const serverAddress = ipv4Number(conn.serverAddress);
   if (peerAddress === null || serverAddress === null) return null;
@@ -60,11 +71,11 @@ export function sockDiagUid(conn: LoopbackConnection): number | null {
     if (Number(libc.send(fd, ptr(bytes), bytes.byteLength, 0)) !== bytes.byteLength) return null;
     const reply = new Uint8Array(1024);
     const got = Number(libc.recv(fd, ptr(reply), reply.byteLength, MSG_DONTWAIT));
-    if (got < UID_OFFSET + 4) return null;
+    if (got < INODE_OFFSET + 4) return null;
     const view = new DataView(reply.buffer, 0, got);
     if (view.getUint16(4, true) === NLMSG_ERROR || view.getUint16(4, true) !== SOCK_DIAG_BY_FAMILY) return null;
     if (view.getUint8(STATE_OFFSET) !== TCP_ESTABLISHED) return null;
-    return view.getUint32(UID_OFFSET, true);
+    return { uid: view.getUint32(UID_OFFSET, true), inode: view.getUint32(INODE_OFFSET, true) };
   } finally {
     libc.close(fd);
   }
