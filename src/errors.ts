@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   headers_too_large: 431,
   locked: 423,
   too_many_attempts: 429,
+  /** Too much already waits (confirm prompts, forced refreshes): answered at once, with Retry-After. */
+  too_many_requests: 429,
   unavailable: 503,
   store_unavailable: 503,
   login_required: 503,
@@ -32,7 +34,7 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export class CredagentError extends Error {
   readonly code: ErrorCode;
-  /** When trying again makes sense (too_many_attempts): sent as Retry-After. */
+  /** When trying again makes sense (too_many_attempts, too_many_requests): sent as Retry-After. */
   readonly retryAfterMs: number | undefined;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, options);

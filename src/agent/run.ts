@@ -5,7 +5,7 @@ import { loadConfig, type AgentConfig } from "../config/load.ts";
 import { parseDuration } from "../duration.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
-import { controllingTerminal } from "../identity/process-info.ts";
+import { controllingTerminal, terminalName } from "../identity/process-info.ts";
 import {
   configPath,
   currentPathEnv,
@@ -217,7 +217,16 @@ export async function runAgent(argv: string[]): Promise<number> {
           const pending = confirmations.list().find((p) => p.id === id);
           const refusal = pending ? mayAnswerApproval(connection, pending, controllingTerminal) : null;
           if (refusal) throw new CredagentError("forbidden", refusal);
-          confirmations.answer(id, approve);
+          // The audit line says who answered, on which terminal: a self-approval that got past the
+          // checks (a detached program with a pseudo-terminal) is visible there.
+          const pid = connection?.peer?.pid ?? 0;
+          const tty = pid ? controllingTerminal(pid) : null;
+          confirmations.answer(id, approve, {
+            kind: "terminal",
+            pid,
+            exe: connection?.process?.exe ?? null,
+            terminal: tty ? terminalName(tty) : null,
+          });
         },
       },
       sessionToken: pipe || config.requireSessionToken ? (header) => sessionToken?.verify(header) ?? false : null,

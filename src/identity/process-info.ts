@@ -119,6 +119,20 @@ export function controllingTerminal(pid: number): number | null {
 }
 
 /**
+ * The device name of a controlling terminal from its number in /proc/PID/stat (tty_nr: major in
+ * bits 8-19, minor in bits 0-7 and 20-31): /dev/pts/N for pseudo-terminals (majors 136-143), the
+ * virtual consoles and serial lines by name, else the numbers.
+ */
+export function terminalName(ttyNr: number): string {
+  const major = (ttyNr >> 8) & 0xfff;
+  const minor = (ttyNr & 0xff) | ((ttyNr >>> 20) << 8);
+  if (major >= 136 && major <= 143) return `/dev/pts/${(major - 136) * 256 + minor}`;
+  if (major === 4 && minor < 64) return `/dev/tty${minor}`;
+  if (major === 4) return `/dev/ttyS${minor - 64}`;
+  return `terminal ${major}:${minor}`;
+}
+
+/**
  * Whether a process has ended. kill(pid, 0) still succeeds on a zombie, and a detached agent's
  * zombie waits for whatever reaps orphans (some inits are slow at it), so on Linux the state in
  * /proc decides.

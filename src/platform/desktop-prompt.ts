@@ -29,19 +29,26 @@ function candidates(question: string, timeoutS: number, env: Record<string, stri
   ];
 }
 
+/** The answer, and the program that asked it (for the audit line: how the request was confirmed). */
+export interface DesktopAnswer {
+  approved: boolean;
+  tool: string;
+}
+
 export async function desktopPrompt(
   question: string,
   timeoutMs: number,
   env: Record<string, string | undefined> = process.env,
-): Promise<boolean | null> {
+): Promise<DesktopAnswer | null> {
   for (const argv of candidates(question, Math.ceil(timeoutMs / 1000), env)) {
-    if (!Bun.which(argv[0]!)) continue;
+    const tool = argv[0]!;
+    if (!Bun.which(tool)) continue;
     const child = Bun.spawn(argv, { stdio: ["ignore", "pipe", "ignore"], env: env as Record<string, string>, timeout: timeoutMs });
     const out = await new Response(child.stdout).text();
     const code = await child.exited;
-    if (argv[0] === "osascript") return out.trim() === "true";
-    if (argv[0] === "notify-send") return out.trim() === "allow";
-    return code === 0;
+    if (tool === "osascript") return { approved: out.trim() === "true", tool };
+    if (tool === "notify-send") return { approved: out.trim() === "allow", tool };
+    return { approved: code === 0, tool };
   }
   return null;
 }

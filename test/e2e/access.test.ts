@@ -418,7 +418,9 @@ echo "get-exit=$?"
       await waitFor(async () => (pending = await pendingOf(other)).length > 0, 3_000, "the pending approval");
       // Listed as the shell that ran credagent, not as credagent.
       expect(pending).toEqual([{ id: expect.any(String), credential: "c", pid: viaSh.pid, exe: SH }]);
-      expect(approveFromTerminal(other, [pending[0]!.id]).code).toBe(0);
+      const ap = approveFromTerminal(other, [pending[0]!.id]);
+      console.log("APPROVE", JSON.stringify(ap), Date.now());
+      expect(ap.code).toBe(0);
       expect(await new Response(viaSh.stdout).text()).toBe("c-1\n");
 
       const viaPython = Bun.spawn([PYTHON, "-c", "import subprocess, sys; sys.exit(subprocess.call([sys.argv[1], 'get', 'c']))", BIN], {
@@ -446,6 +448,14 @@ echo "get-exit=$?"
         pid: viaSh.pid,
         via: { exe: bin, pid: expect.any(Number) },
       });
+      // How it was confirmed: which process answered, on which terminal (a detached program that
+      // opened a pseudo-terminal to approve itself is not stopped, but is seen here).
+      const allowReason: string = audit().find((l) => l.decision === "allow").reason;
+      expect(allowReason).toContain(`confirmed by the user with 'credagent approve' from pid `);
+      expect(allowReason).toContain(`(${bin}) on /dev/pts/`);
+      expect(audit().find((l) => l.decision === "deny").reason).toMatch(
+        /denied with 'credagent approve' from pid \d+ .* on \/dev\/pts\/\d+\)$/,
+      );
       expect(audit().find((l) => l.decision === "deny")).toMatchObject({
         credential: "c",
         exe: PYTHON,

@@ -228,7 +228,7 @@ describe("confirm = true through the CLI", () => {
     const confirmations = new ConfirmationBroker({
       timeoutMs: 1_000,
       log: createLogger(() => {}, "error"),
-      desktopPrompt: async (question) => (questions.push(question), true),
+      desktopPrompt: async (question) => (questions.push(question), { approved: true, tool: "test" }),
     });
     const audit: Array<Omit<AuditEntry, "time">> = [];
     const access = createAccessControl({
