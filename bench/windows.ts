@@ -29,10 +29,12 @@ export function windowsBench(): string {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: dir,
     WINEPREFIX: join(dir, "prefix"),
+    TMPDIR: join(dir, "tmp"), // Wine's server directory (wine-XXXXXX) goes with the rest
     WINEDEBUG: "-all",
     WINEDLLOVERRIDES: "mscoree,mshtml=",
     CREDAGENT_CONFIG: `Z:${join(dir, "config.toml").replaceAll("/", "\\")}`,
   };
+  mkdirSync(env.TMPDIR!, { mode: 0o700 });
   try {
     run([join(ROOT, "test/support/windows/prefix.sh"), env.WINEPREFIX!], env);
     writeFileSync(

@@ -81,19 +81,26 @@ fi
 
 log=$(mktemp)
 keyring_dir=$(mktemp -d /tmp/ca-keyring-XXXXXX)
-# This run's own directory for servers the tests start (PostgreSQL), told apart from other runs'.
+# This run's own directory: servers the tests start (PostgreSQL), the Wine prefix, told apart from
+# other runs' (two runs at once on one machine must not touch each other's processes or files).
 run_dir=$(mktemp -d /tmp/ca-run-XXXXXX)
 chmod 711 "$run_dir"   # the server runs as the postgres user: it must pass through
-export CREDAGENT_TEST_RUN_DIR=$run_dir
 # Every test stops what it started; should one fail to, nothing it started outlives this command,
-# and the run fails (leftovers=1): a leak is a bug in a test or in the code it tests.
+# and the run fails (leftovers=1): a leak is a bug in a test or in the code it tests. What counts as
+# this run's: a process whose environment or command line names $run_dir (CREDAGENT_TEST_RUN_DIR,
+# set below, is inherited by everything the tests start with the suite's environment; Wine's
+# processes carry their WINEPREFIX), or whose command line names this clone's build or support
+# scripts (test/support/processes.ts). Never a program's name machine-wide.
 leftovers=0
 stop_leftovers() {
-  local left
-  left=$(pgrep -f "$PWD/build/credagent agent.* /tmp/ca-|$PWD/test/support/|postgres -D $run_dir/|redis-server .*$run_dir/|$PWD/build/credagent-windows-x64.exe" || true)
+  local left pids
+  left=$(node_modules/.bin/bun test/support/processes.ts "$run_dir" "$PWD" 2>/dev/null || true)
   if [ -n "$left" ]; then
-    say "FAIL: killing processes that outlived their tests: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | tr '\n' ';')"
-    kill -9 $left 2>/dev/null
+    say "FAIL: killing processes that outlived their tests: $(echo "$left" | tr '\n' ';')"
+    pids=$(echo "$left" | cut -d' ' -f1)
+    kill -9 $pids 2>/dev/null
+    # Gone before their directories are removed.
+    for _ in $(seq 50); do kill -0 $pids 2>/dev/null || break; sleep 0.1; done
     leftovers=1
   fi
 }
@@ -110,6 +117,8 @@ if ! services=$(test/support/secret-service.sh "$keyring_dir"); then
   exit 1
 fi
 eval "$services"
+# Exported after the Secret Service started: it is the run's own, stopped above, not a test's leftover.
+export CREDAGENT_TEST_RUN_DIR=$run_dir
 export CREDAGENT_TEST_SECRET_SERVICE=1
 node_modules/.bin/bun test --timeout 30000 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

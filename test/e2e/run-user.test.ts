@@ -5,8 +5,10 @@ import { BIN, waitFor } from "./harness.ts";
 
 // Without XDG_RUNTIME_DIR (cron, `sudo -u`, some SSH sessions) the agent and the CLI meet at
 // /run/user/$UID when that is the user's private directory. Root makes one for the second test
-// user (only when none exists, and removes it after); under CI=true this never skips.
-const USER = "credagent-e2e";
+// user (only when none exists, and removes it after); under CI=true this never skips. The user is
+// this run's own (a name of its own, removed after), so that another suite run on the machine, which
+// makes /run/user/$UID for its own user, is never in the way.
+const USER = `ca-e2e-${crypto.randomUUID().slice(0, 8)}`;
 const canRun = process.getuid!() === 0 && Bun.which("useradd") !== null && Bun.which("runuser") !== null && existsSync("/run/user");
 if (!canRun) {
   if (process.env.CI === "true")
@@ -49,8 +51,8 @@ describe.if(canRun)("without XDG_RUNTIME_DIR", () => {
     const gid = Number(Bun.spawnSync(["id", "-g", USER]).stdout.toString().trim());
     const runUser = `/run/user/${uid}`;
     if (existsSync(runUser)) {
-      console.warn(`skipping: ${runUser} already exists and is not this test's to change`);
-      return;
+      Bun.spawnSync(["userdel", USER]);
+      throw new Error(`${runUser} already exists for the new user ${USER}: not this test's to change`);
     }
     const home = mkdtempSync("/tmp/ca-runuser-");
     const agents: Array<ReturnType<typeof Bun.spawn>> = [];
@@ -94,6 +96,7 @@ describe.if(canRun)("without XDG_RUNTIME_DIR", () => {
       await Promise.all(agents.map(stop));
       rmSync(runUser, { recursive: true, force: true });
       rmSync(home, { recursive: true, force: true });
+      Bun.spawnSync(["userdel", USER]);
     }
   }, 30_000);
 });

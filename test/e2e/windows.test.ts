@@ -1,8 +1,10 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { approveDevice } from "../support/device-approve.ts";
 import { TestProvider } from "../support/oidc.ts";
+import { listProcesses, winePath } from "../support/processes.ts";
 
 // The Windows build against its named pipe, under Wine (Debian's wine64 8.0), with the compiled
 // .exe: the agent serves the pipe, and the CLI reaches it over node:http (Bun's fetch cannot open a
@@ -30,14 +32,34 @@ let env: Record<string, string>;
 let probe: string;
 
 /** A Linux path as Windows programs under Wine see it (Z: is the Linux root in every prefix). */
-const winPath = (path: string) => `Z:${path.replaceAll("/", "\\")}`;
+const winPath = winePath;
+
+/**
+ * This file's Wine processes: those of its own prefix (every Wine process carries WINEPREFIX), never
+ * a program's name machine-wide, which would wait on (or be disturbed by) another suite run's.
+ */
+const ownWineProcesses = () => listProcesses().filter((p) => p.environ?.includes(`WINEPREFIX=${join(dir, "prefix")}`));
 
 beforeAll(async () => {
   if (missing) return;
-  dir = mkdtempSync("/tmp/ca-wine-");
+  // Inside this run's directory when test/run.sh gives one, so that its leftover check finds them.
+  dir = mkdtempSync(join(process.env.CREDAGENT_TEST_RUN_DIR ?? tmpdir(), "ca-wine-"));
+  env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: dir,
+    WINEPREFIX: join(dir, "prefix"),
+    // Debian's Wine puts its server's directory in $TMPDIR/wine-XXXXXX and leaves it behind: ours
+    // goes with the rest. Every Wine command of this prefix must see the same TMPDIR to find its server.
+    TMPDIR: join(dir, "tmp"),
+    WINEDEBUG: "-all",
+    WINEDLLOVERRIDES: "mscoree,mshtml=",
+    NAPI_RS_NATIVE_LIBRARY_PATH: winPath(BINDING),
+  };
+  mkdirSync(env.TMPDIR!, { mode: 0o700 });
   const build = Bun.spawnSync([join(ROOT, "scripts/build.sh"), "bun-windows-x64"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   if (build.exitCode !== 0) throw new Error(`the Windows build failed: ${build.stderr}`);
-  const prefix = Bun.spawnSync([join(ROOT, "test/support/windows/prefix.sh"), join(dir, "prefix")], {
+  const prefix = Bun.spawnSync([join(ROOT, "test/support/windows/prefix.sh"), env.WINEPREFIX!], {
+    env,
     stdout: "pipe",
     stderr: "pipe",
     timeout: 120_000,
@@ -75,14 +97,6 @@ if (mode === "aws") {
   );
   if (built.exitCode !== 0) throw new Error(`the probe did not build: ${built.stderr}`);
   mkdirSync(join(dir, "cfg"));
-  env = {
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
-    HOME: dir,
-    WINEPREFIX: join(dir, "prefix"),
-    WINEDEBUG: "-all",
-    WINEDLLOVERRIDES: "mscoree,mshtml=",
-    NAPI_RS_NATIVE_LIBRARY_PATH: winPath(BINDING),
-  };
   // One wineserver for the whole file, kept until afterAll kills it (-p: it does not exit when idle).
   // With Wine's default 3 s persistence, a test that started a program just as the previous test's
   // server was exiting got "wine client error:0: recvmsg: Connection reset by peer" (seen once in a
@@ -103,8 +117,14 @@ afterAll(async () => {
   // Every Wine process of this prefix, whatever happened.
   Bun.spawnSync([WINESERVER, "-k"], { env });
   Bun.spawnSync([WINESERVER, "-w"], { env, timeout: 30_000 });
-  // A Windows process's Unix process can outlive the wineserver by a moment: wait until it is gone.
-  for (let i = 0; i < 100 && Bun.spawnSync(["pgrep", "-f", `${dir}/|credagent-windows-x64.exe`]).exitCode === 0; i++) await Bun.sleep(100);
+  // A Windows process's Unix process can outlive the wineserver by a moment: wait until this
+  // prefix's are gone (SIGKILL after 10 s), then remove the prefix and Wine's server directory.
+  for (let i = 0; i < 100 && ownWineProcesses().length > 0; i++) await Bun.sleep(100);
+  for (const p of ownWineProcesses()) {
+    try {
+      process.kill(p.pid, "SIGKILL");
+    } catch {}
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
