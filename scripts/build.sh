@@ -5,7 +5,9 @@
 # agent) in chunks of their own inside the binary, so a command loads only what it runs (measured:
 # `version` touched 1,190 pages as one chunk, 870 split; a compiled hello touches 610). The two
 # --no-compile-autoload flags stop a compiled binary from reading .env and bunfig.toml (whose
-# preload runs code) from the current directory.
+# preload runs code) from the current directory. src/kerberos/worker.ts is a second entry point: the
+# agent runs it as a Worker thread (Kerberos calls that may wait on a KDC), and a compiled binary
+# only has the workers it was built with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${1:-}"
@@ -18,6 +20,6 @@ if [ -n "$target" ]; then
   scripts/target-binding.sh "$target"
 fi
 mkdir -p build
-exec node_modules/.bin/bun build src/main.ts --compile --minify --bytecode --format=esm --splitting --sourcemap=none \
+exec node_modules/.bin/bun build src/main.ts src/kerberos/worker.ts --compile --minify --bytecode --format=esm --splitting --sourcemap=none \
   --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
   --define "CREDAGENT_VERSION=\"$version\"" "${args[@]}" --outfile "$out"

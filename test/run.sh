@@ -44,6 +44,16 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 [ -e /usr/lib/python3/dist-packages/redis ] || missing+=(python3-redis)
+# Kerberos (test/support/kdc.ts): an MIT KDC in a throwaway realm, klist and kinit for the clients'
+# side, the libraries the agent loads (libkrb5, libgssapi_krb5), and ip for the tests' own network
+# namespaces; OpenLDAP's slapd and its tools for PostgreSQL's ldap method.
+[ -x /usr/sbin/krb5kdc ] || missing+=(krb5-kdc)
+[ -x /usr/sbin/kadmin.local ] || missing+=(krb5-admin-server)
+command -v klist >/dev/null 2>&1 || missing+=(krb5-user)
+ls /usr/lib/*/libgssapi_krb5.so.2 >/dev/null 2>&1 || missing+=(libgssapi-krb5-2)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+[ -x /usr/sbin/slapd ] || missing+=(slapd)
+command -v ldapadd >/dev/null 2>&1 || missing+=(ldap-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing ${missing[*]}"

@@ -9,7 +9,11 @@ import { azureIdentityOf } from "../endpoints/resource.ts";
 export function toDefinitions(config: AgentConfig, env: Record<string, string | undefined>, store: SecretStore): CredentialDefinition[] {
   // A pgpass line is read by libpq at every connection, never asked for over the socket: its
   // credential is fetched at start and kept fresh, however long nobody asks.
-  const keptFresh = new Set(config.connections.filter((c) => c.pgpass).map((c) => c.credential));
+  // A ticket cache too: programs read the file (KRB5CCNAME), and never ask the agent.
+  const keptFresh = new Set([
+    ...config.connections.filter((c) => c.pgpass).map((c) => c.credential),
+    ...config.credentials.filter((c) => c.source === "kerberos").map((c) => c.name),
+  ]);
   return config.credentials.map((credential) => ({
     name: credential.name,
     fingerprint: JSON.stringify({ ...credential, allow: undefined, confirm: undefined }),

@@ -6,6 +6,10 @@ import { commandSource } from "../sources/command.ts";
 import { clientCredentialsSource } from "../sources/oauth/client-credentials.ts";
 import { deviceCodeSource } from "../sources/oauth/device-code.ts";
 import { staticSource } from "../sources/static.ts";
+import { kerberosSource } from "../sources/kerberos.ts";
+import { workerKdc } from "../kerberos/kdc.ts";
+import { ticketCacheDir } from "../kerberos/profile.ts";
+import { currentPathEnv } from "../paths.ts";
 import { isInteractive, type InteractiveTokenSource, type TokenSource } from "../sources/source.ts";
 
 export interface SourceEnvironment {
@@ -46,11 +50,22 @@ function sourceFor(config: CredentialConfig, environment: SourceEnvironment): To
         ? deviceCodeSource(options, environment.store)
         : clientCredentialsSource(options, environment.store);
     }
+    case "kerberos":
+      return kerberosSource({
+        ...config,
+        cacheDir: ticketCacheDir({ ...currentPathEnv(), env: environment.env }),
+        env: environment.env,
+        store: environment.store,
+        kdcClient: workerKdc(),
+      });
   }
 }
 
 /** The stored secrets a configured source reads at each fetch (`secret:<name>`, see store.ts), by name. */
 export function secretsUsedBy(config: CredentialConfig): string[] {
-  const uses = config.source === "static" || (config.source === "oauth2" && config.clientAuth !== "none");
+  const uses =
+    config.source === "static" ||
+    (config.source === "oauth2" && config.clientAuth !== "none") ||
+    (config.source === "kerberos" && config.keytab === undefined);
   return uses ? [config.name] : [];
 }

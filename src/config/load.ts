@@ -55,7 +55,25 @@ export interface OAuthCredentialConfig extends Omit<OAuthOptions, "name" | "defa
   prefetch: boolean;
 }
 
-export type CredentialConfig = CommandCredentialConfig | StaticCredentialConfig | OAuthCredentialConfig;
+/** `source = "kerberos"`: a TGT for principal, from the password stored under the credential's name or from keytab. */
+export interface KerberosCredentialConfig extends AccessConfig {
+  name: string;
+  source: "kerberos";
+  principal: string;
+  /** An absolute path (a relative one in the file is relative to the config file). */
+  keytab?: string;
+  realm?: string;
+  kdc?: string[];
+  /** Asked of the KDC; absent: krb5.conf's ticket_lifetime and renew_lifetime. */
+  ticketLifetimeMs?: number;
+  renewLifetimeMs?: number;
+  refreshBeforeMs?: number;
+  lifetimeMs: number;
+  timeoutMs: number;
+  prefetch: boolean;
+}
+
+export type CredentialConfig = CommandCredentialConfig | StaticCredentialConfig | OAuthCredentialConfig | KerberosCredentialConfig;
 
 export interface ConnectionConfig {
   name: string;
@@ -168,7 +186,27 @@ export function parseConfig(text: string, path: string): AgentConfig {
       throw new CredagentError("config_invalid", `${path} is invalid:\n  endpoints.${key}: no credential named '${name}' is configured`);
     }
   }
-  const credentials: CredentialConfig[] = Object.entries(input.credentials ?? {}).map(([name, c]) => {
+  const credentials: CredentialConfig[] = Object.entries(input.credentials ?? {}).map(([name, c]): CredentialConfig => {
+    if (c.source === "kerberos") {
+      return {
+        name,
+        source: c.source,
+        principal: c.principal,
+        ...(c.keytab === undefined ? {} : { keytab: configRelative(path, c.keytab) }),
+        realm: c.realm,
+        kdc: c.kdc === undefined ? undefined : typeof c.kdc === "string" ? [c.kdc] : c.kdc,
+        ticketLifetimeMs: c.ticket_lifetime,
+        renewLifetimeMs: c.renew_lifetime,
+        refreshBeforeMs: c.refresh_before,
+        lifetimeMs: DEFAULTS.lifetimeMs,
+        timeoutMs: c.timeout ?? DEFAULTS.timeoutMs,
+        awsRefreshWindowMs: 0,
+        // A ticket cache is read by programs that never ask the agent: always kept fresh.
+        prefetch: true,
+        allow: c.allow,
+        confirm: c.confirm ?? false,
+      };
+    }
     const common = {
       name,
       refreshBeforeMs: c.refresh_before,
@@ -277,6 +315,7 @@ export function parseConfig(text: string, path: string): AgentConfig {
  * one) is left to the moment it answers.
  */
 function partsOf(credential: CredentialConfig): string[] {
+  if (credential.source === "kerberos") return ["token", "username"];
   const secret = ["password", "token"];
   if (credential.source === "command") return [...secret, "username", "access_key_id", "secret_access_key", "session_token"];
   return credential.username === undefined ? secret : [...secret, "username"];

@@ -6,7 +6,7 @@ import { databasesSchema } from "./databases.ts";
 
 // The config file's shape. Unknown keys are errors: a typo must not silently do nothing.
 
-const SOURCES = ["command", "static", "oauth2"] as const;
+const SOURCES = ["command", "static", "oauth2", "kerberos"] as const;
 
 /**
  * A table whose keys are all known. valibot reports a missing required key through the object's
@@ -144,15 +144,56 @@ const oauth2Credential = v.pipe(
   ),
 );
 
-export const credentialSchema = v.variant("source", [commandCredential, staticCredential, oauth2Credential], (issue) => {
-  const sources = SOURCES.map((s) => `"${s}"`).join(", ");
-  // On `source` the issue's input is its value; otherwise the credential is not a table at all.
-  if (issue.path?.at(-1)?.key !== "source") return `expected a table with a source, e.g. [credentials.NAME] and source = "command"`;
-  const value = issue.input;
-  return value === undefined
-    ? `missing; set source to one of ${sources}`
-    : `unknown source ${JSON.stringify(value)}; the sources are ${sources}`;
-});
+/** A KDC as krb5.conf names one: host, host:port or [v6]:port. */
+const kdcAddress = v.pipe(
+  v.string('expected a KDC such as "dc1.corp.example.com" or "dc1.corp.example.com:88"'),
+  v.regex(
+    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/,
+    'expected a KDC such as "dc1.corp.example.com" or "dc1.corp.example.com:88"',
+  ),
+);
+
+/** `source = "kerberos"`: a TGT kept fresh from the stored password, or a keytab (src/sources/kerberos.ts). */
+const kerberosCredential = v.pipe(
+  table({
+    source: v.literal("kerberos"),
+    principal: v.pipe(
+      v.string("expected a principal such as alice@CORP.EXAMPLE"),
+      v.minLength(1, "must not be empty"),
+      v.regex(/^[^\n\r\0]+$/, "must not hold a line break"),
+    ),
+    keytab: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
+    realm: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,255}$/, "expected a realm such as CORP.EXAMPLE"))),
+    kdc: v.optional(
+      v.union([kdcAddress, v.pipe(v.array(kdcAddress), v.minLength(1, "expected at least one KDC"))], "expected a KDC or a list of them"),
+    ),
+    ticket_lifetime: v.optional(duration),
+    renew_lifetime: v.optional(duration),
+    refresh_before: v.optional(duration),
+    timeout: v.optional(duration),
+    prefetch: v.optional(v.boolean("expected true or false")),
+    allow: commonEntries.allow,
+    confirm: commonEntries.confirm,
+  }),
+  v.check(
+    (c) => c.kdc === undefined || c.realm !== undefined || /@[^@]+$/.test(c.principal),
+    'kdc needs a realm: write the principal as user@REALM, or set realm = "REALM"',
+  ),
+);
+
+export const credentialSchema = v.variant(
+  "source",
+  [commandCredential, staticCredential, oauth2Credential, kerberosCredential],
+  (issue) => {
+    const sources = SOURCES.map((s) => `"${s}"`).join(", ");
+    // On `source` the issue's input is its value; otherwise the credential is not a table at all.
+    if (issue.path?.at(-1)?.key !== "source") return `expected a table with a source, e.g. [credentials.NAME] and source = "command"`;
+    const value = issue.input;
+    return value === undefined
+      ? `missing; set source to one of ${sources}`
+      : `unknown source ${JSON.stringify(value)}; the sources are ${sources}`;
+  },
+);
 
 /** A pgpass field: `*` matches anything (libpq's rule). */
 const pgpassField = v.pipe(v.string(), v.minLength(1, "must not be empty"), v.regex(/^[^\n\r]*$/, "must not hold a line break"));

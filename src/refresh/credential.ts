@@ -22,6 +22,8 @@ export interface CredentialSnapshot {
   state: CredentialState;
   expiresAt: number | null;
   refreshAt: number | null;
+  /** A renewable ticket's renewal limit (kerberos), else null. */
+  renewUntil: number | null;
   lastError: string | null;
   /** Something about its tokens worth knowing (AWS keys shorter-lived than the SDKs' refresh window). */
   note: string | null;
@@ -137,6 +139,7 @@ export class ManagedCredential {
       state,
       expiresAt: valid?.expiresAt ?? null,
       refreshAt: valid ? (this.#refreshAt ?? null) : null,
+      renewUntil: valid?.kerberos?.renewUntil ?? null,
       lastError: this.#lastError ?? null,
       note: (this.#token && shortLivedNote(this.#token, this.policy, formatCountdown)) ?? null,
     };
@@ -153,6 +156,7 @@ export class ManagedCredential {
     // Zeroed now, not retired: a response still being written gets 423 rather than the token.
     if (this.#token) wipeToken(this.#token);
     this.#hold(undefined);
+    this.source.discard?.();
     this.#failures = 0;
     this.#lastError = undefined;
     this.#retryAt = undefined;
@@ -189,6 +193,7 @@ export class ManagedCredential {
     this.#cancelTimer?.();
     this.#abort?.abort(new CredagentError("unavailable", "the agent is stopping"));
     this.#hold(undefined);
+    this.source.discard?.();
   }
 
   #fetchOnce(): Promise<Token> {

@@ -17,6 +17,19 @@ export interface Token {
   username?: string;
   /** kind "aws": the key id (an identifier, not a secret) and the session token of temporary keys. */
   aws?: { accessKeyId: string; sessionToken?: Secret };
+  /** kind "kerberos": the ticket's cache (whose KRB5CCNAME is also `value`) and what a service ticket needs. */
+  kerberos?: KerberosTicket;
+}
+
+/** What a kerberos token carries besides the cache's name; nothing here is a secret (the tickets are in the file). */
+export interface KerberosTicket {
+  principal: string;
+  /** KRB5CCNAME for the cache: `FILE:/…`. */
+  ccache: string;
+  /** The Kerberos configuration files (colon-separated) the ticket was obtained with, for service tickets. */
+  profile: string;
+  /** Until when the ticket can be renewed (epoch ms), or null when it is not renewable. */
+  renewUntil: number | null;
 }
 
 /** Zeroes every secret part of a token. */
@@ -38,6 +51,11 @@ export interface TokenSource {
   /** False when the value already lives in the store (static): it is not cached there again. */
   readonly persist?: boolean;
   fetchToken(ctx: FetchContext): Promise<Token>;
+  /**
+   * Removes what the source keeps outside the agent's memory (a ticket cache file): called when
+   * the credential is forgotten (lock) or stopped (agent stop, removed or changed by a reload).
+   */
+  discard?(): void;
 }
 
 /** What a person needs to approve a device login (RFC 8628), and the token it will bring. */

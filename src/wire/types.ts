@@ -85,6 +85,8 @@ export interface CredentialSummary {
   state: CredentialState;
   expires_at: string | null;
   refresh_at: string | null;
+  /** A renewable Kerberos ticket's renewal limit (absent from other credentials and older agents). */
+  renew_until?: string | null;
   last_error: string | null;
   /** What its tokens cost its clients, when worth saying (AWS keys shorter-lived than the SDKs' refresh window). */
   note: string | null;
@@ -96,9 +98,10 @@ export interface CredentialListResponse {
 
 /**
  * bearer: a token (OAuth access token, API token); password: a user name and a password;
- * aws: an access key id, a secret access key and, for temporary keys, a session token.
+ * aws: an access key id, a secret access key and, for temporary keys, a session token;
+ * kerberos: a Kerberos ticket, in the cache whose KRB5CCNAME is the token (`FILE:/…`).
  */
-export type CredentialKind = "bearer" | "password" | "aws";
+export type CredentialKind = "bearer" | "password" | "aws" | "kerberos";
 
 /** GET /v1/credentials/NAME. Secret parts: token, password, aws.secret_access_key, aws.session_token. */
 export interface TokenResponse {

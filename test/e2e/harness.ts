@@ -21,8 +21,11 @@ export class Sandbox {
   readonly configFile: string;
   readonly stateDir: string;
   readonly env: Record<string, string>;
+  /** How the binary is run: as it is, or inside a network namespace (`ip netns exec NAME …`). */
+  readonly #wrap: (argv: string[]) => string[];
 
-  constructor() {
+  constructor(options: { wrap?: (argv: string[]) => string[] } = {}) {
+    this.#wrap = options.wrap ?? ((argv) => argv);
     // Short: a Unix socket path must fit in 107 bytes.
     this.root = mkdtempSync("/tmp/ca-e2e-");
     this.runtimeDir = join(this.root, "run");
@@ -70,7 +73,7 @@ export class Sandbox {
   ): Promise<RunResult> {
     const env = { ...this.env, ...options.env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-    const proc = Bun.spawn([BIN, ...args], {
+    const proc = Bun.spawn(this.#wrap([BIN, ...args]), {
       env: env as Record<string, string>,
       cwd: options.cwd ?? this.root,
       stdin: options.input === undefined ? "ignore" : new Blob([options.input]),

@@ -130,6 +130,7 @@ function summary(credential: ManagedCredential): CredentialSummary {
     state: snap.state,
     expires_at: iso(snap.expiresAt),
     refresh_at: iso(snap.refreshAt),
+    ...(snap.renewUntil === null ? {} : { renew_until: iso(snap.renewUntil) }),
     last_error: snap.lastError,
     note: snap.note,
   };

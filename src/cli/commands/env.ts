@@ -4,6 +4,9 @@ import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { sessionTokenPath } from "../../paths.ts";
 import { databaseEndpoints } from "../../dbproxy/sockets.ts";
+import { loadConfig } from "../../config/load.ts";
+import { configPath } from "../../paths.ts";
+import { ticketCacheDir, ticketCacheName } from "../../kerberos/profile.ts";
 import { sdkEnvironment } from "../sdk-env.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { exportCode } from "../output/shell.ts";
@@ -16,7 +19,10 @@ to the agent themselves: send "Authorization: Bearer $CRED_SESSION_TOKEN". The t
 on Windows named pipes and when the config sets require_session_token = true. When the config has
 pgpass entries, PGPASSFILE too: the file the agent keeps fresh, which libpq (psql, pg_dump, every
 libpq-based driver) reads at each connection. With one [databases.NAME] in the config, PGHOST
-too: its socket directory (see credagent db).
+too: its socket directory (see credagent db). With one kerberos credential, KRB5CCNAME too: the
+ticket cache the agent keeps fresh, for programs that speak Kerberos themselves (psql with
+gssencmode, curl --negotiate, ssh -K, smbclient -k); with several, credagent exec --env
+KRB5CCNAME=NAME picks one.
 
   --sdk   print instead the variables that point the Azure, AWS and Google SDKs at the agent's
           loopback token endpoints ([endpoints] in the config): IDENTITY_ENDPOINT,
@@ -50,6 +56,20 @@ export const env = defineCommand("env", usage, { ...shellOptions, sdk: { type: "
     databases = databaseEndpoints(ctx.pathEnv);
   } catch {}
   if (databases.length === 1) variables.push(["PGHOST", databases[0]!.socketDir]);
+  const kerberos = kerberosCredentials(ctx.pathEnv);
+  if (kerberos.length === 1) variables.push(["KRB5CCNAME", ticketCacheName(ticketCacheDir(ctx.pathEnv), kerberos[0]!)]);
   ctx.out(exportCode(dialect, variables, "credagent environment set"));
   return EXIT.ok;
 });
+
+/** The kerberos credentials of the config file (read here, as for PGHOST: one that cannot be read gives none). */
+function kerberosCredentials(p: Parameters<typeof configPath>[0]): string[] {
+  try {
+    const where = configPath(p);
+    return loadConfig(where.path, where.explicit)
+      .credentials.filter((c) => c.source === "kerberos")
+      .map((c) => c.name);
+  } catch {
+    return [];
+  }
+}

@@ -7,7 +7,9 @@ export function credentialRows(credentials: CredentialSummary[], now: number): s
     c.name,
     c.source,
     c.state.replace("_", " "),
-    c.expires_at ? `in ${formatCountdown(Date.parse(c.expires_at) - now)}` : "-",
+    c.expires_at
+      ? `in ${formatCountdown(Date.parse(c.expires_at) - now)}${c.renew_until ? `, renewable for ${formatCountdown(Date.parse(c.renew_until) - now)}` : ""}`
+      : "-",
     c.last_error ?? "-",
   ]);
 }

@@ -42,6 +42,34 @@ describe("config", () => {
     expect(errorOf(() => parse('aws_refresh_window = "soon"\n'))).toContain("credentials.k.aws_refresh_window");
   });
 
+  test("a kerberos credential: principal, realm, one kdc or a list, lifetimes; a keytab relative to the config; always kept fresh", () => {
+    const c = parseConfig(
+      '[credentials.corp]\nsource = "kerberos"\nprincipal = "alice"\nrealm = "CORP.EXAMPLE"\nkdc = "dc1.corp.example:88"\nticket_lifetime = "10h"\nrenew_lifetime = "7d"\n' +
+        '[credentials.batch]\nsource = "kerberos"\nprincipal = "svc/batch@CORP.EXAMPLE"\nkeytab = "batch.keytab"\nkdc = ["dc1", "[::1]:88"]\n',
+      "/etc/credagent/c.toml",
+    );
+    expect(c.credentials[0]).toMatchObject({
+      name: "corp",
+      source: "kerberos",
+      principal: "alice",
+      realm: "CORP.EXAMPLE",
+      kdc: ["dc1.corp.example:88"],
+      ticketLifetimeMs: 36_000_000,
+      renewLifetimeMs: 604_800_000,
+      prefetch: true,
+    });
+    expect(c.credentials[1]).toMatchObject({ keytab: "/etc/credagent/batch.keytab", kdc: ["dc1", "[::1]:88"] });
+  });
+
+  test("a kerberos credential's mistakes: a kdc with no realm, a bad kdc, a key of another source", () => {
+    const noRealm = errorOf(() => parseConfig('[credentials.k]\nsource = "kerberos"\nprincipal = "alice"\nkdc = "dc1"\n', "/c.toml"));
+    expect(noRealm).toContain("kdc needs a realm");
+    const badKdc = errorOf(() => parseConfig('[credentials.k]\nsource = "kerberos"\nprincipal = "a@R"\nkdc = "dc1:88:1"\n', "/c.toml"));
+    expect(badKdc).toContain("credentials.k.kdc:");
+    const other = errorOf(() => parseConfig('[credentials.k]\nsource = "kerberos"\nprincipal = "a@R"\ncommand = ["x"]\n', "/c.toml"));
+    expect(other).toContain("credentials.k.command: unknown key");
+  });
+
   test("errors name the file, the key and what is wrong", () => {
     const msg = errorOf(() => parseConfig('[credentials.db]\nsource = "command"\ncommand = []\nrefersh_before = "5m"\n', "/etc/c.toml"));
     expect(msg).toContain("/etc/c.toml");
