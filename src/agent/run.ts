@@ -43,6 +43,7 @@ import { parseAgentOptions } from "./options.ts";
 import { createRequestServer } from "../http/server.ts";
 import { ConfigReloader } from "./reload.ts";
 import { startDatabaseProxy } from "../dbproxy/agent.ts";
+import { describeEndpoints, type ServedEndpoint } from "../dbproxy/endpoints.ts";
 import { createSessionToken } from "./session-token.ts";
 import { startSdkEndpoints } from "../endpoints/start.ts";
 import { persistToken, restoreTokens } from "../refresh/token-cache.ts";
@@ -189,6 +190,9 @@ export async function runAgent(argv: string[]): Promise<number> {
       log.info("agent unlocked", { cached_tokens_restored: restored });
     },
   });
+  // The [databases] of the config in force (reloads change it; the endpoints are made at start).
+  let databasesInForce = config.databases;
+  let databaseProxy: { served(): ServedEndpoint[] } | undefined;
   const configState = new ConfigReloader({
     location: configLocation,
     initial: config,
@@ -197,7 +201,10 @@ export async function runAgent(argv: string[]): Promise<number> {
     env: process.env,
     log,
     now: Date.now,
-    onApplied: (next) => connections.apply(next, registry),
+    onApplied: (next) => {
+      connections.apply(next, registry);
+      databasesInForce = next.databases;
+    },
   });
   const access = createAccessControl({ accessOf: (name) => registry.definition(name)?.access, audit, confirmations });
   const pipe = process.platform === "win32" || isWindowsPipe(socketPath);
@@ -233,6 +240,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       info: { version: VERSION, pid: process.pid, socket: socketPath, startedAt },
       config: configState,
       connections,
+      databases: { list: () => describeEndpoints(databasesInForce, databaseProxy?.served() ?? [], pathEnv) },
       shutdown: (reason) => stopper?.(reason),
       store: {
         status: () => store.status(),
@@ -306,6 +314,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   if (!sessionToken) throw new Error("unreachable: the listener wrote no session token");
 
   const databases = await startDatabaseProxy({ config, pathEnv, registry, access, audit, locked: () => lock.locked, log });
+  databaseProxy = databases;
   let sdkEndpoints: ReturnType<typeof startSdkEndpoints>;
   try {
     sdkEndpoints = startSdkEndpoints({

@@ -8,6 +8,7 @@ import { frontDoor } from "./guard.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { connectionRoutes } from "./routes/connections.ts";
 import { credentialRoutes } from "./routes/credentials.ts";
+import { databaseRoutes } from "./routes/databases.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { lockRoutes } from "./routes/lock.ts";
 import { reloadRoutes } from "./routes/reload.ts";
@@ -66,6 +67,7 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   app.use(`${API_PREFIX}/connections/*`, refuseWhenLocked);
   app.route(`${API_PREFIX}/credentials`, credentialRoutes(deps));
   app.route(`${API_PREFIX}/connections`, connectionRoutes(deps));
+  app.route(`${API_PREFIX}/databases`, databaseRoutes(deps));
   app.route(API_PREFIX, lockRoutes(deps));
   app.route(`${API_PREFIX}/approvals`, approvalRoutes(deps));
   app.route(`${API_PREFIX}/secrets`, secretRoutes(deps));

@@ -2,7 +2,7 @@ import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { Decision } from "../policy/rules.ts";
 import type { Secret } from "../secret.ts";
 import type { Token } from "../sources/source.ts";
-import type { ConfigStatus, PendingApproval, ReloadResponse, StoreStatus } from "../wire/types.ts";
+import type { ConfigStatus, DatabaseEndpointInfo, PendingApproval, ReloadResponse, StoreStatus } from "../wire/types.ts";
 
 /** The agent's lock (ssh-add -x / -X), implemented by the agent. */
 export interface LockControl {
@@ -71,5 +71,7 @@ export interface ApiDeps {
     render(connection: { name: string; credential: string }, token: Token): string;
     pgpassFile(): string | null;
   };
+  /** The database endpoints of the config in force and whether they are served (GET /v1/databases); absent in tests. */
+  databases?: { list(): DatabaseEndpointInfo[] };
   now: () => number;
 }

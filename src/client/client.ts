@@ -8,6 +8,7 @@ import {
   type ConnectionResponse,
   type CredentialListResponse,
   type ErrorBody,
+  type DatabasesResponse,
   type HealthResponse,
   type LoginStartResponse,
   type LoginStatusResponse,
@@ -69,6 +70,10 @@ export class AgentClient {
 
   health(): Promise<HealthResponse> {
     return this.#request("GET", `${API_PREFIX}/health`);
+  }
+
+  databases(): Promise<DatabasesResponse> {
+    return this.#request("GET", `${API_PREFIX}/databases`);
   }
 
   list(): Promise<CredentialListResponse> {

@@ -24,6 +24,8 @@ export interface DatabaseConfig {
   caFile?: string;
   /** The role to log in as, in place of the credential's username. */
   user?: string;
+  /** A loopback TCP listener beside the socket, for clients that cannot open a Unix socket. */
+  listen?: { host: string; port: number };
 }
 
 const DATABASE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;

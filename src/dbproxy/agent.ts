@@ -27,6 +27,9 @@ export async function startDatabaseProxy(deps: {
   }
   const proxy = new DatabaseProxy({
     databases: served,
+    notServed: deps.config.databases
+      .filter((d) => !served.includes(d))
+      .map((db) => ({ db, reason: "database endpoints are not served on Windows (no Unix sockets there)" })),
     pathEnv: deps.pathEnv,
     agentUid: process.getuid?.() ?? 0,
     denyRoot: deps.config.denyRoot,

@@ -12,6 +12,7 @@ import { databaseSocketPath, type DatabaseConfig } from "../config/databases.ts"
 import { loginFor, type CurrentToken, type DbLogin } from "./login.ts";
 import { connectUpstream, forwardCancel, ServerRefused } from "./upstream.ts";
 import { CANCEL_REQUEST, errorResponse, FrameReader, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, startupParameters } from "./wire.ts";
+import type { ServedEndpoint } from "./endpoints.ts";
 import { RedisSession } from "./redis/session.ts";
 import { authCommand, connectRedis, RedisRefused } from "./redis/upstream.ts";
 
@@ -23,6 +24,8 @@ import { authCommand, connectRedis, RedisRefused } from "./redis/upstream.ts";
 
 export interface DbProxyDeps {
   databases: DatabaseConfig[];
+  /** Databases of the config this agent cannot serve at all, and why (listed as such). */
+  notServed?: Array<{ db: DatabaseConfig; reason: string }>;
   pathEnv: PathEnv;
   agentUid: number;
   denyRoot: boolean;
@@ -41,6 +44,7 @@ const ROTATION_WAIT_MS = 3_000;
 
 export class DatabaseProxy {
   #listeners: UnixListener[] = [];
+  #served: ServedEndpoint[] = [];
   #sessions = new Set<net.Socket>();
   #onEmpty: (() => void) | undefined;
 
@@ -48,6 +52,8 @@ export class DatabaseProxy {
 
   /** Listens for every database; a database whose socket cannot be made is logged and skipped. */
   async start(): Promise<void> {
+    for (const { db, reason } of this.deps.notServed ?? [])
+      this.#served.push({ db, transport: "unix", address: databaseSocketPath(this.deps.pathEnv, db), error: reason });
     for (const db of this.deps.databases) {
       const path = databaseSocketPath(this.deps.pathEnv, db);
       const dir = dirname(path);
@@ -56,6 +62,7 @@ export class DatabaseProxy {
         ensurePrivateDir(join(dir, "..", ".."), this.deps.agentUid);
         ensurePrivateDir(join(dir, ".."), this.deps.agentUid);
         this.#listeners.push(await listenUnix(path, this.deps.agentUid, (socket) => void this.#serve(db, socket)));
+        this.#served.push({ db, transport: "unix", address: path });
         this.deps.log.info("database endpoint listening", {
           database: db.name,
           protocol: db.protocol,
@@ -64,9 +71,15 @@ export class DatabaseProxy {
           tls: db.tls,
         });
       } catch (err) {
+        this.#served.push({ db, transport: "unix", address: path, error: describe(err) });
         this.deps.log.error("database endpoint not served", { database: db.name, error: describe(err) });
       }
     }
+  }
+
+  /** The endpoints listened on since start (and those that failed, with why), for GET /v1/databases. */
+  served(): ServedEndpoint[] {
+    return [...this.#served];
   }
 
   /** Stops accepting; open sessions have graceMs to finish, then are closed. */

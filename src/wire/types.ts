@@ -68,6 +68,31 @@ export interface ConfigStatus {
   last_reload_at: string | null;
 }
 
+/**
+ * One endpoint of a `[databases.NAME]`: its socket, or its loopback TCP listener. GET /v1/databases
+ * lists every endpoint of the config in force (after reloads) and says whether the running agent
+ * serves it: endpoints are made at start, so one added by a reload is listed, not served.
+ */
+export interface DatabaseEndpointInfo {
+  name: string;
+  protocol: string;
+  /** The real server, host:port. */
+  server: string;
+  tls: string;
+  transport: "unix" | "tcp";
+  /** The socket's path (unix) or the listener's address, 127.0.0.1:PORT (tcp). */
+  address: string;
+  /** For PostgreSQL's socket: the directory (what PGHOST names). */
+  socket_dir?: string;
+  served: boolean;
+  /** Why it is not served, or what differs from what is served; absent when all is as configured. */
+  note?: string;
+}
+
+export interface DatabasesResponse {
+  databases: DatabaseEndpointInfo[];
+}
+
 /** POST /v1/reload: what a successful reload changed (a failed one is an error body). */
 export interface ReloadResponse {
   config: ConfigStatus;

@@ -136,7 +136,7 @@ async function outcome(proc: ReturnType<typeof psql>) {
 }
 
 describe.skipIf(unavailable !== null)("the database proxy", () => {
-  test("the socket is where libpq looks, private, and listed by credagent db and env", async () => {
+  test("the socket is where libpq looks, private, and listed by credagent db", async () => {
     const socket = join(dbDir("appdb"), ".s.PGSQL.5432");
     expect(existsSync(socket)).toBe(true);
     expect(
@@ -147,16 +147,11 @@ describe.skipIf(unavailable !== null)("the database proxy", () => {
     ).toEqual(["600", "700", "700"]);
     const list = await box.run(["db", "--json"]);
     expect(list.code).toBe(0);
-    const endpoints = JSON.parse(list.stdout) as Array<{ name: string; socketDir: string }>;
+    const endpoints = JSON.parse(list.stdout) as Array<{ name: string; socket_dir: string; served: boolean }>;
     const names = ["appdb", "wrongca", "md5db", "byca", "byname", "cawrong", "broken"];
-    expect(endpoints.map((e) => [e.name, e.socketDir])).toEqual(names.map((n) => [n, dbDir(n)]));
-    // With several databases env names none: which one is the app's to say.
+    expect(endpoints.map((e) => [e.name, e.socket_dir, e.served])).toEqual(names.map((n) => [n, dbDir(n), true]));
+    // With several databases env names none: which one is the app's to say (test/e2e/db-endpoints.test.ts has one).
     expect((await box.run(["env", "-s"])).stdout).not.toContain("PGHOST");
-    const single = join(box.root, "single.toml");
-    writeFileSync(single, readFileSync(box.configFile, "utf8").replace(/\[databases\.(?!appdb\])[^\]]+\][^[]*/g, ""));
-    const env = await box.run(["env", "-s"], { env: { CREDAGENT_CONFIG: single } });
-    expect(env.code).toBe(0);
-    expect(env.stdout).toContain(`PGHOST=${dbDir("appdb")}; export PGHOST;`);
   });
 
   test("psql connects with no password every second across three rotations; pgbench -C meanwhile has no failed connection; an open session survives", async () => {

@@ -121,8 +121,8 @@ describe.skipIf(unavailable !== null)("the Redis proxy", () => {
     ).toEqual(["600", "700", "700"]);
     const list = await box.run(["db", "--json"]);
     expect(list.code).toBe(0);
-    const endpoints = JSON.parse(list.stdout) as Array<{ name: string; socket: string }>;
-    expect(endpoints.find((e) => e.name === "cache")?.socket).toBe(sock("cache"));
+    const endpoints = JSON.parse(list.stdout) as Array<{ name: string; protocol: string; address: string; served: boolean }>;
+    expect(endpoints.find((e) => e.name === "cache")).toMatchObject({ protocol: "redis", address: sock("cache"), served: true });
   });
 
   test("redis-cli: no password, logged in as the credential's user; its own AUTH is answered by the proxy and never reaches the server", () => {

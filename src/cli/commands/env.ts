@@ -3,7 +3,7 @@ import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { sessionTokenPath } from "../../paths.ts";
-import { databaseEndpoints } from "../../dbproxy/sockets.ts";
+import { clientVariables } from "../../dbproxy/endpoints.ts";
 import { loadConfig } from "../../config/load.ts";
 import { configPath } from "../../paths.ts";
 import { ticketCacheDir, ticketCacheName } from "../../kerberos/profile.ts";
@@ -18,8 +18,10 @@ Prints shell code that sets CRED_SOCK and CRED_SESSION_TOKEN, for apps that buil
 to the agent themselves: send "Authorization: Bearer $CRED_SESSION_TOKEN". The token is required
 on Windows named pipes and when the config sets require_session_token = true. When the config has
 pgpass entries, PGPASSFILE too: the file the agent keeps fresh, which libpq (psql, pg_dump, every
-libpq-based driver) reads at each connection. With one [databases.NAME] in the config, PGHOST
-too: its socket directory (see credagent db). With one kerberos credential, KRB5CCNAME too: the
+libpq-based driver) reads at each connection. For the one database socket of a protocol the agent
+serves (see credagent db), the variable its clients read: PGHOST (the socket's directory),
+MYSQL_UNIX_PORT, REDIS_URL=unix://SOCKET; with several of one protocol, none (which one is the
+app's to choose). With one kerberos credential, KRB5CCNAME too: the
 ticket cache the agent keeps fresh, for programs that speak Kerberos themselves (psql with
 gssencmode, curl --negotiate, ssh -K, smbclient -k); with several, credagent exec --env
 KRB5CCNAME=NAME picks one.
@@ -49,13 +51,7 @@ export const env = defineCommand("env", usage, { ...shellOptions, sdk: { type: "
     ["CRED_SESSION_TOKEN", token],
   ];
   if (health.pgpass) variables.push(["PGPASSFILE", health.pgpass]);
-  // PGHOST only when there is one database: with several, which one is the app's to choose.
-  // The config is read here, not asked of the agent: one that cannot be read only leaves PGHOST out.
-  let databases: ReturnType<typeof databaseEndpoints> = [];
-  try {
-    databases = databaseEndpoints(ctx.pathEnv);
-  } catch {}
-  if (databases.length === 1) variables.push(["PGHOST", databases[0]!.socketDir]);
+  variables.push(...clientVariables((await new AgentClient(socket, 5_000).databases()).databases));
   const kerberos = kerberosCredentials(ctx.pathEnv);
   if (kerberos.length === 1) variables.push(["KRB5CCNAME", ticketCacheName(ticketCacheDir(ctx.pathEnv), kerberos[0]!)]);
   ctx.out(exportCode(dialect, variables, "credagent environment set"));
