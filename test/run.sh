@@ -44,6 +44,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 [ -e /usr/lib/python3/dist-packages/redis ] || missing+=(python3-redis)
+# Java and Debian's JDBC drivers: JDBC URLs read back by the drivers, JDBC over the loopback listener.
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+[ -e /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
+[ -e /usr/share/java/mariadb-java-client.jar ] || missing+=(libmariadb-java)
 # Kerberos (test/support/kdc.ts): an MIT KDC in a throwaway realm, klist and kinit for the clients'
 # side, the libraries the agent loads (libkrb5, libgssapi_krb5), and ip for the tests' own network
 # namespaces; OpenLDAP's slapd and its tools for PostgreSQL's ldap method.

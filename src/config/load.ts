@@ -7,7 +7,7 @@ import { entraEndpoints, type OAuthOptions } from "../sources/oauth/options.ts";
 import type { KeyringChoice } from "../wire/types.ts";
 import { parse as parseToml, TomlError } from "smol-toml";
 import * as v from "valibot";
-import { formatOf, placeholdersOf, type TemplateFormat } from "../connections/template.ts";
+import { checkTemplate, formatOf, placeholdersOf, type TemplateFormat } from "../connections/template.ts";
 import { CredagentError } from "../errors.ts";
 import { configSchema } from "./schema.ts";
 
@@ -256,6 +256,7 @@ export function parseConfig(text: string, path: string): AgentConfig {
     if (c.template !== undefined) {
       try {
         connection.template = { text: c.template, format: c.format ?? formatOf(c.template) };
+        checkTemplate(connection.template.text, connection.template.format);
       } catch (err) {
         unknown.push(`${at}.template: ${(err as Error).message}`);
         continue;

@@ -4,7 +4,7 @@
 // could end one field and start another (a password holding `;Database=other`). Pure: no I/O.
 
 /** The formats a template can be in; see formatOf for how one is chosen when the config names none. */
-export const TEMPLATE_FORMATS = ["url", "libpq", "adonet", "odbc"] as const;
+export const TEMPLATE_FORMATS = ["url", "libpq", "adonet", "odbc", "jdbc", "redis"] as const;
 export type TemplateFormat = (typeof TEMPLATE_FORMATS)[number];
 
 export class TemplateError extends Error {
@@ -24,11 +24,13 @@ export function placeholdersOf(template: string): string[] {
  * libpq's. The config's `format` overrides this.
  */
 export function formatOf(template: string): TemplateFormat {
+  if (/^jdbc:/i.test(template.trim())) return "jdbc";
+  if (/^(redis|rediss|unix):\/\//i.test(template.trim())) return "redis";
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(template.trim())) return "url";
   if (template.includes(";")) return /(^|;)\s*(driver|dsn)\s*=/i.test(template) ? "odbc" : "adonet";
   if (/^\s*[a-z_][a-z0-9_]*\s*=/i.test(template)) return "libpq";
   throw new TemplateError(
-    'the template is neither a URL (scheme://…), libpq key=value pairs, nor ;-separated key=value pairs: set format = "url", "libpq", "adonet" or "odbc"',
+    'the template is neither a URL (scheme://…, jdbc:…), libpq key=value pairs, nor ;-separated key=value pairs: set format = "url", "libpq", "adonet", "odbc", "jdbc" or "redis"',
   );
 }
 
@@ -46,7 +48,86 @@ export function renderTemplate(template: string, format: TemplateFormat, values:
       return renderPairs(parseSemicolonPairs(template), values, quoteAdoNet, ";");
     case "odbc":
       return renderPairs(parseSemicolonPairs(template), values, quoteOdbc, ";");
+    case "jdbc":
+      return renderJdbc(template, values);
+    case "redis":
+      return template.replace(PLACEHOLDER, (_, name: string) => encodeURIComponent(values[name]!));
   }
+}
+
+/**
+ * What a template's format requires of where its placeholders sit, checked at load (the values
+ * are not known yet). JDBC: `jdbc:postgresql:`, `jdbc:mariadb:` or `jdbc:mysql:`, placeholders
+ * only in the values of `?key=value&…` properties (user, password: the drivers read no userinfo).
+ * Redis: `redis://`, `rediss://` or `unix://`, placeholders only in the userinfo (`user:pass@`)
+ * or in query values, and a path that is a database number (or, for unix://, the socket's path).
+ */
+export function checkTemplate(template: string, format: TemplateFormat): void {
+  if (format === "jdbc") {
+    const driver = jdbcDriver(template);
+    const query = template.indexOf("?");
+    if (placeholdersOf(query < 0 ? template : template.slice(0, query)).length > 0)
+      throw new TemplateError(
+        "a JDBC template has placeholders only in its properties' values: jdbc:…/db?user={username}&password={password}",
+      );
+    if (query >= 0)
+      for (const pair of template.slice(query + 1).split("&")) {
+        const eq = pair.indexOf("=");
+        if (eq < 0 ? placeholdersOf(pair).length > 0 : placeholdersOf(pair.slice(0, eq)).length > 0)
+          throw new TemplateError(`a JDBC template's property names hold no placeholder (${driver}): ${pair}`);
+      }
+    return;
+  }
+  if (format === "redis") {
+    const m = /^(redis|rediss|unix):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/i.exec(template.trim());
+    if (!m)
+      throw new TemplateError(
+        "a Redis URL is redis://[user:password@]host[:port][/db], rediss://… or unix://[user:password@]/path/to/socket",
+      );
+    const [, scheme, , hostPort, path] = m;
+    if (placeholdersOf(hostPort ?? "").length > 0 || placeholdersOf(path ?? "").length > 0)
+      throw new TemplateError("a Redis URL has placeholders only in its user:password@ part or its query's values");
+    if (scheme!.toLowerCase() === "unix") {
+      if (hostPort)
+        throw new TemplateError("a unix:// Redis URL names no host: unix:///path/to/socket or unix://user:password@/path/to/socket");
+      if (!path || path === "/")
+        throw new TemplateError("a unix:// Redis URL names the socket's path: unix:///run/user/1000/credagent/db/NAME/redis.sock");
+    } else {
+      if (!hostPort) throw new TemplateError("a Redis URL names its host: redis://[user:password@]host[:port][/db]");
+      const port = /:(\d+)$/.exec(hostPort)?.[1];
+      if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
+        throw new TemplateError(`a Redis URL's port ${port} is out of range`);
+      if (path && path !== "/" && !/^\/\d+$/.test(path))
+        throw new TemplateError(`a Redis URL's path is a database number (/0, /1, …), not ${path}`);
+    }
+  }
+}
+
+type JdbcDriver = "postgresql" | "mariadb" | "mysql";
+
+function jdbcDriver(template: string): JdbcDriver {
+  const m = /^jdbc:(postgresql|mariadb|mysql):\/\//i.exec(template.trim());
+  if (!m) throw new TemplateError("a JDBC template starts jdbc:postgresql://, jdbc:mariadb:// or jdbc:mysql://");
+  return m[1]!.toLowerCase() as JdbcDriver;
+}
+
+/**
+ * A JDBC URL's property values as each driver reads them. pgjdbc and MySQL Connector/J decode
+ * them (URLDecoder: so '+' is encoded too, which encodeURIComponent does); MariaDB Connector/J
+ * takes them as written, cut at '&' (checked against Debian's 2.7 jar), so a value there is put
+ * as it is, and one holding '&' cannot be carried at all: refused, saying what to do instead.
+ */
+function renderJdbc(template: string, values: Record<string, string>): string {
+  const driver = jdbcDriver(template);
+  return template.replace(PLACEHOLDER, (_, name: string) => {
+    const value = values[name]!;
+    if (driver !== "mariadb") return encodeURIComponent(value);
+    if (value.includes("&"))
+      throw new TemplateError(
+        `the credential's {${name}} holds '&', which a MariaDB JDBC URL cannot carry (the driver ends the value there); pass it as a connection property instead`,
+      );
+    return value;
+  });
 }
 
 interface Pair {

@@ -49,7 +49,7 @@ export const KEY_DOCS: Record<string, string> = {
   connections: "connection strings with no secret in them: [connections.NAME]",
   "connections.NAME.credential": "the credential that fills it in",
   "connections.NAME.template": "the string, with {username}, {password}, {token} and AWS placeholders",
-  "connections.NAME.format": '"url", "libpq", "adonet" or "odbc" (default: told by the template\'s shape)',
+  "connections.NAME.format": '"url", "libpq", "adonet", "odbc", "jdbc" or "redis" (default: told by the template\'s shape)',
   "connections.NAME.pgpass": "a line in the pgpass file the agent keeps fresh: { host, port, database }",
   "connections.NAME.pgpass.host": "the pgpass line's host (* for any)",
   "connections.NAME.pgpass.port": 'the pgpass line\'s port (default 5432; "*" for any)',

@@ -175,3 +175,17 @@ describe("connections, git and docker tables", () => {
     expect(problem(`[git]\n"git.example.com" = "tok"\n`)).toContain("is not a URL");
   });
 });
+
+test("a jdbc or redis template with a placeholder where the driver reads none is refused at load, with the key", () => {
+  const base = '[credentials.db]\nsource = "command"\ncommand = ["x"]\nusername = "u"\n[connections.c]\ncredential = "db"\n';
+  expect(() => parseConfig(`${base}template = "jdbc:postgresql://{username}@db/app"\n`, "/c.toml")).toThrow(
+    /connections\.c\.template: a JDBC template has placeholders only in its properties' values/,
+  );
+  expect(() => parseConfig(`${base}template = "redis://cache:6379/{password}"\n`, "/c.toml")).toThrow(
+    /connections\.c\.template: a Redis URL/,
+  );
+  expect(
+    parseConfig(`${base}template = "jdbc:mariadb://db/app?user={username}&password={password}"\n`, "/c.toml").connections[0]?.template
+      ?.format,
+  ).toBe("jdbc");
+});
