@@ -31,6 +31,8 @@ import { createAccessControl, mayAnswerApproval } from "../policy/access.ts";
 import { AuditLog } from "../log/audit.ts";
 import { ConfirmationBroker } from "../policy/confirm.ts";
 import { ConnectionTable } from "../connections/table.ts";
+import { createKeptFiles, filePlaces } from "../files/agent.ts";
+import { pgpassPath } from "../files/specs.ts";
 import { serveUntilStopped } from "./lifecycle.ts";
 import { toDefinitions } from "./definitions.ts";
 import { AgentLock } from "../policy/lock.ts";
@@ -129,11 +131,8 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
 
   const startedAt = Date.now();
-  const connections = new ConnectionTable({
-    // Beside the socket, in the user's runtime directory (a pipe has none: the state directory).
-    pgpassPath: isWindowsPipe(socketPath) ? join(stateDir(pathEnv), "pgpass") : join(dirname(socketPath), "credagent", "pgpass"),
-    log,
-  });
+  // Built once the registry is (its tokens fill the files; its events rewrite them).
+  let files!: ReturnType<typeof createKeptFiles>;
   const registry: CredentialRegistry = new CredentialRegistry({
     clock: systemClock,
     random: Math.random,
@@ -142,7 +141,7 @@ export async function runAgent(argv: string[]): Promise<number> {
         log.info("token obtained", { credential: event.name, expires_at: iso(event.token.expiresAt), refresh_at: iso(event.refreshAt) });
         const def = registry.definition(event.name);
         if (event.persist && def) persistToken(store, event.name, def.fingerprint, event.token, log);
-        if (connections.pgpassFile() !== null) connections.writePgpass(registry);
+        files.keeper.credentialChanged(event.name);
       } else if (event.kind === "idle") {
         log.info("credential idle: not refreshed until asked for again", { credential: event.name, last_asked_at: iso(event.lastAskedAt) });
       } else {
@@ -154,13 +153,17 @@ export async function runAgent(argv: string[]): Promise<number> {
       }
     },
   });
+  const places = filePlaces(socketPath, pathEnv);
+  const connections = new ConnectionTable({ pgpassPath: pgpassPath(places) });
+  files = createKeptFiles({ registry, connections, places, pathEnv, env: process.env, log });
   registry.apply(toDefinitions(config, process.env, store), { prefetch: false });
   if (config.credentials.some((c) => c.source !== "static")) {
     const restored = await restoreTokens(store, registry, Date.now(), log);
     if (restored > 0) log.info("cached tokens restored", { count: restored });
   }
   registry.prefetchAll();
-  connections.apply(config, registry);
+  connections.apply(config);
+  files.apply(config);
 
   const audit = new AuditLog(stateDir(pathEnv), (err) => log.warn("cannot write the audit log", { error: describe(err) }));
   const confirmations = new ConfirmationBroker({
@@ -173,9 +176,9 @@ export async function runAgent(argv: string[]): Promise<number> {
     verify: (passphrase, hash) => Bun.password.verify(passphrase, hash),
     now: Date.now,
     onLock: () => {
+      // No secret stays on disk while locked (user names are read before the tokens go, for kept files' blanks).
+      files.keeper.lock();
       registry.forgetAll();
-      // No secret stays on disk while locked.
-      connections.removePgpass();
       confirmations.forget();
       store.close();
       // What was dropped is collected now, not at some later allocation (strings the runtime
@@ -186,7 +189,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     onUnlock: async () => {
       const restored = await restoreTokens(store, registry, Date.now(), log);
       registry.prefetchAll();
-      connections.writePgpass(registry);
+      files.keeper.unlock();
       log.info("agent unlocked", { cached_tokens_restored: restored });
     },
   });
@@ -202,7 +205,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     log,
     now: Date.now,
     onApplied: (next) => {
-      connections.apply(next, registry);
+      connections.apply(next);
+      files.apply(next);
       databasesInForce = next.databases;
     },
   });
@@ -241,6 +245,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       config: configState,
       connections,
       databases: { list: () => describeEndpoints(databasesInForce, databaseProxy?.served() ?? [], pathEnv) },
+      files: files.keeper,
       shutdown: (reason) => stopper?.(reason),
       store: {
         status: () => store.status(),
@@ -353,8 +358,9 @@ export async function runAgent(argv: string[]): Promise<number> {
       (grace) => databases.stop(grace),
     ],
     release: [
+      // Kept files first: one kept blank keeps its user names, which the registry's stop drops.
+      () => files.keeper.stop(),
       () => registry.stop(),
-      () => connections.removePgpass(),
       () => sessionToken?.remove(),
       () => {
         // The counts of repeated decisions and log lines still being counted are written too.

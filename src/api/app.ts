@@ -14,6 +14,7 @@ import { lockRoutes } from "./routes/lock.ts";
 import { reloadRoutes } from "./routes/reload.ts";
 import { shutdownRoutes } from "./routes/shutdown.ts";
 import { secretRoutes } from "./routes/secrets.ts";
+import { fileRoutes } from "./routes/files.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -71,6 +72,7 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
   app.route(API_PREFIX, lockRoutes(deps));
   app.route(`${API_PREFIX}/approvals`, approvalRoutes(deps));
   app.route(`${API_PREFIX}/secrets`, secretRoutes(deps));
+  app.route(`${API_PREFIX}/files`, fileRoutes(deps));
   app.route(`${API_PREFIX}/reload`, reloadRoutes(deps));
   app.route(`${API_PREFIX}/shutdown`, shutdownRoutes(deps));
 

@@ -2,7 +2,8 @@ import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { Decision } from "../policy/rules.ts";
 import type { Secret } from "../secret.ts";
 import type { Token } from "../sources/source.ts";
-import type { ConfigStatus, DatabaseEndpointInfo, PendingApproval, ReloadResponse, StoreStatus } from "../wire/types.ts";
+import type { ConfigStatus, DatabaseEndpointInfo, FileSummary, PendingApproval, ReloadResponse, StoreStatus } from "../wire/types.ts";
+import type { KeptFile } from "../files/keeper.ts";
 
 /** The agent's lock (ssh-add -x / -X), implemented by the agent. */
 export interface LockControl {
@@ -44,7 +45,7 @@ export type AccessDecision = Decision;
 
 /** What the API needs from the agent; passed in so routes are testable with app.request(). */
 export interface ApiDeps {
-  registry: Pick<CredentialRegistry, "get" | "list" | "secretChanged">;
+  registry: Pick<CredentialRegistry, "get" | "list" | "secretChanged" | "refreshKeptFresh">;
   lock: LockControl;
   /** May this connection's peer fetch this credential? Also writes the audit line. */
   authorize(credential: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<AccessDecision>;
@@ -73,5 +74,10 @@ export interface ApiDeps {
   };
   /** The database endpoints of the config in force and whether they are served (GET /v1/databases); absent in tests. */
   databases?: { list(): DatabaseEndpointInfo[] };
+  /** The files the agent keeps fresh (GET /v1/files); absent in tests of routes that do not need it. */
+  files?: {
+    list(): FileSummary[];
+    file(name: string): Pick<KeptFile, "name" | "path" | "credentials" | "render">;
+  };
   now: () => number;
 }

@@ -87,6 +87,16 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/connection.ts")).connection,
   },
   {
+    name: "files",
+    summary: "list the files the agent keeps fresh from templates (never their values)",
+    load: async () => (await import("./commands/files.ts")).files,
+  },
+  {
+    name: "render",
+    summary: "print one rendering of a [files.NAME] template to stdout",
+    load: async () => (await import("./commands/render.ts")).render,
+  },
+  {
     name: "aws-credential",
     summary: "print AWS credential_process output (credential_process = credagent aws-credential NAME)",
     credentialArg: true,

@@ -15,6 +15,8 @@ import {
   type ReloadResponse,
   type SecretChangedResponse,
   type TokenResponse,
+  type FileContentResponse,
+  type FilesResponse,
 } from "../wire/types.ts";
 
 /** Pauses between connects refused on an existing socket file (0.5 s in all), then give up. */
@@ -89,6 +91,17 @@ export class AgentClient {
   connection(name: string, minValidSeconds?: number): Promise<ConnectionResponse> {
     const query = minValidSeconds === undefined ? "" : `?min_valid=${minValidSeconds}`;
     return this.#request("GET", `${API_PREFIX}/connections/${encodeURIComponent(name)}${query}`);
+  }
+
+  /** The files the agent keeps fresh (names, paths, credentials; no values). */
+  files(): Promise<FilesResponse> {
+    return this.#request("GET", `${API_PREFIX}/files`);
+  }
+
+  /** One rendering of a kept file from fresh values (a secret: it holds them). */
+  fileContent(name: string, minValidSeconds?: number): Promise<FileContentResponse> {
+    const query = minValidSeconds === undefined ? "" : `?min_valid=${minValidSeconds}`;
+    return this.#request("GET", `${API_PREFIX}/files/${encodeURIComponent(name)}/content${query}`);
   }
 
   refresh(name: string): Promise<TokenResponse> {

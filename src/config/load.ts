@@ -1,4 +1,5 @@
 import { toDatabases, type DatabaseConfig } from "./databases.ts";
+import { toFiles, type FileConfig } from "./files.ts";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -106,6 +107,8 @@ export interface AgentConfig {
   databases: DatabaseConfig[];
   /** The cloud SDKs' loopback token endpoints; absent: off. */
   endpoints?: EndpointsConfig;
+  /** `[files.NAME]`: files the agent keeps fresh from templates (src/files). */
+  files: FileConfig[];
 }
 
 export interface EndpointsConfig {
@@ -153,6 +156,7 @@ export function loadConfig(path: string, required: boolean): AgentConfig {
         git: {},
         docker: {},
         databases: [],
+        files: [],
       };
     }
     throw new CredagentError("config_invalid", `cannot read the config file ${path}: ${code ?? String(err)}`, { cause: err });
@@ -279,8 +283,22 @@ export function parseConfig(text: string, path: string): AgentConfig {
     }
     connections.push(connection);
   }
+  const files = toFiles(
+    input.files,
+    {
+      credentials: new Map(credentials.map((c) => [c.name, partsOf(c)])),
+      connections: new Set(connections.map((c) => c.name)),
+      templated: new Set(connections.filter((c) => c.template).map((c) => c.name)),
+    },
+    (value) => configRelative(path, value),
+    text,
+  );
+  unknown.push(...files.problems);
+  if (files.files.some((f) => f.name === "pgpass") && connections.some((c) => c.pgpass))
+    unknown.push("  files.pgpass: the name 'pgpass' is the file of the connections' pgpass entries; choose another name");
   if (unknown.length > 0) throw new CredagentError("config_invalid", `${path} is invalid:\n${unknown.join("\n")}`);
   return {
+    files: files.files,
     path,
     connections,
     git: input.git ?? {},

@@ -3,6 +3,7 @@ import { parseDuration } from "../duration.ts";
 import { TEMPLATE_FORMATS } from "../connections/template.ts";
 import { CREDENTIAL_NAME, KEYRING_CHOICES } from "../wire/types.ts";
 import { databasesSchema } from "./databases.ts";
+import { filesSchema } from "./files.ts";
 
 // The config file's shape. Unknown keys are errors: a typo must not silently do nothing.
 
@@ -289,6 +290,7 @@ export const configSchema = table({
     ),
   ),
   databases: v.optional(databasesSchema),
+  files: v.optional(filesSchema(duration)),
 });
 
 export type CredentialConfigInput = v.InferOutput<typeof credentialSchema>;

@@ -1,11 +1,9 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
 import type { Secret } from "../secret.ts";
 
-// A pgpass file the agent keeps fresh: libpq reads it at every connection attempt, so psql, pg_dump
-// and every libpq-based app get the current password with no change of their own. It holds
-// secrets, so it lives 0600 in the agent's 0700 runtime directory, is replaced atomically (a reader
-// never sees half a file), and is removed when the agent stops or is locked.
+// A pgpass file's lines: libpq reads the file at every connection attempt, so psql, pg_dump and
+// every libpq-based app get the current password with no change of their own. The agent keeps it
+// fresh as one of its kept files (src/files/specs.ts: 0600 in its runtime directory, replaced
+// atomically, removed on lock and stop).
 
 /** One line's fields; `*` matches anything in host, port, database and username (libpq's rule). */
 export interface PgpassEntry {
@@ -63,30 +61,4 @@ export function pgpassBytes(entries: PgpassEntry[]): Uint8Array {
 
 export class PgpassError extends Error {
   override name = "PgpassError";
-}
-
-/** Writes the file atomically (a 0600 temp file beside it, fsync, rename); the bytes are zeroed. */
-export function writePgpassFile(path: string, entries: PgpassEntry[]): void {
-  const bytes = pgpassBytes(entries);
-  const temp = join(dirname(path), `.pgpass.${process.pid}.tmp`);
-  try {
-    rmSync(temp, { force: true });
-    const fd = openSync(temp, "wx", 0o600);
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
-  } catch (err) {
-    rmSync(temp, { force: true });
-    throw err;
-  } finally {
-    bytes.fill(0);
-  }
-}
-
-export function removePgpassFile(path: string): void {
-  rmSync(path, { force: true });
 }

@@ -15,6 +15,8 @@ export interface CredentialDefinition {
   access?: { allow?: AllowRule[]; confirm: boolean };
   /** The stored secrets (by name) its source reads at each fetch: a change to one retries it. */
   secrets?: string[];
+  /** A file the agent keeps (a pgpass line, a [files.NAME]) holds its value: a changed secret refetches it at once. */
+  keptFresh?: boolean;
   /** The Azure resource its tokens are for, and its client id (the SDK endpoint finds it by them). */
   azure?: { resource: string; clientId?: string };
   createSource(): TokenSource;
@@ -83,6 +85,22 @@ export class CredentialRegistry {
       if (def.secrets?.includes(secret) && credential.retry()) retried.push(def.name);
     }
     return retried;
+  }
+
+  /**
+   * A stored secret was set: the credentials that read it and whose value a kept file holds are
+   * fetched again now (the files follow at each new value), so a file does not hold the old value
+   * until the next refresh. `skip`: those already retried. `settled` resolves once each fetch has ended.
+   */
+  refreshKeptFresh(secret: string, skip: string[] = []): { names: string[]; settled: Promise<unknown> } {
+    const names: string[] = [];
+    const fetches: Array<Promise<unknown>> = [];
+    for (const { def, credential } of this.#entries.values()) {
+      if (!def.keptFresh || !def.secrets?.includes(secret) || skip.includes(def.name)) continue;
+      names.push(def.name);
+      fetches.push(credential.refresh());
+    }
+    return { names, settled: Promise.allSettled(fetches) };
   }
 
   list(): ManagedCredential[] {

@@ -177,4 +177,43 @@ export interface LoginStatusResponse {
 export interface SecretChangedResponse {
   secret: string;
   retried: string[];
+  /** Credentials fetched again at once because a kept file holds them (absent from older agents). */
+  refreshed?: string[];
+}
+
+/**
+ * A file the agent keeps fresh (`[files.NAME]`, and the connections' pgpass file): where it is, what
+ * it holds (credential names, never values) and how its last write went.
+ * written: holds current values; waiting: a credential it needs has no valid token yet; failed: the
+ * last write failed (error says why); blanked: kept after a lock with its secrets emptied; removed:
+ * taken away on lock (or never written since).
+ */
+export type FileState = "written" | "waiting" | "failed" | "blanked" | "removed";
+
+export interface FileSummary {
+  name: string;
+  path: string;
+  format: string;
+  /** Octal, e.g. "0600". */
+  mode: string;
+  credentials: string[];
+  state: FileState;
+  written_at: string | null;
+  error: string | null;
+  /** The last run of its on_change program, when it has one and it ran. */
+  on_change: { ran_at: string; ok: boolean; error: string | null } | null;
+}
+
+/** GET /v1/files */
+export interface FilesResponse {
+  files: FileSummary[];
+}
+
+/** GET /v1/files/NAME/content: one rendering, for `credagent render` (a secret: it holds values). */
+export interface FileContentResponse {
+  name: string;
+  path: string;
+  content: string;
+  /** When the first of the values in it expires. */
+  expires_at: string | null;
 }

@@ -15,7 +15,15 @@ export interface GitServer {
   stop(): void;
 }
 
-export function startGitServer(current: () => { username: string; password: string }): GitServer {
+/**
+ * `current`: the one user name and password accepted now; or a check of each request's
+ * Authorization header (a server accepting every token issued and not yet expired).
+ */
+export function startGitServer(
+  current:
+    | (() => { username: string; password: string })
+    | { check: (authorization: string | null) => { username: string | null; ok: boolean } },
+): GitServer {
   const root = mkdtempSync("/tmp/ca-git-");
   const repo = join(root, "repo.git");
   const git = (args: string[], cwd = root) => {
@@ -41,7 +49,8 @@ export function startGitServer(current: () => { username: string; password: stri
     port: 0,
     async fetch(req) {
       const url = new URL(req.url);
-      const { username, ok } = checkBasic(req.headers.get("authorization"), current());
+      const authorization = req.headers.get("authorization");
+      const { username, ok } = typeof current === "function" ? checkBasic(authorization, current()) : current.check(authorization);
       attempts.push({ username, ok });
       if (!ok) return new Response("authentication required\n", { status: 401, headers: { "www-authenticate": 'Basic realm="test"' } });
       const body = req.body ? new Uint8Array(await req.arrayBuffer()) : new Uint8Array();

@@ -94,8 +94,9 @@ async function readValue(fromStdin: boolean, err: (text: string) => void): Promi
 /** Tells a running agent the secret changed, so that what failed for want of it is retried now. No agent is fine. */
 async function tellAgent(ctx: CliContext, name: string): Promise<void> {
   let retried: string[];
+  let refreshed: string[] | undefined;
   try {
-    ({ retried } = await new AgentClient(ctx.socketPath(), NOTICE_TIMEOUT_MS).secretChanged(name));
+    ({ retried, refreshed } = await new AgentClient(ctx.socketPath(), NOTICE_TIMEOUT_MS).secretChanged(name));
   } catch (err) {
     if (err instanceof CredagentError && err.code === "agent_not_running") return;
     ctx.err(
@@ -105,4 +106,6 @@ async function tellAgent(ctx: CliContext, name: string): Promise<void> {
   }
   if (retried.length > 0)
     ctx.err(`credagent: the running agent retries ${retried.map((n) => `'${n}'`).join(", ")} without waiting for its backoff\n`);
+  if (refreshed && refreshed.length > 0)
+    ctx.err(`credagent: the running agent fetched ${refreshed.map((n) => `'${n}'`).join(", ")} again with it; the files it keeps follow\n`);
 }

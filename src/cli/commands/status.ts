@@ -5,22 +5,32 @@ import type { ConfigStatus } from "../../wire/types.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { credentialRows } from "../output/credentials.ts";
 import { table } from "../output/table.ts";
+import { fileRows } from "./files.ts";
 
 const usage = `usage: credagent status [--json]
 
 Shows the agent (pid, socket, uptime, version), its config file (when it was loaded, and why the
 last reload failed, if it did), its secret store (open, closed until first use, or locked: waiting
-for 'credagent unlock') and each credential's state, expiry and last error.
+for 'credagent unlock'), each credential's state, expiry and last error, and the files it keeps
+fresh (see credagent files) with the last error of each, its on_change program's included.
 Exit status 3 when no agent answers.`;
 
 export const status = defineCommand("status", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
   const client = new AgentClient(ctx.socketPath());
-  const [health, { credentials }] = await Promise.all([client.health(), client.list()]);
+  // An agent older than kept files answers 404 there: it has none.
+  const [health, { credentials }, files] = await Promise.all([
+    client.health(),
+    client.list(),
+    client.files().then(
+      (r) => r.files,
+      () => [],
+    ),
+  ]);
   const now = Date.now();
   const uptimeSeconds = Math.max(0, Math.floor((now - Date.parse(health.started_at)) / 1000));
   if (values.json) {
-    ctx.out(`${JSON.stringify({ agent: { ...health, uptime_seconds: uptimeSeconds }, credentials }, null, 2)}\n`);
+    ctx.out(`${JSON.stringify({ agent: { ...health, uptime_seconds: uptimeSeconds }, credentials, files }, null, 2)}\n`);
     return EXIT.ok;
   }
   ctx.out(`agent pid ${health.pid}, socket ${health.socket}, up ${formatCountdown(uptimeSeconds * 1000 + 1)}, version ${health.version}\n`);
@@ -29,6 +39,8 @@ export const status = defineCommand("status", usage, { json: { type: "boolean" }
   if (credentials.length === 0) ctx.out("no credentials configured\n");
   else ctx.out(table(["NAME", "SOURCE", "STATE", "EXPIRES", "LAST ERROR"], credentialRows(credentials, now)));
   for (const c of credentials) if (c.note) ctx.out(`note: ${c.name}: ${c.note}\n`);
+  if (files.length > 0)
+    ctx.out(`\nkept files:\n${table(["FILE", "PATH", "STATE", "WRITTEN", "CREDENTIALS", "LAST ERROR"], fileRows(files))}`);
   return EXIT.ok;
 });
 

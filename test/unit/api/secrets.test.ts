@@ -12,7 +12,19 @@ function setup() {
   const clock = new FakeClock();
   const source = new FakeSource(clock);
   const registry = new CredentialRegistry({ clock, random: () => 0.5 });
-  registry.apply([{ name: "db", fingerprint: "1", policy: DEFAULT_POLICY, prefetch: false, secrets: ["db"], createSource: () => source }]);
+  const kept = new FakeSource(clock);
+  registry.apply([
+    { name: "db", fingerprint: "1", policy: DEFAULT_POLICY, prefetch: false, secrets: ["db"], createSource: () => source },
+    {
+      name: "kept",
+      fingerprint: "1",
+      policy: DEFAULT_POLICY,
+      prefetch: false,
+      secrets: ["kept"],
+      keptFresh: true,
+      createSource: () => kept,
+    },
+  ]);
   const lock = new AgentLock({
     hash: async () => "hash",
     verify: async () => false,
@@ -34,7 +46,7 @@ function setup() {
     () => {},
   );
   const request = (method: string, path: string) => app.request(`http://localhost${path}`, { method, headers: { host: "localhost" } });
-  return { source, registry, request };
+  return { source, registry, request, kept };
 }
 
 test("the notice retries the failing credentials that use the secret, and names them", async () => {
@@ -47,10 +59,20 @@ test("the notice retries the failing credentials that use the secret, and names 
   source.failWith = undefined;
   const res = await request("POST", "/v1/secrets/db/changed");
   expect(res.status).toBe(200);
-  expect(await res.json()).toEqual({ secret: "db", retried: ["db"] });
+  expect(await res.json()).toEqual({ secret: "db", retried: ["db"], refreshed: [] });
   await settle();
   expect(registry.get("db").snapshot().state).toBe("fresh");
-  expect(await (await request("POST", "/v1/secrets/other/changed")).json()).toEqual({ secret: "other", retried: [] });
+  expect(await (await request("POST", "/v1/secrets/other/changed")).json()).toEqual({ secret: "other", retried: [], refreshed: [] });
+});
+
+test("a credential a kept file holds is fetched again at once with the new secret, and named", async () => {
+  const { registry, request, kept } = setup();
+  await registry.get("kept").get();
+  expect(kept.calls).toBe(1);
+  const res = await request("POST", "/v1/secrets/kept/changed");
+  expect(await res.json()).toEqual({ secret: "kept", retried: [], refreshed: ["kept"] });
+  expect(kept.calls).toBe(2);
+  expect(registry.get("kept").current()?.value.reveal()).toBe("token-2");
 });
 
 test("only POST, and only a valid name", async () => {

@@ -1,7 +1,5 @@
 import { expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { pgpassBytes, removePgpassFile, writePgpassFile } from "../../../src/connections/pgpass.ts";
+import { pgpassBytes } from "../../../src/connections/pgpass.ts";
 import { Secret } from "../../../src/secret.ts";
 
 test("pgpass lines: \\ and : escaped in every field, * kept as libpq's wildcard", () => {
@@ -16,20 +14,4 @@ test("pgpass lines: \\ and : escaped in every field, * kept as libpq's wildcard"
 
 test("a password with a line break is refused (a pgpass file cannot hold it)", () => {
   expect(() => pgpassBytes([{ host: "h", port: "1", database: "d", username: "u", password: new Secret("a\nb") }])).toThrow("line break");
-});
-
-test("written 0600 and atomically (no temp file left), removed on request", () => {
-  const dir = mkdtempSync("/tmp/ca-pgpass-");
-  try {
-    const path = join(dir, "pgpass");
-    writePgpassFile(path, [{ host: "h", port: "1", database: "d", username: "u", password: new Secret("one") }]);
-    writePgpassFile(path, [{ host: "h", port: "1", database: "d", username: "u", password: new Secret("two") }]);
-    expect(readFileSync(path, "utf8")).toBe("h:1:d:u:two\n");
-    expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(readdirSync(dir)).toEqual(["pgpass"]);
-    removePgpassFile(path);
-    expect(readdirSync(dir)).toEqual([]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
