@@ -45,7 +45,7 @@ try {
   cluster.sql(`CREATE ROLE app LOGIN PASSWORD '${PASSWORD}'; CREATE DATABASE app OWNER app;`);
   const token = box.script("token.sh", `echo '{"access_token":"${PASSWORD}","expires_in":86400}'`);
   const database = (name: string, tls: string) =>
-    `[databases.${name}]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "127.0.0.1:${cluster.port}"\ntls = "${tls}"\n${tls === "verify-full" ? `ca_file = "${join(certs, "ca.crt")}"\n` : ""}user = "app"\n`;
+    `[databases.${name}]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "127.0.0.1:${cluster.port}"\ntls = "${tls}"\n${tls === "verify-full" ? `ca_file = "${join(certs, "ca.crt")}"\n` : ""}user = "app"\ndatabase = "app"\n`;
   box.writeConfig(
     `[credentials.pg]\nsource = "command"\ncommand = ["${token}"]\n\n${database("plain", "disable")}\n${database("tls", "verify-full")}`,
   );

@@ -56,3 +56,8 @@ export function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** The JSON body of an error answer: `{"error":{"code","message"}}` (wire/types.ts ErrorBody). */
+export function errorBody(code: ErrorCode | string, message: string): { error: { code: string; message: string } } {
+  return { error: { code, message } };
+}

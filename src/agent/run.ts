@@ -37,12 +37,13 @@ import { serveUntilStopped } from "./lifecycle.ts";
 import { toDefinitions } from "./definitions.ts";
 import { AgentLock } from "../policy/lock.ts";
 import { slotLimits } from "../admission/slots.ts";
+import { Admission } from "../admission/admission.ts";
 import { createLogger, type Logger } from "../log/log.ts";
 import { FloodGuard } from "../log/flood.ts";
 import { rotatingFileSink, stderrSink, swallowStdioErrors, type LogSink } from "../log/sink.ts";
 import { stdioFollows } from "../platform/stdio.ts";
 import { parseAgentOptions } from "./options.ts";
-import { createRequestServer } from "../http/server.ts";
+import { createHttpServer } from "../http/server.ts";
 import { ConfigReloader } from "./reload.ts";
 import { startDatabaseProxy } from "../dbproxy/agent.ts";
 import { describeEndpoints, type ServedEndpoint } from "../dbproxy/endpoints.ts";
@@ -261,29 +262,37 @@ export async function runAgent(argv: string[]): Promise<number> {
     },
     (err) => log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),
   );
-  // The connection cap stays below the descriptor limit, so that accept() never meets EMFILE
-  // (Bun retries it in a busy loop); the soft limit is raised to the hard one first.
+  // One admission step for every front door, with one pool of connection slots below the
+  // descriptor limit (admission/slots.ts); the soft limit is raised to the hard one first.
   const fdLimit = raiseOpenFileLimit();
   const limits = slotLimits(fdLimit);
-  log.info("connection limits", { fd_limit: fdLimit ?? "unknown", max_connections: limits.max, per_process: limits.perProcess });
-  const requestDeadlineMs = args["request-deadline"] === undefined ? 10_000 : parseDuration(args["request-deadline"])!;
-  const server = createRequestServer((request, env) => app.fetch(request, env), {
+  log.info("connection limits", { fd_limit: fdLimit ?? "unknown", max_connections: limits.max });
+  const admission = new Admission({
     agentUid: process.getuid?.() ?? 0,
     denyRoot: config.denyRoot,
-    onRefused: (peer) =>
+    limits,
+    log,
+    onRefused: (refusal) =>
       audit.record({
         event: "connection",
         decision: "deny",
-        reason: "another user's process",
+        reason: refusal.reason,
         credential: null,
-        pid: peer?.pid ?? null,
-        uid: peer?.uid ?? null,
+        pid: refusal.pid,
+        uid: refusal.uid,
         exe: null,
+        door: refusal.door,
+        ...(refusal.count > 1 ? { count: refusal.count } : {}),
+        ...(refusal.door.startsWith("database:") ? { database: refusal.door.slice("database:".length) } : {}),
       }),
+  });
+  const requestDeadlineMs = args["request-deadline"] === undefined ? 10_000 : parseDuration(args["request-deadline"])!;
+  const server = createHttpServer((request, actor) => app.fetch(request, actor), {
+    admission,
+    door: "api",
     headersTimeoutMs: requestDeadlineMs,
     bodyTimeoutMs: requestDeadlineMs,
     idleTimeoutMs: args["idle-timeout"] === undefined ? 60_000 : parseDuration(args["idle-timeout"])!,
-    limits,
     log,
   });
 
@@ -318,7 +327,16 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   if (!sessionToken) throw new Error("unreachable: the listener wrote no session token");
 
-  const databases = await startDatabaseProxy({ config, pathEnv, registry, access, audit, locked: () => lock.locked, log });
+  const databases = await startDatabaseProxy({
+    config,
+    pathEnv,
+    registry,
+    access,
+    admission,
+    startupTimeoutMs: requestDeadlineMs,
+    locked: () => lock.locked,
+    log,
+  });
   databaseProxy = databases;
   let sdkEndpoints: ReturnType<typeof startSdkEndpoints>;
   try {
@@ -330,7 +348,8 @@ export async function runAgent(argv: string[]): Promise<number> {
       log,
       socketPath,
       pathEnv,
-      agentUid: process.getuid?.() ?? 0,
+      admission,
+      requestDeadlineMs,
     });
   } catch (err) {
     sessionToken.remove();

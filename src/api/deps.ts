@@ -1,4 +1,5 @@
 import type { CredentialRegistry } from "../refresh/registry.ts";
+import type { Actor } from "../identity/actor.ts";
 import type { Decision } from "../policy/rules.ts";
 import type { Secret } from "../secret.ts";
 import type { Token } from "../sources/source.ts";
@@ -33,13 +34,6 @@ export interface AgentInfo {
   startedAt: number;
 }
 
-/** Who is on the other end of the connection a request came in on (filled in by the server). */
-export interface ConnectionBindings {
-  peer: { pid: number; uid: number; gid: number } | null;
-  /** Facts about the peer process, read once per connection (Linux); null elsewhere. */
-  process: { exe: string | null; startTime: number | null } | null;
-}
-
 /** The access decision of src/policy/rules.ts: allowed, and the rule that matched or why none did. */
 export type AccessDecision = Decision;
 
@@ -48,14 +42,14 @@ export interface ApiDeps {
   registry: Pick<CredentialRegistry, "get" | "list" | "secretChanged" | "refreshKeptFresh">;
   lock: LockControl;
   /** May this connection's peer fetch this credential? Also writes the audit line. */
-  authorize(credential: string, event: "fetch" | "refresh" | "login", connection: ConnectionBindings | undefined): Promise<AccessDecision>;
+  authorize(credential: string, event: "fetch" | "refresh" | "login", connection: Actor | undefined): Promise<AccessDecision>;
   /** Whether the peer may see the credential in listings (no audit line). */
-  mayList(credential: string, connection: ConnectionBindings | undefined): Promise<boolean>;
+  mayList(credential: string, connection: Actor | undefined): Promise<boolean>;
   /** Pending `confirm = true` prompts, and answers to them from `credagent approve`. */
   approvals: {
     /** The wire's PendingApproval, with `since` in epoch milliseconds (the route writes it as a date). */
     list(): Array<Omit<PendingApproval, "since"> & { since: number }>;
-    answer(id: string, approve: boolean, connection: ConnectionBindings | undefined): void;
+    answer(id: string, approve: boolean, connection: Actor | undefined): void;
   };
   /** The session token check; null when none is required on this transport. */
   sessionToken: ((authorization: string | undefined) => boolean) | null;

@@ -1,11 +1,8 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { CredagentError, type ErrorCode } from "../errors.ts";
-import type { ErrorBody } from "../wire/types.ts";
+import { CredagentError, errorBody } from "../errors.ts";
 
-export function errorBody(code: ErrorCode | string, message: string): ErrorBody {
-  return { error: { code, message } };
-}
+export { errorBody };
 
 export function sendError(c: Context, err: CredagentError): Response {
   // Retry-After has whole seconds (RFC 9110 10.2.3): rounded up, so that a client obeying it is not refused again.

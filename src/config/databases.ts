@@ -26,6 +26,13 @@ export interface DatabaseConfig {
   user?: string;
   /** A loopback TCP listener beside the socket, for clients that cannot open a Unix socket. */
   listen?: { host: string; port: number };
+  /** The databases the endpoint serves; ["*"] for any. Unset in the file: the endpoint's own name. */
+  databases: string[];
+}
+
+/** The databases a [databases.NAME] endpoint serves, the default first. */
+export function allowedDatabases(db: Pick<DatabaseConfig, "databases">): string[] {
+  return db.databases;
 }
 
 const DATABASE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -42,9 +49,18 @@ export const databasesSchema = v.record(
       tls: v.optional(v.picklist(TLS_MODES, 'expected "disable", "require", "verify-ca" or "verify-full"')),
       ca_file: v.optional(v.pipe(v.string(), v.minLength(1, "expected a path"))),
       user: v.optional(v.pipe(v.string(), v.minLength(1, "expected a role name"))),
+      database: v.optional(v.pipe(v.string("expected a database name"), v.minLength(1, "expected a database name"))),
+      databases: v.optional(
+        v.pipe(
+          v.array(v.pipe(v.string("expected database names"), v.minLength(1, "expected a database name"))),
+          v.minLength(1, 'expected at least one database name, or ["*"] for any'),
+        ),
+      ),
     },
     (issue) =>
-      issue.expected === "never" ? "unknown key (credential, protocol, server, tls, ca_file, user)" : "missing; this key is required",
+      issue.expected === "never"
+        ? "unknown key (credential, protocol, server, tls, ca_file, user, database, databases)"
+        : "missing; this key is required",
   ),
 );
 
@@ -73,9 +89,17 @@ export function toDatabases(
         `${where}.ca_file: only used with tls = "verify-ca" or "verify-full"; remove it or change tls`,
       );
     }
+    if (d.database !== undefined && d.databases !== undefined) {
+      throw new CredagentError("config_invalid", `${where}: set database or databases, not both`);
+    }
+    const databases = d.databases ?? [d.database ?? name];
+    if (databases.includes("*") && databases.length > 1) {
+      throw new CredagentError("config_invalid", `${where}.databases: "*" (any database) stands alone; remove the other names or the "*"`);
+    }
     return {
       name,
       credential: d.credential,
+      databases,
       protocol: d.protocol,
       host: rawHost!.replace(/^\[|\]$/g, ""),
       port,

@@ -1,5 +1,5 @@
 import type { Logger } from "../log/log.ts";
-import type { AuditLog } from "../log/audit.ts";
+import type { Admission } from "../admission/admission.ts";
 import type { createAccessControl } from "../policy/access.ts";
 import type { AgentConfig } from "../config/load.ts";
 import type { PathEnv } from "../paths.ts";
@@ -12,7 +12,9 @@ export async function startDatabaseProxy(deps: {
   pathEnv: PathEnv;
   registry: CredentialRegistry;
   access: ReturnType<typeof createAccessControl>;
-  audit: AuditLog;
+  admission: Admission;
+  /** How long a client has for its startup packet (the agent's request deadline). */
+  startupTimeoutMs: number;
   locked: () => boolean;
   log: Logger;
 }): Promise<DatabaseProxy> {
@@ -32,22 +34,12 @@ export async function startDatabaseProxy(deps: {
       .map((db) => ({ db, reason: "database endpoints are not served on Windows (no Unix sockets there)" })),
     pathEnv: deps.pathEnv,
     agentUid: process.getuid?.() ?? 0,
-    denyRoot: deps.config.denyRoot,
-    authorize: (credential, connection, database) => deps.access.authorize(credential, "fetch", connection, database),
-    onRefused: (peer, database) =>
-      deps.audit.record({
-        event: "connection",
-        decision: "deny",
-        reason: "another user's process",
-        credential: null,
-        pid: peer?.pid ?? null,
-        uid: peer?.uid ?? null,
-        exe: null,
-        database,
-      }),
+    admission: deps.admission,
+    authorize: (credential, actor, database) => deps.access.authorize(credential, "fetch", actor, database),
     token: (credential) => deps.registry.get(credential).get(),
     locked: deps.locked,
     connectTimeoutMs: 15_000,
+    startupTimeoutMs: deps.startupTimeoutMs,
     log: deps.log,
   });
   await proxy.start();

@@ -1,26 +1,27 @@
-import type net from "node:net";
 import { dirname, join } from "node:path";
-import type { AccessDecision, ConnectionBindings } from "../api/deps.ts";
-import type { Logger } from "../log/log.ts";
+import type { Admission, Door, Held } from "../admission/admission.ts";
+import type { AccessDecision } from "../api/deps.ts";
+import { allowedDatabases, databaseSocketPath, type DatabaseConfig } from "../config/databases.ts";
 import { CredagentError, describe } from "../errors.ts";
-import { peerAllowed, readPeerIdentity, type PeerIdentity } from "../identity/peer.ts";
-import { readProcessInfo } from "../identity/process-info.ts";
+import type { Actor } from "../identity/actor.ts";
+import type { Logger } from "../log/log.ts";
 import type { PathEnv } from "../paths.ts";
-import { nodeStream, socketFd } from "../transport/stream.ts";
-import { ensurePrivateDir, listenUnix, type UnixListener } from "../transport/unix.ts";
-import { databaseSocketPath, type DatabaseConfig } from "../config/databases.ts";
+import type { Stream } from "../transport/stream.ts";
+import { ensurePrivateDir, listenUnixStreams, type UnixListener } from "../transport/unix.ts";
 import { loginFor, type CurrentToken, type DbLogin } from "./login.ts";
-import { connectUpstream, forwardCancel, ServerRefused } from "./upstream.ts";
-import { CANCEL_REQUEST, errorResponse, FrameReader, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, startupParameters } from "./wire.ts";
 import type { ServedEndpoint } from "./endpoints.ts";
 import { RedisSession } from "./redis/session.ts";
 import { authCommand, connectRedis, RedisRefused } from "./redis/upstream.ts";
+import { relay } from "./relay.ts";
+import { connectUpstream, forwardCancel, ServerRefused } from "./upstream.ts";
+import { CANCEL_REQUEST, errorResponse, FrameReader, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, startupParameters } from "./wire.ts";
 
-// One listener per [databases.NAME]: a client of the agent's own user connects with no password,
-// is checked as on the agent's socket (kernel peer credentials, the credential's allow rules and
-// confirm, an audit line), and is joined to a server connection the agent authenticated with the
-// credential. PostgreSQL: after AuthenticationOk the proxy copies bytes and parses nothing. Redis:
-// the proxy reads the commands' framing to answer the client's AUTH itself (redis/session.ts).
+// One listener per [databases.NAME]: a client connects with no password, passes the admission
+// step every front door shares (who it is, a slot), then the credential's allow rules and confirm
+// and an audit line, as a token request on the agent's socket does; and is joined to a server
+// connection the agent authenticated with the credential. PostgreSQL: after AuthenticationOk the
+// proxy copies bytes and parses nothing (relay.ts). Redis: the proxy reads the commands' framing to
+// answer the client's AUTH itself (redis/session.ts).
 
 export interface DbProxyDeps {
   databases: DatabaseConfig[];
@@ -28,24 +29,41 @@ export interface DbProxyDeps {
   notServed?: Array<{ db: DatabaseConfig; reason: string }>;
   pathEnv: PathEnv;
   agentUid: number;
-  denyRoot: boolean;
+  admission: Admission;
   /** The same decision (and audit line) as a token request on the agent's socket. */
-  authorize(credential: string, connection: ConnectionBindings, database: string): Promise<AccessDecision>;
-  onRefused(peer: PeerIdentity | null, database: string): void;
+  authorize(credential: string, actor: Actor, database: string): Promise<AccessDecision>;
   token: CurrentToken;
   locked(): boolean;
   /** How long the server has for TCP, TLS and authentication. */
   connectTimeoutMs: number;
+  /** How long a client has to send its startup packet (and any SSL/GSS requests before it). */
+  startupTimeoutMs: number;
   log: Logger;
 }
 
-/** How long a refused password waits for the credential's next value (a rotation under way). */
+/** How a refused password waits for the credential's next value (a rotation under way). */
 const ROTATION_WAIT_MS = 3_000;
+/** What a client may send before its session is joined to the server: its startup, and a little ahead. */
+const MAX_EARLY_BYTES = 64 * 1024;
+
+class Session implements Held {
+  server: { destroy(): void } | null = null;
+  constructor(readonly client: Stream) {}
+  // A session is never idle: closing one loses a client's work. It is closed only when its
+  // process is the largest holder at the cap (admission/slots.ts).
+  idle(): boolean {
+    return false;
+  }
+  evict(): void {
+    this.server?.destroy();
+    this.client.destroy();
+  }
+}
 
 export class DatabaseProxy {
   #listeners: UnixListener[] = [];
   #served: ServedEndpoint[] = [];
-  #sessions = new Set<net.Socket>();
+  #sessions = new Set<Session>();
   #onEmpty: (() => void) | undefined;
 
   constructor(private readonly deps: DbProxyDeps) {}
@@ -61,7 +79,9 @@ export class DatabaseProxy {
         // credagent/ and credagent/db/ are private too, each made 0700 and checked.
         ensurePrivateDir(join(dir, "..", ".."), this.deps.agentUid);
         ensurePrivateDir(join(dir, ".."), this.deps.agentUid);
-        this.#listeners.push(await listenUnix(path, this.deps.agentUid, (socket) => void this.#serve(db, socket)));
+        const refuse = db.protocol === "redis" ? refuseRedis : refuseStartup;
+        const door = this.deps.admission.door(`database:${db.name}`, { refuse, weight: 2 });
+        this.#listeners.push(await listenUnixStreams(path, this.deps.agentUid, (stream) => this.#accept(db, door, stream)));
         this.#served.push({ db, transport: "unix", address: path });
         this.deps.log.info("database endpoint listening", {
           database: db.name,
@@ -69,6 +89,7 @@ export class DatabaseProxy {
           socket: path,
           server: `${db.host}:${db.port}`,
           tls: db.tls,
+          ...(db.protocol === "postgresql" ? { serves: allowedDatabases(db).join(",") } : {}),
         });
       } catch (err) {
         this.#served.push({ db, transport: "unix", address: path, error: describe(err) });
@@ -95,58 +116,42 @@ export class DatabaseProxy {
         };
       });
     }
-    for (const s of this.#sessions) s.destroy();
+    for (const s of this.#sessions) s.evict();
   }
 
-  async #serve(db: DatabaseConfig, client: net.Socket): Promise<void> {
-    client.on("error", () => {});
-    let peer: PeerIdentity | null;
-    try {
-      peer = readPeerIdentity(socketFd(client));
-    } catch {
-      peer = null;
-      client.destroy();
-      return;
-    }
-    if (!peerAllowed(peer, this.deps.agentUid, this.deps.denyRoot)) {
-      this.deps.onRefused(peer, db.name);
-      client.destroy();
-      return;
-    }
-    this.#track(client);
-    if (db.protocol === "redis") return this.#serveRedis(db, client, peer);
-    const reader = new FrameReader(client);
-    try {
-      const params = await this.#startup(db, reader, client);
-      if (!params) return;
-      await this.#admit(db, peer);
-      // The client's user is not used: the role is the credential's.
-      params.delete("user");
-      const server = await this.#login(db, params);
-      const early = reader.detach();
-      if (client.destroyed) {
-        server.socket.destroy();
-        return;
-      }
-      client.write(server.first);
-      if (early.length) server.socket.write(early);
-      relay(client, server.socket);
-      relay(server.socket, client);
-      server.socket.on("error", () => client.destroy());
-      server.socket.on("close", () => client.destroy());
-      client.on("close", () => server.socket.destroy());
-    } catch (err) {
-      if (err instanceof ServerRefused) client.end(err.frame);
-      else client.end(errorResponse(describe(err)));
-      this.deps.log.warn("database connection refused", { database: db.name, pid: peer?.pid, error: describe(err) });
-    }
+  #accept(db: DatabaseConfig, door: Door, stream: Stream): void {
+    let actor: Actor | undefined;
+    const session = door.admit(stream, (a) => {
+      actor = a;
+      return new Session(stream);
+    });
+    if (!session || !actor) return;
+    this.#sessions.add(session);
+    if (db.protocol === "redis") return void this.#serveRedis(db, door, session, actor);
+    const reader = new FrameReader(MAX_EARLY_BYTES);
+    stream.onData = (bytes) => reader.push(bytes);
+    stream.onEnd = () => reader.end();
+    let relayed = false;
+    stream.onClose = () => {
+      reader.end();
+      if (!relayed) this.#closed(door, session);
+    };
+    void this.#serve(db, session, actor, reader).then((joined) => {
+      if (!joined) return stream.end();
+      relayed = true;
+      relay(stream, joined.socket, { first: joined.first, early: reader.rest() }, () => this.#closed(door, session));
+    });
+  }
+
+  #closed(door: Door, session: Session): void {
+    if (!this.#sessions.delete(session)) return;
+    door.release(session);
+    if (this.#sessions.size === 0) this.#onEmpty?.();
   }
 
   /** The same decision (and audit line) as a token request on the agent's socket; throws when refused. */
-  async #admit(db: DatabaseConfig, peer: PeerIdentity | null): Promise<void> {
-    const info = peer && process.platform === "linux" ? readProcessInfo(peer.pid) : null;
-    const bindings: ConnectionBindings = { peer, process: info ? { exe: info.exe, startTime: info.startTime } : null };
-    const decision = await this.deps.authorize(db.credential, bindings, db.name);
+  async #authorize(db: DatabaseConfig, actor: Actor): Promise<void> {
+    const decision = await this.deps.authorize(db.credential, actor, db.name);
     if (!decision.allowed)
       throw new CredagentError(
         "forbidden",
@@ -159,24 +164,35 @@ export class DatabaseProxy {
    * A Redis client: checked as soon as it connects, then joined to a server connection logged in
    * with the credential. A refusal is an error reply (the answer to the client's first command), then the close.
    */
-  async #serveRedis(db: DatabaseConfig, socket: net.Socket, peer: PeerIdentity | null): Promise<void> {
-    const client = nodeStream(socket);
+  async #serveRedis(db: DatabaseConfig, door: Door, session: Session, actor: Actor): Promise<void> {
+    const client = session.client;
     // Nothing is read until the session starts: what the client sends meanwhile waits in the kernel.
     client.pause();
+    let closed = false;
+    client.onClose = () => {
+      closed = true;
+      this.#closed(door, session);
+    };
     try {
-      await this.#admit(db, peer);
+      await this.#authorize(db, actor);
       const { server, login } = await this.#redisLogin(db);
-      if (socket.destroyed) return server.stream.destroy();
-      const session = new RedisSession(client, server.stream, {
+      if (closed) return server.stream.destroy();
+      session.server = server.stream;
+      const redis = new RedisSession(client, server.stream, {
         user: login.user,
         loginCommand: async () => authCommand(await loginFor(db, this.deps.token)),
-        warn: (message) => this.deps.log.warn(message, { database: db.name, pid: peer?.pid }),
+        warn: (message) => this.deps.log.warn(message, { database: db.name, pid: actor.peer?.pid }),
       });
-      session.start(server.early);
+      redis.start(server.early);
+      // The session took the client's handlers; its close still frees the slot.
+      const onClose = client.onClose;
+      client.onClose = () => {
+        onClose();
+        this.#closed(door, session);
+      };
     } catch (err) {
-      client.write(new TextEncoder().encode(`-ERR credagent: ${describe(err).replace(/[\r\n]+/g, " ")}\r\n`));
-      client.end({ linger: true });
-      this.deps.log.warn("database connection refused", { database: db.name, pid: peer?.pid, error: describe(err) });
+      refuseRedis(client, "forbidden", describe(err));
+      this.deps.log.warn("database connection refused", { database: db.name, pid: actor.peer?.pid, error: describe(err) });
     }
   }
 
@@ -194,13 +210,55 @@ export class DatabaseProxy {
     }
   }
 
+  /** The startup, the access decision and the login upstream; null when the client was answered instead. */
+  async #serve(db: DatabaseConfig, session: Session, actor: Actor, reader: FrameReader) {
+    const client = session.client;
+    const deadline = setTimeout(
+      () => reader.end(new CredagentError("request_timeout", `no startup packet within ${this.deps.startupTimeoutMs / 1000} s`)),
+      this.deps.startupTimeoutMs,
+    );
+    try {
+      const params = await this.#startup(db, reader, client);
+      clearTimeout(deadline);
+      if (!params) return null;
+      // Bytes the client sends ahead wait in the kernel while the proxy logs in.
+      client.pause();
+      const database = chooseDatabase(db, params);
+      const decision = await this.deps.authorize(db.credential, actor, db.name);
+      if (!decision.allowed)
+        throw new CredagentError(
+          "forbidden",
+          `database '${db.name}' (credential '${db.credential}') is not for this process: ${decision.reason}`,
+        );
+      if (this.deps.locked()) throw new CredagentError("locked", "the agent is locked; run 'credagent unlock'");
+      // The client's user is not used: the role is the credential's.
+      params.delete("user");
+      params.set("database", database);
+      const server = await this.#login(db, params);
+      if (reader.failed) {
+        server.socket.destroy();
+        return null;
+      }
+      session.server = server.socket;
+      return server;
+    } catch (err) {
+      clearTimeout(deadline);
+      // The client went away: nobody to answer.
+      if (err === reader.failed && err instanceof CredagentError && err.code === "unavailable") return null;
+      const frame = err instanceof ServerRefused ? err.frame : errorResponse(describe(err), sqlstateOf(err));
+      client.write(frame);
+      this.deps.log.warn("database connection refused", { database: db.name, pid: actor.peer?.pid, error: describe(err) });
+      return null;
+    }
+  }
+
   /** The client's startup: SSL and GSS encryption declined (the socket is local), cancels forwarded. */
-  async #startup(db: DatabaseConfig, reader: FrameReader, client: net.Socket): Promise<Map<string, string> | null> {
+  async #startup(db: DatabaseConfig, reader: FrameReader, client: Stream): Promise<Map<string, string> | null> {
     for (let i = 0; i < 3; i++) {
       const body = await reader.untyped();
       const code = body.readInt32BE(0);
       if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
-        client.write("N");
+        client.write(Buffer.from("N"));
         continue;
       }
       if (code === CANCEL_REQUEST) {
@@ -210,7 +268,6 @@ export class DatabaseProxy {
         await forwardCancel(db, Buffer.concat([length, body]), this.deps.connectTimeoutMs).catch((err) =>
           this.deps.log.warn("cancel request not forwarded", { database: db.name, error: describe(err) }),
         );
-        client.end();
         return null;
       }
       if (code !== PROTOCOL_3)
@@ -247,29 +304,46 @@ export class DatabaseProxy {
     }
     return null;
   }
-
-  #track(socket: net.Socket): void {
-    this.#sessions.add(socket);
-    socket.on("close", () => {
-      this.#sessions.delete(socket);
-      if (this.#sessions.size === 0) this.#onEmpty?.();
-    });
-  }
 }
 
 /**
- * Bytes from one socket to the other as they come, pausing the reader while the writer's buffer is
- * full. What stream.pipe does, without its per-chunk machinery: measured, pgbench -S through the
- * proxy (bench/dbproxy.ts).
+ * The database the session is for: the one the client named, if the endpoint serves it, or the
+ * endpoint's first when the client named none. Any other is refused (3D000): a [databases.X]
+ * endpoint logs in with the credential's role, which may reach databases the config never named.
  */
-function relay(from: net.Socket, to: net.Socket): void {
-  from.on("data", (chunk: Buffer) => {
-    if (!to.write(chunk)) {
-      from.pause();
-      to.once("drain", () => from.resume());
-    }
-  });
-  from.on("end", () => to.end());
-  // The startup reader may have left it paused.
-  from.resume();
+export function chooseDatabase(db: DatabaseConfig, params: Map<string, string>): string {
+  const asked = params.get("database");
+  const served = allowedDatabases(db);
+  if (asked === undefined || asked === "") {
+    if (served[0] === "*") return params.get("user") ?? db.name;
+    return served[0]!;
+  }
+  if (served.includes("*") || served.includes(asked)) return asked;
+  throw new CredagentError(
+    "forbidden",
+    `database '${asked}' is not served by [databases.${db.name}] (it serves ${served.map((d) => `'${d}'`).join(", ")}); add it to databases = [...] there, or connect to one of those`,
+  );
+}
+
+/** The SQLSTATE for an error answered before the session starts. */
+function sqlstateOf(err: unknown): string {
+  if (err instanceof CredagentError && err.code === "forbidden" && err.message.startsWith("database '")) return "3D000";
+  if (err instanceof CredagentError && (err.code === "bad_request" || err.code === "request_timeout")) return "08P01";
+  return "28000";
+}
+
+/** A Redis client refused: an error reply (the answer to its first command), then the close. */
+function refuseRedis(stream: Stream, _code: string, message: string): void {
+  stream.write(new TextEncoder().encode(`-ERR credagent: ${message.replace(/[\r\n]+/g, " ")}\r\n`));
+  stream.onEnd = () => stream.destroy();
+  stream.end({ linger: true });
+}
+
+/** A connection refused at admission: a FATAL ErrorResponse the client shows after its startup. */
+function refuseStartup(stream: Stream, _code: string, message: string): void {
+  stream.write(errorResponse(message));
+  // Read (and drop) the client's startup until it closes: closing with it unread could reset the
+  // client before it reads why (transport/stream.ts).
+  stream.onEnd = () => stream.destroy();
+  stream.end({ linger: true });
 }

@@ -8,7 +8,15 @@ import type { DatabaseConfig } from "../config/databases.ts";
 import type { DbLogin } from "./login.ts";
 import { scramSha256 } from "./scram.ts";
 import { connectTcp, startTls } from "./server-connection.ts";
-import { FrameReader, passwordMessage, saslInitialResponse, saslResponse, sslRequest, startupMessage } from "./wire.ts";
+import {
+  SocketFrameReader,
+  type FrameReader,
+  passwordMessage,
+  saslInitialResponse,
+  saslResponse,
+  sslRequest,
+  startupMessage,
+} from "./wire.ts";
 
 // The proxy's side toward the real server: TCP, TLS as configured (libpq's sslmode meanings), the
 // startup packet with the credential's user, and the answer to whichever authentication the server
@@ -49,7 +57,7 @@ export async function connectUpstream(
     timeoutMs,
   );
   try {
-    const reader = new FrameReader(socket);
+    const reader = new SocketFrameReader(socket);
     socket.write(startupMessage(new Map([...params, ["user", login.user]])));
     const ok = await authenticate(reader, socket, db, login, encrypted || isLoopback(db.host));
     return { socket, first: Buffer.concat([ok, reader.detach()]) };
@@ -70,7 +78,7 @@ export async function forwardCancel(db: DatabaseConfig, packet: Buffer, timeoutM
 async function open(db: DatabaseConfig, timeoutMs: number): Promise<{ socket: net.Socket | tls.TLSSocket; encrypted: boolean }> {
   const raw = await connectTcp(db, timeoutMs);
   if (db.tls === "disable") return { socket: raw, encrypted: false };
-  const reader = new FrameReader(raw);
+  const reader = new SocketFrameReader(raw);
   raw.write(sslRequest());
   const answer = await reader.byte();
   reader.detach();

@@ -12,25 +12,35 @@ export const PROTOCOL_3 = 196608;
 const MAX_STARTUP = 10_000;
 const MAX_MESSAGE = 1 << 20;
 
-/** Reads whole frames from a socket, keeping what arrived beyond them. */
+/**
+ * Whole frames out of bytes pushed in as they arrive, keeping what arrived beyond them. At most
+ * `maxBuffered` bytes are held: a peer sending more before its frames are read (a client pushing
+ * queries while the proxy still logs in) is cut off rather than buffered without end.
+ */
 export class FrameReader {
   #buffered: Buffer = Buffer.alloc(0);
   #waiting: (() => void) | undefined;
   #ended: Error | undefined;
-  readonly #onData = (chunk: Buffer) => {
-    this.#buffered = this.#buffered.length ? Buffer.concat([this.#buffered, chunk]) : chunk;
+
+  constructor(private readonly maxBuffered = 1 << 20) {}
+
+  push(chunk: Uint8Array): void {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.#buffered = this.#buffered.length ? Buffer.concat([this.#buffered, bytes]) : bytes;
+    if (this.#buffered.length > this.maxBuffered) {
+      this.end(new CredagentError("bad_request", `more than ${this.maxBuffered} bytes arrived before the login finished`));
+    }
     this.#waiting?.();
-  };
-  readonly #onEnd = (err?: Error) => {
+  }
+
+  /** No more bytes will come: a read waiting for them fails with `err`. */
+  end(err?: Error): void {
     this.#ended ??= err instanceof Error ? err : new CredagentError("unavailable", "the connection closed during the startup exchange");
     this.#waiting?.();
-  };
+  }
 
-  constructor(private readonly socket: Duplex) {
-    socket.on("data", this.#onData);
-    socket.on("end", this.#onEnd);
-    socket.on("close", this.#onEnd);
-    socket.on("error", this.#onEnd);
+  get failed(): Error | undefined {
+    return this.#ended;
   }
 
   async #need(n: number): Promise<void> {
@@ -70,6 +80,27 @@ export class FrameReader {
     return Buffer.from(await this.#take(1 + length));
   }
 
+  /** What arrived beyond the frames read, taken out (for the relay that follows). */
+  rest(): Buffer {
+    const rest = this.#buffered;
+    this.#buffered = Buffer.alloc(0);
+    return rest;
+  }
+}
+
+/** A FrameReader fed by a node:net socket (the connection to the server) until detached. */
+export class SocketFrameReader extends FrameReader {
+  readonly #onData = (chunk: Buffer) => this.push(chunk);
+  readonly #onEnd = (err?: Error) => this.end(err);
+
+  constructor(private readonly socket: Duplex) {
+    super(MAX_MESSAGE * 2);
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onEnd);
+    socket.on("close", this.#onEnd);
+    socket.on("error", this.#onEnd);
+  }
+
   /** Stops reading; what arrived beyond the frames read is returned, for the pipe that follows. */
   detach(): Buffer {
     this.socket.off("data", this.#onData);
@@ -78,9 +109,7 @@ export class FrameReader {
     this.socket.off("error", this.#onEnd);
     // Paused until the pipe that follows resumes it: a chunk arriving in between would be lost.
     this.socket.pause();
-    const rest = this.#buffered;
-    this.#buffered = Buffer.alloc(0);
-    return rest;
+    return this.rest();
   }
 }
 

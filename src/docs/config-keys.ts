@@ -72,6 +72,8 @@ export const KEY_DOCS: Record<string, string> = {
   "databases.NAME.tls": '"disable", "require", "verify-ca" or "verify-full" (libpq\'s sslmode meanings; default verify-full)',
   "databases.NAME.ca_file": "the CA certificate for verify-ca and verify-full",
   "databases.NAME.user": "the role, in place of the credential's username",
+  "databases.NAME.database": "the one database the endpoint serves (default: NAME); a client naming none gets it",
+  "databases.NAME.databases": 'the databases the endpoint serves, the first the default; ["*"] for any the role can reach',
   endpoints: "the cloud SDKs' token endpoints on 127.0.0.1, all off by default",
   "endpoints.azure": "true: the Azure managed identity endpoint (IDENTITY_ENDPOINT)",
   "endpoints.aws": "the aws credential the AWS container endpoint serves",

@@ -24,7 +24,7 @@ export function awsRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
       );
     }
     try {
-      const token = await endpointToken(deps, credential, { uid: c.env?.peerUid ?? null, protocol: "aws" }, c.req.method);
+      const token = await endpointToken(deps, credential, { uid: c.env?.uid ?? null, protocol: "aws" }, c.req.method);
       if (token.kind !== "aws" || !token.aws) {
         return awsError(
           c,

@@ -34,7 +34,7 @@ export function azureRoutes(deps: EndpointDeps): Hono<{ Bindings: LoopbackBindin
       return azureError(c, 400, messageOf(err));
     }
     try {
-      const token = await endpointToken(deps, name, { uid: c.env?.peerUid ?? null, protocol: "azure" }, c.req.method);
+      const token = await endpointToken(deps, name, { uid: c.env?.uid ?? null, protocol: "azure" }, c.req.method);
       const body = encodeJsonWithSecrets({
         access_token: token.value,
         // Epoch seconds as a string, as App Service sends it; MSAL and the older SDKs parse both.

@@ -1,15 +1,11 @@
+import type { Actor } from "../identity/actor.ts";
 import type { AccessDecision } from "../api/deps.ts";
 import type { EndpointsConfig } from "../config/load.ts";
 import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { EndpointSecret } from "./secret.ts";
 
-/** Who is on the other end, as far as loopback TCP can say (filled in by the server per request). */
-export interface LoopbackBindings {
-  /** The peer socket's owner from /proc/net/tcp (Linux); null where that cannot be known. */
-  peerUid: number | null;
-  /** The peer's address is the listener's own (127.0.0.1): any other 127/8 source is refused. */
-  sourceAllowed: boolean;
-}
+/** Who is on the other end, as the admission step found it (its uid by the connection's 4-tuple). */
+export type LoopbackBindings = Actor;
 
 /** The requester as far as known, and which protocol it spoke (for the audit line). */
 export interface LoopbackPeer {
@@ -28,7 +24,5 @@ export interface EndpointDeps {
   authorize(credential: string, peer: LoopbackPeer): Promise<AccessDecision>;
   /** Whether peer uids can be known (Linux): the Google endpoint is served only then. */
   uidKnown: boolean;
-  agentUid: number;
-  denyRoot: boolean;
   now(): number;
 }

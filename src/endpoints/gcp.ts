@@ -61,7 +61,7 @@ export function gcpRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
   app.get(`${V1}/instance/service-accounts/:account/token`, async (c) => {
     if (!account(c.req.param("account"))) return text(c, 404, "no such service account\n");
     try {
-      const token = await endpointToken(deps, credential, { uid: c.env?.peerUid ?? null, protocol: "gcp" }, c.req.method);
+      const token = await endpointToken(deps, credential, { uid: c.env?.uid ?? null, protocol: "gcp" }, c.req.method);
       const body = encodeJsonWithSecrets({
         access_token: token.value,
         expires_in: Math.max(0, Math.floor((token.expiresAt - deps.now()) / 1000)),

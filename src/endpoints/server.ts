@@ -1,44 +1,43 @@
-import { describe } from "../errors.ts";
-import { loopbackPeerUidFast } from "../identity/loopback-peer.ts";
+import type { Admission } from "../admission/admission.ts";
+import { createHttpServer } from "../http/server.ts";
 import type { Logger } from "../log/log.ts";
+import { listenTcp } from "../transport/tcp.ts";
 import type { createEndpointsApp } from "./app.ts";
 
-// Bun.serve, not the node:http server of the socket: a TCP peer has no credentials to read from
-// the accepted descriptor; what can be known comes from its address (its port, looked up in the
-// kernel's socket table), which Bun.serve gives per request.
+// The SDK endpoints' listener: TCP on 127.0.0.1, served by the agent's own HTTP server behind the
+// admission step every front door shares. A TCP peer has no credentials on its descriptor; the
+// admission step finds its uid by the connection's whole 4-tuple in the kernel's socket table, at
+// accept, and refuses another user's connection (and any source but 127.0.0.1) before a byte is read.
 
 const LISTEN_ADDRESS = "127.0.0.1";
+/** The SDKs send small requests: a query string, a form body of a resource name. */
+const LIMITS = { maxHeadBytes: 16 * 1024, maxBodyBytes: 16 * 1024 };
 
 export interface LoopbackServer {
   port: number;
-  stop(): Promise<void>;
+  stop(graceMs?: number): Promise<void>;
 }
 
 export function listenLoopback(
   app: ReturnType<typeof createEndpointsApp>,
-  options: { port: number; uidKnown: boolean; log: Logger },
+  options: { port: number; admission: Admission; requestDeadlineMs: number; log: Logger },
 ): LoopbackServer {
-  const server = Bun.serve({
-    hostname: LISTEN_ADDRESS,
-    port: options.port,
-    // A client that sends nothing for this long is dropped (the socket's deadlines, in Bun's terms).
-    idleTimeout: 10,
-    maxRequestBodySize: 16 * 1024,
-    fetch(request, srv) {
-      const ip = srv.requestIP(request);
-      // The peer's socket by the whole 4-tuple: another user may bind any 127/8 address with the
-      // port of the owner's open connection. A peer on another address is refused whoever it is;
-      // its uid is still looked up, for the audit line.
-      const peerUid =
-        options.uidKnown && ip
-          ? loopbackPeerUidFast({ peerAddress: ip.address, peerPort: ip.port, serverAddress: LISTEN_ADDRESS, serverPort: srv.port! })
-          : null;
-      return app.fetch(request, { peerUid, sourceAllowed: ip?.address === LISTEN_ADDRESS });
-    },
-    error(err) {
-      options.log.error("SDK endpoint request failed", { error: describe(err) });
-      return new Response("internal error\n", { status: 500 });
-    },
+  const server = createHttpServer((request, actor) => app.fetch(request, actor), {
+    admission: options.admission,
+    door: "sdk-endpoints",
+    headersTimeoutMs: options.requestDeadlineMs,
+    bodyTimeoutMs: options.requestDeadlineMs,
+    // A client that sends nothing for this long is dropped.
+    idleTimeoutMs: 10_000,
+    limits: LIMITS,
+    log: options.log,
   });
-  return { port: server.port!, stop: () => server.stop(true) };
+  const listener = listenTcp(LISTEN_ADDRESS, options.port, (stream) => server.onStream(stream));
+  return {
+    port: listener.port,
+    async stop(graceMs = 1_000) {
+      listener.stop();
+      await server.drain(graceMs);
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import type { Admission } from "../admission/admission.ts";
 import type { AuditLog } from "../log/audit.ts";
 import type { Logger } from "../log/log.ts";
 import type { AgentConfig } from "../config/load.ts";
@@ -19,7 +20,9 @@ export interface SdkEndpointsDeps {
   log: Logger;
   socketPath: string;
   pathEnv: PathEnv;
-  agentUid: number;
+  /** The admission step every front door shares. */
+  admission: Admission;
+  requestDeadlineMs: number;
 }
 
 /**
@@ -38,32 +41,21 @@ export function startSdkEndpoints(deps: SdkEndpointsDeps): { port: number; stop(
   }
   const secret = new EndpointSecret();
   const authorize = loopbackAccess({ accessOf: (name) => deps.registry.definition(name)?.access, audit: deps.audit });
-  const app = createEndpointsApp(
-    {
-      registry: deps.registry,
-      config,
-      secret,
-      locked: deps.locked,
-      authorize,
-      uidKnown,
-      agentUid: deps.agentUid,
-      denyRoot: deps.config.denyRoot,
-      now: Date.now,
-    },
-    (uid) => {
-      deps.log.warn("SDK endpoint request from another user refused", { uid });
-      deps.audit.record({
-        event: "connection",
-        decision: "deny",
-        reason: "another user's process (SDK endpoint on 127.0.0.1)",
-        credential: null,
-        pid: null,
-        uid,
-        exe: null,
-      });
-    },
-  );
-  const server = listenLoopback(app, { port: config.port, uidKnown, log: deps.log });
+  const app = createEndpointsApp({
+    registry: deps.registry,
+    config,
+    secret,
+    locked: deps.locked,
+    authorize,
+    uidKnown,
+    now: Date.now,
+  });
+  const server = listenLoopback(app, {
+    port: config.port,
+    admission: deps.admission,
+    requestDeadlineMs: deps.requestDeadlineMs,
+    log: deps.log,
+  });
   const served = {
     azure: config.azure,
     aws: config.aws !== undefined,

@@ -1,4 +1,5 @@
-import type { AccessDecision, ConnectionBindings } from "../api/deps.ts";
+import type { AccessDecision } from "../api/deps.ts";
+import type { Actor } from "../identity/actor.ts";
 import { authorize, type AllowRule, type PeerFacts } from "./rules.ts";
 import { approverConflict, attribute, type Attribution, type OwnExecutable } from "../identity/lineage.ts";
 import {
@@ -28,8 +29,8 @@ export function createAccessControl(deps: AccessDeps) {
   let own = deps.own;
 
   // Per connection, on its first decision: a connection is one process, and a CLI process has one parent.
-  const attributions = new WeakMap<ConnectionBindings, Attribution>();
-  const attributionOf = (connection: ConnectionBindings | undefined): Attribution | null => {
+  const attributions = new WeakMap<Actor, Attribution>();
+  const attributionOf = (connection: Actor | undefined): Attribution | null => {
     const peer = connection?.peer;
     if (!connection || !peer) return null;
     let found = attributions.get(connection);
@@ -48,7 +49,7 @@ export function createAccessControl(deps: AccessDeps) {
     return found;
   };
 
-  const facts = (connection: ConnectionBindings | undefined): PeerFacts | null => {
+  const facts = (connection: Actor | undefined): PeerFacts | null => {
     const found = attributionOf(connection);
     if (!found) return null;
     const { program, via } = found;
@@ -74,13 +75,13 @@ export function createAccessControl(deps: AccessDeps) {
   // A decision holds for the connection it was made on (the same process, checked against pid
   // reuse when made) until the credential's rules change: one evaluation and one audit line per
   // connection and credential, not per request. Keyed by the settings object, which a reload replaces.
-  const decided = new WeakMap<ConnectionBindings, Map<string, { settings: object | undefined; decision: AccessDecision }>>();
+  const decided = new WeakMap<Actor, Map<string, { settings: object | undefined; decision: AccessDecision }>>();
 
   return {
     async authorize(
       credential: string,
       event: "fetch" | "refresh" | "login",
-      connection: ConnectionBindings | undefined,
+      connection: Actor | undefined,
       database?: string,
     ): Promise<AccessDecision> {
       const settings = deps.accessOf(credential);
@@ -119,7 +120,7 @@ export function createAccessControl(deps: AccessDeps) {
       });
       return decision;
     },
-    async mayList(credential: string, connection: ConnectionBindings | undefined): Promise<boolean> {
+    async mayList(credential: string, connection: Actor | undefined): Promise<boolean> {
       return (await authorize(deps.accessOf(credential)?.allow, facts(connection))).allowed;
     },
   };
@@ -139,7 +140,7 @@ function requesterOf({ program, via }: Attribution): Requester | null {
  * stopped; the README says so.
  */
 export function mayAnswerApproval(
-  connection: ConnectionBindings | undefined,
+  connection: Actor | undefined,
   pending: Pick<PendingApproval, "requester">,
   terminalOf: (pid: number) => number | null = controllingTerminal,
   proc: ProcReader = systemProcReader,

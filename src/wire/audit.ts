@@ -17,6 +17,8 @@ export interface AuditEntry {
   via?: { exe: string | null; pid: number } | null;
   /** For a connection to a database endpoint of the agent ([databases.NAME]): its name. */
   database?: string;
+  /** For a refused connection: the front door it came to ("api", "sdk-endpoints", "database:NAME"). */
+  door?: string;
   /** For decisions told in one line: how many more of them the line stands for (the first was written on its own). */
   count?: number;
 }

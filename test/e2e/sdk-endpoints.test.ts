@@ -286,7 +286,7 @@ try {
       expect(gcp.count()).toBe(before);
       const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8");
       expect(audit).toContain(`"uid":${NOBODY}`);
-      expect(audit).toContain("SDK endpoint on 127.0.0.1");
+      expect(audit).toContain(`"door":"sdk-endpoints"`);
     },
     90_000,
   );

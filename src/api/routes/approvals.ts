@@ -2,12 +2,13 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import { CredagentError } from "../../errors.ts";
 import type { ApprovalAnswerResponse, ApprovalsResponse } from "../../wire/types.ts";
-import type { ApiDeps, ConnectionBindings } from "../deps.ts";
+import type { Actor } from "../../identity/actor.ts";
+import type { ApiDeps } from "../deps.ts";
 
 const answer = v.object({ approve: v.boolean() });
 
-export function approvalRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBindings }> {
-  const app = new Hono<{ Bindings: ConnectionBindings }>();
+export function approvalRoutes(deps: ApiDeps): Hono<{ Bindings: Actor }> {
+  const app = new Hono<{ Bindings: Actor }>();
   app.get("/", (c) => {
     const body: ApprovalsResponse = {
       approvals: deps.approvals

@@ -1,15 +1,16 @@
 import { Hono } from "hono";
 import { CredagentError } from "../../errors.ts";
 import type { ConnectionResponse } from "../../wire/types.ts";
-import type { ApiDeps, ConnectionBindings } from "../deps.ts";
+import type { Actor } from "../../identity/actor.ts";
+import type { ApiDeps } from "../deps.ts";
 import { parseMinValid, permitted } from "./credentials.ts";
 
 /**
  * GET /v1/connections/NAME: the connection string rendered from its credential's current parts.
  * The credential's allow rules and confirm apply, exactly as to the credential itself.
  */
-export function connectionRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBindings }> {
-  const app = new Hono<{ Bindings: ConnectionBindings }>();
+export function connectionRoutes(deps: ApiDeps): Hono<{ Bindings: Actor }> {
+  const app = new Hono<{ Bindings: Actor }>();
   app.get("/:name", async (c) => {
     if (!deps.connections) throw new CredagentError("not_found", "this agent has no connections");
     const connection = deps.connections.get(c.req.param("name"));

@@ -10,12 +10,13 @@ import {
   type LoginStartResponse,
   type LoginStatusResponse,
 } from "../../wire/types.ts";
-import type { ApiDeps, ConnectionBindings } from "../deps.ts";
+import type { Actor } from "../../identity/actor.ts";
+import type { ApiDeps } from "../deps.ts";
 
 const MAX_MIN_VALID_SECONDS = 86_400 * 366;
 
-export function credentialRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBindings }> {
-  const app = new Hono<{ Bindings: ConnectionBindings }>();
+export function credentialRoutes(deps: ApiDeps): Hono<{ Bindings: Actor }> {
+  const app = new Hono<{ Bindings: Actor }>();
 
   app.get("/", async (c) => {
     const all = deps.registry.list();
@@ -71,7 +72,7 @@ export async function permitted(
   deps: ApiDeps,
   name: string,
   event: "fetch" | "refresh" | "login",
-  connection: ConnectionBindings | undefined,
+  connection: Actor | undefined,
 ): Promise<ManagedCredential> {
   const credential = lookup(deps, name);
   const decision = await deps.authorize(credential.name, event, connection);

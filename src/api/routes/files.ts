@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import { CredagentError } from "../../errors.ts";
 import type { Token } from "../../sources/source.ts";
 import type { FileContentResponse, FilesResponse } from "../../wire/types.ts";
-import type { ApiDeps, ConnectionBindings } from "../deps.ts";
+import type { Actor } from "../../identity/actor.ts";
+import type { ApiDeps } from "../deps.ts";
 import { parseMinValid, permitted } from "./credentials.ts";
 
 /**
@@ -10,8 +11,8 @@ import { parseMinValid, permitted } from "./credentials.ts";
  * GET /v1/files/NAME/content: one rendering from fresh values (`credagent render`), under the allow
  * rules and confirm of every credential in it, each fetch audited as a request for it.
  */
-export function fileRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBindings }> {
-  const app = new Hono<{ Bindings: ConnectionBindings }>();
+export function fileRoutes(deps: ApiDeps): Hono<{ Bindings: Actor }> {
+  const app = new Hono<{ Bindings: Actor }>();
   app.get("/", (c) => {
     const body: FilesResponse = { files: deps.files?.list() ?? [] };
     return c.json(body);

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { CredagentError } from "../../errors.ts";
 import { CREDENTIAL_NAME, type SecretChangedResponse } from "../../wire/types.ts";
-import type { ApiDeps, ConnectionBindings } from "../deps.ts";
+import type { Actor } from "../../identity/actor.ts";
+import type { ApiDeps } from "../deps.ts";
 
 /**
  * `credagent secret set/rm` tells a running agent that a stored secret changed, so that the
@@ -12,8 +13,8 @@ import type { ApiDeps, ConnectionBindings } from "../deps.ts";
  */
 const REWRITE_WAIT_MS = 3_000;
 
-export function secretRoutes(deps: ApiDeps): Hono<{ Bindings: ConnectionBindings }> {
-  const app = new Hono<{ Bindings: ConnectionBindings }>();
+export function secretRoutes(deps: ApiDeps): Hono<{ Bindings: Actor }> {
+  const app = new Hono<{ Bindings: Actor }>();
   app.post("/:name/changed", async (c) => {
     const name = c.req.param("name");
     if (!CREDENTIAL_NAME.test(name)) {

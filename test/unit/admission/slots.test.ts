@@ -6,10 +6,18 @@ class FakeConnection implements Slot {
   constructor(
     readonly pid: number | null,
     readonly name: string,
+    readonly weight = 1,
   ) {}
   idle(): boolean {
     return !this.busy;
   }
+}
+
+/** Slots over a fake process table: `ended` pids are gone; the clock moves only when told. */
+function makeSlots(max: number, ended = new Set<number>()) {
+  let now = 0;
+  const slots = new ConnectionSlots<FakeConnection>({ max }, { alive: (c) => !ended.has(c.pid!), now: () => now });
+  return { slots, ended, tick: (ms: number) => (now += ms) };
 }
 
 function fill(slots: ConnectionSlots<FakeConnection>, pid: number | null, n: number, busy = false): FakeConnection[] {
@@ -17,79 +25,120 @@ function fill(slots: ConnectionSlots<FakeConnection>, pid: number | null, n: num
     const conn = new FakeConnection(pid, `${pid}-${i}`);
     conn.busy = busy;
     const admission = slots.admit(pid);
-    expect(admission).toEqual({ admit: true });
+    expect(admission).toEqual({ admit: true, evict: [] });
     slots.add(conn);
     return conn;
   });
 }
 
 describe("slotLimits", () => {
-  test("1024 at most, below the descriptor limit by a reserve, never under 16; a process gets an eighth, at least 8", () => {
-    expect(slotLimits(1_048_576)).toEqual({ max: 1024, perProcess: 128 });
-    expect(slotLimits(null)).toEqual({ max: 1024, perProcess: 128 });
-    expect(slotLimits(1024)).toEqual({ max: 960, perProcess: 120 });
-    expect(slotLimits(128)).toEqual({ max: 64, perProcess: 8 });
-    expect(slotLimits(20)).toEqual({ max: 16, perProcess: 8 });
+  test("1024 at most, below the descriptor limit by a reserve, never under 16", () => {
+    expect(slotLimits(1_048_576)).toEqual({ max: 1024 });
+    expect(slotLimits(null)).toEqual({ max: 1024 });
+    expect(slotLimits(1024)).toEqual({ max: 960 });
+    expect(slotLimits(128)).toEqual({ max: 64 });
+    expect(slotLimits(20)).toEqual({ max: 16 });
   });
 });
 
-describe("ConnectionSlots", () => {
-  test("at the cap, the connection idle longest is closed to admit a new one", () => {
-    const slots = new ConnectionSlots<FakeConnection>({ max: 4, perProcess: 4 });
-    const [a, b, c, d] = [...fill(slots, 1, 1), ...fill(slots, 2, 1), ...fill(slots, 3, 1), ...fill(slots, 4, 1)];
+describe("fair admission at the cap", () => {
+  test("below the cap everyone is admitted, however many one process holds", () => {
+    const { slots } = makeSlots(100);
+    fill(slots, 9, 99);
+    expect(slots.admit(9)).toEqual({ admit: true, evict: [] });
+  });
+
+  test("a newcomer closes the oldest connection of the largest holder, idle ones first", () => {
+    const { slots } = makeSlots(6);
+    const small = fill(slots, 1, 2);
+    const big = fill(slots, 2, 4);
+    big[0]!.busy = true;
+    expect(slots.admit(3)).toEqual({ admit: true, evict: [big[1]!] });
+    // Every connection of the largest holder busy: its oldest busy one goes.
+    for (const c of big) c.busy = true;
+    expect(slots.admit(3)).toEqual({ admit: true, evict: [big[0]!] });
+    // The small holder is never touched while a larger one exists.
+    expect(small.every((c) => !c.busy)).toBe(true);
+  });
+
+  test("nine processes holding 128 each cannot keep a one-connection process out (the attack of issue 21)", () => {
+    const { slots } = makeSlots(1024);
+    const flood = Array.from({ length: 8 }, (_, i) => fill(slots, 100 + i, 128, true)).flat();
+    expect(slots.size).toBe(1024);
+    // The ninth attacker holds none yet: it is admitted by closing another attacker's oldest.
+    const ninth = slots.admit(108);
+    expect(ninth.admit).toBe(true);
+    // A legitimate get (a new process) always gets in, by closing an attacker's oldest.
+    const legit = slots.admit(4242);
+    expect(legit.admit).toBe(true);
+    if (legit.admit) expect(flood).toContain(legit.evict[0]!);
+  });
+
+  test("the largest holder is refused further connections instead of closing its own", () => {
+    const { slots } = makeSlots(4);
+    fill(slots, 1, 1);
+    fill(slots, 2, 3);
+    const again = slots.admit(2);
+    expect(again.admit).toBe(false);
+    if (!again.admit) expect(again.reason).toContain("process 2 already holds 3 of the agent's 4 connection slots");
+    // A holder as large as the largest is refused too (it cannot take from an equal).
+    const { slots: even } = makeSlots(4);
+    fill(even, 1, 2);
+    fill(even, 2, 2);
+    expect(even.admit(1).admit).toBe(false);
+    expect(even.admit(3).admit).toBe(true);
+  });
+
+  test("connections whose processes have ended are one holder: short-lived children's connections kept by a parent", () => {
+    const ended = new Set<number>();
+    const { slots, tick } = makeSlots(60, ended);
+    const parent = fill(slots, 500, 6);
+    const orphans = Array.from({ length: 54 }, (_, i) => fill(slots, 1000 + i, 1)).flat();
+    for (let i = 0; i < 54; i++) ended.add(1000 + i);
+    tick(5_000);
+    // Each child held one connection: by pid the parent (6) would look largest; the ended ones together (54) are.
+    const legit = slots.admit(777);
+    expect(legit.admit).toBe(true);
+    if (legit.admit) expect(orphans).toContain(legit.evict[0]!);
+    expect(parent.length).toBe(6);
+    expect(slots.holders(2)).toEqual([
+      { holder: "ended processes", slots: 54 },
+      { holder: "500", slots: 6 },
+    ]);
+  });
+
+  test("a session relayed to a database weighs two descriptors: enough is closed to make room", () => {
+    const { slots } = makeSlots(4);
+    fill(slots, 1, 1);
+    const big = fill(slots, 2, 3);
+    expect(slots.admit(3, 2)).toEqual({ admit: true, evict: [big[0]!, big[1]!] });
+    const db = new FakeConnection(3, "db", 2);
+    const { slots: s2 } = makeSlots(4);
+    s2.add(db);
+    expect(s2.used).toBe(2);
+    s2.remove(db);
+    expect(s2.used).toBe(0);
+  });
+
+  test("unknown peers (named pipes): the connection idle longest is closed; all busy, refused", () => {
+    const { slots } = makeSlots(3);
+    const [a, b, c] = fill(slots, null, 3);
     a!.busy = true;
-    // b became idle again after a request: it moves behind c and d.
     slots.becameIdle(b!);
-    expect(slots.admit(5)).toEqual({ admit: true, evict: c });
-    slots.remove(c!);
-    fill(slots, 5, 1);
-    expect(slots.admit(6)).toEqual({ admit: true, evict: d });
-    slots.remove(d!);
-    fill(slots, 6, 1);
-    expect(slots.admit(7)).toEqual({ admit: true, evict: b });
+    expect(slots.admit(null)).toEqual({ admit: true, evict: [c!] });
+    for (const x of [a, b, c]) x!.busy = true;
+    const refused = slots.admit(null);
+    expect(refused.admit).toBe(false);
+    if (!refused.admit) expect(refused.reason).toContain("all 3 of the agent's connection slots are busy");
   });
 
-  test("at the cap with every connection busy, a new one is refused with the reason", () => {
-    const slots = new ConnectionSlots<FakeConnection>({ max: 3, perProcess: 3 });
-    fill(slots, 1, 3, true);
-    const admission = slots.admit(2);
-    expect(admission.admit).toBe(false);
-    if (!admission.admit) expect(admission.reason).toContain("all 3 of the agent's connections are busy");
-  });
-
-  test("a process at its share is refused a new connection, idle or busy, while others are admitted", () => {
-    const slots = new ConnectionSlots<FakeConnection>({ max: 100, perProcess: 2 });
-    fill(slots, 9, 2);
-    const admission = slots.admit(9);
-    expect(admission.admit).toBe(false);
-    if (!admission.admit) expect(admission.reason).toContain("process 9 already holds 2 of the agent's connections");
-    expect(slots.admit(10)).toEqual({ admit: true });
-  });
-
-  test("at the cap, a newcomer within its share closes another process's idle connection", () => {
-    const slots = new ConnectionSlots<FakeConnection>({ max: 3, perProcess: 2 });
-    const [x] = fill(slots, 1, 1);
-    const [y] = fill(slots, 2, 2);
-    expect(slots.admit(3)).toEqual({ admit: true, evict: x });
-    x!.busy = true;
-    expect(slots.admit(3)).toEqual({ admit: true, evict: y });
-  });
-
-  test("connections of unknown peers (named pipes) have no share, only the cap", () => {
-    const slots = new ConnectionSlots<FakeConnection>({ max: 3, perProcess: 1 });
-    const [n1] = fill(slots, null, 3);
-    expect(slots.admit(null)).toEqual({ admit: true, evict: n1 });
-  });
-
-  test("removed connections free their slot and their process's share", () => {
-    const slots = new ConnectionSlots<FakeConnection>({ max: 2, perProcess: 1 });
+  test("removed connections free their slots; removing twice is harmless", () => {
+    const { slots } = makeSlots(2);
     const [a] = fill(slots, 1, 1, true);
-    expect(slots.admit(1).admit).toBe(false);
-    expect(slots.holders(5)).toEqual([{ pid: 1, connections: 1 }]);
     slots.remove(a!);
     slots.remove(a!);
     expect(slots.size).toBe(0);
-    expect(slots.admit(1)).toEqual({ admit: true });
+    expect(slots.used).toBe(0);
     expect(slots.holders(5)).toEqual([]);
   });
 });

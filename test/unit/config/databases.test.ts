@@ -15,6 +15,7 @@ test("a database endpoint: server split into host and port, tls verify-full unle
     {
       name: "appdb",
       credential: "pg",
+      databases: ["appdb"],
       protocol: "postgresql",
       host: "db.example.com",
       port: 6432,
@@ -46,4 +47,15 @@ test("mistakes are refused with the key's path and what to do", () => {
   );
   expect(() => parse(base + `server = "db:5432"\nsevrer = "x"\n`)).toThrow(/databases\.appdb\.sevrer: unknown key/);
   expect(() => parse(`[databases.appdb]\nprotocol = "postgresql"\nserver = "db:5432"\n`)).toThrow(/databases\.appdb\.credential: missing/);
+});
+
+test("the databases an endpoint serves: its own name unless told; database or databases; '*' only alone", () => {
+  const base = `[databases.appdb]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "db:5432"\n`;
+  expect(parse(base).databases[0]!.databases).toEqual(["appdb"]);
+  expect(parse(`${base}database = "app"\n`).databases[0]!.databases).toEqual(["app"]);
+  expect(parse(`${base}databases = ["app", "reports"]\n`).databases[0]!.databases).toEqual(["app", "reports"]);
+  expect(parse(`${base}databases = ["*"]\n`).databases[0]!.databases).toEqual(["*"]);
+  expect(() => parse(`${base}database = "a"\ndatabases = ["b"]\n`)).toThrow(/databases\.appdb: set database or databases, not both/);
+  expect(() => parse(`${base}databases = ["*", "b"]\n`)).toThrow(/"\*" \(any database\) stands alone/);
+  expect(() => parse(`${base}databases = []\n`)).toThrow(/at least one database name/);
 });

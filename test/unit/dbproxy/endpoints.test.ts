@@ -8,6 +8,7 @@ const db = (name: string, protocol: DatabaseConfig["protocol"], extra: Partial<D
   name,
   credential: "c",
   protocol,
+  databases: [name],
   host: "db",
   port: 1,
   tls: "disable",

@@ -55,6 +55,7 @@ async function fakeServer(
 
 const db = (port: number, host = "127.0.0.1"): DatabaseConfig => ({
   name: "t",
+  databases: ["t"],
   credential: "c",
   protocol: "postgresql",
   host,

@@ -3,7 +3,7 @@ import { createAccessControl, mayAnswerApproval } from "../../../src/policy/acce
 import type { AuditLog } from "../../../src/log/audit.ts";
 import { ConfirmationBroker } from "../../../src/policy/confirm.ts";
 import { createLogger } from "../../../src/log/log.ts";
-import type { ConnectionBindings } from "../../../src/api/deps.ts";
+import type { Actor } from "../../../src/identity/actor.ts";
 import { authorize } from "../../../src/policy/rules.ts";
 import { approverConflict, attribute, type ProcessFacts } from "../../../src/identity/lineage.ts";
 import type { ProcReader } from "../../../src/identity/process-info.ts";
@@ -209,7 +209,7 @@ describe("who may approve", () => {
     t[60] = { ppid: 1, sid: 60, start: 6, exe: "/usr/bin/bash" };
     t[400] = { ppid: 60, sid: 60, start: 40, ...CREDAGENT };
     const pending = { requester: { exe: "/usr/bin/dash", pid: 100, via: { exe: CREDAGENT.exe, pid: 200 }, processes: requesters(t) } };
-    const conn = (pid: number): ConnectionBindings => ({ peer: { pid, uid: 1000, gid: 1000 }, process: null });
+    const conn = (pid: number): Actor => ({ transport: "unix", uid: 1000, peer: { pid, uid: 1000, gid: 1000 }, process: null });
     const proc = fakeProc(t);
     expect(mayAnswerApproval(conn(100), pending, () => 1, proc)).toBe("a process cannot approve its own request");
     expect(mayAnswerApproval(conn(400), pending, () => 0, proc)).toContain("approvals come from a terminal");
@@ -238,7 +238,9 @@ describe("confirm = true through the CLI", () => {
       proc: fakeProc(t),
       own: OWN,
     });
-    const conn = (pid: number): ConnectionBindings => ({
+    const conn = (pid: number): Actor => ({
+      transport: "unix",
+      uid: 1000,
       peer: { pid, uid: 1000, gid: 1000 },
       process: { exe: t[pid]!.exe, startTime: t[pid]!.start },
     });
