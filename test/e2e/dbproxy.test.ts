@@ -85,6 +85,8 @@ beforeAll(async () => {
   cluster.sql(
     "SET password_encryption = 'scram-sha-256'; CREATE ROLE app LOGIN PASSWORD 'initial-password'; CREATE DATABASE app OWNER app;",
   );
+  // A database the config names nowhere, which the credential's role can read (issue 21, item 6).
+  cluster.sql("CREATE DATABASE secretdb OWNER app;");
   cluster.sql(
     "SET password_encryption = 'md5'; CREATE ROLE md5user LOGIN PASSWORD 'md5-password'; GRANT CONNECT ON DATABASE app TO md5user;",
   );
@@ -269,6 +271,21 @@ with psycopg.connect(host=sys.argv[1], dbname="app") as c:
     expect(r.stderr).toContain("no password was sent");
     const after = readFileSync(join(cluster.socketDir, "server.log"), "utf8").slice(before.length);
     expect(after).not.toContain("password authentication failed");
+  });
+
+  test("the endpoint serves the database its config names: another the role could reach is refused with 3D000 and why; none named gets it", () => {
+    const code = `const { Client } = require("pg");
+      const one = async (database) => { const c = new Client({ host: process.argv[1], ...(database ? { database } : {}) });
+        try { await c.connect(); const r = await c.query("select current_database() as d"); await c.end(); return { db: r.rows[0].d }; }
+        catch (e) { return { code: e.code, message: e.message }; } };
+      (async () => console.log(JSON.stringify([await one("secretdb"), await one("app"), await one(null)])))();`;
+    const r = Bun.spawnSync(["node", "-e", code, dbDir("appdb")], { cwd: REPO, stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+    const [secret, app, unnamed] = JSON.parse(r.stdout.toString()) as Array<{ db?: string; code?: string; message?: string }>;
+    expect(secret!.code).toBe("3D000");
+    expect(secret!.message).toContain("database 'secretdb' is not served by [databases.appdb] (it serves 'app')");
+    expect(app).toEqual({ db: "app" });
+    // node-postgres sends the OS user as the database when none is named; that is a name like any other.
+    expect(unnamed!.code === "3D000" || unnamed!.db === "app").toBe(true);
   });
 
   test("a credential that cannot be obtained is SQLSTATE 28000 with the agent's message, not a hang", () => {
