@@ -382,7 +382,8 @@ export async function runAgent(argv: string[]): Promise<number> {
       () => registry.stop(),
       () => sessionToken?.remove(),
       () => {
-        // The counts of repeated decisions and log lines still being counted are written too.
+        // The counts of refusals, repeated decisions and log lines still being counted are written too.
+        admission.flush();
         audit.flush({ closeWindows: true });
         audit.close();
         logGuard.flush();

@@ -96,7 +96,7 @@ describe.if(canUseradd())("another user's flood of refused requests", () => {
     console.log(`refused requests of another user: ${flood.unix} on the socket, ${flood.tcp} on the SDK endpoints`);
     // Enough to rotate the owner's history away twice over at one audit line each (~170 bytes).
     expect(flood.unix).toBeGreaterThanOrEqual(1_000);
-    expect(flood.tcp).toBeGreaterThanOrEqual(15_000);
+    expect(flood.tcp).toBeGreaterThanOrEqual(5_000);
 
     // The agent still serves its owner.
     expect((await box.run(["get", "db"])).stdout).toBe("db-1\n");
@@ -114,7 +114,10 @@ describe.if(canUseradd())("another user's flood of refused requests", () => {
     const refusals = auditLines(box).filter((l) => l.uid === uid && l.decision === "deny");
     const told = refusals.reduce((sum, l) => sum + (l.count ?? 1), 0);
     expect(told).toBeGreaterThanOrEqual((flood.unix + flood.tcp) * 0.9);
-    expect(box.agentLog).toMatch(/more like this in \d+s were not logged/);
+    // The log tells the flood in a line per door and peer, with its count.
+    expect(box.agentLog).toMatch(
+      new RegExp(`connections refused \\(one line per peer and minute\\) door=sdk-endpoints uid=${uid} pid=null count=\\d+`),
+    );
   }, 90_000);
 });
 

@@ -3,8 +3,8 @@
 
     refusal-flood.py SECONDS WORKERS TARGET:COUNT...
 
-TARGET: unix:PATH (a new connection per request: the socket refuses another uid at connect) or
-tcp:HOST:PORT (the SDK endpoints: keep-alive, 64 requests pipelined at a time, each refused).
+TARGET: unix:PATH or tcp:HOST:PORT (the SDK endpoints): a new connection per request, since both
+refuse another uid at connect, with one answer.
 Each target gets WORKERS processes, which stop once they made COUNT requests between them, or
 after SECONDS. Prints one JSON line: {"unix": requests, "tcp": requests}."""
 import json, multiprocessing, socket, sys, time
@@ -12,7 +12,6 @@ import json, multiprocessing, socket, sys, time
 SECONDS, WORKERS, TARGETS = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 UNIX_REQUEST = b"GET /v1/credentials/db HTTP/1.1\r\nHost: localhost\r\n\r\n"
 TCP_REQUEST = b"GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\r\nHost: 127.0.0.1\r\nMetadata-Flavor: Google\r\n\r\n"
-PIPELINE = 64
 
 
 def unix_worker(path, target, deadline, out):
@@ -40,19 +39,9 @@ def tcp_worker(host, port, target, deadline, out):
         except OSError:
             continue
         try:
-            while n < target and time.monotonic() < deadline:
-                s.sendall(TCP_REQUEST * PIPELINE)
-                # A status line split between two reads is counted once: 8 bytes carried over
-                # cannot hold a whole one.
-                seen, carry = 0, b""
-                while seen < PIPELINE:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        raise OSError("closed")
-                    data = carry + chunk
-                    seen += data.count(b"HTTP/1.1 ")
-                    carry = data[-8:]
-                n += PIPELINE
+            s.sendall(TCP_REQUEST)
+            if s.recv(4096).startswith(b"HTTP/1.1 "):
+                n += 1
         except OSError:
             pass
         finally:
