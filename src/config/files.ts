@@ -69,7 +69,13 @@ export function filesSchema(duration: v.GenericSchema<unknown, number>) {
  */
 export function toFiles(
   input: v.InferOutput<ReturnType<typeof filesSchema>> | undefined,
-  known: KnownNames & { templated: Set<string> },
+  known: KnownNames & {
+    templated: Set<string>;
+    /** Connection → its credential. */
+    credentialOf: Map<string, string>;
+    /** Credentials with allow rules or confirm = true: a file any program of the user can read would bypass them. */
+    guarded: Set<string>;
+  },
   resolvePath: (value: string) => string,
   configText: string,
 ): { files: FileConfig[]; problems: string[] } {
@@ -85,6 +91,12 @@ export function toFiles(
     for (const connection of refs.connections) {
       if (!known.templated.has(connection))
         problems.push(`  ${at}.template: the connection '${connection}' has no template (only a pgpass entry) to fill in`);
+    }
+    for (const credential of new Set([...refs.credentials, ...refs.connections.map((c) => known.credentialOf.get(c)!)])) {
+      if (known.guarded.has(credential))
+        problems.push(
+          `  ${at}.template: the credential '${credential}' has allow rules or confirm = true, which a file any program of yours can read would bypass; take it out of the file (use credagent exec or the socket), or drop its rules`,
+        );
     }
     if (found.length > 0) continue;
     let pieces: Piece[];

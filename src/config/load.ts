@@ -289,6 +289,8 @@ export function parseConfig(text: string, path: string): AgentConfig {
       credentials: new Map(credentials.map((c) => [c.name, partsOf(c)])),
       connections: new Set(connections.map((c) => c.name)),
       templated: new Set(connections.filter((c) => c.template).map((c) => c.name)),
+      credentialOf: new Map(connections.map((c) => [c.name, c.credential])),
+      guarded: new Set(credentials.filter((c) => c.allow !== undefined || c.confirm).map((c) => c.name)),
     },
     (value) => configRelative(path, value),
     text,

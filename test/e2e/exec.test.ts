@@ -56,7 +56,7 @@ describe("exec: exit statuses as a shell gives them", () => {
     const r = await box.run(["exec", "--env", "T=db", "psql", "-h", "db.example.com"]);
     expect(r.code).toBe(2);
     expect(r.stderr.split("\n")[0]).toBe(
-      "credagent exec: missing -- before the command to run: credagent exec [--env VAR=NAME]... [--sdk] [--min-valid DUR] -- CMD [ARGS...]",
+      "credagent exec: missing -- before the command to run: credagent exec [--env VAR=NAME]... [--env-file FILE]... [--sdk] [--min-valid DUR] -- CMD [ARGS...]",
     );
     const help = await box.run(["exec", "--help"]);
     expect(help.code).toBe(0);

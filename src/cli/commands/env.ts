@@ -8,11 +8,14 @@ import { loadConfig } from "../../config/load.ts";
 import { configPath } from "../../paths.ts";
 import { ticketCacheDir, ticketCacheName } from "../../kerberos/profile.ts";
 import { sdkEnvironment } from "../sdk-env.ts";
+import { UsageError } from "../io.ts";
+import { parseDuration } from "../../duration.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { exportCode } from "../output/shell.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
 
 const usage = `usage: credagent env [--sdk] [-s|-c|--fish|--powershell]
+       credagent env --env-file FILE --reveal [--min-valid DUR] [-s|-c|--fish|--powershell]
 
 Prints shell code that sets CRED_SOCK and CRED_SESSION_TOKEN, for apps that build their requests
 to the agent themselves: send "Authorization: Bearer $CRED_SESSION_TOKEN". The token is required
@@ -29,10 +32,47 @@ KRB5CCNAME=NAME picks one.
   --sdk   print instead the variables that point the Azure, AWS and Google SDKs at the agent's
           loopback token endpoints ([endpoints] in the config): IDENTITY_ENDPOINT,
           IDENTITY_HEADER, AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN,
-          GCE_METADATA_HOST, GCE_METADATA_IP (those of the endpoints enabled)`;
+          GCE_METADATA_HOST, GCE_METADATA_IP (those of the endpoints enabled)
+  --env-file FILE   print instead the variables of a dotenv file with its cred://NAME,
+                    cred://NAME/PART and conn://NAME references resolved (see credagent exec):
+                    they hold secrets, so only with --reveal; prefer credagent exec --env-file,
+                    which puts them only in one program's environment
+  --min-valid DUR   with --env-file: values valid for at least this long`;
 
-export const env = defineCommand("env", usage, { ...shellOptions, sdk: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
+const envOptions = {
+  ...shellOptions,
+  sdk: { type: "boolean" },
+  "env-file": { type: "string" },
+  reveal: { type: "boolean" },
+  "min-valid": { type: "string" },
+} as const;
+
+export const env = defineCommand("env", usage, envOptions, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
+  const envFile = values["env-file"];
+  if (envFile === undefined && (values.reveal || values["min-valid"] !== undefined))
+    throw new UsageError("--reveal and --min-valid go with --env-file FILE");
+  if (envFile !== undefined) {
+    if (values.sdk) throw new UsageError("--env-file and --sdk print different things: give one");
+    if (!values.reveal) {
+      throw new UsageError(
+        `--env-file prints the resolved values, secrets included: add --reveal to print them, or run the program with 'credagent exec --env-file ${envFile} -- CMD', which puts them only in its environment`,
+      );
+    }
+    const minValidText = values["min-valid"];
+    const minValid = minValidText === undefined ? undefined : parseDuration(minValidText);
+    if (minValidText !== undefined && minValid === undefined) throw new UsageError("--min-valid takes a duration such as 90s or 10m");
+    const { readEnvFile, resolveEnvEntries } = await import("../env-file.ts");
+    const entries = readEnvFile(envFile);
+    const resolved = await resolveEnvEntries(
+      entries,
+      new AgentClient(ctx.socketPath()),
+      minValid === undefined ? undefined : Math.ceil(minValid / 1000),
+      envFile,
+    );
+    ctx.out(exportCode(shellDialect(values, ctx.env.SHELL), resolved, `${envFile} resolved`));
+    return EXIT.ok;
+  }
   if (values.sdk) {
     ctx.out(exportCode(shellDialect(values, ctx.env.SHELL), await sdkEnvironment(ctx), "credagent SDK endpoints set"));
     return EXIT.ok;

@@ -4,14 +4,14 @@ import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { CredagentError } from "../../errors.ts";
 import { CREDENTIAL_NAME, type TokenResponse } from "../../wire/types.ts";
-import { credentialParts } from "../credential-parts.ts";
+import { PARTS, partOf, type Part } from "../credential-parts.ts";
 import type { Command } from "../command.ts";
 import { sdkEnvironment } from "../sdk-env.ts";
 import { parseCommandArgs } from "../command.ts";
 import type { CliContext } from "../io.ts";
 import { reportError, UsageError } from "../io.ts";
 
-const synopsis = "credagent exec [--env VAR=NAME]... [--sdk] [--min-valid DUR] -- CMD [ARGS...]";
+const synopsis = "credagent exec [--env VAR=NAME]... [--env-file FILE]... [--sdk] [--min-valid DUR] -- CMD [ARGS...]";
 const usage = `usage: ${synopsis}
 
 Runs CMD with each VAR set to a fresh token of credential NAME; CMD's exit status is passed
@@ -22,6 +22,12 @@ The tokens go only into CMD's environment, never onto a command line.
   --env VAR=NAME:PART  one part of it: username, password, token, or for an AWS key
                     access_key_id, secret_access_key, session_token
   --env VAR=@CONN   the connection string of the config's [connections.CONN]
+  --env-file FILE   the variables of a dotenv file (quotes, export and comments as the dotenv
+                    package reads them), where a value may be a reference resolved through the
+                    agent: cred://NAME (token or password), cred://NAME/PART, conn://NAME (a
+                    connection string); other values pass as they are; \cred://... is the literal
+                    text. Repeatable: later files, then --env, override earlier ones. A reference
+                    that cannot be resolved stops everything: nothing is run
   --sdk             set the variables of the cloud SDKs' loopback endpoints (credagent env --sdk)
   --min-valid DUR   tokens valid for at least this long (e.g. 10m), refreshed first if needed
   e.g. credagent exec --env PGPASSWORD=db -- psql -h db.example.com -U app`;
@@ -34,6 +40,7 @@ const NOT_EXECUTABLE = 126;
 
 const execOptions = {
   env: { type: "string", multiple: true },
+  "env-file": { type: "string", multiple: true },
   "min-valid": { type: "string" },
   sdk: { type: "boolean" },
 } as const;
@@ -56,7 +63,11 @@ export const exec: Command = {
       const command = argv.slice(split + 1);
       if (command.length === 0) throw new UsageError("missing the command to run after --");
       const mappings = (values.env ?? []).map(parseMapping);
-      if (mappings.length === 0 && !values.sdk) throw new UsageError("give at least one --env VAR=NAME, or --sdk");
+      // The dotenv parser is loaded only when a file is given: exec runs on every such program start.
+      const envFileModule = values["env-file"] ? await import("../env-file.ts") : undefined;
+      const envFiles = (values["env-file"] ?? []).map((path) => ({ path, entries: envFileModule!.readEnvFile(path) }));
+      if (mappings.length === 0 && envFiles.length === 0 && !values.sdk)
+        throw new UsageError("give at least one --env VAR=NAME, --env-file FILE, or --sdk");
       const minValidText = values["min-valid"];
       const minValid = minValidText === undefined ? undefined : parseDuration(minValidText);
       if (minValidText !== undefined && minValid === undefined) {
@@ -75,7 +86,11 @@ export const exec: Command = {
             .map(async ([, name]) => [name, (await client.connection(name, minValidSeconds)).connection_string] as const),
         ),
       );
+      const fromFiles = await Promise.all(
+        envFiles.map(({ path, entries }) => envFileModule!.resolveEnvEntries(entries, client, minValidSeconds, path)),
+      );
       const env: Record<string, string | undefined> = { ...ctx.env };
+      for (const [variable, value] of fromFiles.flat()) env[variable] = value;
       if (values.sdk) for (const [variable, value] of await sdkEnvironment(ctx)) env[variable] = value;
       for (const [variable, name, part] of mappings) env[variable] = part === "@" ? strings.get(name)! : partOf(answers.get(name)!, part);
       return await runChild(command, env, ctx);
@@ -84,9 +99,6 @@ export const exec: Command = {
     }
   },
 };
-
-const PARTS = ["token", "password", "username", "access_key_id", "secret_access_key", "session_token"] as const;
-type Part = (typeof PARTS)[number];
 
 function parseMapping(text: string): [string, string, Part | "@" | undefined] {
   const eq = text.indexOf("=");
@@ -106,21 +118,6 @@ function parseMapping(text: string): [string, string, Part | "@" | undefined] {
     throw new UsageError(`'${part}' is not a part of a credential: the parts are ${PARTS.join(", ")}`);
   }
   return [variable, name, part as Part | undefined];
-}
-
-/** The part of an answer a variable asked for; a part the credential does not have is an error. */
-function partOf(answer: TokenResponse, part: Part | undefined): string {
-  if (part === undefined) return credentialParts(answer).password;
-  const value =
-    part === "token" || part === "password" || part === "username"
-      ? answer[part]
-      : part === "access_key_id"
-        ? answer.aws?.access_key_id
-        : part === "secret_access_key"
-          ? answer.aws?.secret_access_key
-          : answer.aws?.session_token;
-  if (value === undefined) throw new CredagentError("bad_request", `the credential '${answer.name}' (${answer.kind}) has no ${part}`);
-  return value;
 }
 
 async function runChild(command: string[], env: Record<string, string | undefined>, ctx: CliContext): Promise<number> {

@@ -221,5 +221,7 @@ describe("the config", () => {
     expect(error('[files.n]\nformat = "raw"\ntemplate = "{{ git.username }}"\n')).toContain('set username = "…"');
     expect(error('[files.n]\nformat = "json"\ntemplate = "{\\"a\\": {{ git }}"\n')).toContain("not valid JSON");
     expect(error('[files.n]\nformat = "raw"\ntemplate = "x"\nkeeep = true\n')).toContain("files.n.keeep: unknown key");
+    const guarded = '[credentials.db]\nsource = "static"\nallow = [ { uid = 0 } ]\n\n[files.n]\nformat = "raw"\ntemplate = "{{ db }}"\n';
+    expect(error(guarded)).toContain("the credential 'db' has allow rules or confirm = true");
   });
 });
