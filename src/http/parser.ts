@@ -46,6 +46,25 @@ export interface ParserLimits {
 
 const CR = 13;
 const LF = 10;
+const SP = 0x20;
+/** A chunk-size line, extensions included. */
+const MAX_CHUNK_LINE = 1024;
+const MAX_CHUNK_EXTENSIONS = 16 * 1024;
+const SLASH = 0x2f;
+const VERSION_PREFIX = "HTTP/1.";
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+const METHOD_PREFIXES = new Set([...METHODS].flatMap((m) => Array.from(m, (_, i) => m.slice(0, i + 1))));
+
+const enum LinePhase {
+  Method,
+  TargetStart,
+  Target,
+  Version,
+  Cr,
+  Lf,
+  Done,
+}
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Visible ASCII, space, tab and obs-text; no other control characters (NUL, CR, LF, DEL among them).
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -60,6 +79,8 @@ interface ChunkedState {
   total: number;
   /** Past the last chunk: reading the trailer lines. */
   trailers: boolean;
+  /** Bytes of chunk extensions so far. */
+  extensions: number;
 }
 
 export class RequestParser {
@@ -73,6 +94,8 @@ export class RequestParser {
   #head: { head: RequestHead; framing: Framing; bodyOffset: number } | null = null;
   #chunked: ChunkedState | null = null;
   #failed: ParseError | null = null;
+  /** The request line checked so far (from #start), so bytes that cannot begin a request are refused as they come. */
+  #line: { pos: number; phase: LinePhase; version?: number; method?: string } = { pos: 0, phase: LinePhase.Method };
 
   constructor(private readonly limits: ParserLimits) {}
 
@@ -116,6 +139,8 @@ export class RequestParser {
       // Empty lines before a request line are allowed (RFC 9112 2.2).
       while (this.#end - this.#start >= 2 && this.#buffer[this.#start] === CR && this.#buffer[this.#start + 1] === LF) this.#start += 2;
       if (this.#start === this.#end) return { kind: "empty" };
+      const early = this.#checkRequestLine();
+      if (early) return { kind: "error", ...early };
       const headEnd = this.#findHeadEnd();
       if (headEnd < 0) {
         if (this.#end - this.#start > this.limits.maxHeadBytes) return tooLarge();
@@ -127,7 +152,7 @@ export class RequestParser {
       if (parsed.framing.kind === "length" && parsed.framing.length > this.limits.maxBodyBytes)
         return bodyTooLarge(this.limits.maxBodyBytes);
       this.#head = { ...parsed, bodyOffset: headEnd + 4 - this.#start };
-      if (parsed.framing.kind === "chunked") this.#chunked = { at: 0, parts: [], total: 0, trailers: false };
+      if (parsed.framing.kind === "chunked") this.#chunked = { at: 0, parts: [], total: 0, trailers: false, extensions: 0 };
     }
     const { head, framing, bodyOffset } = this.#head;
     const bodyStart = this.#start + bodyOffset;
@@ -149,10 +174,73 @@ export class RequestParser {
     this.#chunked?.parts.forEach((part) => part.fill(0));
     this.#start = consumedTo;
     this.#scanned = 0;
+    this.#line = { pos: 0, phase: LinePhase.Method };
     this.#head = null;
     this.#chunked = null;
     if (this.#start === this.#end) this.#start = this.#end = 0;
     return { kind: "request", request: { ...head, body } };
+  }
+
+  /**
+   * Checks the request line's bytes that arrived since the last call, as far as they go: a byte
+   * that no valid request line can have there (a TLS record's 0x16, a NUL, a control character, a
+   * method that is not a token, a target not starting with "/", a version that is not HTTP/1.0 or
+   * 1.1) is refused at once, not after the headers' deadline.
+   */
+  #checkRequestLine(): ParseError | null {
+    const line = this.#line;
+    const buf = this.#buffer;
+    for (let i = this.#start + line.pos; i < this.#end && line.phase !== LinePhase.Done; i++, line.pos++) {
+      const b = buf[i]!;
+      switch (line.phase) {
+        case LinePhase.Method: {
+          // A lone CR first may begin an empty line before the request (allowed): wait for its LF.
+          if (b === CR && line.pos === 0 && i === this.#end - 1) return null;
+          const method = line.method ?? "";
+          if (b === SP && METHODS.has(method)) {
+            line.phase = LinePhase.TargetStart;
+            break;
+          }
+          // Methods are case-sensitive (RFC 9110 9.1): "get" or "HeAd" is not GET or HEAD (fetch's
+          // Request would make it so), and a method the agent serves none of is refused, as llhttp does.
+          const next = method + String.fromCharCode(b);
+          if (!METHOD_PREFIXES.has(next))
+            return bad(
+              "malformed request line: it does not start with a method the agent serves (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)",
+            );
+          line.method = next;
+          break;
+        }
+        case LinePhase.TargetStart:
+          if (b !== SLASH) return bad("the request target must be a path (origin-form, starting with /)");
+          line.phase = LinePhase.Target;
+          break;
+        case LinePhase.Target:
+          if (b === SP) {
+            line.phase = LinePhase.Version;
+            line.version = 0;
+          } else if (b < 0x21 || b > 0x7e) return bad("the request target holds a byte a URL cannot");
+          break;
+        case LinePhase.Version: {
+          const at = line.version ?? 0;
+          if (at === VERSION_PREFIX.length) {
+            if (b !== 0x30 && b !== 0x31) return bad("only HTTP/1.0 and HTTP/1.1 are served");
+            line.phase = LinePhase.Cr;
+          } else if (b !== VERSION_PREFIX.charCodeAt(at)) return bad("only HTTP/1.0 and HTTP/1.1 are served");
+          line.version = at + 1;
+          break;
+        }
+        case LinePhase.Cr:
+          if (b !== CR) return bad("malformed request line");
+          line.phase = LinePhase.Lf;
+          break;
+        case LinePhase.Lf:
+          if (b !== LF) return bad("header lines must end with CR LF");
+          line.phase = LinePhase.Done;
+          break;
+      }
+    }
+    return null;
   }
 
   /** The index of the CR of the head's closing CR LF CR LF, or -1. */
@@ -172,8 +260,9 @@ export class RequestParser {
       const lineStart = bodyStart + state.at;
       const lineEnd = indexOfCrlf(this.#buffer, lineStart, this.#end);
       if (lineEnd < 0) {
-        // A size line, or a trailer line, longer than a head may be is not a client of ours.
-        if (this.#end - lineStart > this.limits.maxHeadBytes)
+        // A size line longer than MAX_CHUNK_LINE, or a trailer line longer than a head may be, is
+        // not a client of ours; the bound also keeps the search for a line's end linear.
+        if (this.#end - lineStart > (state.trailers ? this.limits.maxHeadBytes : MAX_CHUNK_LINE))
           return { code: "bad_request", message: "malformed chunked body: a line is too long" };
         return "more";
       }
@@ -186,8 +275,14 @@ export class RequestParser {
         if (state.at > this.limits.maxHeadBytes * 2) return { code: "headers_too_large", message: "the request's trailers are too large" };
         continue;
       }
+      if (line.length > MAX_CHUNK_LINE) return { code: "bad_request", message: "malformed chunked body: a line is too long" };
       const sizeText = /^([0-9A-Fa-f]{1,8})(?:[ \t]*;[\x20-\x7e\t]*)?$/.exec(line)?.[1];
       if (sizeText === undefined) return { code: "bad_request", message: "malformed chunked body: a bad chunk size line" };
+      // Chunk extensions carry nothing the agent reads: as Node does since CVE-2024-22019, a
+      // request may send at most MAX_CHUNK_EXTENSIONS bytes of them.
+      state.extensions += line.length - sizeText.length;
+      if (state.extensions > MAX_CHUNK_EXTENSIONS)
+        return { code: "bad_request", message: `malformed chunked body: more than ${MAX_CHUNK_EXTENSIONS} bytes of chunk extensions` };
       const size = Number.parseInt(sizeText, 16);
       if (size === 0) {
         state.trailers = true;
@@ -214,12 +309,12 @@ export function parseHead(text: string): { head: RequestHead; framing: Framing }
   const parts = requestLine.split(" ");
   if (parts.length !== 3) return bad("malformed request line");
   const [method, target, protocol] = parts as [string, string, string];
-  if (!TOKEN.test(method)) return bad("malformed request line");
+  if (!METHODS.has(method)) return bad("malformed request line");
   if (!TARGET.test(target)) return bad("the request target must be a path (origin-form, starting with /)");
   const version = protocol === "HTTP/1.1" ? "1.1" : protocol === "HTTP/1.0" ? "1.0" : null;
   if (!version) return bad("only HTTP/1.0 and HTTP/1.1 are served");
   const headers: Array<[string, string]> = [];
-  let lengths: string[] = [];
+  const lengths: string[] = [];
   let transferEncoding: string | null = null;
   let connection = "";
   let expectContinue = false;
@@ -237,7 +332,7 @@ export function parseHead(text: string): { head: RequestHead; framing: Framing }
     headers.push([name, value]);
     switch (name.toLowerCase()) {
       case "content-length":
-        lengths = lengths.concat(value.split(",").map((v) => v.trim()));
+        lengths.push(value);
         break;
       case "transfer-encoding":
         transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
@@ -261,7 +356,9 @@ export function parseHead(text: string): { head: RequestHead; framing: Framing }
     if (transferEncoding.toLowerCase() !== "chunked") return bad("only Transfer-Encoding: chunked is accepted");
     framing = { kind: "chunked" };
   } else if (lengths.length > 0) {
-    if (!lengths.every((v) => /^\d{1,15}$/.test(v)) || new Set(lengths.map(Number)).size !== 1) return bad("malformed Content-Length");
+    // One Content-Length of digits: a repeated one, even agreeing, or a list is refused, as llhttp does.
+    if (lengths.length > 1) return bad("more than one Content-Length");
+    if (!/^\d{1,15}$/.test(lengths[0]!)) return bad("malformed Content-Length");
     const length = Number(lengths[0]);
     if (length > 0) framing = { kind: "length", length };
   }

@@ -51,6 +51,23 @@ describe("HTTP API over the socket", () => {
     await stillServing();
   });
 
+  test("bytes no request can start with get 400 at once, without a head's end: a TLS ClientHello, a NUL in the method, 4 KiB of random bytes, HeAd", async () => {
+    const random = Array.from({ length: 4096 }, (_, i) => String.fromCharCode((i * 131 + 7) & 0xff)).join("");
+    for (const garbage of [
+      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+      "G\x00T / HTTP/1.1",
+      random,
+      "HeAd /v1/credentials/db HTTP/1.1",
+    ]) {
+      // No CR LF CR LF is ever sent: before, each waited 10 s for the head's end and got 408.
+      const r = await rawExchange(box.socket, [garbage], 5_000);
+      expect(r.data).toStartWith("HTTP/1.1 400");
+      expect(r.closed).toBe(true);
+      expect(r.elapsedMs).toBeLessThan(100);
+    }
+    await stillServing();
+  });
+
   test("oversized headers get 431", async () => {
     const r = await rawExchange(box.socket, [`GET /v1/health HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(40_000)}\r\n\r\n`], 5_000);
     expect(r.data).toStartWith("HTTP/1.1 431");

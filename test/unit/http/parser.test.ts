@@ -138,8 +138,25 @@ describe("refused, and the stream stays refused", () => {
     });
   }
 
-  test("agreeing Content-Lengths are one", () => {
-    expect(new TextDecoder().decode(requests(steps("POST / HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\nhi"))[0]!.body!)).toBe("hi");
+  test("Content-Length only once, agreeing or not, and never as a list (as llhttp)", () => {
+    expect(firstError("POST / HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\nhi")).toMatchObject({ code: "bad_request" });
+    expect(firstError("POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi")?.message).toContain(
+      "more than one Content-Length",
+    );
+  });
+
+  test("bytes that cannot begin a request are refused as they come, not at the headers' deadline", () => {
+    for (const start of ["\x16\x03\x01", "G\x00", "get", "HeA", "BREW", "GET x", "GET /\x01", "GET / HTTP/2", "GET / HTTP/1.1X"]) {
+      const parser = new RequestParser(LIMITS);
+      parser.push(bytes(start));
+      expect({ start, kind: parser.next().kind }).toEqual({ start, kind: "error" });
+    }
+    // A prefix that can still become a request waits for more.
+    for (const start of ["\r", "GE", "GET", "GET /v1/cred", "GET / HTTP/1.", "GET / HTTP/1.1\r"]) {
+      const parser = new RequestParser(LIMITS);
+      parser.push(bytes(start));
+      expect({ start, kind: parser.next().kind }).toEqual({ start, kind: "head" });
+    }
   });
 
   test("a head past the limit, with or without its end, is too large", () => {
