@@ -24,14 +24,14 @@ export interface Held {
 }
 
 export interface DoorOptions {
-  /** How the front door answers a connection it will not serve, in its own protocol. */
-  refuse: Refuse;
+  /** The front door's answer to a connection it will not serve, in its own protocol. */
+  answer: RefusalAnswer;
   /** Descriptors one connection holds: 2 for a relayed database session (client and server). */
   weight?: number;
 }
 
-/** How a front door answers a connection it will not serve, in its own protocol (HTTP, PostgreSQL…). */
-export type Refuse = (stream: Stream, code: ErrorCode, message: string) => void;
+/** A front door's answer to a connection it will not serve, in its own protocol (HTTP, PostgreSQL…). */
+export type RefusalAnswer = (code: ErrorCode, message: string) => Uint8Array;
 
 export interface Door {
   readonly name: string;
@@ -68,6 +68,9 @@ export interface HeldEntry extends Slot {
   readonly startTime: number | null;
 }
 
+/** Refused connections waiting for their client to read why, at most, across every front door. */
+const LINGERING_REFUSALS = 32;
+
 class Entry implements HeldEntry {
   constructor(
     readonly held: Held,
@@ -85,6 +88,7 @@ export class Admission {
   readonly #entries = new WeakMap<Held, Entry>();
   readonly #tally: RefusalTally;
   readonly #pressure: PressureLog;
+  #lingering = 0;
 
   constructor(private readonly options: AdmissionOptions) {
     const now = options.now ?? Date.now;
@@ -106,7 +110,8 @@ export class Admission {
     const weight = options.weight ?? 1;
     return {
       name,
-      admit: (stream, make) => this.#admit(name, options.refuse, weight, stream, make),
+      admit: (stream, make) =>
+        this.#admit(name, (s, code, message) => this.#refuse(s, options.answer(code, message)), weight, stream, make),
       release: (held) => {
         const entry = this.#entries.get(held);
         if (entry) this.slots.remove(entry);
@@ -118,12 +123,35 @@ export class Admission {
     };
   }
 
+  /**
+   * Answers a connection that was never admitted and ends it, the peer's bytes still read (and
+   * dropped) until it closes or the linger runs out (transport/stream.ts): closing a socket with
+   * the client's request unread makes the client's next read fail with ECONNRESET before it sees
+   * why. Lingering connections hold descriptors beyond the cap, taken from the ones slots.ts
+   * reserves: beyond LINGERING_REFUSALS at once (a flood of refused connections), they are closed
+   * at once and may see that reset.
+   */
+  #refuse(stream: Stream, answer: Uint8Array): void {
+    stream.write(answer);
+    if (this.#lingering >= LINGERING_REFUSALS) return stream.destroy();
+    this.#lingering += 1;
+    stream.onClose = () => (this.#lingering -= 1);
+    stream.onEnd = () => stream.destroy();
+    stream.end({ linger: true });
+  }
+
   /** Refusals counted but not yet written (at shutdown). */
   flush(): void {
     this.#tally.flush();
   }
 
-  #admit<T extends Held>(door: string, refuse: Refuse, weight: number, stream: Stream, make: (actor: Actor) => T): T | null {
+  #admit<T extends Held>(
+    door: string,
+    refuse: (stream: Stream, code: ErrorCode, message: string) => void,
+    weight: number,
+    stream: Stream,
+    make: (actor: Actor) => T,
+  ): T | null {
     const accepted: Accepted =
       stream.transport === "tcp"
         ? { transport: "tcp", addresses: stream.addresses }

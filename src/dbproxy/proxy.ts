@@ -79,8 +79,8 @@ export class DatabaseProxy {
         // credagent/ and credagent/db/ are private too, each made 0700 and checked.
         ensurePrivateDir(join(dir, "..", ".."), this.deps.agentUid);
         ensurePrivateDir(join(dir, ".."), this.deps.agentUid);
-        const refuse = db.protocol === "redis" ? refuseRedis : refuseStartup;
-        const door = this.deps.admission.door(`database:${db.name}`, { refuse, weight: 2 });
+        const answer = db.protocol === "redis" ? redisRefusal : startupRefusal;
+        const door = this.deps.admission.door(`database:${db.name}`, { answer, weight: 2 });
         this.#listeners.push(await listenUnixStreams(path, this.deps.agentUid, (stream) => this.#accept(db, door, stream)));
         this.#served.push({ db, transport: "unix", address: path });
         this.deps.log.info("database endpoint listening", {
@@ -191,7 +191,10 @@ export class DatabaseProxy {
         this.#closed(door, session);
       };
     } catch (err) {
-      refuseRedis(client, "forbidden", describe(err));
+      client.write(redisRefusal("forbidden", describe(err)));
+      // Its first command read and dropped before the close, so that it reads the reply.
+      client.onEnd = () => client.destroy();
+      client.end({ linger: true });
       this.deps.log.warn("database connection refused", { database: db.name, pid: actor.peer?.pid, error: describe(err) });
     }
   }
@@ -332,18 +335,12 @@ function sqlstateOf(err: unknown): string {
   return "28000";
 }
 
-/** A Redis client refused: an error reply (the answer to its first command), then the close. */
-function refuseRedis(stream: Stream, _code: string, message: string): void {
-  stream.write(new TextEncoder().encode(`-ERR credagent: ${message.replace(/[\r\n]+/g, " ")}\r\n`));
-  stream.onEnd = () => stream.destroy();
-  stream.end({ linger: true });
+/** A Redis client refused: an error reply (the answer to its first command). */
+function redisRefusal(_code: string, message: string): Uint8Array {
+  return new TextEncoder().encode(`-ERR credagent: ${message.replace(/[\r\n]+/g, " ")}\r\n`);
 }
 
-/** A connection refused at admission: a FATAL ErrorResponse the client shows after its startup. */
-function refuseStartup(stream: Stream, _code: string, message: string): void {
-  stream.write(errorResponse(message));
-  // Read (and drop) the client's startup until it closes: closing with it unread could reset the
-  // client before it reads why (transport/stream.ts).
-  stream.onEnd = () => stream.destroy();
-  stream.end({ linger: true });
+/** A PostgreSQL client refused: a FATAL ErrorResponse it shows after its startup. */
+function startupRefusal(_code: string, message: string): Uint8Array {
+  return errorResponse(message);
 }

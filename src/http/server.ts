@@ -42,11 +42,6 @@ export interface HttpServer {
 
 const DEFAULT_LIMITS: ParserLimits = { maxHeadBytes: 16 * 1024, maxBodyBytes: 64 * 1024 };
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
-/**
- * Refused connections waiting for their client to read why, at most: they hold descriptors beyond
- * the cap, so they come out of the ones admission/slots.ts reserves.
- */
-const LINGERING_REFUSALS = 32;
 
 type Phase = "idle" | "headers" | "body";
 
@@ -89,24 +84,8 @@ export function createHttpServer(handler: Handler, options: HttpServerOptions): 
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
   let draining = false;
-  let lingering = 0;
 
-  /**
-   * Answers a connection that was never admitted and ends it, the peer's bytes still read (and
-   * dropped) until it closes or the linger runs out (transport/stream.ts): closing a Unix socket
-   * with the client's request unread makes the client's next read fail with ECONNRESET before it
-   * sees why. Under a flood of refused connections, beyond LINGERING_REFUSALS at once, they are
-   * closed at once and may see that reset.
-   */
-  const refuse = (stream: Stream, code: ErrorCode, message: string): void => {
-    stream.write(httpError(code, message));
-    if (lingering >= LINGERING_REFUSALS) return stream.destroy();
-    lingering += 1;
-    stream.onClose = () => (lingering -= 1);
-    stream.onEnd = () => stream.destroy();
-    stream.end({ linger: true });
-  };
-  const door: Door = options.admission.door(options.door, { refuse });
+  const door: Door = options.admission.door(options.door, { answer: httpError });
 
   /** Enters a phase, arming its deadline; entering the phase it is in keeps the running clock. */
   function enter(conn: Connection, phase: Phase | null): void {

@@ -47,8 +47,8 @@ describe("one admission step for every front door", () => {
     // The peer is this test process (so its start time is real), shown as /usr/bin/psql by the fake table.
     const peer: PeerLookup = { ok: true, actor: { transport: "unix", uid: 501, peer: { pid: process.pid, uid: 501, gid: 20 } } };
     const { admission } = admissionWith(peer);
-    const api = admission.door("api", { refuse: () => {} });
-    const db = admission.door("database:app", { refuse: () => {}, weight: 2 });
+    const api = admission.door("api", { answer: () => new Uint8Array() });
+    const db = admission.door("database:app", { answer: () => new Uint8Array(), weight: 2 });
     const onApi = api.admit(new FakeStream(), (a) => new Conn(a))!;
     const onDb = db.admit(new FakeStream(), (a) => new Conn(a))!;
     expect(onApi.actor).toEqual(onDb.actor);
@@ -73,7 +73,7 @@ describe("one admission step for every front door", () => {
       actor: { transport: "unix", uid: 1001, peer: { pid: 77, uid: 1001, gid: 1001 } },
     });
     const answers: string[] = [];
-    const door = admission.door("database:app", { refuse: (_s, code, message) => answers.push(`${code}: ${message}`) });
+    const door = admission.door("database:app", { answer: (code, message) => (answers.push(`${code}: ${message}`), new Uint8Array()) });
     for (let i = 0; i < 5; i++) expect(door.admit(new FakeStream(), (a) => new Conn(a))).toBeNull();
     expect(answers).toEqual(Array(5).fill("forbidden: this agent serves only its own user"));
     // The first at once; the other four in one line when the minute is over.
@@ -85,7 +85,7 @@ describe("one admission step for every front door", () => {
   test("a peer the kernel cannot name is refused with the reason, its uid kept for the audit line", () => {
     const { admission, refusals } = admissionWith({ ok: false, reason: "connections from 127.0.0.2 are refused", uid: 65534 });
     const answers: string[] = [];
-    const door = admission.door("sdk-endpoints", { refuse: (_s, code, message) => answers.push(`${code}: ${message}`) });
+    const door = admission.door("sdk-endpoints", { answer: (code, message) => (answers.push(`${code}: ${message}`), new Uint8Array()) });
     expect(door.admit(new FakeStream("tcp"), (a) => new Conn(a))).toBeNull();
     expect(answers[0]).toBe("forbidden: this agent refused the connection: connections from 127.0.0.2 are refused");
     expect(refusals[0]).toMatchObject({ uid: 65534, door: "sdk-endpoints" });
@@ -102,8 +102,8 @@ describe("one admission step for every front door", () => {
       lookUpProcess: () => null,
       alive: () => true,
     });
-    const api = admission.door("api", { refuse: () => {} });
-    const db = admission.door("database:app", { refuse: () => {}, weight: 2 });
+    const api = admission.door("api", { answer: () => new Uint8Array() });
+    const db = admission.door("database:app", { answer: () => new Uint8Array(), weight: 2 });
     pid = 10;
     const sessions = [db.admit(new FakeStream(), (a) => new Conn(a))!, db.admit(new FakeStream(), (a) => new Conn(a))!];
     expect(admission.slots.used).toBe(4);
