@@ -56,7 +56,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   // First, before any secret is read: from here on, other processes of this user cannot read the
   // agent's memory or environment, attach a debugger, or make it dump core.
   const tracing = disableTracing();
-  overwriteFreedNativeMemory();
+  const freedMemory = overwriteFreedNativeMemory();
   swallowStdioErrors();
   const parsed = parseAgentOptions(argv);
   if ("exit" in parsed) return parsed.exit;
@@ -89,6 +89,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   const fail = (err: unknown) => failStart(err, { log, stderr, logsToStderr, readyFd: args["ready-fd"] });
 
   for (const problem of tracing.problems) log.warn("the agent's memory stays open to this user's other processes", { why: problem });
+  if (freedMemory) log.warn("copies of secrets in freed memory may outlive a lock", { why: freedMemory });
 
   let config: AgentConfig;
   try {

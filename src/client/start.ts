@@ -6,6 +6,7 @@ import { EXIT } from "../exit-codes.ts";
 import type { HealthResponse } from "../wire/types.ts";
 import { AgentClient } from "./client.ts";
 import { cleanChildEnv, selfCommand } from "./self.ts";
+import { withAgentMallocTunables } from "../platform/malloc-tunables.ts";
 
 export interface StartOptions {
   socketPath: string;
@@ -46,7 +47,7 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
   const child = Bun.spawn([...selfCommand(), ...args], {
     // Without a log file (a full disk) the agent still starts; its reasons come on the ready pipe.
     stdio: ["ignore", log?.fd ?? "ignore", log?.fd ?? "ignore", "pipe"],
-    env: cleanChildEnv(options.env),
+    env: withAgentMallocTunables(cleanChildEnv(options.env)),
     detached: true,
   });
   if (log) closeSync(log.fd);
@@ -200,7 +201,7 @@ async function startPolling(options: StartOptions, client: AgentClient, log: { f
   if (options.keyring) args.push("--keyring", options.keyring);
   const child = Bun.spawn([...selfCommand(), ...args], {
     stdio: ["ignore", log?.fd ?? "ignore", log?.fd ?? "ignore"],
-    env: cleanChildEnv(options.env),
+    env: withAgentMallocTunables(cleanChildEnv(options.env)),
     detached: true,
   });
   if (log) closeSync(log.fd);

@@ -1,5 +1,6 @@
 import { ptr, toArrayBuffer } from "bun:ffi";
 import { darwinLibc, glibcMalloc, libc, linuxLibc } from "../native/libc.ts";
+import { MALLOC_TUNABLE, tcacheOff } from "./malloc-tunables.ts";
 
 // What ssh-agent does in platform_disable_tracing(), for the same reason: the agent holds every
 // secret of its user, and any process of that user may otherwise read its memory through
@@ -59,15 +60,23 @@ export function disableTracing(): TracingStatus {
  * glibc's M_PERTURB: every chunk freed through glibc's malloc is overwritten. The native parts
  * (the keyring addon, libdbus) allocate there, and their copies of a secret (a D-Bus message, a
  * Rust Vec) are freed without being zeroed. Bun's own heaps are not glibc's: see the README on lock.
- * Returns false where there is no glibc.
+ * Except in glibc's per-thread cache (tcache), which takes small chunks (up to 1 KiB: a cached
+ * token's record, a D-Bus reply) before M_PERTURB is applied: whole token records were found there
+ * after a lock (issue 21, item 7). The cache can only be turned off when the process starts
+ * (GLIBC_TUNABLES, read by the dynamic loader), so whoever starts the agent sets it
+ * (withAgentMallocTunables: `credagent start`, the systemd unit). Returns what is not done, for
+ * the log; null when all is, or where there is no glibc.
  */
-export function overwriteFreedNativeMemory(): boolean {
-  if (process.platform !== "linux") return false;
+export function overwriteFreedNativeMemory(env: Record<string, string | undefined> = process.env): string | null {
+  if (process.platform !== "linux") return null;
   try {
-    return glibcMalloc().mallopt(M_PERTURB, PERTURB_BYTE) === 1;
+    if (glibcMalloc().mallopt(M_PERTURB, PERTURB_BYTE) !== 1) return "mallopt(M_PERTURB) failed";
   } catch {
-    return false;
+    return null;
   }
+  if (!tcacheOff(env.GLIBC_TUNABLES))
+    return `small chunks glibc frees are kept in its thread cache without being overwritten: start the agent with GLIBC_TUNABLES=${MALLOC_TUNABLE} ('credagent start' and the systemd unit do)`;
+  return null;
 }
 
 /**

@@ -2,6 +2,8 @@
 // gpg-agent.socket and gcr-ssh-agent.socket do, and the environment.d file that gives CRED_SOCK to
 // the whole session (GUI apps, IDEs, other user services). Pure text: the service command writes it.
 
+import { MALLOC_TUNABLE } from "./malloc-tunables.ts";
+
 /** A path as systemd's command-line parser takes it: quoted when it holds a space, % doubled. */
 function execPath(path: string): string {
   const escaped = path.replace(/%/g, "%%").replace(/\\/g, "\\\\").replace(/"/g, '\\"');
@@ -37,6 +39,8 @@ Requires=credagent.socket
 [Service]
 Type=simple
 ExecStart=${execPath(binary)} agent
+# glibc's thread cache keeps freed memory (copies of secrets) without overwriting it: off for the agent.
+Environment=GLIBC_TUNABLES=${MALLOC_TUNABLE}
 ExecReload=${execPath(binary)} reload
 Restart=on-failure
 

@@ -54,8 +54,10 @@ const RESTORE_TIMEOUT_MS = 3_000;
 
 /**
  * Seeds the registry with the still-valid cached tokens of unchanged credentials; removes expired
- * ones. Bounded in time: it runs before the agent listens, and a keyring that hangs (a prompt
- * nobody sees, a stuck bus) must cost a fetch, not the agent's start.
+ * ones. Reads the token entry of each configured credential, and nothing else: listing the store
+ * would read every secret in it (in the OS keyring's library, as strings that cannot be zeroed).
+ * Bounded in time: it runs before the agent listens, and a keyring that hangs (a prompt nobody
+ * sees, a stuck bus) must cost a fetch, not the agent's start.
  */
 export async function restoreTokens(
   store: SecretStore,
@@ -65,20 +67,25 @@ export async function restoreTokens(
   timeoutMs = RESTORE_TIMEOUT_MS,
 ): Promise<number> {
   let entries: Map<string, Secret>;
+  const reading = readTokenEntries(
+    store,
+    registry.list().map((c) => c.name),
+  );
   try {
-    entries = await raceTimeout(
-      store.entries(),
-      timeoutMs,
-      () => new Error(`${store.description} did not answer within ${timeoutMs / 1000}s`),
-    );
+    entries = await raceTimeout(reading, timeoutMs, () => new Error(`${store.description} did not answer within ${timeoutMs / 1000}s`));
   } catch (err) {
+    // What arrives after the deadline is not used: zeroed as it comes.
+    reading.then((m) => m.forEach((value) => value.wipe())).catch(() => {});
     log.warn("cannot read cached tokens; credentials will be fetched afresh", { error: describe(err) });
     return 0;
   }
   let restored = 0;
   for (const [account, value] of entries) {
     const name = credentialOf(account, "token");
-    if (name === null) continue;
+    if (name === null) {
+      value.wipe();
+      continue;
+    }
     let record: v.InferOutput<typeof cachedToken>;
     let tokenBytes: Uint8Array | undefined;
     let sessionBytes: Uint8Array | undefined;
@@ -124,4 +131,19 @@ export async function restoreTokens(
     restored += 1;
   }
   return restored;
+}
+
+/**
+ * The token entries of these credentials, read at once. A store that fails for all of them (locked,
+ * unreachable) fails the whole read; one entry that cannot be read (damaged) is left out.
+ */
+async function readTokenEntries(store: SecretStore, names: string[]): Promise<Map<string, Secret>> {
+  const reads = await Promise.allSettled(names.map((name) => store.get(tokenAccount(name))));
+  const entries = new Map<string, Secret>();
+  reads.forEach((read, i) => {
+    if (read.status === "fulfilled" && read.value) entries.set(tokenAccount(names[i]!), read.value);
+  });
+  const failed = reads.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed && entries.size === 0 && reads.every((r) => r.status === "rejected")) throw failed.reason;
+  return entries;
 }

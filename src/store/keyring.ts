@@ -54,10 +54,14 @@ export class OsKeyringStore implements SecretStore {
     this.description = `the OS keyring (${process.platform === "linux" ? "Secret Service" : process.platform === "darwin" ? "Keychain" : "Credential Manager"}, service '${service}')`;
   }
 
-  /** Opens the keyring and checks that it answers. */
+  /**
+   * Opens the keyring and checks that it answers, by reading one entry that is not a secret (the
+   * index, absent where there is none): listing would read every secret, and the library hands
+   * listed values over as strings, which cannot be zeroed.
+   */
   static async open(service = SERVICE, options: OsKeyringOptions = {}): Promise<OsKeyringStore> {
     const store = new OsKeyringStore(service, options);
-    await store.entries();
+    (await store.get(INDEX_ACCOUNT))?.wipe();
     return store;
   }
 
@@ -78,6 +82,11 @@ export class OsKeyringStore implements SecretStore {
     return deleted;
   }
 
+  /**
+   * Every entry. The library lists values as strings (findCredentials), which linger in memory
+   * once dropped: the agent never lists (it reads the accounts it knows with get()); the CLI's
+   * `secret list` does, in a process that exits.
+   */
   async entries(): Promise<Map<string, Secret>> {
     const found = this.#enumerate ? await this.#call("list", () => findCredentialsAsync(this.service)) : [];
     const entries = new Map(found.filter((c) => c.account !== INDEX_ACCOUNT).map((c) => [c.account, new Secret(c.password)]));

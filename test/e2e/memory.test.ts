@@ -116,3 +116,77 @@ describe.if(asRoot)("lock", () => {
     expect((await box.run(["get", "db"])).stdout).toBe(`${TOKEN}\n`);
   }, 30_000);
 });
+
+describe.if(asRoot)("unlock, then lock", () => {
+  // Distinct values, so that each is found only where it is.
+  const TOKEN = "tok-4d3c2b1a09f8e7d6c5b4a3928170";
+  const PASSWORD = "pgpw-0b9e8d7c6a5f4e3d2c1b";
+  const AWS_SECRET = "awssk-7c6b5a4f3e2d1c0b9a8f";
+  const AWS_SESSION = "awsst-1f2e3d4c5b6a79880f1e";
+  const LOCK_PASSPHRASE = "lock-passphrase-5e4d3c2b1a09";
+  let box: Sandbox;
+  let values: string;
+  beforeAll(() => {
+    box = new Sandbox();
+    values = join(box.root, "values");
+    writeFileSync(values, `${TOKEN} ${PASSWORD} ${AWS_SECRET} ${AWS_SESSION}`);
+    const script = (name: string, printf: string) =>
+      box.script(name, `set -- $(cat ${values}); echo run >> ${box.root}/${name}.runs; ${printf}`);
+    const db = script("db.sh", `printf '{"access_token":"%s","expires_in":3600}' "$1"`);
+    const pg = script("pg.sh", `printf '{"username":"app","password":"%s","expires_in":3600}' "$2"`);
+    const aws = script(
+      "aws.sh",
+      `printf '{"Version":1,"AccessKeyId":"AKIAEXAMPLE","SecretAccessKey":"%s","SessionToken":"%s","Expiration":"%s"}' "$3" "$4" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"`,
+    );
+    // The OS keyring where there is one (test/run.sh starts a Secret Service), as the attack found it.
+    box.writeConfig(
+      `[credentials.db]\nsource = "command"\ncommand = ["${db}"]\n\n[credentials.pg]\nsource = "command"\ncommand = ["${pg}"]\n\n` +
+        `[credentials.aws]\nsource = "command"\ncommand = ["${aws}"]\n`,
+    );
+    box.env.CRED_SOCK = box.socket;
+    if (!process.env.DBUS_SESSION_BUS_ADDRESS) box.env.CREDAGENT_FILE_PASSPHRASE = "file-store-passphrase";
+  });
+  afterAll(() => box.cleanup());
+
+  const runs = (name: string) =>
+    readFileSync(join(box.root, `${name}.runs`), "utf8")
+      .trim()
+      .split("\n").length;
+
+  test("zeroes what the unlock restored from the store: no cached record, token, password or AWS key is left", async () => {
+    const pid = await box.start();
+    const getAll = async () => {
+      expect((await box.run(["get", "db"])).stdout).toBe(`${TOKEN}\n`);
+      expect((await box.run(["get", "pg"])).stdout).toBe(`${PASSWORD}\n`);
+      const aws = (await box.run(["get", "aws", "--json"])).stdout;
+      expect(aws).toContain(AWS_SECRET);
+      expect(aws).toContain(AWS_SESSION);
+    };
+    await getAll();
+    // The tokens are cached in the store after the responses.
+    await waitFor(() => (box.agentLog.match(/token obtained/g) ?? []).length === 3, 5_000, "the fetches");
+    await Bun.sleep(500);
+    expect((await box.run(["lock", "--stdin"], { input: `${LOCK_PASSPHRASE}\n` })).code).toBe(0);
+    expect((await box.run(["unlock", "--stdin"], { input: `${LOCK_PASSPHRASE}\n` })).code).toBe(0);
+    await waitFor(() => /agent unlocked cached_tokens_restored=3/.test(box.agentLog), 5_000, "the restore");
+    // Served from what the unlock restored: no source ran again.
+    await getAll();
+    expect([runs("db.sh"), runs("pg.sh"), runs("aws.sh")]).toEqual([1, 1, 1]);
+    expect((await box.run(["lock", "--stdin"], { input: `${LOCK_PASSPHRASE}\n` })).code).toBe(0);
+    await Bun.sleep(500);
+    const found = scanMemory(pid, TOKEN, PASSWORD, AWS_SECRET, AWS_SESSION);
+    // What may remain: each source's output as the runtime read it off the pipe, once (one fetch
+    // each). Not a cached record as the store gave it back ({"v":1,"token":… from the keyring's
+    // library or glibc's thread cache, 4/2/2/2 copies before), nor a response.
+    const sourceKeys: Record<string, string> = {
+      [TOKEN]: '"access_token":"',
+      [PASSWORD]: '"password":"',
+      [AWS_SECRET]: '"SecretAccessKey":"',
+      [AWS_SESSION]: '"SessionToken":"',
+    };
+    for (const [secret, before] of Object.entries(found)) {
+      expect({ secret, elsewhere: before.filter((b) => !b.endsWith(sourceKeys[secret]!)) }).toEqual({ secret, elsewhere: [] });
+      expect({ secret, copies: before.length }).toEqual({ secret, copies: Math.min(before.length, 1) });
+    }
+  }, 60_000);
+});

@@ -51,7 +51,7 @@ describe("token cache", () => {
   test("a store that never answers costs the start at most the timeout", async () => {
     const clock = new FakeClock();
     const warnings: string[] = [];
-    const hanging = Object.assign(new MemoryStore(), { entries: () => new Promise<never>(() => {}) });
+    const hanging = Object.assign(new MemoryStore(), { get: () => new Promise<never>(() => {}) });
     const started = Date.now();
     const restored = await restoreTokens(
       hanging,
@@ -86,5 +86,41 @@ describe("static source", () => {
     await store.set("secret:db", new Secret("pw2"));
     expect((await source.fetchToken(ctx)).value.reveal()).toBe("pw2");
     expect(source.persist).toBe(false);
+  });
+});
+
+describe("token cache: what the restore reads", () => {
+  test("only the token entries of configured credentials, never a listing of the store; what it read is zeroed", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const first = registryWith(clock);
+    persistToken(store, "api", "f1", await first.registry.get("api").get(), log);
+    await settle();
+    await store.set("secret:db", new Secret("a static secret"));
+    await store.set("token:gone", new Secret('{"v":1}'));
+    const read: Uint8Array[] = [];
+    const watched = Object.assign(store, {
+      entries: () => Promise.reject(new Error("the restore must not list the store")),
+      get: async (account: string) => {
+        const value = await MemoryStore.prototype.get.call(store, account);
+        if (value) read.push(value.bytes());
+        return value;
+      },
+    });
+    const second = registryWith(clock);
+    expect(await restoreTokens(watched, second.registry, clock.now(), log)).toBe(1);
+    expect(read.length).toBe(1);
+    // The record as read is zeroed; the token lives on in its own bytes, held by the credential.
+    expect(read[0]!.every((b) => b === 0)).toBe(true);
+    expect((await second.registry.get("api").get()).value.reveal()).toBe("token-1");
+  });
+
+  test("a store that fails for every entry (locked) is one warning; one damaged entry is left out", async () => {
+    const clock = new FakeClock();
+    const warnings: string[] = [];
+    const locked = Object.assign(new MemoryStore(), { get: () => Promise.reject(new Error("the store is locked")) });
+    const warn = createLogger((l) => warnings.push(l), "warn");
+    expect(await restoreTokens(locked, registryWith(clock).registry, clock.now(), warn)).toBe(0);
+    expect(warnings).toEqual([expect.stringContaining("cannot read cached tokens")]);
   });
 });
