@@ -104,8 +104,11 @@ describe.if(asRoot)("lock", () => {
     const passphraseCopies = found[LOCK_PASSPHRASE]!.filter((before) => !before.endsWith('e":"'));
     expect(tokenCopies).toEqual([]);
     expect(passphraseCopies).toEqual([]);
-    // The lock request as read off the socket, once: a second copy would be the agent's request
-    // buffer or body (http/parser.ts, http/server.ts), which it must have zeroed.
+    // The lock request as read off the socket, once: it stays in the event loop's receive buffer
+    // until the next read (none comes before the scan, so always exactly there). A second copy
+    // would be the agent's: the bytes handed to the socket's data handler, its request buffer or
+    // body (http/server.ts, http/parser.ts), which it must have zeroed. The data handler's copy was
+    // not zeroed once: found or not depending on whether the allocator had reused it (issue 21).
     expect(found[LOCK_PASSPHRASE]!.length).toBeLessThanOrEqual(1);
     // One fetch, one read off the pipe: at most the runtime's buffer. A second raw copy would be
     // the agent's own output buffer, which it must have zeroed.
@@ -114,7 +117,7 @@ describe.if(asRoot)("lock", () => {
     expect((await box.run(["get", "db"])).code).not.toBe(0);
     expect((await box.run(["unlock", "--stdin"], { input: `${LOCK_PASSPHRASE}\n` })).code).toBe(0);
     expect((await box.run(["get", "db"])).stdout).toBe(`${TOKEN}\n`);
-  }, 30_000);
+  }, 60_000);
 });
 
 describe.if(asRoot)("unlock, then lock", () => {
@@ -140,7 +143,8 @@ describe.if(asRoot)("unlock, then lock", () => {
     );
     // The OS keyring where there is one (test/run.sh starts a Secret Service), as the attack found it.
     box.writeConfig(
-      `[credentials.db]\nsource = "command"\ncommand = ["${db}"]\n\n[credentials.pg]\nsource = "command"\ncommand = ["${pg}"]\n\n` +
+      // The Google endpoint serves db's token: an endpoint's response must be zeroed as the API's is.
+      `[endpoints]\ngcp = "db"\n\n[credentials.db]\nsource = "command"\ncommand = ["${db}"]\n\n[credentials.pg]\nsource = "command"\ncommand = ["${pg}"]\n\n` +
         `[credentials.aws]\nsource = "command"\ncommand = ["${aws}"]\n`,
     );
     box.env.CRED_SOCK = box.socket;
@@ -153,10 +157,21 @@ describe.if(asRoot)("unlock, then lock", () => {
       .trim()
       .split("\n").length;
 
-  test("zeroes what the unlock restored from the store: no cached record, token, password or AWS key is left", async () => {
+  test("zeroes what the unlock restored from the store, and every response: no cached record, token, password or AWS key is left", async () => {
     const pid = await box.start();
+    const sdk = (await box.run(["env", "--sdk", "-s"])).stdout;
+    const metadata = /GCE_METADATA_HOST='?([^;']+)'?;/.exec(sdk)?.[1];
+    if (!metadata) throw new Error(`no Google endpoint in: ${sdk}`);
     const getAll = async () => {
       expect((await box.run(["get", "db"])).stdout).toBe(`${TOKEN}\n`);
+      const google = Bun.spawnSync([
+        "curl",
+        "-s",
+        "-H",
+        "Metadata-Flavor: Google",
+        `http://${metadata}/computeMetadata/v1/instance/service-accounts/default/token`,
+      ]);
+      expect(google.stdout.toString()).toContain(TOKEN);
       expect((await box.run(["get", "pg"])).stdout).toBe(`${PASSWORD}\n`);
       const aws = (await box.run(["get", "aws", "--json"])).stdout;
       expect(aws).toContain(AWS_SECRET);
@@ -177,7 +192,8 @@ describe.if(asRoot)("unlock, then lock", () => {
     const found = scanMemory(pid, TOKEN, PASSWORD, AWS_SECRET, AWS_SESSION);
     // What may remain: each source's output as the runtime read it off the pipe, once (one fetch
     // each). Not a cached record as the store gave it back ({"v":1,"token":… from the keyring's
-    // library or glibc's thread cache, 4/2/2/2 copies before), nor a response.
+    // library or glibc's thread cache, 4/2/2/2 copies before), nor a response (the Google endpoint's
+    // stayed in Bun.serve's write buffer before the endpoints moved onto the agent's own server).
     const sourceKeys: Record<string, string> = {
       [TOKEN]: '"access_token":"',
       [PASSWORD]: '"password":"',
