@@ -14,6 +14,10 @@ export type TlsMode = (typeof TLS_MODES)[number];
 export const DATABASE_PROTOCOLS = ["postgresql", "redis"] as const;
 export type DatabaseProtocol = (typeof DATABASE_PROTOCOLS)[number];
 
+/** PostgreSQL's GSS encryption with a kerberos credential (libpq's gssencmode meanings). */
+export const GSSENC_MODES = ["disable", "prefer", "require"] as const;
+export type GssencMode = (typeof GSSENC_MODES)[number];
+
 export interface DatabaseConfig {
   name: string;
   credential: string;
@@ -26,6 +30,10 @@ export interface DatabaseConfig {
   user?: string;
   /** A loopback TCP listener beside the socket, for clients that cannot open a Unix socket. */
   listen?: { host: string; port: number };
+  /** PostgreSQL with a kerberos credential: GSS encryption (default prefer). */
+  gssenc?: GssencMode;
+  /** PostgreSQL with a kerberos credential: the server's principal (default postgres/HOST in the user's realm). */
+  servicePrincipal?: string;
   /** The databases the endpoint serves; ["*"] for any. Unset in the file: the endpoint's own name. */
   databases: string[];
 }
@@ -56,10 +64,14 @@ export const databasesSchema = v.record(
           v.minLength(1, 'expected at least one database name, or ["*"] for any'),
         ),
       ),
+      gssenc: v.optional(v.picklist(GSSENC_MODES, 'expected "disable", "prefer" or "require"')),
+      service_principal: v.optional(
+        v.pipe(v.string(), v.regex(/^[^\s@/]+\/[^\s@]+(@[^\s@]+)?$/, 'expected a principal such as "postgres/db.corp.example.com"')),
+      ),
     },
     (issue) =>
       issue.expected === "never"
-        ? "unknown key (credential, protocol, server, tls, ca_file, user, database, databases)"
+        ? "unknown key (credential, protocol, server, tls, ca_file, user, database, databases, gssenc, service_principal)"
         : "missing; this key is required",
   ),
 );
@@ -96,6 +108,11 @@ export function toDatabases(
     if (databases.includes("*") && databases.length > 1) {
       throw new CredagentError("config_invalid", `${where}.databases: "*" (any database) stands alone; remove the other names or the "*"`);
     }
+    for (const key of ["gssenc", "service_principal"] as const) {
+      if (d[key] !== undefined && d.protocol !== "postgresql") {
+        throw new CredagentError("config_invalid", `${where}.${key}: only PostgreSQL logs in with Kerberos; remove it`);
+      }
+    }
     return {
       name,
       credential: d.credential,
@@ -106,6 +123,8 @@ export function toDatabases(
       tls,
       ...(d.ca_file ? { caFile: resolvePath(d.ca_file) } : {}),
       ...(d.user ? { user: d.user } : {}),
+      ...(d.gssenc ? { gssenc: d.gssenc } : {}),
+      ...(d.service_principal ? { servicePrincipal: d.service_principal } : {}),
     };
   });
 }

@@ -5,6 +5,7 @@ import type { AgentConfig } from "../config/load.ts";
 import type { PathEnv } from "../paths.ts";
 import type { CredentialRegistry } from "../refresh/registry.ts";
 import { DatabaseProxy } from "./proxy.ts";
+import { workerKdc } from "../kerberos/kdc.ts";
 
 /** The agent's wiring of the database endpoints: the same access control, audit log and registry as its socket. */
 export async function startDatabaseProxy(deps: {
@@ -37,6 +38,7 @@ export async function startDatabaseProxy(deps: {
     admission: deps.admission,
     authorize: (credential, actor, database) => deps.access.authorize(credential, "fetch", actor, database),
     token: (credential) => deps.registry.get(credential).get(),
+    kdc: workerKdc(),
     locked: deps.locked,
     connectTimeoutMs: 15_000,
     startupTimeoutMs: deps.startupTimeoutMs,

@@ -8,7 +8,10 @@ import type { Logger } from "../log/log.ts";
 import type { PathEnv } from "../paths.ts";
 import type { Stream } from "../transport/stream.ts";
 import { ensurePrivateDir, listenUnixStreams, type UnixListener } from "../transport/unix.ts";
-import { loginFor, type CurrentToken, type DbLogin } from "./login.ts";
+import { loginFor, serverLoginFor, type CurrentToken, type DbLogin } from "./login.ts";
+import type { Kdc } from "../kerberos/kdc.ts";
+import { serviceCredentials } from "./gss.ts";
+import { SealedStream } from "./gss-stream.ts";
 import type { ServedEndpoint } from "./endpoints.ts";
 import { RedisSession } from "./redis/session.ts";
 import { authCommand, connectRedis, RedisRefused } from "./redis/upstream.ts";
@@ -33,6 +36,8 @@ export interface DbProxyDeps {
   /** The same decision (and audit line) as a token request on the agent's socket. */
   authorize(credential: string, actor: Actor, database: string): Promise<AccessDecision>;
   token: CurrentToken;
+  /** Service tickets for kerberos credentials (the agent's Kerberos worker). */
+  kdc: Kdc;
   locked(): boolean;
   /** How long the server has for TCP, TLS and authentication. */
   connectTimeoutMs: number;
@@ -65,6 +70,8 @@ export class DatabaseProxy {
   #served: ServedEndpoint[] = [];
   #sessions = new Set<Session>();
   #onEmpty: (() => void) | undefined;
+  // Databases whose sessions are under GSS encryption: their cancels go in the clear, as libpq's.
+  #sealed = new Set<string>();
 
   constructor(private readonly deps: DbProxyDeps) {}
 
@@ -268,7 +275,7 @@ export class DatabaseProxy {
         // The key is the server's own (the client got it in BackendKeyData through the pipe).
         const length = Buffer.alloc(4);
         length.writeInt32BE(body.length + 4);
-        await forwardCancel(db, Buffer.concat([length, body]), this.deps.connectTimeoutMs).catch((err) =>
+        await forwardCancel(db, Buffer.concat([length, body]), this.deps.connectTimeoutMs, this.#sealed.has(db.name)).catch((err) =>
           this.deps.log.warn("cancel request not forwarded", { database: db.name, error: describe(err) }),
         );
         return null;
@@ -286,7 +293,19 @@ export class DatabaseProxy {
    * login is tried once more as soon as the credential holds a new value.
    */
   async #login(db: DatabaseConfig, params: Map<string, string>) {
-    const first = await loginFor(db, this.deps.token);
+    const first = await serverLoginFor(db, this.deps.token);
+    if ("ticket" in first) {
+      // A Kerberos ticket: a service ticket for the server, and no rotation to wait for.
+      const gss = await serviceCredentials(db, first, this.deps.kdc);
+      try {
+        const server = await connectUpstream(db, { kind: "kerberos", user: first.user, gss }, params, this.deps.connectTimeoutMs);
+        if (server.socket instanceof SealedStream) this.#sealed.add(db.name);
+        else this.#sealed.delete(db.name);
+        return server;
+      } finally {
+        gss.release();
+      }
+    }
     try {
       return await connectUpstream(db, first, params, this.deps.connectTimeoutMs);
     } catch (err) {

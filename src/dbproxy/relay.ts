@@ -1,4 +1,4 @@
-import type net from "node:net";
+import type { Duplex } from "node:stream";
 import type { Stream } from "../transport/stream.ts";
 
 // The bytes of an authenticated session, both ways, as they come, for every database protocol:
@@ -13,7 +13,7 @@ const HIGH_WATER = 256 * 1024;
  * AuthenticationOk (or the protocol's equivalent), `early` what the client sent while the proxy
  * logged in. Either side closing closes the other; `onClose` runs once, when both are gone.
  */
-export function relay(client: Stream, server: net.Socket, opening: { first: Uint8Array; early: Uint8Array }, onClose: () => void): void {
+export function relay(client: Stream, server: Duplex, opening: { first: Uint8Array; early: Uint8Array }, onClose: () => void): void {
   let closed = false;
   const close = () => {
     if (closed) return;

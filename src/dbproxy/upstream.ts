@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import net from "node:net";
-import tls from "node:tls";
+import type { Duplex } from "node:stream";
 import { Parser } from "pg-protocol/dist/parser.js";
 import type { BackendMessage } from "pg-protocol/dist/messages.js";
 import { CredagentError } from "../errors.ts";
 import type { DatabaseConfig } from "../config/databases.ts";
 import type { DbLogin } from "./login.ts";
+import { GssAuthentication, startGssEncryption, type GssCredentials } from "./gss.ts";
 import { scramSha256 } from "./scram.ts";
 import { connectTcp, startTls } from "./server-connection.ts";
 import {
@@ -18,9 +18,10 @@ import {
   startupMessage,
 } from "./wire.ts";
 
-// The proxy's side toward the real server: TCP, TLS as configured (libpq's sslmode meanings), the
-// startup packet with the credential's user, and the answer to whichever authentication the server
-// asks for. Returns once the server says AuthenticationOk; from then on the bytes are the client's.
+// The proxy's side toward the real server: TCP, GSS encryption with a Kerberos ticket (gss.ts) or
+// TLS as configured (libpq's sslmode meanings), the startup packet with the credential's user, and
+// the answer to whichever authentication the server asks for. Returns once the server says
+// AuthenticationOk; from then on the bytes are the client's.
 
 /** The server refused the login: its ErrorResponse, to hand to the client as it is. */
 export class ServerRefused extends CredagentError {
@@ -34,18 +35,22 @@ export class ServerRefused extends CredagentError {
 }
 
 export interface Authenticated {
-  socket: net.Socket | tls.TLSSocket;
+  /** TCP, under TLS or GSS encryption when the connection has it. */
+  socket: Duplex;
   /** AuthenticationOk and whatever the server sent after it, for the client. */
   first: Buffer;
 }
 
+/** A password login, or a Kerberos one with its service ticket. */
+export type UpstreamLogin = DbLogin | { kind: "kerberos"; user: string; gss: GssCredentials };
+
 export async function connectUpstream(
   db: DatabaseConfig,
-  login: DbLogin,
+  login: UpstreamLogin,
   params: Map<string, string>,
   timeoutMs: number,
 ): Promise<Authenticated> {
-  const { socket, encrypted } = await open(db, timeoutMs);
+  const { socket, encrypted } = await open(db, timeoutMs, "gss" in login ? login.gss : undefined);
   const timer = setTimeout(
     () =>
       socket.destroy(
@@ -69,14 +74,47 @@ export async function connectUpstream(
   }
 }
 
-/** A CancelRequest for the server's own (pid, key), sent on a new connection as libpq does. */
-export async function forwardCancel(db: DatabaseConfig, packet: Buffer, timeoutMs: number): Promise<void> {
-  const { socket } = await open(db, timeoutMs);
+/**
+ * A CancelRequest for the server's own (pid, key), sent on a new connection as libpq does: under
+ * TLS as configured, or, for sessions under GSS encryption (`plain`), in the clear as libpq sends
+ * every cancel (a cancel needs no login, and a server with GSS encryption may have no TLS).
+ */
+export async function forwardCancel(db: DatabaseConfig, packet: Buffer, timeoutMs: number, plain = false): Promise<void> {
+  const { socket } = plain ? { socket: await connectTcp(db, timeoutMs) } : await open(db, timeoutMs);
   await new Promise<void>((resolve) => socket.end(packet, () => resolve()));
 }
 
-async function open(db: DatabaseConfig, timeoutMs: number): Promise<{ socket: net.Socket | tls.TLSSocket; encrypted: boolean }> {
+/**
+ * The connection before the startup packet. With a Kerberos ticket, GSS encryption first (as libpq
+ * with gssencmode=prefer): when the server declines it, TLS as configured on the same connection.
+ */
+async function open(db: DatabaseConfig, timeoutMs: number, gss?: GssCredentials): Promise<{ socket: Duplex; encrypted: boolean }> {
   const raw = await connectTcp(db, timeoutMs);
+  if (gss && db.gssenc !== "disable") {
+    let outcome;
+    try {
+      outcome = await startGssEncryption(raw, gss);
+    } catch (err) {
+      raw.destroy();
+      throw err;
+    }
+    if (outcome.kind === "sealed") return { socket: outcome.socket, encrypted: true };
+    if (outcome.kind === "refused") {
+      raw.destroy();
+      throw new ServerRefused(
+        outcome.frame,
+        refusalOf(outcome.frame).code,
+        `the database server refused GSS encryption: ${refusalOf(outcome.frame).message}`,
+      );
+    }
+    if (db.gssenc === "require") {
+      raw.destroy();
+      throw new CredagentError(
+        "upstream_auth",
+        `the database server ${db.host}:${db.port} does not do GSS encryption, and databases.${db.name} has gssenc = "require"; give the server krb_server_keyfile, or set gssenc = "prefer"`,
+      );
+    }
+  }
   if (db.tls === "disable") return { socket: raw, encrypted: false };
   const reader = new SocketFrameReader(raw);
   raw.write(sslRequest());
@@ -94,14 +132,29 @@ async function open(db: DatabaseConfig, timeoutMs: number): Promise<{ socket: ne
 
 async function authenticate(
   reader: FrameReader,
-  socket: net.Socket,
+  socket: Duplex,
   db: DatabaseConfig,
-  login: DbLogin,
+  upstreamLogin: UpstreamLogin,
   cleartextAllowed: boolean,
 ): Promise<Buffer> {
+  if ("gss" in upstreamLogin) {
+    const gss = new GssAuthentication(upstreamLogin.gss);
+    try {
+      return await authenticateWithTicket(reader, socket, db, gss);
+    } finally {
+      gss.dispose();
+    }
+  }
+  const login = upstreamLogin;
   let scram: ReturnType<typeof scramSha256> | undefined;
   for (;;) {
     const frame = await reader.typed();
+    if (gssRequest(frame) !== null) {
+      throw new CredagentError(
+        "upstream_auth",
+        `the database server asks for Kerberos (gss), and databases.${db.name}'s credential '${db.credential}' is a password; use a kerberos credential`,
+      );
+    }
     const message = parse(frame);
     if (message.name === "error") {
       const fields = message as unknown as { code?: string; message: string };
@@ -143,8 +196,49 @@ async function authenticate(
   }
 }
 
+/**
+ * A Kerberos login: AuthenticationGSS and GSSContinue answered with the ticket; on a GSS-encrypted
+ * connection the server, which knows the principal already, sends AuthenticationOk at once.
+ */
+async function authenticateWithTicket(reader: FrameReader, socket: Duplex, db: DatabaseConfig, gss: GssAuthentication): Promise<Buffer> {
+  for (;;) {
+    const frame = await reader.typed();
+    const code = gssRequest(frame);
+    if (code !== null) {
+      const answer = gss.answer(code, frame.subarray(9));
+      if (answer) socket.write(answer);
+      continue;
+    }
+    const message = parse(frame);
+    if (message.name === "error") {
+      const fields = message as unknown as { code?: string; message: string };
+      throw new ServerRefused(frame, fields.code, `the database server refused the login: ${fields.message}`);
+    }
+    if (message.name === "authenticationOk") return frame;
+    if (message.name !== "notice") {
+      throw new CredagentError(
+        "upstream_auth",
+        `the database server asks for ${message.name.replace(/^authentication/, "").replace(/Password$/, " password") || "a password"}, and databases.${db.name}'s credential '${db.credential}' is a Kerberos ticket; its pg_hba.conf must say gss (or hostgssenc … gss) for this role`,
+      );
+    }
+  }
+}
+
+/** 7 (AuthenticationGSS) or 8 (AuthenticationGSSContinue), which pg-protocol's parser does not read; else null. */
+function gssRequest(frame: Buffer): 7 | 8 | null {
+  if (frame[0] !== 0x52 || frame.length < 9) return null;
+  const code = frame.readInt32BE(5);
+  return code === 7 || code === 8 ? code : null;
+}
+
+/** An ErrorResponse's SQLSTATE and message. */
+function refusalOf(frame: Buffer): { code?: string; message: string } {
+  const message = parse(frame) as unknown as { name: string; code?: string; message?: string };
+  return { code: message.code, message: message.message ?? "an error" };
+}
+
 /** Written, then zeroed: the buffer held the password or its hash. */
-function send(socket: net.Socket, message: Buffer): void {
+function send(socket: Duplex, message: Buffer): void {
   socket.write(Buffer.from(message));
   message.fill(0);
 }

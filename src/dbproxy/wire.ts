@@ -63,6 +63,17 @@ export class FrameReader {
     return (await this.#take(1))[0]!;
   }
 
+  /** The next byte, left to be read. */
+  async peek(): Promise<number> {
+    await this.#need(1);
+    return this.#buffered[0]!;
+  }
+
+  /** Exactly n bytes (a GSS token of a length the stream gave), copied. */
+  async bytes(n: number): Promise<Buffer> {
+    return Buffer.from(await this.#take(n));
+  }
+
   /** A startup-phase packet: Int32 length (itself included) then the body. */
   async untyped(): Promise<Buffer> {
     const length = (await this.#take(4)).readInt32BE(0);
@@ -135,6 +146,23 @@ export function startupMessage(params: Map<string, string>): Buffer {
 
 export function sslRequest(): Buffer {
   return Buffer.concat([int32(8), int32(SSL_REQUEST)]);
+}
+
+export function gssencRequest(): Buffer {
+  return Buffer.concat([int32(8), int32(GSSENC_REQUEST)]);
+}
+
+/** 'p' with a GSS-API token: the answer to AuthenticationGSS and AuthenticationGSSContinue. */
+export function gssResponse(token: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from("p"), int32(token.byteLength + 4), token]);
+}
+
+/** A GSS token or sealed message as PostgreSQL frames them on a GSS-encrypted connection: a 32-bit length, then the bytes. */
+export function gssPacket(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(4 + bytes.byteLength);
+  out.writeUInt32BE(bytes.byteLength, 0);
+  out.set(bytes, 4);
+  return out;
 }
 
 /** 'p' with the password bytes: the caller zeroes the result once written. */

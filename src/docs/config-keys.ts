@@ -74,6 +74,8 @@ export const KEY_DOCS: Record<string, string> = {
   "databases.NAME.user": "the role, in place of the credential's username",
   "databases.NAME.database": "the one database the endpoint serves (default: NAME); a client naming none gets it",
   "databases.NAME.databases": 'the databases the endpoint serves, the first the default; ["*"] for any the role can reach',
+  "databases.NAME.gssenc": 'PostgreSQL with a kerberos credential: GSS encryption, "prefer" (default), "require" or "disable"',
+  "databases.NAME.service_principal": "PostgreSQL with a kerberos credential: the server's principal (default postgres/HOST)",
   endpoints: "the cloud SDKs' token endpoints on 127.0.0.1, all off by default",
   "endpoints.azure": "true: the Azure managed identity endpoint (IDENTITY_ENDPOINT)",
   "endpoints.aws": "the aws credential the AWS container endpoint serves",

@@ -184,6 +184,8 @@ export class GssInitiator {
     const token = takeBuffer(output);
     if (failed(major)) throw new GssError(major, minor[0]!, "the GSS-API exchange with the server failed");
     this.#complete = (major & GSS_S_CONTINUE_NEEDED) === 0;
+    // The context holds its keys now: the credentials (and the cache they were read from) can go.
+    if (this.#complete) this.#releaseCredentials();
     return { token, complete: this.#complete };
   }
 
@@ -225,13 +227,19 @@ export class GssInitiator {
     return Number(this.#context[0]!) as Pointer;
   }
 
+  #releaseCredentials(): void {
+    const minor = new Uint32Array(1);
+    if (this.#cred[0]) this.#lib.gss_release_cred(minor, this.#cred);
+    if (this.#name[0]) this.#lib.gss_release_name(minor, this.#name);
+    this.#cred[0] = 0n;
+    this.#name[0] = 0n;
+  }
+
   dispose(): void {
     const minor = new Uint32Array(1);
     if (this.#context[0]) this.#lib.gss_delete_sec_context(minor, this.#context, null);
-    if (this.#cred[0]) this.#lib.gss_release_cred(minor, this.#cred);
-    if (this.#name[0]) this.#lib.gss_release_name(minor, this.#name);
     this.#context[0] = 0n;
-    this.#cred[0] = 0n;
-    this.#name[0] = 0n;
+    this.#complete = false;
+    this.#releaseCredentials();
   }
 }

@@ -60,8 +60,18 @@ process.on("exit", () => {
   for (const cluster of running) cluster.stop();
 });
 
-/** `listen`: the server's listen_addresses (default 127.0.0.1; more loopback addresses reach it by another name). */
-export async function startPostgres(options: { tls?: TlsFiles; hba?: string; listen?: string } = {}): Promise<PgCluster> {
+export interface PgOptions {
+  tls?: TlsFiles;
+  hba?: string;
+  /** The server's listen_addresses (default 127.0.0.1; more loopback addresses reach it by another name). */
+  listen?: string;
+  /** Runs the server inside a network namespace of the test's (NetNs.wrap): its TCP port is there only. */
+  wrap?: (argv: string[]) => string[];
+  /** A keytab (copied into the data directory, owned by the server's user) for pg_hba's gss and hostgssenc. */
+  kerberosKeytab?: string;
+}
+
+export async function startPostgres(options: PgOptions = {}): Promise<PgCluster> {
   const reason = postgresUnavailable();
   if (reason) throw new Error(reason);
   const binDir = postgresBinDir()!;
@@ -120,6 +130,12 @@ export async function startPostgres(options: { tls?: TlsFiles; hba?: string; lis
       if (owner) chownSync(target, owner.uid, owner.gid);
     }
     settings.push("ssl = on", "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'");
+  }
+  if (options.kerberosKeytab) {
+    const target = join(data, "krb5.keytab");
+    writeFileSync(target, readFileSync(options.kerberosKeytab), { mode: 0o600 });
+    if (owner) chownSync(target, owner.uid, owner.gid);
+    settings.push(`krb_server_keyfile = '${target}'`);
   }
   writeFileSync(join(data, "postgresql.auto.conf"), settings.join("\n") + "\n");
   if (options.hba) writeFileSync(join(data, "pg_hba.conf"), options.hba);
@@ -187,7 +203,12 @@ export async function startPostgres(options: { tls?: TlsFiles; hba?: string; lis
   };
   running.add(cluster);
   try {
-    run([join(binDir, "pg_ctl"), "-D", data, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"], "pg_ctl start");
+    const start = [join(binDir, "pg_ctl"), "-D", data, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"];
+    if (options.wrap) {
+      // The namespace first, then the server's user: ip netns exec needs root.
+      const r = Bun.spawnSync(options.wrap(asOwner(start)), { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+      if (r.exitCode !== 0) throw new Error(`pg_ctl start failed (${r.exitCode}): ${r.stderr.toString().slice(-2000)}`);
+    } else run(start, "pg_ctl start");
   } catch (err) {
     const log = existsSync(join(dir, "server.log")) ? readFileSync(join(dir, "server.log"), "utf8").slice(-2000) : "";
     cluster.stop();
