@@ -72,6 +72,7 @@ export function kerberosSource(options: KerberosSourceOptions): TokenSource {
     kind: "kerberos",
     // The ticket lives in its cache file; the store keeps only the password.
     persist: false,
+    ticketCache: cache,
     async fetchToken(ctx: FetchContext): Promise<Token> {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       preparePrivateDir(cacheDir);

@@ -50,6 +50,8 @@ export interface TokenSource {
   readonly kind: string;
   /** False when the value already lives in the store (static): it is not cached there again. */
   readonly persist?: boolean;
+  /** The ticket cache the source keeps for programs to read (kerberos: what KRB5CCNAME names). */
+  readonly ticketCache?: string;
   fetchToken(ctx: FetchContext): Promise<Token>;
   /**
    * Removes what the source keeps outside the agent's memory (a ticket cache file): called when

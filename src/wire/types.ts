@@ -112,6 +112,8 @@ export interface CredentialSummary {
   refresh_at: string | null;
   /** A renewable Kerberos ticket's renewal limit (absent from other credentials and older agents). */
   renew_until?: string | null;
+  /** A kerberos credential's ticket cache, as KRB5CCNAME names it (`FILE:…`); not a secret. */
+  ticket_cache?: string;
   last_error: string | null;
   /** What its tokens cost its clients, when worth saying (AWS keys shorter-lived than the SDKs' refresh window). */
   note: string | null;

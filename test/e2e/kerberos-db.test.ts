@@ -46,7 +46,7 @@ beforeAll(async () => {
   box = new Sandbox({ wrap: ns.wrap });
   box.env.CREDAGENT_FILE_PASSPHRASE = "file-store-passphrase";
   const database = (name: string, extra: string) =>
-    `[databases.${name}]\ncredential = "corp"\nprotocol = "postgresql"\nserver = "127.0.0.1:${cluster.port}"\ntls = "disable"\n${extra}`;
+    `[databases.${name}]\ncredential = "corp"\nprotocol = "postgresql"\nserver = "127.0.0.1:${cluster.port}"\ntls = "disable"\ndatabase = "app"\n${extra}`;
   box.writeConfig(
     [
       'keyring = "file"',

@@ -132,6 +132,7 @@ function summary(credential: ManagedCredential): CredentialSummary {
     expires_at: iso(snap.expiresAt),
     refresh_at: iso(snap.refreshAt),
     ...(snap.renewUntil === null ? {} : { renew_until: iso(snap.renewUntil) }),
+    ...(credential.source.ticketCache === undefined ? {} : { ticket_cache: credential.source.ticketCache }),
     last_error: snap.lastError,
     note: snap.note,
   };

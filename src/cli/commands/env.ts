@@ -4,9 +4,6 @@ import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { sessionTokenPath } from "../../paths.ts";
 import { clientVariables } from "../../dbproxy/endpoints.ts";
-import { loadConfig } from "../../config/load.ts";
-import { configPath } from "../../paths.ts";
-import { ticketCacheDir, ticketCacheName } from "../../kerberos/profile.ts";
 import { sdkEnvironment } from "../sdk-env.ts";
 import { UsageError } from "../io.ts";
 import { parseDuration } from "../../duration.ts";
@@ -92,20 +89,9 @@ export const env = defineCommand("env", usage, envOptions, async ({ values, posi
   ];
   if (health.pgpass) variables.push(["PGPASSFILE", health.pgpass]);
   variables.push(...clientVariables((await new AgentClient(socket, 5_000).databases()).databases));
-  const kerberos = kerberosCredentials(ctx.pathEnv);
-  if (kerberos.length === 1) variables.push(["KRB5CCNAME", ticketCacheName(ticketCacheDir(ctx.pathEnv), kerberos[0]!)]);
+  // KRB5CCNAME only when there is one ticket cache: with several, which one is the program's to say.
+  const caches = (await new AgentClient(socket, 5_000).list()).credentials.flatMap((c) => (c.ticket_cache ? [c.ticket_cache] : []));
+  if (caches.length === 1) variables.push(["KRB5CCNAME", caches[0]!]);
   ctx.out(exportCode(dialect, variables, "credagent environment set"));
   return EXIT.ok;
 });
-
-/** The kerberos credentials of the config file (read here, as for PGHOST: one that cannot be read gives none). */
-function kerberosCredentials(p: Parameters<typeof configPath>[0]): string[] {
-  try {
-    const where = configPath(p);
-    return loadConfig(where.path, where.explicit)
-      .credentials.filter((c) => c.source === "kerberos")
-      .map((c) => c.name);
-  } catch {
-    return [];
-  }
-}
