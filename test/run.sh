@@ -40,6 +40,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 # The cloud SDKs Debian ships, run against the loopback SDK endpoints under Debian's /usr/bin/python3:
 # botocore (boto3), the Azure CLI (az) and azure-identity, and google-auth 1.x.
 [ -e /usr/lib/python3/dist-packages/boto3 ] || missing+=(python3-boto3)
+[ -x /usr/bin/az ] || missing+=(azure-cli)
+[ -e /usr/lib/python3/dist-packages/azure/identity ] || missing+=(python3-azure)
+# The Azure tests' ARM stand-in's certificate (their network namespace needs ip: see Kerberos below).
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # A throwaway Redis server (test/support/redis.ts), its CLI, and redis-py for the Redis proxy tests.
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)

@@ -77,7 +77,7 @@ export const KEY_DOCS: Record<string, string> = {
   "databases.NAME.gssenc": 'PostgreSQL with a kerberos credential: GSS encryption, "prefer" (default), "require" or "disable"',
   "databases.NAME.service_principal": "PostgreSQL with a kerberos credential: the server's principal (default postgres/HOST)",
   endpoints: "the cloud SDKs' token endpoints on 127.0.0.1, all off by default",
-  "endpoints.azure": "true: the Azure managed identity endpoint (IDENTITY_ENDPOINT)",
+  "endpoints.azure": "true: the Azure managed identity endpoints (App Service 2019 and 2017, Cloud Shell, IMDS)",
   "endpoints.aws": "the aws credential the AWS container endpoint serves",
   "endpoints.gcp": "the credential the Google metadata server serves",
   "endpoints.port": "the port on 127.0.0.1 (default 0: an ephemeral one)",

@@ -22,7 +22,7 @@ export function loopbackAccess(deps: {
     deps.audit.record({
       event: "fetch",
       decision: decision.allowed ? "allow" : "deny",
-      reason: `${peer.protocol} endpoint on 127.0.0.1: ${decision.reason}`,
+      reason: `${peer.protocol} endpoint${peer.form ? ` (${peer.form})` : ""} on 127.0.0.1: ${decision.reason}`,
       credential,
       pid: null,
       uid: peer.uid,

@@ -11,6 +11,8 @@ export type LoopbackBindings = Actor;
 export interface LoopbackPeer {
   uid: number | null;
   protocol: "azure" | "aws" | "gcp";
+  /** Which of the protocol's forms was asked, where it has several (Azure: "IMDS", "Cloud Shell", "App Service 2017"…). */
+  form?: string;
 }
 
 /** What the endpoints need from the agent; passed in so that the routes run under app.request(). */

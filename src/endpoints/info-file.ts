@@ -14,6 +14,8 @@ export interface EndpointsInfo {
   url: string;
   secret: string;
   azure: boolean;
+  /** Azure's protocols without a secret (IMDS, Cloud Shell): served only where the peer's uid is checked. */
+  azureImds?: boolean;
   aws: boolean;
   gcp: boolean;
   /** [endpoints] gcp_project: also given to the Google libraries as GOOGLE_CLOUD_PROJECT. */
@@ -67,7 +69,13 @@ export function readEndpointsInfo(path: string): EndpointsInfo {
 export function sdkVariables(info: EndpointsInfo): Array<[string, string]> {
   const vars: Array<[string, string]> = [];
   const hostPort = new URL(info.url).host;
-  if (info.azure) vars.push(["IDENTITY_ENDPOINT", `${info.url}${AZURE_PATH}`], ["IDENTITY_HEADER", info.secret]);
+  // Azure: App Service 2019 (today's SDKs: they try these first), then MSI_* (App Service 2017,
+  // Azure ML, Cloud Shell: azure-cli and older SDKs), then IMDS (clients that know only IMDS).
+  if (info.azure) {
+    vars.push(["IDENTITY_ENDPOINT", `${info.url}${AZURE_PATH}`], ["IDENTITY_HEADER", info.secret]);
+    vars.push(["MSI_ENDPOINT", `${info.url}${AZURE_PATH}`], ["MSI_SECRET", info.secret]);
+    if (info.azureImds) vars.push(["AZURE_POD_IDENTITY_AUTHORITY_HOST", info.url]);
+  }
   if (info.aws)
     vars.push(["AWS_CONTAINER_CREDENTIALS_FULL_URI", `${info.url}${AWS_PATH}`], ["AWS_CONTAINER_AUTHORIZATION_TOKEN", info.secret]);
   if (info.gcp) vars.push(["GCE_METADATA_HOST", hostPort], ["GCE_METADATA_IP", hostPort]);

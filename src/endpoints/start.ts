@@ -58,6 +58,7 @@ export function startSdkEndpoints(deps: SdkEndpointsDeps): { port: number; stop(
   });
   const served = {
     azure: config.azure,
+    azureImds: config.azure && uidKnown,
     aws: config.aws !== undefined,
     gcp: config.gcp !== undefined && uidKnown,
     gcpProject: config.gcpProject,

@@ -26,10 +26,12 @@ ticket cache the agent keeps fresh, for programs that speak Kerberos themselves 
 gssencmode, curl --negotiate, ssh -K, smbclient -k); with several, credagent exec --env
 KRB5CCNAME=NAME picks one.
 
-  --sdk   print instead the variables that point the Azure, AWS and Google SDKs at the agent's
-          loopback token endpoints ([endpoints] in the config): IDENTITY_ENDPOINT,
-          IDENTITY_HEADER, AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN,
-          GCE_METADATA_HOST, GCE_METADATA_IP (those of the endpoints enabled)
+  --sdk   print instead the variables that point the Azure, AWS and Google SDKs and CLIs at the
+          agent's loopback token endpoints ([endpoints] in the config), those of the endpoints
+          enabled: Azure IDENTITY_ENDPOINT, IDENTITY_HEADER, MSI_ENDPOINT, MSI_SECRET,
+          AZURE_POD_IDENTITY_AUTHORITY_HOST; AWS AWS_CONTAINER_CREDENTIALS_FULL_URI,
+          AWS_CONTAINER_AUTHORIZATION_TOKEN; Google GCE_METADATA_HOST, GCE_METADATA_IP,
+          GOOGLE_CLOUD_PROJECT
   --env-file FILE   print instead the variables of a dotenv file with its cred://NAME,
                     cred://NAME/PART and conn://NAME references resolved (see credagent exec):
                     they hold secrets, so only with --reveal; prefer credagent exec --env-file,
