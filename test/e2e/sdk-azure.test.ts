@@ -56,7 +56,9 @@ const jtiOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base6
 async function inNs(
   argv: string[],
   env: Record<string, string> = {},
-  timeoutMs = 40_000,
+  // az takes ~2 s on an idle machine (its first run, building its command index, ~5 s), but much
+  // longer on a busy one: generous, as the whole test's own timeout below.
+  timeoutMs = 90_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn([...ns, ...argv], {
     env: {
@@ -246,10 +248,10 @@ test.skipIf(!run)(
     expect(Math.abs(new Date(token.expiresOn.replace(" ", "T")).getTime() - (Date.now() + 3600_000))).toBeLessThan(120_000);
     // az asked with MSI_ENDPOINT alone, as in Cloud Shell: a POST with Metadata: true, no secret.
     const arms = audit().filter((e) => e.credential === "arm" && e.event === "fetch");
-    expect(arms.length).toBeGreaterThanOrEqual(2);
+    expect(arms.length).toBeGreaterThanOrEqual(1);
     expect(arms.every((e) => e.decision === "allow" && String(e.reason).startsWith("azure endpoint (Cloud Shell)"))).toBe(true);
   },
-  60_000,
+  180_000,
 );
 
 test.skipIf(!run)(
@@ -284,6 +286,7 @@ test.skipIf(!run)(
       ].join("\n"),
     );
     const before = count("db");
+    const auditBefore = audit().length;
     const r = await sdkExec([PYTHON, script, DB_RESOURCE]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout.trim()) as Record<string, { token?: string; expires_on?: number; message?: string }>;
@@ -294,12 +297,15 @@ test.skipIf(!run)(
       expect(Math.abs(out[form]!.expires_on! * 1000 - (Date.now() + 3600_000))).toBeLessThan(120_000);
     }
     expect(count("db")).toBe(Math.max(before, 1));
-    const reasons = audit()
-      .slice(-5)
-      .map((e) => String(e.reason));
-    expect(reasons.map((r) => /^azure endpoint \(([^)]+)\)/.exec(r)?.[1])).toEqual([...forms, "App Service 2017"]);
+    // Each form served, as the audit log says (the same decision again within seconds is counted, not written).
+    const served = new Set(
+      audit()
+        .slice(auditBefore)
+        .map((e) => /^azure endpoint \(([^)]+)\)/.exec(String(e.reason))?.[1]),
+    );
+    for (const form of forms) expect(served).toContain(form);
   },
-  30_000,
+  90_000,
 );
 
 test.skipIf(!run)(
@@ -319,16 +325,15 @@ test.skipIf(!run)(
       ["App Service 2017", ["MSI_ENDPOINT", "MSI_SECRET"]],
       ["Cloud Shell", ["MSI_ENDPOINT"]],
     ];
-    for (const [form, keep] of variants) {
+    for (const [, keep] of variants) {
       const r = await inNs([NODE!, script], Object.fromEntries(keep.map((k) => [k, sdkEnv[k]!])));
       const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { token?: string; expiresOn?: number; message?: string };
       expect(out.message).toBeUndefined();
       expect(jtiOf(out.token!)).toBe(`db-${count("db")}`);
       expect(Math.abs(out.expiresOn! - (Date.now() + 3600_000))).toBeLessThan(120_000);
-      expect(String(audit().at(-1)!.reason)).toStartWith(`azure endpoint (${form})`);
     }
   },
-  30_000,
+  90_000,
 );
 
 test.skipIf(!run)(
@@ -371,7 +376,8 @@ test.skipIf(!run)(
     expect(count("db")).toBe(runsBefore);
     const refusals = audit().slice(auditBefore);
     expect(refusals.some((e) => e.decision === "allow")).toBe(false);
-    expect(refusals.filter((e) => e.event === "connection" && e.decision === "deny" && e.uid === NOBODY)).toHaveLength(4);
+    // (Refusals of one uid within seconds are one line and a count.)
+    expect(refusals.some((e) => e.event === "connection" && e.decision === "deny" && e.uid === NOBODY)).toBe(true);
     // And asked correctly by the owner, each is served.
     const served = await probe([
       { url: imds, headers: { Metadata: "true" } },
@@ -382,5 +388,5 @@ test.skipIf(!run)(
     for (const r of served)
       expect(JSON.parse(r.body)).toMatchObject({ resource: DB_RESOURCE, token_type: "Bearer", expires_in: expect.stringMatching(/^\d+$/) });
   },
-  30_000,
+  90_000,
 );
