@@ -4,6 +4,7 @@ import type { AccessDecision } from "../api/deps.ts";
 import { allowedDatabases, databaseSocketPath, type DatabaseConfig } from "../config/databases.ts";
 import { CredagentError, describe } from "../errors.ts";
 import type { Actor } from "../identity/actor.ts";
+import type { PeerIdentity } from "../identity/peer.ts";
 import type { Logger } from "../log/log.ts";
 import type { PathEnv } from "../paths.ts";
 import type { Stream } from "../transport/stream.ts";
@@ -244,6 +245,8 @@ export class DatabaseProxy {
       // The client's user is not used: the role is the credential's.
       params.delete("user");
       params.set("database", database);
+      // The server's own views (pg_stat_activity, log_line_prefix %a) say which program connected.
+      if (!params.get("application_name")) params.set("application_name", applicationName(actor.peer, actor.process?.exe ?? null));
       const server = await this.#login(db, params);
       if (reader.failed) {
         server.socket.destroy();
@@ -326,6 +329,17 @@ export class DatabaseProxy {
     }
     return null;
   }
+}
+
+/**
+ * `credagent:<program>[<pid>]`, the program being the peer's executable's name. PostgreSQL keeps
+ * 63 bytes of printable ASCII (others become '?'); the pid is kept whole, the name cut first.
+ */
+export function applicationName(peer: PeerIdentity | null, exe: string | null): string {
+  const program = exe ? (exe.split("/").pop() ?? "") : "";
+  const pid = peer ? `[${peer.pid}]` : "";
+  const name = (program || "unknown").replace(/[^\x20-\x7e]/g, "?");
+  return `credagent:${name.slice(0, 63 - "credagent:".length - pid.length)}${pid}`;
 }
 
 /**

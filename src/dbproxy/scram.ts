@@ -2,11 +2,21 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from
 import { CredagentError } from "../errors.ts";
 
 // SCRAM-SHA-256 (RFC 5802, RFC 7677), the client side, as PostgreSQL uses it: the username in the
-// messages is empty (the server takes the startup packet's user) and there is no channel binding
-// ("n,,"). The password goes in as bytes and is not normalised with SASLprep: PostgreSQL itself
-// falls back to the raw bytes when SASLprep fails, and the tokens credagent holds are ASCII.
+// messages is empty (the server takes the startup packet's user). With TLS and a server that
+// offers SCRAM-SHA-256-PLUS, the exchange is bound to the TLS channel (RFC 5929
+// tls-server-end-point: a hash of the server's certificate goes into the proof), so a middlebox
+// that terminates TLS with a certificate of its own cannot relay the login: the server, hashing its
+// own certificate, finds the proof wrong. Over TLS without -PLUS on offer the client says it could
+// bind ("y,,"); without TLS, "n,,". The password goes in as bytes and is not normalised with
+// SASLprep: PostgreSQL itself falls back to the raw bytes when SASLprep fails, and the tokens
+// credagent holds are ASCII.
 
-const GS2_HEADER = "n,,";
+/** How the exchange is bound to the channel: the server certificate's hash, or why not. */
+export type ChannelBinding =
+  | { kind: "tls-server-end-point"; data: Uint8Array }
+  /** Over TLS, but the server offered no -PLUS mechanism. */
+  | { kind: "supported-not-offered" }
+  | { kind: "none" };
 
 export interface ScramExchange {
   clientFirst: string;
@@ -17,11 +27,23 @@ export interface ScramExchange {
 }
 
 /** `username` only for the RFC's test vector: PostgreSQL wants it empty. */
-export function scramSha256(password: Uint8Array, nonce: string = randomBytes(18).toString("base64"), username = ""): ScramExchange {
+export function scramSha256(
+  password: Uint8Array,
+  nonce: string = randomBytes(18).toString("base64"),
+  username = "",
+  binding: ChannelBinding = { kind: "none" },
+): ScramExchange {
+  const gs2Header =
+    binding.kind === "tls-server-end-point" ? "p=tls-server-end-point,," : binding.kind === "supported-not-offered" ? "y,," : "n,,";
+  // c= is the GS2 header and, when bound, the binding data, base64: what the server checks.
+  const channel = Buffer.concat([
+    Buffer.from(gs2Header),
+    binding.kind === "tls-server-end-point" ? binding.data : Buffer.alloc(0),
+  ]).toString("base64");
   const clientFirstBare = `n=${username},r=${nonce}`;
   let expectedServerSignature: Buffer | undefined;
   return {
-    clientFirst: GS2_HEADER + clientFirstBare,
+    clientFirst: gs2Header + clientFirstBare,
     clientFinal(serverFirst) {
       const fields = attributes(serverFirst);
       const serverNonce = fields.get("r");
@@ -33,7 +55,7 @@ export function scramSha256(password: Uint8Array, nonce: string = randomBytes(18
       const salted = pbkdf2Sync(password, Buffer.from(salt, "base64"), iterations, 32, "sha256");
       const clientKey = hmac(salted, "Client Key");
       const storedKey = createHash("sha256").update(clientKey).digest();
-      const finalWithoutProof = `c=${Buffer.from(GS2_HEADER).toString("base64")},r=${serverNonce}`;
+      const finalWithoutProof = `c=${channel},r=${serverNonce}`;
       const authMessage = `${clientFirstBare},${serverFirst},${finalWithoutProof}`;
       const clientSignature = hmac(storedKey, authMessage);
       const proof = Buffer.alloc(clientKey.length);

@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
 import type { Duplex } from "node:stream";
+import tls from "node:tls";
 import { Parser } from "pg-protocol/dist/parser.js";
 import type { BackendMessage } from "pg-protocol/dist/messages.js";
 import { CredagentError } from "../errors.ts";
 import type { DatabaseConfig } from "../config/databases.ts";
 import type { DbLogin } from "./login.ts";
 import { GssAuthentication, startGssEncryption, type GssCredentials } from "./gss.ts";
-import { scramSha256 } from "./scram.ts";
+import { tlsServerEndPoint } from "./channel-binding.ts";
+import { type ChannelBinding, scramSha256 } from "./scram.ts";
 import { connectTcp, startTls } from "./server-connection.ts";
 import {
   SocketFrameReader,
@@ -64,7 +66,9 @@ export async function connectUpstream(
   try {
     const reader = new SocketFrameReader(socket);
     socket.write(startupMessage(new Map([...params, ["user", login.user]])));
-    const ok = await authenticate(reader, socket, db, login, encrypted || isLoopback(db.host));
+    // Under TLS (not GSS encryption): the server's certificate, for SCRAM channel binding.
+    const certificate = socket instanceof tls.TLSSocket ? (socket.getPeerCertificate()?.raw ?? null) : undefined;
+    const ok = await authenticate(reader, socket, db, login, encrypted || isLoopback(db.host), certificate);
     return { socket, first: Buffer.concat([ok, reader.detach()]) };
   } catch (err) {
     socket.destroy();
@@ -136,6 +140,8 @@ async function authenticate(
   db: DatabaseConfig,
   upstreamLogin: UpstreamLogin,
   cleartextAllowed: boolean,
+  /** Over TLS: the server's certificate (DER), for channel binding; undefined without TLS. */
+  certificate: Uint8Array | null | undefined,
 ): Promise<Buffer> {
   if ("gss" in upstreamLogin) {
     const gss = new GssAuthentication(upstreamLogin.gss);
@@ -178,14 +184,23 @@ async function authenticate(
       send(socket, passwordMessage(Buffer.from(`md5${outer}`)));
     } else if (message.name === "authenticationSASL") {
       const { mechanisms } = message as unknown as { mechanisms: string[] };
-      if (!mechanisms.includes("SCRAM-SHA-256")) {
+      // Bound to the TLS channel whenever the server offers it (libpq's channel_binding=prefer).
+      const plus = certificate !== undefined && mechanisms.includes("SCRAM-SHA-256-PLUS");
+      if (!plus && !mechanisms.includes("SCRAM-SHA-256")) {
         throw new CredagentError(
           "upstream_auth",
-          `the server offers SASL mechanisms ${mechanisms.join(", ")}; credagent speaks SCRAM-SHA-256`,
+          `the server offers SASL mechanisms ${mechanisms.join(", ")}; credagent speaks SCRAM-SHA-256 and, over TLS, SCRAM-SHA-256-PLUS`,
         );
       }
-      scram = scramSha256(login.password.bytes());
-      socket.write(saslInitialResponse("SCRAM-SHA-256", scram.clientFirst));
+      if (plus && !certificate)
+        throw new CredagentError("upstream_auth", "the database server sent no certificate to bind the SCRAM-SHA-256-PLUS login to");
+      const binding: ChannelBinding = plus
+        ? { kind: "tls-server-end-point", data: tlsServerEndPoint(certificate!) }
+        : certificate !== undefined
+          ? { kind: "supported-not-offered" }
+          : { kind: "none" };
+      scram = scramSha256(login.password.bytes(), undefined, "", binding);
+      socket.write(saslInitialResponse(plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256", scram.clientFirst));
     } else if (message.name === "authenticationSASLContinue" && scram) {
       socket.write(saslResponse(scram.clientFinal((message as unknown as { data: string }).data)));
     } else if (message.name === "authenticationSASLFinal" && scram) {
