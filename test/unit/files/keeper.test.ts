@@ -172,6 +172,31 @@ describe("kept files", () => {
     expect(k.list()[0]!.on_change).toMatchObject({ ok: true, error: null });
   });
 
+  test("a reload that moves a file removes the old one; one that drops it removes it", () => {
+    tokens.set("git", token("one", "me"));
+    const owned = new OwnedFiles(null);
+    const k = new FileKeeper({
+      owned,
+      values,
+      log: createLogger(() => {}, "debug"),
+      now: Date.now,
+      runOnChange: async () => ({ ranAt: 0, ok: true, error: null }),
+    });
+    const load = (toml: string) =>
+      keptFiles(parseConfig(`[credentials.git]\nsource = "static"\nusername = "me"\n\n${toml}`, join(root, "c.toml")), {
+        runtimeDir: runtime,
+        home,
+      });
+    k.apply(load(netrc()));
+    expect(existsSync(join(home, ".netrc"))).toBe(true);
+    k.apply(load(netrc().replace(`${home}/.netrc`, `${home}/.netrc2`)));
+    expect(existsSync(join(home, ".netrc"))).toBe(false);
+    expect(readFileSync(join(home, ".netrc2"), "utf8")).toContain("password one");
+    k.apply(load(""));
+    expect(existsSync(join(home, ".netrc2"))).toBe(false);
+    expect(k.list()).toEqual([]);
+  });
+
   test("a value the format cannot carry: the file is not written, the error names the reference", () => {
     tokens.set("git", token("two\nlines", "me"));
     const k = keeper(netrc());
