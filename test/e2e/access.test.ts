@@ -306,7 +306,7 @@ describe("confirm = true", () => {
       other.env.CRED_SOCK = other.socket;
       const src = countingSource(other, "c", 3600);
       other.writeConfig(
-        `[agent]\nconfirm_timeout = "3s"\n\n[credentials.c]\nsource = "command"\ncommand = ["${src.script}"]\nconfirm = true\n`,
+        `[agent]\nconfirm_timeout = "8s"\n\n[credentials.c]\nsource = "command"\ncommand = ["${src.script}"]\nconfirm = true\n`,
       );
       await other.start();
       const ask = () => Bun.spawn([CURL, "-s", "--unix-socket", other.socket, "http://localhost/v1/credentials/c"], { stdout: "pipe" });
@@ -318,7 +318,7 @@ describe("confirm = true", () => {
           id = /^([0-9a-f]{8})\s+c\s+\d+\s+/m.exec(list.stdout)?.[1] ?? "";
           return id !== "";
         },
-        3_000,
+        8_000,
         "the pending approval",
       );
       // Without a terminal the answer is refused: a background program must not approve itself.
@@ -338,18 +338,18 @@ describe("confirm = true", () => {
       const py = Bun.spawnSync([PYTHON, pyScript, other.socket, "/v1/credentials/c"]).stdout.toString();
       expect(py).toStartWith("HTTP/1.1 403");
       expect(py).toContain("not confirmed by the user");
-      expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(7_900);
     } finally {
       await other.cleanup();
     }
-  }, 20_000);
+  }, 40_000);
 
   const confirmBox = async (): Promise<Sandbox> => {
     const other = new Sandbox();
     other.env.CRED_SOCK = other.socket;
     const src = countingSource(other, "c", 3600);
     other.writeConfig(
-      `[agent]\nconfirm_timeout = "3s"\n\n[credentials.c]\nsource = "command"\ncommand = ["${src.script}"]\nconfirm = true\n`,
+      `[agent]\nconfirm_timeout = "8s"\n\n[credentials.c]\nsource = "command"\ncommand = ["${src.script}"]\nconfirm = true\n`,
     );
     await other.start();
     return other;
@@ -394,7 +394,7 @@ echo "get-exit=$?"
       );
       const started = Date.now();
       // setsid: no controlling terminal, whatever the test runner has.
-      const run = Bun.spawnSync(["setsid", "-w", "/bin/sh", attack, BIN, other.root], { env: other.env, stdin: "ignore", timeout: 15_000 });
+      const run = Bun.spawnSync(["setsid", "-w", "/bin/sh", attack, BIN, other.root], { env: other.env, stdin: "ignore", timeout: 25_000 });
       const out = run.stdout.toString();
       expect(out).toMatch(/^id=[0-9a-f]{8}$/m);
       expect(out).toMatch(/^approve-exit=1$/m);
@@ -402,11 +402,11 @@ echo "get-exit=$?"
       expect(out).toMatch(/^get-exit=[1-9]\d*$/m);
       expect(readFileSync(join(other.root, "got"), "utf8")).toBe("");
       expect(readFileSync(join(other.root, "get.err"), "utf8")).toContain("not confirmed by the user");
-      expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(7_900);
     } finally {
       await other.cleanup();
     }
-  }, 20_000);
+  }, 40_000);
 
   test("credagent get is approved per program that runs it: approving sh does not approve python3; the audit log shows both", async () => {
     const other = await confirmBox();
@@ -415,7 +415,7 @@ echo "get-exit=$?"
       const viaSh = Bun.spawn(["/bin/sh", "-c", '"$0" get c; exit $?', BIN], { env: other.env, stdout: "pipe", stderr: "pipe" });
       children.push(viaSh);
       let pending: Awaited<ReturnType<typeof pendingOf>> = [];
-      await waitFor(async () => (pending = await pendingOf(other)).length > 0, 3_000, "the pending approval");
+      await waitFor(async () => (pending = await pendingOf(other)).length > 0, 8_000, "the pending approval");
       // Listed as the shell that ran credagent, not as credagent.
       expect(pending).toEqual([{ id: expect.any(String), credential: "c", pid: viaSh.pid, exe: SH }]);
       const ap = approveFromTerminal(other, [pending[0]!.id]);
@@ -429,7 +429,7 @@ echo "get-exit=$?"
         stderr: "pipe",
       });
       children.push(viaPython);
-      await waitFor(async () => (pending = await pendingOf(other)).length > 0, 3_000, "python3's own pending approval");
+      await waitFor(async () => (pending = await pendingOf(other)).length > 0, 8_000, "python3's own pending approval");
       expect(pending).toEqual([{ id: expect.any(String), credential: "c", pid: viaPython.pid, exe: PYTHON }]);
       expect(approveFromTerminal(other, [pending[0]!.id, "--deny"]).code).toBe(0);
       expect(await viaPython.exited).not.toBe(0);
@@ -469,5 +469,5 @@ echo "get-exit=$?"
       for (const child of children) child.kill();
       await other.cleanup();
     }
-  }, 20_000);
+  }, 40_000);
 });
