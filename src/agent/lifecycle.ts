@@ -16,8 +16,8 @@ export interface Lifecycle {
   stopAccepting(): void;
   /** What may take up to the grace to finish (requests, database sessions), in parallel. */
   drain: Array<(graceMs: number) => Promise<void>>;
-  /** Then released in this order: credentials, files with secrets, the session token, logs, the socket. */
-  release: Array<() => void>;
+  /** Then everything started is released (run.ts: its stack of resources, in reverse). */
+  release: () => Promise<void>;
   /** Given the function that stops the agent as SIGTERM does (for POST /v1/shutdown). */
   onStopper?: (stop: (reason: string) => void) => void;
 }
@@ -32,7 +32,7 @@ export function serveUntilStopped(life: Lifecycle): Promise<number> {
       life.log.info("agent stopping", { reason });
       life.stopAccepting();
       await Promise.all(life.drain.map((drain) => drain(SHUTDOWN_GRACE_MS)));
-      for (const release of life.release) release();
+      await life.release();
       life.log.info("agent stopped");
       resolve(0);
     };

@@ -171,3 +171,51 @@ describe("signals", () => {
     expect(processAlive(pid)).toBe(true);
   });
 });
+
+describe("a phase that fails releases exactly what the phases before it started", () => {
+  /** An agent in the foreground with a kept file, a database socket and the SDK endpoints on `port`. */
+  async function failingAgent(box: Sandbox, port: number): Promise<{ code: number; stderr: string }> {
+    const src = countingSource(box, "db", 3600);
+    box.writeConfig(
+      `[endpoints]\nport = ${port}\naws = "db"\n\n` +
+        `[credentials.db]\nsource = "command"\ncommand = ["${src.script}"]\nusername = "app"\n\n` +
+        `[files.env]\nformat = "env"\ntemplate = "TOKEN={{ db }}\\n"\n\n` +
+        `[databases.pg]\ncredential = "db"\nprotocol = "postgresql"\nserver = "127.0.0.1:1"\ntls = "disable"\n`,
+    );
+    const proc = Bun.spawn([BIN, "agent", "-a", box.socket, "-d"], { env: box.env, stdout: "ignore", stderr: "pipe" });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    return { code, stderr };
+  }
+  const leftovers = (box: Sandbox) =>
+    [
+      box.socket,
+      `${box.socket}.token`,
+      join(box.runtimeDir, "credagent", "db", "pg", ".s.PGSQL.5432"),
+      join(box.runtimeDir, "credagent", "env"),
+    ].filter((p) => existsSync(p));
+
+  test("the SDK endpoints' port in use (the last phase): the database socket, the socket, its token and the kept file are gone", async () => {
+    const box = sandbox();
+    // The port taken by another program.
+    const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const r = await failingAgent(box, taken.port);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${taken.port}: the port is in use by another program`);
+      // Before, the database listener started before the endpoints stayed up in a process that
+      // went on running half-configured.
+      expect(leftovers(box)).toEqual([]);
+    } finally {
+      taken.stop(true);
+    }
+  });
+
+  test("the socket's directory unsafe (the front doors' phase): the kept file written by the core is gone, nothing listens", async () => {
+    const box = sandbox();
+    chmodSync(box.runtimeDir, 0o755);
+    const r = await failingAgent(box, 0);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("has mode 755, open to other users");
+    expect(leftovers(box)).toEqual([]);
+  });
+});

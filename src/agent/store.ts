@@ -1,0 +1,52 @@
+import type { AgentConfig } from "../config/load.ts";
+import type { Logger } from "../log/log.ts";
+import { fileStoreDir, type PathEnv } from "../paths.ts";
+import { takeEnvironmentValue } from "../platform/process-hardening.ts";
+import { Secret } from "../secret.ts";
+import { LazyStore, openStore, readPassphraseFile, type KeyringChoice } from "../store/open.ts";
+
+// The agent's secret store, opened at its first use: the keyring or the encrypted file store, as
+// the config and --keyring say. Without a passphrase the file store waits, locked, for one from
+// `credagent unlock`.
+
+export function openAgentStore(options: {
+  config: AgentConfig;
+  keyring: KeyringChoice | undefined;
+  pathEnv: PathEnv;
+  log: Logger;
+}): LazyStore {
+  const { config, log } = options;
+  // Read once and removed, so that no command source ever sees it in its environment.
+  const fromEnv = takeEnvironmentValue("CREDAGENT_FILE_PASSPHRASE");
+  // Held as bytes, for the life of the agent: the store is opened again after an unlock.
+  const envPassphrase = fromEnv === undefined ? undefined : new Secret(fromEnv);
+  const keyring = options.keyring ?? config.keyring;
+  const fileDir = fileStoreDir(options.pathEnv);
+  let fallbackTold = false;
+  const store = new LazyStore(
+    (given) =>
+      openStore({
+        choice: keyring,
+        fileDir,
+        inAgent: true,
+        passphrase: async () => {
+          const held = envPassphrase ?? given;
+          if (held) return new Secret(held.bytes().slice());
+          return config.filePassphraseFile ? readPassphraseFile(config.filePassphraseFile) : null;
+        },
+        // Once per agent: while the file store waits, each use tries the keyring again.
+        onNotice: (message) => {
+          if (!fallbackTold) log.warn(message);
+          fallbackTold = true;
+        },
+      }).then((opened) => {
+        log.info("secret store opened", { store: opened.description });
+        return opened;
+      }),
+    { waiting: keyring === "file" && !envPassphrase && !config.filePassphraseFile },
+  );
+  if (store.status().state === "locked") {
+    log.warn("the encrypted file store is locked until 'credagent unlock' gives the agent its passphrase", { store: fileDir });
+  }
+  return store;
+}
