@@ -28,6 +28,11 @@ export interface DoorOptions {
   answer: RefusalAnswer;
   /** Descriptors one connection holds: 2 for a relayed database session (client and server). */
   weight?: number;
+  /**
+   * On loopback TCP, find the peer's process too (its socket's inode among the user's processes:
+   * a /proc walk, so only for doors whose allow rules name programs: a database's listener).
+   */
+  tcpProcess?: boolean;
 }
 
 /** A front door's answer to a connection it will not serve, in its own protocol (HTTP, PostgreSQL…). */
@@ -111,7 +116,14 @@ export class Admission {
     return {
       name,
       admit: (stream, make) =>
-        this.#admit(name, (s, code, message) => this.#refuse(s, options.answer(code, message)), weight, stream, make),
+        this.#admit(
+          name,
+          (s, code, message) => this.#refuse(s, options.answer(code, message)),
+          weight,
+          stream,
+          make,
+          options.tcpProcess ?? false,
+        ),
       release: (held) => {
         const entry = this.#entries.get(held);
         if (entry) this.slots.remove(entry);
@@ -151,10 +163,11 @@ export class Admission {
     weight: number,
     stream: Stream,
     make: (actor: Actor) => T,
+    tcpProcess: boolean,
   ): T | null {
     const accepted: Accepted =
       stream.transport === "tcp"
-        ? { transport: "tcp", addresses: stream.addresses }
+        ? { transport: "tcp", addresses: stream.addresses, process: tcpProcess }
         : stream.transport === "pipe"
           ? { transport: "pipe" }
           : { transport: "unix", fd: stream.fd };

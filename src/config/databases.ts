@@ -45,6 +45,7 @@ export function allowedDatabases(db: Pick<DatabaseConfig, "databases">): string[
 
 const DATABASE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const SERVER = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+const LOOPBACK_LISTEN = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}):(\d{1,5})$/;
 
 /** The valibot entry for `databases`, added to the config schema. */
 export const databasesSchema = v.record(
@@ -68,16 +69,47 @@ export const databasesSchema = v.record(
       service_principal: v.optional(
         v.pipe(v.string(), v.regex(/^[^\s@/]+\/[^\s@]+(@[^\s@]+)?$/, 'expected a principal such as "postgres/db.corp.example.com"')),
       ),
+      listen: v.optional(
+        v.pipe(
+          v.string("expected 127.0.0.1:PORT"),
+          v.regex(
+            LOOPBACK_LISTEN,
+            'expected a loopback address and port, e.g. "127.0.0.1:15432" (only loopback: there the kernel names the connecting process)',
+          ),
+        ),
+      ),
     },
     (issue) =>
       issue.expected === "never"
-        ? "unknown key (credential, protocol, server, tls, ca_file, user, database, databases, gssenc, service_principal)"
+        ? "unknown key (credential, protocol, server, tls, ca_file, user, database, databases, gssenc, service_principal, listen)"
         : "missing; this key is required",
   ),
 );
 
 /** The parsed databases, checked against the credentials defined; `resolvePath` makes ca_file absolute. */
 export function toDatabases(
+  input: v.InferOutput<typeof databasesSchema> | undefined,
+  credentialNames: string[],
+  file: string,
+  resolvePath: (value: string) => string,
+): DatabaseConfig[] {
+  const parsed = parseEach(input, credentialNames, file, resolvePath);
+  const seen = new Map<string, string>();
+  for (const db of parsed) {
+    if (!db.listen) continue;
+    const at = `${db.listen.host}:${db.listen.port}`;
+    const other = seen.get(at);
+    if (other)
+      throw new CredagentError(
+        "config_invalid",
+        `${file}: databases.${db.name}.listen: ${at} is databases.${other}'s too; give each its own port`,
+      );
+    seen.set(at, db.name);
+  }
+  return parsed;
+}
+
+function parseEach(
   input: v.InferOutput<typeof databasesSchema> | undefined,
   credentialNames: string[],
   file: string,
@@ -113,6 +145,16 @@ export function toDatabases(
         throw new CredagentError("config_invalid", `${where}.${key}: only PostgreSQL logs in with Kerberos; remove it`);
       }
     }
+    let listen: DatabaseConfig["listen"];
+    if (d.listen) {
+      const [, host, rawListenPort] = LOOPBACK_LISTEN.exec(d.listen)!;
+      const listenPort = Number(rawListenPort);
+      if (host!.split(".").some((o) => Number(o) > 255))
+        throw new CredagentError("config_invalid", `${where}.listen: ${host} is not an IPv4 address`);
+      if (listenPort < 1 || listenPort > 65535)
+        throw new CredagentError("config_invalid", `${where}.listen: port ${listenPort} is out of range (1 to 65535)`);
+      listen = { host: host!, port: listenPort };
+    }
     return {
       name,
       credential: d.credential,
@@ -125,6 +167,7 @@ export function toDatabases(
       ...(d.user ? { user: d.user } : {}),
       ...(d.gssenc ? { gssenc: d.gssenc } : {}),
       ...(d.service_principal ? { servicePrincipal: d.service_principal } : {}),
+      ...(listen ? { listen } : {}),
     };
   });
 }

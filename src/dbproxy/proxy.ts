@@ -8,6 +8,7 @@ import type { PeerIdentity } from "../identity/peer.ts";
 import type { Logger } from "../log/log.ts";
 import type { PathEnv } from "../paths.ts";
 import type { Stream } from "../transport/stream.ts";
+import { listenTcp, type TcpListener } from "../transport/tcp.ts";
 import { ensurePrivateDir, listenUnixStreams, type UnixListener } from "../transport/unix.ts";
 import { loginFor, serverLoginFor, type CurrentToken, type DbLogin } from "./login.ts";
 import type { Kdc } from "../kerberos/kdc.ts";
@@ -68,6 +69,7 @@ class Session implements Held {
 
 export class DatabaseProxy {
   #listeners: UnixListener[] = [];
+  #tcpListeners: TcpListener[] = [];
   #served: ServedEndpoint[] = [];
   #sessions = new Set<Session>();
   #onEmpty: (() => void) | undefined;
@@ -78,8 +80,10 @@ export class DatabaseProxy {
 
   /** Listens for every database; a database whose socket cannot be made is logged and skipped. */
   async start(): Promise<void> {
-    for (const { db, reason } of this.deps.notServed ?? [])
+    for (const { db, reason } of this.deps.notServed ?? []) {
       this.#served.push({ db, transport: "unix", address: databaseSocketPath(this.deps.pathEnv, db), error: reason });
+      if (db.listen) this.#served.push({ db, transport: "tcp", address: `${db.listen.host}:${db.listen.port}`, error: reason });
+    }
     for (const db of this.deps.databases) {
       const path = databaseSocketPath(this.deps.pathEnv, db);
       const dir = dirname(path);
@@ -88,9 +92,11 @@ export class DatabaseProxy {
         ensurePrivateDir(join(dir, "..", ".."), this.deps.agentUid);
         ensurePrivateDir(join(dir, ".."), this.deps.agentUid);
         const answer = db.protocol === "redis" ? redisRefusal : startupRefusal;
-        const door = this.deps.admission.door(`database:${db.name}`, { answer, weight: 2 });
+        // One door for the socket and the loopback listener: the same admission, slots and rules.
+        const door = this.deps.admission.door(`database:${db.name}`, { answer, weight: 2, tcpProcess: true });
         this.#listeners.push(await listenUnixStreams(path, this.deps.agentUid, (stream) => this.#accept(db, door, stream)));
         this.#served.push({ db, transport: "unix", address: path });
+        if (db.listen) this.#listenTcp(db, door);
         this.deps.log.info("database endpoint listening", {
           database: db.name,
           protocol: db.protocol,
@@ -106,6 +112,25 @@ export class DatabaseProxy {
     }
   }
 
+  /**
+   * `listen`: a loopback TCP listener for clients that cannot open a Unix socket. Its peers pass
+   * the same door: the kernel names the connecting socket's owner by its 4-tuple and its process
+   * by the socket's inode (identity/identify.ts); another uid, or a source address other than the
+   * listener's own, is refused before any byte is relayed.
+   */
+  #listenTcp(db: DatabaseConfig, door: Door): void {
+    const { host, port } = db.listen!;
+    const address = `${host}:${port}`;
+    try {
+      this.#tcpListeners.push(listenTcp(host, port, (stream) => this.#accept(db, door, stream)));
+      this.#served.push({ db, transport: "tcp", address });
+      this.deps.log.info("database endpoint listening", { database: db.name, protocol: db.protocol, listen: address });
+    } catch (err) {
+      this.#served.push({ db, transport: "tcp", address, error: describe(err) });
+      this.deps.log.error("database endpoint not served", { database: db.name, listen: address, error: describe(err) });
+    }
+  }
+
   /** The endpoints listened on since start (and those that failed, with why), for GET /v1/databases. */
   served(): ServedEndpoint[] {
     return [...this.#served];
@@ -115,6 +140,8 @@ export class DatabaseProxy {
   async stop(graceMs: number): Promise<void> {
     for (const l of this.#listeners) l.close();
     this.#listeners = [];
+    for (const l of this.#tcpListeners) l.stop();
+    this.#tcpListeners = [];
     if (this.#sessions.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);

@@ -71,6 +71,8 @@ export const KEY_DOCS: Record<string, string> = {
   "databases.NAME.server": "the real server, host:port",
   "databases.NAME.tls": '"disable", "require", "verify-ca" or "verify-full" (libpq\'s sslmode meanings; default verify-full)',
   "databases.NAME.ca_file": "the CA certificate for verify-ca and verify-full",
+  "databases.NAME.listen":
+    '"127.0.0.1:PORT": a loopback TCP listener beside the socket (JDBC, .NET, DBeaver); the peer is identified by the kernel',
   "databases.NAME.user": "the role, in place of the credential's username",
   "databases.NAME.database": "the one database the endpoint serves (default: NAME); a client naming none gets it",
   "databases.NAME.databases": 'the databases the endpoint serves, the first the default; ["*"] for any the role can reach',

@@ -31,4 +31,5 @@ export interface Actor {
 export type Accepted =
   | { transport: "unix"; fd: number | undefined }
   | { transport: "pipe" }
-  | { transport: "tcp"; addresses: TcpAddresses | null };
+  /** `process`: find the process too (by its socket's inode), for a front door whose rules name programs. */
+  | { transport: "tcp"; addresses: TcpAddresses | null; process?: boolean };

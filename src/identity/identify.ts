@@ -1,6 +1,7 @@
 import { describe } from "../errors.ts";
 import type { Accepted, Actor, PeerProcess } from "./actor.ts";
-import { loopbackPeerSupported, loopbackPeerUidFast } from "./loopback-peer.ts";
+import { loopbackPeerOwnerFast, loopbackPeerSupported } from "./loopback-peer.ts";
+import { socketHolders, procFds, type ProcFds } from "./socket-holders.ts";
 import { readPeerIdentity } from "./peer.ts";
 import { readProcessInfo, type ProcessInfo } from "./process-info.ts";
 
@@ -16,7 +17,11 @@ export type PeerLookup = { ok: true; actor: Omit<Actor, "process"> } | { ok: fal
  * the listener is bound to (any user may bind another 127/8 address), and its socket is looked up
  * by the whole 4-tuple.
  */
-export function lookUpPeer(accepted: Accepted, platform: NodeJS.Platform = process.platform): PeerLookup {
+export function lookUpPeer(
+  accepted: Accepted,
+  platform: NodeJS.Platform = process.platform,
+  findPid: (inode: number, uid: number) => { pid: number; gid: number } | null = ownProcessHolding,
+): PeerLookup {
   switch (accepted.transport) {
     case "pipe":
       // libuv does not hand out the pipe's HANDLE: the session token guards pipes instead.
@@ -32,14 +37,15 @@ export function lookUpPeer(accepted: Accepted, platform: NodeJS.Platform = proce
     case "tcp": {
       const a = accepted.addresses;
       if (!a) return { ok: false, reason: "the connection's addresses are unknown", uid: null };
-      const uid = loopbackPeerSupported(platform)
-        ? loopbackPeerUidFast({
+      const owner = loopbackPeerSupported(platform)
+        ? loopbackPeerOwnerFast({
             peerAddress: a.remoteAddress,
             peerPort: a.remotePort,
             serverAddress: a.localAddress,
             serverPort: a.localPort,
           })
         : null;
+      const uid = owner?.uid ?? null;
       if (a.remoteAddress !== a.localAddress) {
         return {
           ok: false,
@@ -50,7 +56,15 @@ export function lookUpPeer(accepted: Accepted, platform: NodeJS.Platform = proce
       if (uid === null && loopbackPeerSupported(platform)) {
         return { ok: false, reason: "the kernel's socket table does not name the connection's owner", uid: null };
       }
-      return { ok: true, actor: { transport: "tcp", uid, peer: null } };
+      // The process, as ss -p finds it: the one whose descriptors hold the peer socket's inode.
+      // Only among the agent's own user's processes (another uid is refused before a slot, and
+      // its /proc/PID/fd is not ours to read), so allow rules that name a program apply over TCP
+      // as on the socket; a socket held by several processes (inherited across fork) names none.
+      const holder = accepted.process && owner && uid === process.getuid?.() ? findPid(owner.inode, owner.uid) : null;
+      return {
+        ok: true,
+        actor: { transport: "tcp", uid, peer: holder && uid !== null ? { pid: holder.pid, uid, gid: holder.gid } : null },
+      };
     }
   }
 }
@@ -64,4 +78,15 @@ export function lookUpProcess(
   if (!actor.peer || (platform !== "linux" && platform !== "darwin")) return null;
   const info = read(actor.peer.pid);
   return { exe: info.exe, startTime: info.startTime };
+}
+
+/** Last process found holding a loopback peer's socket: a pool's next connection is likely its. */
+let lastHolder: number | undefined;
+
+/** The one process of `uid` holding the socket `inode`, and its gid; null for none or several. */
+export function ownProcessHolding(inode: number, uid: number, proc: ProcFds = procFds): { pid: number; gid: number } | null {
+  const holders = socketHolders(inode, uid, proc, { first: lastHolder === undefined ? [] : [lastHolder], except: process.pid });
+  if (holders.length !== 1) return null;
+  lastHolder = holders[0]!;
+  return { pid: holders[0]!, gid: proc.gid?.(holders[0]!) ?? uid };
 }

@@ -16,6 +16,8 @@ export interface ProcFds {
   owner(pid: number): number | null;
   /** The link targets in /proc/PID/fd; empty when unreadable or gone. */
   fdTargets(pid: number): string[];
+  /** The gid owning /proc/PID (the process's real gid). */
+  gid?(pid: number): number | null;
 }
 
 export const procFds: ProcFds = {
@@ -26,6 +28,13 @@ export const procFds: ProcFds = {
   owner(pid) {
     try {
       return statSync(`/proc/${pid}`).uid;
+    } catch {
+      return null;
+    }
+  },
+  gid(pid) {
+    try {
+      return statSync(`/proc/${pid}`).gid;
     } catch {
       return null;
     }

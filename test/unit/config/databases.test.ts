@@ -59,3 +59,13 @@ test("the databases an endpoint serves: its own name unless told; database or da
   expect(() => parse(`${base}databases = ["*", "b"]\n`)).toThrow(/"\*" \(any database\) stands alone/);
   expect(() => parse(`${base}databases = []\n`)).toThrow(/at least one database name/);
 });
+
+test("listen: a loopback address and port, one database per port", () => {
+  const base = `[databases.appdb]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "db:5432"\n`;
+  expect(parse(base + `listen = "127.0.0.1:15432"\n`).databases[0]?.listen).toEqual({ host: "127.0.0.1", port: 15432 });
+  expect(() => parse(base + `listen = "0.0.0.0:15432"\n`)).toThrow(/databases\.appdb\.listen: expected a loopback address and port/);
+  expect(() => parse(base + `listen = "127.0.0.1:0"\n`)).toThrow(/port 0 is out of range/);
+  expect(() => parse(base + `listen = "127.0.0.1:15432"\n` + base.replace("appdb", "other") + `listen = "127.0.0.1:15432"\n`)).toThrow(
+    /databases\.other\.listen: 127\.0\.0\.1:15432 is databases\.appdb's too/,
+  );
+});
