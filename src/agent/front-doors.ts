@@ -8,6 +8,7 @@ import { createHttpServer, type HttpServer } from "../http/server.ts";
 import { controllingTerminal, terminalName } from "../identity/process-info.ts";
 import type { Logger } from "../log/log.ts";
 import { isWindowsPipe, pipeLockPath, sessionTokenPath, type PathEnv } from "../paths.ts";
+import { capabilities } from "../platform/os.ts";
 import { raiseOpenFileLimit } from "../platform/process-hardening.ts";
 import { mayAnswerApproval } from "../policy/access.ts";
 import { restoreTokens } from "../refresh/token-cache.ts";
@@ -50,7 +51,7 @@ export interface FrontDoorDeps {
 /** Listens; what it starts is released by `resources`, in reverse. Throws agent_running when another agent serves the socket. */
 export async function openFrontDoors(deps: FrontDoorDeps, resources: AsyncDisposableStack): Promise<FrontDoors> {
   const { core, config, log } = deps;
-  const pipe = process.platform === "win32" || isWindowsPipe(deps.socketPath);
+  const pipe = capabilities.namedPipes || isWindowsPipe(deps.socketPath);
   let sessionToken: ReturnType<typeof createSessionToken> | undefined;
   resources.defer(() => sessionToken?.remove());
   const app = createApp(

@@ -3,6 +3,7 @@ import { parseDuration } from "../duration.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import { configPath, currentPathEnv, defaultSocketPath } from "../paths.ts";
+import { capabilities } from "../platform/os.ts";
 import { disableTracing, overwriteFreedNativeMemory } from "../platform/process-hardening.ts";
 import { stderrSink, swallowStdioErrors } from "../log/sink.ts";
 import type { KeyringChoice } from "../store/open.ts";
@@ -37,7 +38,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   // Started at the first connection by systemd (socket activation) or launchd (its LaunchAgent): their socket, its path.
   let activation: Activation | null;
   try {
-    activation = process.platform === "win32" ? null : (takeLaunchdActivation() ?? takeActivation());
+    activation = capabilities.socketActivation ? (takeLaunchdActivation() ?? takeActivation()) : null;
   } catch (err) {
     stderrSink()(`credagent: ${describe(err)}\n`);
     return EXIT.failed;

@@ -77,3 +77,12 @@ export function credentialName(positionals: string[]): string {
 export function noPositionals(positionals: string[]): void {
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
 }
+
+/** A command of the CLI's table: its module is loaded only when it runs. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  /** Its positional NAME is a credential's (completions offer the agent's credentials there). */
+  credentialArg?: boolean;
+  load: () => Promise<Command>;
+}

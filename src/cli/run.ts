@@ -1,19 +1,13 @@
 import { EXIT } from "../exit-codes.ts";
 import { currentPathEnv } from "../paths.ts";
 import { VERSION } from "../version.ts";
-import type { Command } from "./command.ts";
+import type { CommandEntry } from "./command.ts";
 import { processContext, type CliContext } from "./io.ts";
+
+export type { CommandEntry };
 
 // Each command's module is loaded only when that command runs: the CLI starts on every shell
 // start and every $(credagent get …), so it must not evaluate the other dozen on the way.
-export interface CommandEntry {
-  name: string;
-  summary: string;
-  /** Its positional NAME is a credential's (completions offer the agent's credentials there). */
-  credentialArg?: boolean;
-  load: () => Promise<Command>;
-}
-
 export const COMMANDS: CommandEntry[] = [
   {
     name: "start",
@@ -121,12 +115,13 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "completion",
     summary: "print a bash, zsh or fish completion script",
-    load: async () => (await import("./commands/completion.ts")).completion,
+    // The commands that describe the others are handed this table, not importing it.
+    load: async () => (await import("./commands/completion.ts")).completionFor(COMMANDS),
   },
   {
     name: "manpage",
     summary: "print the man pages credagent(1) and credagent.toml(5) in roff",
-    load: async () => (await import("./commands/manpage.ts")).manpage,
+    load: async () => (await import("./commands/manpage.ts")).manpageFor(COMMANDS),
   },
   { name: "log", summary: "show the audit log of access decisions", load: async () => (await import("./commands/log.ts")).log },
 ];

@@ -7,6 +7,7 @@ import type { HealthResponse } from "../wire/types.ts";
 import { AgentClient } from "./client.ts";
 import { cleanChildEnv, selfCommand } from "./self.ts";
 import { withAgentMallocTunables } from "../platform/malloc-tunables.ts";
+import { capabilities } from "../platform/os.ts";
 
 export interface StartOptions {
   socketPath: string;
@@ -38,7 +39,7 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
 
   const logPath = join(options.logDir, "agent.log");
   const log = openLog(options.logDir, logPath);
-  if (process.platform === "win32") return startPolling(options, client, log, logPath);
+  if (capabilities.namedPipes) return startPolling(options, client, log, logPath);
   const args = ["agent", "--log-file", logPath, "--log-level", "info", "-a", options.socketPath, "--ready-fd", String(READY_FD)];
   if (options.configPath) args.push("--config", options.configPath);
   if (options.lifetime) args.push("-t", options.lifetime);

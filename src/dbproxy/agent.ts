@@ -4,6 +4,7 @@ import type { createAccessControl } from "../policy/access.ts";
 import type { AgentConfig } from "../config/load.ts";
 import type { PathEnv } from "../paths.ts";
 import type { CredentialRegistry } from "../refresh/registry.ts";
+import { capabilities } from "../platform/os.ts";
 import { DatabaseProxy } from "./proxy.ts";
 import { workerKdc } from "../kerberos/kdc.ts";
 
@@ -22,7 +23,7 @@ export async function startDatabaseProxy(deps: {
   // PostgreSQL clients find a local server by a Unix socket; node:net listens on a named pipe on
   // Windows whatever the path, and libpq does not speak pipes. A config shared with Linux machines
   // still starts: the databases are named in the log, not served.
-  const served = process.platform === "win32" ? [] : deps.config.databases;
+  const served = capabilities.unixSockets ? deps.config.databases : [];
   if (served.length < deps.config.databases.length) {
     deps.log.warn("database endpoints are not served on Windows (libpq connects to Unix sockets, which the agent cannot listen on there)", {
       databases: deps.config.databases.map((d) => d.name).join(","),
@@ -34,7 +35,7 @@ export async function startDatabaseProxy(deps: {
       .filter((d) => !served.includes(d))
       .map((db) => ({ db, reason: "database endpoints are not served on Windows (no Unix sockets there)" })),
     pathEnv: deps.pathEnv,
-    agentUid: process.getuid?.() ?? 0,
+    agentUid: deps.pathEnv.uid,
     admission: deps.admission,
     authorize: (credential, actor, database) => deps.access.authorize(credential, "fetch", actor, database),
     token: (credential) => deps.registry.get(credential).get(),

@@ -4,7 +4,7 @@ import type { AccessDecision } from "../api/deps.ts";
 import { allowedDatabases, databaseSocketPath, type DatabaseConfig } from "../config/databases.ts";
 import { CredagentError, describe } from "../errors.ts";
 import type { Actor } from "../identity/actor.ts";
-import type { PeerIdentity } from "../identity/peer.ts";
+import type { PeerIdentity } from "../identity/actor.ts";
 import type { Logger } from "../log/log.ts";
 import type { PathEnv } from "../paths.ts";
 import type { Stream } from "../transport/stream.ts";

@@ -3,7 +3,7 @@ import type { AuditLog } from "../log/audit.ts";
 import type { Logger } from "../log/log.ts";
 import type { AgentConfig } from "../config/load.ts";
 import { describe } from "../errors.ts";
-import { loopbackPeerSupported } from "../identity/loopback-peer.ts";
+import { capabilities } from "../platform/os.ts";
 import type { PathEnv } from "../paths.ts";
 import type { CredentialRegistry } from "../refresh/registry.ts";
 import { loopbackAccess } from "./access.ts";
@@ -33,10 +33,10 @@ export interface SdkEndpointsDeps {
 export function startSdkEndpoints(deps: SdkEndpointsDeps): { port: number; stop(): Promise<void> } | null {
   const config = deps.config.endpoints;
   if (!config || (!config.azure && !config.aws && !config.gcp)) return null;
-  const uidKnown = loopbackPeerSupported();
+  const uidKnown = capabilities.loopbackPeers;
   if (config.gcp && !uidKnown) {
     deps.log.warn("the Google metadata endpoint stays off: on this system the agent cannot tell which user connects to 127.0.0.1", {
-      platform: process.platform,
+      platform: capabilities.os,
     });
   }
   const secret = new EndpointSecret();

@@ -1,5 +1,4 @@
 import type { TcpAddresses, Transport } from "../transport/stream.ts";
-import type { PeerIdentity } from "./peer.ts";
 
 // Who is on the other end of one accepted connection, identified once by the admission step
 // (src/admission/) and handed to the front door that serves it (tailscale's ipnauth Actor): no
@@ -14,6 +13,13 @@ export interface PeerProcess {
 }
 
 export type { TcpAddresses, Transport };
+
+/** Who is at the other end of a connection, as the kernel says. */
+export interface PeerIdentity {
+  pid: number;
+  uid: number;
+  gid: number;
+}
 
 export interface Actor {
   transport: Transport;

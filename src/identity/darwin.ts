@@ -2,7 +2,7 @@ import { ptr } from "bun:ffi";
 import { CredagentError } from "../errors.ts";
 import { libc } from "../native/libc.ts";
 import { libproc } from "../native/libproc.ts";
-import type { PeerIdentity } from "./peer.ts";
+import type { PeerIdentity } from "./actor.ts";
 
 // macOS: the peer of a Unix socket from getsockopt(SOL_LOCAL, LOCAL_PEERCRED / LOCAL_PEERPID),
 // its executable from proc_pidpath and its start time from proc_pidinfo(PROC_PIDTBSDINFO).

@@ -1,34 +1,15 @@
 import { readFileSync } from "node:fs";
+import { capabilitiesOf } from "../platform/os.ts";
+import { ipv4Number, type LoopbackConnection } from "./loopback-address.ts";
 import { sockDiagOwner, type SocketOwner } from "./sock-diag.ts";
+
+export type { LoopbackConnection };
 
 // TCP on loopback has no SO_PEERCRED, but Linux says who owns each socket: sock_diag answers for
 // one 4-tuple, and /proc/net/tcp and tcp6 list every TCP socket of this network namespace with its
 // owner's uid, as identd (RFC 1413) reads them. The client's socket of a connection to us is the one whose local address is the
 // peer's address and whose remote address is our listener. Other systems have no such table: the
 // caller gets null and must not serve what only a uid check protects.
-
-/**
- * One TCP connection on loopback by its whole 4-tuple: any 127/8 address can be bound by any user,
- * so a port alone (or a port on an assumed address) names another user's socket as readily as the
- * peer's. Addresses are dotted IPv4 (the listeners bind 127.0.0.1).
- */
-export interface LoopbackConnection {
-  /** The peer's address and port (its socket's local end). */
-  peerAddress: string;
-  peerPort: number;
-  /** Our listener's address and port (the peer's remote end). */
-  serverAddress: string;
-  serverPort: number;
-}
-
-/** A dotted IPv4 address as a 32-bit number, or null when it is not one. */
-export function ipv4Number(address: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-  if (!m) return null;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return null;
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-}
 
 /** How /proc/net/tcp writes an IPv4 address (host byte order, little-endian here), and its v4-mapped form in tcp6. */
 function tableForms(address: string): string[] {
@@ -43,7 +24,7 @@ const TABLES = ["/proc/net/tcp", "/proc/net/tcp6"];
 
 /** Whether this system can name the uid behind a loopback connection. */
 export function loopbackPeerSupported(platform: NodeJS.Platform = process.platform): boolean {
-  return platform === "linux";
+  return capabilitiesOf(platform).loopbackPeers;
 }
 
 /** The uid behind a loopback connection: sock_diag's exact lookup, else the tables (slow: see sock-diag.ts). */

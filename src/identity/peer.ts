@@ -1,14 +1,10 @@
 import { ptr } from "bun:ffi";
 import { CredagentError } from "../errors.ts";
 import { libc } from "../native/libc.ts";
+import type { PeerIdentity } from "./actor.ts";
 import { readDarwinPeer } from "./darwin.ts";
 
-/** Who is at the other end of a connection, as the kernel says. */
-export interface PeerIdentity {
-  pid: number;
-  uid: number;
-  gid: number;
-}
+export type { PeerIdentity };
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;

@@ -1,6 +1,6 @@
 import { ptr } from "bun:ffi";
 import { linuxLibc } from "../native/libc.ts";
-import { ipv4Number, type LoopbackConnection } from "./loopback-peer.ts";
+import { ipv4Number, type LoopbackConnection } from "./loopback-address.ts";
 
 // The owner of one TCP socket, asked of the kernel by its exact 4-tuple through netlink sock_diag
 // (what ss(8) uses): a hash lookup, microseconds. Reading /proc/net/tcp walks every bucket of the

@@ -7,6 +7,7 @@ import { KRB5, Krb5Error, type TicketTimes } from "../native/krb5.ts";
 import { Secret } from "../secret.ts";
 import { secretAccount, type SecretStore } from "../store/store.ts";
 import { CannotHealError, type FetchContext, type KerberosTicket, type Token, type TokenSource } from "./source.ts";
+import { currentUid } from "../platform/os.ts";
 
 // `source = "kerberos"`: a TGT for a principal, kept in a credential cache of the agent's own (a
 // file under the runtime directory that KRB5CCNAME names). Each fetch renews the ticket at the KDC
@@ -199,7 +200,7 @@ function explain(err: unknown, doing: string, name: string, principal: string, k
 
 /** credagent/ and credagent/krb5/ under the runtime directory: made 0700, and refused unless ours and private. */
 function preparePrivateDir(dir: string): void {
-  const uid = process.getuid?.() ?? -1;
+  const uid = currentUid();
   for (const d of [dirname(dir), dir]) {
     try {
       mkdirSync(d, { mode: 0o700 });

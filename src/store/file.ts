@@ -15,7 +15,7 @@ import {
 import { join } from "node:path";
 import { CredagentError } from "../errors.ts";
 import { Secret } from "../secret.ts";
-import { FILE_STORE_KEY } from "./open.ts";
+import { FILE_STORE_KEY } from "./store.ts";
 import type { SecretStore } from "./store.ts";
 import { WrongPassphraseError } from "./wrong-passphrase.ts";
 

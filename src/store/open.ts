@@ -1,3 +1,4 @@
+import { FILE_STORE_KEY } from "./store.ts";
 import { existsSync, lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CredagentError, describe } from "../errors.ts";
@@ -7,7 +8,6 @@ import { WrongPassphraseError } from "./wrong-passphrase.ts";
 import type { SecretStore } from "./store.ts";
 
 /** The file store's wrapped key: present once the store has been created (see file.ts). */
-export const FILE_STORE_KEY = "key.jwe";
 
 export type { KeyringChoice };
 

@@ -26,6 +26,9 @@ export interface SecretStore {
 
 export const SERVICE = "credagent";
 
+/** The encrypted file store's key file, in its directory: its presence says the store exists. */
+export const FILE_STORE_KEY = "key.jwe";
+
 /**
  * Account names: `secret:<credential>` for long-lived secrets (client secret, private key, static
  * value), `refresh:<credential>` for refresh tokens, `token:<credential>` for the token cache.

@@ -1,6 +1,6 @@
 import { AgentClient } from "../../client/client.ts";
 import { EXIT } from "../../exit-codes.ts";
-import { defineCommand, type Options } from "../command.ts";
+import { defineCommand, type CommandEntry, type Options } from "../command.ts";
 import { UsageError } from "../io.ts";
 
 const usage = `usage: credagent completion bash|zsh|fish
@@ -20,10 +20,9 @@ interface Described {
 }
 
 /** Every command with its flags, read from the same tables their parsers use: they cannot drift. */
-async function described(): Promise<Described[]> {
-  const { COMMANDS } = await import("../run.ts");
+async function described(commands: CommandEntry[]): Promise<Described[]> {
   return Promise.all(
-    COMMANDS.map(async (entry) => {
+    commands.map(async (entry) => {
       const command = await entry.load();
       return { name: entry.name, credentialArg: entry.credentialArg ?? false, flags: flagsOf(command.options) };
     }),
@@ -88,22 +87,24 @@ function fish(commands: Described[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-export const completion = defineCommand("completion", usage, {}, async ({ positionals }, ctx) => {
-  const shell = positionals[0];
-  if (positionals.length !== 1) throw new UsageError("expected one shell: bash, zsh or fish");
-  // Called by the scripts while the user types: the agent's credential names, or nothing, fast.
-  if (shell === "names") {
-    try {
-      const { credentials } = await new AgentClient(ctx.socketPath(), 1_000).list();
-      ctx.out(credentials.map((c) => `${c.name}\n`).join(""));
-    } catch {
-      // no agent, or a slow one: no names
+/** The completion command for the CLI's command table (handed in: it does not import cli/run.ts). */
+export const completionFor = (commands: CommandEntry[]) =>
+  defineCommand("completion", usage, {}, async ({ positionals }, ctx) => {
+    const shell = positionals[0];
+    if (positionals.length !== 1) throw new UsageError("expected one shell: bash, zsh or fish");
+    // Called by the scripts while the user types: the agent's credential names, or nothing, fast.
+    if (shell === "names") {
+      try {
+        const { credentials } = await new AgentClient(ctx.socketPath(), 1_000).list();
+        ctx.out(credentials.map((c) => `${c.name}\n`).join(""));
+      } catch {
+        // no agent, or a slow one: no names
+      }
+      return EXIT.ok;
     }
+    const generators: Record<string, (c: Described[]) => string> = { bash, zsh, fish };
+    const generate = generators[shell!];
+    if (!generate) throw new UsageError(`no completion for '${shell}': bash, zsh or fish`);
+    ctx.out(generate(await described(commands)));
     return EXIT.ok;
-  }
-  const generators: Record<string, (c: Described[]) => string> = { bash, zsh, fish };
-  const generate = generators[shell!];
-  if (!generate) throw new UsageError(`no completion for '${shell}': bash, zsh or fish`);
-  ctx.out(generate(await described()));
-  return EXIT.ok;
-});
+  });

@@ -1,10 +1,12 @@
 // The shell code that `start` and `stop` print for eval, in each shell's dialect (as ssh-agent).
 
+import { capabilities } from "../../platform/os.ts";
+
 export type ShellDialect = "sh" | "csh" | "fish" | "powershell";
 
-export function dialectFromShell(shell: string | undefined, platform: NodeJS.Platform = process.platform): ShellDialect {
+export function dialectFromShell(shell: string | undefined, fallback: "sh" | "powershell" = capabilities.defaultShell): ShellDialect {
   // Windows has no SHELL (Git Bash and MSYS set one): PowerShell is its shell.
-  if (!shell && platform === "win32") return "powershell";
+  if (!shell && fallback === "powershell") return "powershell";
   const name = (shell ?? "").split(/[\\/]/).pop() ?? "";
   if (/csh$/.test(name)) return "csh";
   if (name === "fish") return "fish";

@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
-import { COMMANDS } from "../../../src/cli/run.ts";
-import { configSchema } from "../../../src/config/schema.ts";
-import { KEY_DOCS, schemaKeys } from "../../../src/docs/config-keys.ts";
-import { manPage1, manPage5 } from "../../../src/docs/man.ts";
+import { COMMANDS } from "../../../../src/cli/run.ts";
+import { configSchema } from "../../../../src/config/schema.ts";
+import { KEY_DOCS, schemaKeys } from "../../../../src/cli/docs/config-keys.ts";
+import { manPage1, manPage5 } from "../../../../src/cli/docs/man.ts";
 
 test("every config key the schema takes has its line in credagent.toml(5), and every line a key", () => {
   const keys = schemaKeys(configSchema);

@@ -1,7 +1,6 @@
-import { configSchema } from "../config/schema.ts";
-import type { CommandEntry } from "../cli/run.ts";
-import type { Command } from "../cli/command.ts";
-import { VERSION } from "../version.ts";
+import { configSchema } from "../../config/schema.ts";
+import type { Command, CommandEntry } from "../command.ts";
+import { VERSION } from "../../version.ts";
 import { KEY_DOCS, schemaKeys } from "./config-keys.ts";
 
 // credagent(1) and credagent.toml(5) in roff, generated from the commands' own usage texts and the
