@@ -2,7 +2,7 @@
 // runs depcruise with this file). A new arrow between rooms is a decision: change a rule here, in
 // the same commit, saying why.
 //
-// From the bottom: errors, secret, wire, duration, version (base) <- native, paths <- platform,
+// From the bottom: errors, secret, wire, duration, version, time (base) <- native, paths <- platform,
 // transport, identity, log, kerberos <- store <- sources <- config, refresh (the pure core) <-
 // policy, connections, files <- admission <- http <- api, endpoints, dbproxy (front doors) <-
 // agent (composition root); client <- cli; main.ts takes agent and cli.
@@ -11,7 +11,7 @@ const CORE = "^src/(sources|refresh|store|config)/";
 const ABOVE_CORE = "^src/(agent|api|cli|client|endpoints|dbproxy|http|admission|files|connections|policy)/";
 // Pure modules of higher rooms the core may read: template checking and escaping, allow rules.
 const PURE_FOR_CORE = "^src/(connections/template|files/(formats|template|escape)|policy/rules)\\.ts$";
-const LOW = "^src/(native|platform|transport|identity|log|kerberos|store|wire)/|^src/(errors|secret|secret-json|duration|version|exit-codes|paths)\\.ts$";
+const LOW = "^src/(native|platform|transport|identity|log|kerberos|store|wire|time)/|^src/(errors|secret|secret-json|duration|version|exit-codes|paths)\\.ts$";
 const HIGH = "^src/(agent|api|cli|client|endpoints|dbproxy|http|admission|files|connections|policy|refresh|sources|config)/";
 
 module.exports = {

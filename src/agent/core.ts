@@ -10,7 +10,7 @@ import { desktopPrompt } from "../platform/desktop-prompt.ts";
 import { createAccessControl } from "../policy/access.ts";
 import { ConfirmationBroker } from "../policy/confirm.ts";
 import { AgentLock } from "../policy/lock.ts";
-import { systemClock } from "../refresh/clock.ts";
+import { systemClock } from "../time/clock.ts";
 import { CredentialRegistry } from "../refresh/registry.ts";
 import { persistToken, restoreTokens } from "../refresh/token-cache.ts";
 import type { LazyStore } from "../store/open.ts";

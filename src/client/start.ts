@@ -1,4 +1,3 @@
-import { setTimeout as delay } from "node:timers/promises";
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { CredagentError, describe } from "../errors.ts";
@@ -8,6 +7,7 @@ import { AgentClient } from "./client.ts";
 import { cleanChildEnv, selfCommand } from "./self.ts";
 import { withAgentMallocTunables } from "../platform/malloc-tunables.ts";
 import { capabilities } from "../platform/os.ts";
+import { foregroundClock, pollUntil, TIMED_OUT, within, type Clock } from "../time/clock.ts";
 
 export interface StartOptions {
   socketPath: string;
@@ -26,6 +26,8 @@ export interface StartResult {
 
 const READY_FD = 3;
 const STOP_GRACE_MS = 2_000;
+/** The CLI waits on these timers alone at times: they keep it alive. */
+const clock: Clock = foregroundClock;
 
 /**
  * Starts the agent detached (own session, logging to a file) unless one already answers at the
@@ -55,18 +57,15 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
   child.unref();
 
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const deadline = Date.now() + timeoutMs;
+  const started = clock.now();
   const seeLog = log ? `; see ${logPath}` : "";
   const ready = readReady(child.stdio[READY_FD] as unknown as number | undefined);
-  let outcome = await Promise.race([
-    ready,
-    child.exited.then((code) => ({ exited: code })),
-    sleep(timeoutMs).then(() => "timeout" as const),
-  ]);
+  const said = await within(Promise.race([ready, child.exited.then((code) => ({ exited: code }))]), timeoutMs, clock);
+  let outcome = said === TIMED_OUT ? ("timeout" as const) : said;
   if (outcome === null) {
     // The pipe closed without a word: normally because the agent is exiting; its status says why.
-    const code = await Promise.race([child.exited, sleep(STOP_GRACE_MS).then(() => undefined)]);
-    outcome = code === undefined ? "it closed its ready pipe but kept running; it was stopped" : { exited: code };
+    const code = await within(child.exited, STOP_GRACE_MS, clock);
+    outcome = code === TIMED_OUT ? "it closed its ready pipe but kept running; it was stopped" : { exited: code };
   }
 
   if (outcome === "ready") {
@@ -92,16 +91,14 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
     throw new CredagentError("unavailable", `the agent did not start: ${outcome}`);
   }
   if (outcome.exited !== EXIT.agentRunning) {
-    const said = await Promise.race([ready, sleep(200).then(() => null)]);
-    const why = (said !== "ready" && said) || (log && readFrom(logPath, log.offset).trim()) || `it exited with status ${outcome.exited}`;
+    const late = await within(ready, 200, clock);
+    const told = late !== TIMED_OUT && late !== "ready" ? late : null;
+    const why = told || (log && readFrom(logPath, log.offset).trim()) || `it exited with status ${outcome.exited}`;
     throw new CredagentError("unavailable", `the agent did not start: ${why}`);
   }
   // Another agent won the race for the socket; wait for it to answer.
-  while (Date.now() < deadline) {
-    const health = await probe(client);
-    if (health) return { health, started: false };
-    await sleep(10);
-  }
+  const winner = await pollUntil(() => probe(client), { timeoutMs: Math.max(0, started + timeoutMs - clock.now()), intervalMs: 10, clock });
+  if (winner) return { health: winner, started: false };
   throw new CredagentError("unavailable", `another agent holds ${options.socketPath} but does not answer${seeLog}`);
 }
 
@@ -124,13 +121,13 @@ async function stopChild(child: { kill(signal?: NodeJS.Signals): void; exited: P
   } catch {
     return; // already gone
   }
-  if (await Promise.race([exited, sleep(STOP_GRACE_MS).then(() => false)])) return;
+  if ((await within(exited, STOP_GRACE_MS, clock)) === true) return;
   try {
     child.kill("SIGKILL");
   } catch {
     return;
   }
-  await Promise.race([exited, sleep(STOP_GRACE_MS)]);
+  await within(exited, STOP_GRACE_MS, clock);
 }
 
 async function probe(client: AgentClient): Promise<HealthResponse | null> {
@@ -210,23 +207,20 @@ async function startPolling(options: StartOptions, client: AgentClient, log: { f
   let exited: number | null = null;
   void child.exited.then((code) => (exited = code));
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const health = await probe(client);
-    if (health) return { health, started: true };
-    if (exited !== null) {
+  const answered = await pollUntil(
+    async (): Promise<StartResult | null> => {
+      const health = await probe(client);
+      if (health) return { health, started: true };
+      if (exited === null) return null;
       if (exited === EXIT.agentRunning) {
         const winner = await probe(client);
         if (winner) return { health: winner, started: false };
       }
       throw new CredagentError("unavailable", `the agent exited with status ${exited} before it answered; see ${logPath}`);
-    }
-    await sleep(100);
-  }
+    },
+    { timeoutMs, intervalMs: 100, clock },
+  );
+  if (answered) return answered;
   await stopChild(child);
   throw new CredagentError("unavailable", `the agent did not answer within ${timeoutMs / 1000}s and was stopped; see ${logPath}`);
-}
-
-function sleep(ms: number): Promise<void> {
-  return delay(Math.max(0, ms));
 }

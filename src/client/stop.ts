@@ -1,6 +1,7 @@
 import { CredagentError } from "../errors.ts";
 import { processEnded } from "../identity/process-info.ts";
 import { isWindowsPipe } from "../paths.ts";
+import { foregroundClock, pollUntil } from "../time/clock.ts";
 import type { AgentClient } from "./client.ts";
 
 const STOP_WAIT_MS = 10_000;
@@ -43,23 +44,20 @@ export async function stopAgent(client: AgentClient, pid: number): Promise<void>
 
 /** Until the agent no longer answers on its pipe. */
 async function waitUnanswered(client: AgentClient): Promise<boolean> {
-  const deadline = Date.now() + STOP_WAIT_MS;
-  while (Date.now() < deadline) {
-    try {
-      await client.health();
-    } catch (err) {
-      if (err instanceof CredagentError && err.code === "agent_not_running") return true;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
+  const unanswered = await pollUntil(
+    async () => {
+      try {
+        await client.health();
+      } catch (err) {
+        if (err instanceof CredagentError && err.code === "agent_not_running") return true;
+      }
+      return null;
+    },
+    { timeoutMs: STOP_WAIT_MS, intervalMs: 50, clock: foregroundClock },
+  );
+  return unanswered === true;
 }
 
 async function waitGone(pid: number): Promise<boolean> {
-  const deadline = Date.now() + STOP_WAIT_MS;
-  while (Date.now() < deadline) {
-    if (processEnded(pid)) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return false;
+  return (await pollUntil(() => processEnded(pid) || null, { timeoutMs: STOP_WAIT_MS, intervalMs: 10, clock: foregroundClock })) === true;
 }

@@ -18,6 +18,7 @@ import type { ServedEndpoint } from "./endpoints.ts";
 import { RedisSession } from "./redis/session.ts";
 import { authCommand, connectRedis, RedisRefused } from "./redis/upstream.ts";
 import { relay } from "./relay.ts";
+import { pollUntil, systemClock, type Clock } from "../time/clock.ts";
 import { connectUpstream, forwardCancel, ServerRefused } from "./upstream.ts";
 import { CANCEL_REQUEST, errorResponse, FrameReader, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, startupParameters } from "./wire.ts";
 
@@ -43,6 +44,8 @@ export interface DbProxyDeps {
   locked(): boolean;
   /** How long the server has for TCP, TLS and authentication. */
   connectTimeoutMs: number;
+  /** Injected by tests; the system clock otherwise. */
+  clock?: Clock;
   /** How long a client has to send its startup packet (and any SSL/GSS requests before it). */
   startupTimeoutMs: number;
   log: Logger;
@@ -348,13 +351,13 @@ export class DatabaseProxy {
   }
 
   async #newerLogin(db: DatabaseConfig, used: DbLogin): Promise<DbLogin | null> {
-    const until = Date.now() + ROTATION_WAIT_MS;
-    while (Date.now() < until) {
-      const login = await loginFor(db, this.deps.token);
-      if (login.password !== used.password) return login;
-      await Bun.sleep(100);
-    }
-    return null;
+    return pollUntil(
+      async () => {
+        const login = await loginFor(db, this.deps.token);
+        return login.password !== used.password ? login : null;
+      },
+      { timeoutMs: ROTATION_WAIT_MS, intervalMs: 100, clock: this.deps.clock ?? systemClock },
+    );
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { CredagentError } from "../errors.ts";
-import { systemClock, type Clock } from "../refresh/clock.ts";
+import { systemClock, type Clock } from "../time/clock.ts";
 import type { ProcessFacts } from "../identity/lineage.ts";
 import type { Logger } from "../log/log.ts";
 

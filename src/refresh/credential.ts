@@ -2,7 +2,7 @@ import { CredagentError, describe } from "../errors.ts";
 import { formatCountdown } from "../duration.ts";
 import { cannotHeal, isInteractive, wipeToken, type LoginChallenge, type Token, type TokenSource } from "../sources/source.ts";
 import type { CredentialState } from "../wire/types.ts";
-import { raceTimeout, type Clock } from "./clock.ts";
+import { raceTimeout, type Clock } from "../time/clock.ts";
 import { DeviceLogin, type LoginStatus } from "./device-login.ts";
 import { backoffDelay, idleAfter, refreshAt, sdkWindow, shortLivedNote, type RefreshPolicy } from "./policy.ts";
 

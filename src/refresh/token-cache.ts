@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { describe } from "../errors.ts";
-import { raceTimeout } from "./clock.ts";
+import { raceTimeout } from "../time/clock.ts";
 import type { CredentialRegistry } from "./registry.ts";
 import { encodeJsonWithSecrets, parseJsonWithSecrets } from "../secret-json.ts";
 import { Secret } from "../secret.ts";

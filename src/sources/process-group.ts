@@ -3,6 +3,8 @@
 // left in its group is ended the same way. The result is complete when the program itself exits:
 // a background child still holding its stdout does not keep the caller waiting for EOF.
 
+import { within } from "../time/clock.ts";
+
 export interface GroupRunOptions {
   argv: string[];
   env: Record<string, string | undefined>;
@@ -173,7 +175,7 @@ export async function runInOwnGroup(options: GroupRunOptions): Promise<GroupRunR
   // The program is done and what it printed is in the pipes. What it left in its group is ended
   // now; only that (or the drain after it) is waited for, never a background child's EOF.
   const outputsClosed = Promise.all([stdout.done, stderr.done]);
-  await Promise.race([outputsClosed, end().then(() => Promise.race([outputsClosed, Bun.sleep(DRAIN_MS)]))]);
+  await Promise.race([outputsClosed, end().then(() => within(outputsClosed, DRAIN_MS))]);
   stdout.cancel();
   stderr.cancel();
   return {

@@ -1,4 +1,4 @@
-import type { Clock } from "../../src/refresh/clock.ts";
+import type { Clock } from "../../src/time/clock.ts";
 
 /** A clock that moves only when told, firing due timers in order and letting promises settle. */
 export class FakeClock implements Clock {

@@ -3,6 +3,7 @@ import { CredagentError } from "../../errors.ts";
 import { CREDENTIAL_NAME, type SecretChangedResponse } from "../../wire/types.ts";
 import type { Actor } from "../../identity/actor.ts";
 import type { ApiDeps } from "../deps.ts";
+import { within } from "../../time/clock.ts";
 
 /**
  * `credagent secret set/rm` tells a running agent that a stored secret changed, so that the
@@ -25,9 +26,7 @@ export function secretRoutes(deps: ApiDeps): Hono<{ Bindings: Actor }> {
     const refreshing = deps.lock.locked ? { names: [], settled: Promise.resolve() } : deps.registry.refreshKeptFresh(name, retried);
     // Answered once they are rewritten (so a script may use the file next), or after a few seconds
     // for a slow source (within the CLI's wait for this answer): they are rewritten when it answers.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([refreshing.settled, new Promise((resolve) => (timer = setTimeout(resolve, REWRITE_WAIT_MS)))]);
-    clearTimeout(timer);
+    await within(refreshing.settled, REWRITE_WAIT_MS);
     const body: SecretChangedResponse = { secret: name, retried, refreshed: refreshing.names };
     return c.json(body);
   });

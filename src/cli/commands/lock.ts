@@ -7,6 +7,7 @@ import type { Command } from "../command.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { UsageError, type CliContext } from "../io.ts";
 import { promptHidden, readStdinValue } from "../prompt.ts";
+import { foregroundClock, pollUntil } from "../../time/clock.ts";
 
 /** How long `unlock` keeps trying an attempt the agent refused as too early, before giving up. */
 const UNLOCK_PATIENCE_MS = 30_000;
@@ -58,33 +59,37 @@ function lockCommand(name: "lock" | "unlock", usage: string): Command {
  * again for that: the same attempt is retried until the agent takes it, within a bound.
  */
 async function unlockPatiently(client: AgentClient, passphrase: Secret, ctx: CliContext): Promise<void> {
-  const started = Date.now();
-  const deadline = started + UNLOCK_PATIENCE_MS;
+  const clock = foregroundClock;
+  const started = clock.now();
   let told = false;
-  for (;;) {
-    try {
-      await client.unlock(passphrase);
-      return;
-    } catch (err) {
-      if (!(err instanceof CredagentError && err.code === "too_many_attempts")) throw err;
-      if (Date.now() + UNLOCK_RETRY_MS > deadline) {
-        throw new CredagentError(
-          "too_many_attempts",
-          `the agent kept refusing the attempt for ${UNLOCK_PATIENCE_MS / 1000} s because of other unlock attempts ` +
-            `(someone may be guessing the passphrase); the agent stays locked, try again later`,
-          { cause: err },
-        );
+  let refused: unknown;
+  const unlocked = await pollUntil(
+    async () => {
+      try {
+        await client.unlock(passphrase);
+        return true;
+      } catch (err) {
+        if (!(err instanceof CredagentError && err.code === "too_many_attempts")) throw err;
+        refused = err;
+        // Said only when the wait is long enough to notice: the backoff after one typo is 0.1 s.
+        if (!told && clock.now() - started >= 1_000) {
+          ctx.err(
+            "credagent unlock: the agent is not taking unlock attempts yet (other attempts, or the backoff after failed ones); waiting\n",
+          );
+          told = true;
+        }
+        return null;
       }
-      // Said only when the wait is long enough to notice: the backoff after one typo is 0.1 s.
-      if (!told && Date.now() - started >= 1_000) {
-        ctx.err(
-          "credagent unlock: the agent is not taking unlock attempts yet (other attempts, or the backoff after failed ones); waiting\n",
-        );
-        told = true;
-      }
-      await Bun.sleep(UNLOCK_RETRY_MS);
-    }
-  }
+    },
+    { timeoutMs: UNLOCK_PATIENCE_MS - UNLOCK_RETRY_MS, intervalMs: UNLOCK_RETRY_MS, clock },
+  );
+  if (unlocked) return;
+  throw new CredagentError(
+    "too_many_attempts",
+    `the agent kept refusing the attempt for ${UNLOCK_PATIENCE_MS / 1000} s because of other unlock attempts ` +
+      `(someone may be guessing the passphrase); the agent stays locked, try again later`,
+    { cause: refused },
+  );
 }
 
 /** How many passphrases `start` takes on a terminal before leaving the store to `credagent unlock`. */

@@ -2,6 +2,7 @@ import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { credentialName, defineCommand } from "../command.ts";
+import { foregroundClock, pollUntil } from "../../time/clock.ts";
 
 const usage = `usage: credagent login NAME [--no-qr]
 
@@ -25,20 +26,20 @@ export const login = defineCommand("login", usage, { "no-qr": { type: "boolean" 
       ctx.err(`${renderUnicodeCompact(challenge.verification_uri_complete)}\n`);
     }
   }
-  const deadline = Date.now() + challenge.expires_in * 1000 + 5_000;
-  for (let tick = 0; Date.now() < deadline; tick++) {
-    if (tty) ctx.err(`\r${SPINNER[tick % SPINNER.length]} waiting for the sign-in to be approved...`);
-    await Bun.sleep(POLL_MS);
-    const status = await client.loginStatus(name);
-    if (status.status === "done") {
-      if (tty) ctx.err("\r\u001b[K");
-      ctx.err(`credagent: '${name}' is signed in\n`);
-      return EXIT.ok;
-    }
-    if (status.status === "failed" || status.status === "none") {
-      if (tty) ctx.err("\r\u001b[K");
-      throw new CredagentError("login_required", status.message ?? "the sign-in was abandoned");
-    }
+  let tick = 0;
+  const settled = await pollUntil(
+    async () => {
+      if (tty) ctx.err(`\r${SPINNER[tick++ % SPINNER.length]} waiting for the sign-in to be approved...`);
+      const status = await client.loginStatus(name);
+      return status.status === "pending" ? null : status;
+    },
+    { timeoutMs: challenge.expires_in * 1000 + 5_000, intervalMs: POLL_MS, clock: foregroundClock },
+  );
+  if (tty) ctx.err("\r\u001b[K");
+  if (settled?.status === "done") {
+    ctx.err(`credagent: '${name}' is signed in\n`);
+    return EXIT.ok;
   }
+  if (settled) throw new CredagentError("login_required", settled.message ?? "the sign-in was abandoned");
   throw new CredagentError("login_required", `the code expired before it was approved; run credagent login ${name} again`);
 });

@@ -9,6 +9,7 @@ import { providerError } from "./errors.ts";
 import type { OAuthOptions } from "./options.ts";
 import { originOf, requestOptions, ServerMetadata } from "./server.ts";
 import { toToken, tokenParameters } from "./token.ts";
+import { systemClock, type Clock } from "../../time/clock.ts";
 
 // RFC 8628: without an interval from the server, clients poll every 5 s; slow_down adds 5 s.
 const DEFAULT_INTERVAL_S = 5;
@@ -21,7 +22,12 @@ const SLOW_DOWN_S = 5;
 /** The wait between polls: injected so that tests run the protocol's waits without spending them. */
 export type PollSleep = (ms: number, signal: AbortSignal) => Promise<void>;
 
-export function deviceCodeSource(options: OAuthOptions, store: SecretStore, pollSleep: PollSleep = abortableSleep): InteractiveTokenSource {
+export function deviceCodeSource(
+  options: OAuthOptions,
+  store: SecretStore,
+  pollSleep: PollSleep = abortableSleep,
+  clock: Pick<Clock, "now"> = systemClock,
+): InteractiveTokenSource {
   const metadata = new ServerMetadata(options);
   const client: oauth.Client = { client_id: options.clientId };
   const errorContext = { name: options.name, origin: originOf(options), timeoutMs: options.httpTimeoutMs };
@@ -85,7 +91,7 @@ export function deviceCodeSource(options: OAuthOptions, store: SecretStore, poll
         const deadline = ctx.now + started.expires_in * 1000;
         for (;;) {
           await pollSleep(interval * 1000, ctx.signal);
-          if (Date.now() > deadline) break;
+          if (clock.now() > deadline) break;
           try {
             const response = await oauth.deviceCodeGrantRequest(
               as,
@@ -96,7 +102,7 @@ export function deviceCodeSource(options: OAuthOptions, store: SecretStore, poll
             );
             const body = await oauth.processDeviceCodeResponse(as, client, response);
             await keepRefreshToken(body);
-            return toToken(body, Date.now(), options.defaultLifetimeMs);
+            return toToken(body, clock.now(), options.defaultLifetimeMs);
           } catch (err) {
             if (err instanceof oauth.ResponseBodyError) {
               if (err.error === "authorization_pending") continue;
