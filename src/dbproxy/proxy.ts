@@ -14,6 +14,7 @@ import { loginFor, serverLoginFor, type CurrentToken, type DbLogin } from "./log
 import type { Kdc } from "../kerberos/kdc.ts";
 import { serviceCredentials } from "./gss.ts";
 import { SealedStream } from "./gss-stream.ts";
+import { RefusedPasswords } from "./refused.ts";
 import type { ServedEndpoint } from "./endpoints.ts";
 import { RedisSession } from "./redis/session.ts";
 import { authCommand, connectRedis, RedisRefused } from "./redis/upstream.ts";
@@ -78,6 +79,7 @@ export class DatabaseProxy {
   #onEmpty: (() => void) | undefined;
   // Databases whose sessions are under GSS encryption: their cancels go in the clear, as libpq's.
   #sealed = new Set<string>();
+  readonly #refused = new RefusedPasswords();
 
   constructor(private readonly deps: DbProxyDeps) {}
 
@@ -323,7 +325,8 @@ export class DatabaseProxy {
   /**
    * Logs in with the credential's current value. PostgreSQL holds one password per role: when the
    * credential rotates just after its value was read, the server refuses it (28P01); then the
-   * login is tried once more as soon as the credential holds a new value.
+   * login is tried once more as soon as the credential holds a new value. A password refused for
+   * good is the client's 28000 with what to do, and is not sent again (refused.ts).
    */
   async #login(db: DatabaseConfig, params: Map<string, string>) {
     const first = await serverLoginFor(db, this.deps.token);
@@ -339,15 +342,27 @@ export class DatabaseProxy {
         gss.release();
       }
     }
+    if (this.#refused.refused(db.name, first.password)) throw passwordRefused(db, first.user, "", true);
     try {
       return await connectUpstream(db, first, params, this.deps.connectTimeoutMs);
     } catch (err) {
-      if (!(err instanceof ServerRefused) || err.sqlstate !== "28P01") throw err;
+      if (!(err instanceof ServerRefused) || !err.passwordRefused) throw err;
       const next = await this.#newerLogin(db, first);
-      if (!next) throw err;
+      if (!next) throw this.#refusal(db, first, err);
       this.deps.log.info("password overtaken by a rotation; logging in again with the new one", { database: db.name });
-      return connectUpstream(db, next, params, this.deps.connectTimeoutMs);
+      try {
+        return await connectUpstream(db, next, params, this.deps.connectTimeoutMs);
+      } catch (again) {
+        if (again instanceof ServerRefused && again.passwordRefused) throw this.#refusal(db, next, again);
+        throw again;
+      }
     }
+  }
+
+  /** The server refused this password: remembered, and the client told what to fix. */
+  #refusal(db: DatabaseConfig, login: DbLogin, err: ServerRefused): CredagentError {
+    this.#refused.remember(db.name, login.password);
+    return passwordRefused(db, login.user, describe(err), false);
   }
 
   async #newerLogin(db: DatabaseConfig, used: DbLogin): Promise<DbLogin | null> {
@@ -388,6 +403,17 @@ export function chooseDatabase(db: DatabaseConfig, params: Map<string, string>):
   throw new CredagentError(
     "forbidden",
     `database '${asked}' is not served by [databases.${db.name}] (it serves ${served.map((d) => `'${d}'`).join(", ")}); add it to databases = [...] there, or connect to one of those`,
+  );
+}
+
+/** A refused password as the client reads it (SQLSTATE 28000): the server's words, and what to do. */
+function passwordRefused(db: DatabaseConfig, user: string, serverSaid: string, again: boolean): CredagentError {
+  const what = again
+    ? `the database server refused the password of credential '${db.credential}' for role '${user}' a moment ago, and it has not changed since`
+    : `${serverSaid.replace(/^the database server refused the login: /, `the database server refused the password of credential '${db.credential}' for role '${user}': `)}`;
+  return new CredagentError(
+    "upstream_auth",
+    `${what}; set the right one (a stored password: credagent secret set ${db.credential}, then credagent refresh ${db.credential}). It is not sent again until the credential changes or ${RefusedPasswords.holdMinutes} minutes pass: a directory (LDAP, Active Directory) locks an account after a few wrong passwords`,
   );
 }
 

@@ -31,8 +31,18 @@ export class ServerRefused extends CredagentError {
     readonly frame: Buffer,
     readonly sqlstate: string | undefined,
     message: string,
+    /** The refusal came after the password was sent: the server (or the directory behind it) refused the password. */
+    readonly afterPassword = false,
   ) {
     super("upstream_auth", message);
+  }
+
+  /**
+   * Whether the password itself was refused: class 28 after it was sent. PostgreSQL says 28P01 for
+   * its own password methods and 28000 for ldap, radius and pam, which check it elsewhere.
+   */
+  get passwordRefused(): boolean {
+    return this.afterPassword && (this.sqlstate ?? "").startsWith("28");
   }
 }
 
@@ -153,6 +163,7 @@ async function authenticate(
   }
   const login = upstreamLogin;
   let scram: ReturnType<typeof scramSha256> | undefined;
+  let passwordSent = false;
   for (;;) {
     const frame = await reader.typed();
     if (gssRequest(frame) !== null) {
@@ -164,7 +175,7 @@ async function authenticate(
     const message = parse(frame);
     if (message.name === "error") {
       const fields = message as unknown as { code?: string; message: string };
-      throw new ServerRefused(frame, fields.code, `the database server refused the login: ${fields.message}`);
+      throw new ServerRefused(frame, fields.code, `the database server refused the login: ${fields.message}`, passwordSent);
     }
     if (message.name === "authenticationOk") {
       return frame;
@@ -177,11 +188,13 @@ async function authenticate(
         );
       }
       send(socket, passwordMessage(login.password.bytes()));
+      passwordSent = true;
     } else if (message.name === "authenticationMD5Password") {
       const { salt } = message as unknown as { salt: Buffer };
       const inner = createHash("md5").update(login.password.bytes()).update(login.user).digest("hex");
       const outer = createHash("md5").update(inner).update(salt).digest("hex");
       send(socket, passwordMessage(Buffer.from(`md5${outer}`)));
+      passwordSent = true;
     } else if (message.name === "authenticationSASL") {
       const { mechanisms } = message as unknown as { mechanisms: string[] };
       // Bound to the TLS channel whenever the server offers it (libpq's channel_binding=prefer).
@@ -201,6 +214,7 @@ async function authenticate(
           : { kind: "none" };
       scram = scramSha256(login.password.bytes(), undefined, "", binding);
       socket.write(saslInitialResponse(plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256", scram.clientFirst));
+      passwordSent = true;
     } else if (message.name === "authenticationSASLContinue" && scram) {
       socket.write(saslResponse(scram.clientFinal((message as unknown as { data: string }).data)));
     } else if (message.name === "authenticationSASLFinal" && scram) {
