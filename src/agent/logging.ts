@@ -3,10 +3,11 @@ import { dirname, join } from "node:path";
 import { describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import { FloodGuard } from "../log/flood.ts";
-import { createLogger, type Logger, type LogLevel } from "../log/log.ts";
+import { createLogger, type Logger } from "../log/log.ts";
 import { rotatingFileSink, stderrSink, type LogSink } from "../log/sink.ts";
 import { stateDir, type PathEnv } from "../paths.ts";
 import { stdioFollows } from "../platform/stdio.ts";
+import type { AgentOptions } from "./options.ts";
 
 // The agent's first phase: where it logs, and how it says it is ready or cannot start.
 
@@ -21,10 +22,7 @@ export interface AgentLogging {
   ready(): void;
 }
 
-export function openAgentLogging(
-  options: { debug: boolean; logFile: string | undefined; readyFd: string | undefined; level: LogLevel },
-  pathEnv: PathEnv,
-): AgentLogging {
+export function openAgentLogging(options: Pick<AgentOptions, "debug" | "logFile" | "readyFd" | "level">, pathEnv: PathEnv): AgentLogging {
   const stderr = stderrSink();
   const file = options.logFile
     ? openLogFile(dirname(options.logFile), options.logFile)

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { parseDuration } from "../duration.ts";
 import { describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
-import { isKeyringChoice } from "../store/open.ts";
+import { KEYRING_USAGE, parseKeyringChoice, type KeyringChoice } from "../wire/types.ts";
 import { parseLogLevel, type LogLevel } from "../log/log.ts";
 
 export const AGENT_USAGE = `usage: credagent agent [-a SOCKET] [--config FILE] [--keyring auto|os|file] [-t LIFETIME] [-d] [--log-level LEVEL]
@@ -38,8 +38,23 @@ const OPTIONS = {
 
 export type AgentArgs = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>["values"];
 
+/** The agent's flags, parsed once into what they mean. */
+export interface AgentOptions {
+  socket: string | undefined;
+  config: string | undefined;
+  keyring: KeyringChoice | undefined;
+  lifetimeMs: number | undefined;
+  debug: boolean;
+  level: LogLevel;
+  readyFd: string | undefined;
+  logFile: string | undefined;
+  /** Deadlines of a request's phases the client controls: headers and body, and an idle keep-alive connection. */
+  requestDeadlineMs: number;
+  idleTimeoutMs: number;
+}
+
 /** The agent's flags, checked; or the exit code when it should not run (help, usage error). */
-export function parseAgentOptions(argv: string[]): { args: AgentArgs; level: LogLevel; lifetimeMs: number | undefined } | { exit: number } {
+export function parseAgentOptions(argv: string[]): AgentOptions | { exit: number } {
   let args: AgentArgs;
   try {
     args = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
@@ -53,19 +68,33 @@ export function parseAgentOptions(argv: string[]): { args: AgentArgs; level: Log
   }
   const level = args["log-level"] === undefined ? (args.debug ? "debug" : "info") : parseLogLevel(args["log-level"]);
   const lifetimeMs = args.lifetime === undefined ? undefined : parseDuration(args.lifetime);
+  const keyring = args.keyring === undefined ? undefined : parseKeyringChoice(args.keyring);
+  const requestDeadlineMs = args["request-deadline"] === undefined ? 10_000 : parseDuration(args["request-deadline"]);
+  const idleTimeoutMs = args["idle-timeout"] === undefined ? 60_000 : parseDuration(args["idle-timeout"]);
   const usageError =
     level === undefined
       ? "--log-level takes debug, info, warn or error"
       : args.lifetime !== undefined && !lifetimeMs
         ? "-t takes a duration such as 90s, 30m or 8h"
-        : args.keyring !== undefined && !isKeyringChoice(args.keyring)
-          ? "--keyring takes auto, os or file"
-          : [args["request-deadline"], args["idle-timeout"]].some((d) => d !== undefined && !parseDuration(d))
+        : keyring === null
+          ? KEYRING_USAGE
+          : !requestDeadlineMs || !idleTimeoutMs
             ? "--request-deadline and --idle-timeout take a duration such as 2s"
             : undefined;
-  if (usageError || level === undefined) {
+  if (usageError || level === undefined || keyring === null || !requestDeadlineMs || !idleTimeoutMs) {
     process.stderr.write(`credagent agent: ${usageError}\n`);
     return { exit: EXIT.usage };
   }
-  return { args, level, lifetimeMs };
+  return {
+    socket: args.socket,
+    config: args.config,
+    keyring,
+    lifetimeMs,
+    debug: args.debug ?? false,
+    level,
+    readyFd: args["ready-fd"],
+    logFile: args["log-file"],
+    requestDeadlineMs,
+    idleTimeoutMs,
+  };
 }

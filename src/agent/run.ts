@@ -1,12 +1,10 @@
 import { loadConfig } from "../config/load.ts";
-import { parseDuration } from "../duration.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import { configPath, currentPathEnv, defaultSocketPath } from "../paths.ts";
 import { capabilities } from "../platform/os.ts";
 import { disableTracing, overwriteFreedNativeMemory } from "../platform/process-hardening.ts";
 import { stderrSink, swallowStdioErrors } from "../log/sink.ts";
-import type { KeyringChoice } from "../store/open.ts";
 import { takeActivation, takeLaunchdActivation, type Activation } from "../transport/activation.ts";
 import { VERSION } from "../version.ts";
 import { buildCore } from "./core.ts";
@@ -30,9 +28,8 @@ export async function runAgent(argv: string[]): Promise<number> {
   const tracing = disableTracing();
   const freedMemory = overwriteFreedNativeMemory();
   swallowStdioErrors();
-  const parsed = parseAgentOptions(argv);
-  if ("exit" in parsed) return parsed.exit;
-  const { args, level, lifetimeMs } = parsed;
+  const options = parseAgentOptions(argv);
+  if ("exit" in options) return options.exit;
 
   const pathEnv = currentPathEnv();
   // Started at the first connection by systemd (socket activation) or launchd (its LaunchAgent): their socket, its path.
@@ -43,9 +40,9 @@ export async function runAgent(argv: string[]): Promise<number> {
     stderrSink()(`credagent: ${describe(err)}\n`);
     return EXIT.failed;
   }
-  const socketPath = activation?.path ?? args.socket ?? defaultSocketPath(pathEnv);
-  const location = configPath(pathEnv, args.config);
-  const logging = openAgentLogging({ debug: args.debug ?? false, logFile: args["log-file"], readyFd: args["ready-fd"], level }, pathEnv);
+  const socketPath = activation?.path ?? options.socket ?? defaultSocketPath(pathEnv);
+  const location = configPath(pathEnv, options.config);
+  const logging = openAgentLogging(options, pathEnv);
   const { log } = logging;
   for (const problem of tracing.problems) log.warn("the agent's memory stays open to this user's other processes", { why: problem });
   if (freedMemory) log.warn("copies of secrets in freed memory may outlive a lock", { why: freedMemory });
@@ -55,10 +52,10 @@ export async function runAgent(argv: string[]): Promise<number> {
   let stopper: ((reason: string) => void) | undefined;
   let side: SideServices | undefined;
   const startedAt = Date.now();
-  const requestDeadlineMs = args["request-deadline"] === undefined ? 10_000 : parseDuration(args["request-deadline"])!;
+  const { requestDeadlineMs } = options;
   try {
     const config = loadConfig(location.path, location.explicit);
-    const store = openAgentStore({ config, keyring: args.keyring as KeyringChoice | undefined, pathEnv, log });
+    const store = openAgentStore({ config, keyring: options.keyring, pathEnv, log });
     const core = await buildCore({ config, location, store, socketPath, pathEnv, log }, resources);
     const agentUid = pathEnv.uid;
     const doors = await openFrontDoors(
@@ -72,7 +69,7 @@ export async function runAgent(argv: string[]): Promise<number> {
         agentUid,
         log,
         requestDeadlineMs,
-        idleTimeoutMs: args["idle-timeout"] === undefined ? 60_000 : parseDuration(args["idle-timeout"])!,
+        idleTimeoutMs: options.idleTimeoutMs,
         startedAt,
         late: { served: () => side?.databases.served() ?? [], stop: (reason) => stopper?.(reason) },
       },
@@ -90,7 +87,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       log,
       onStopper: (stop) => (stopper = stop),
       reload: () => core.config.reload(),
-      lifetimeMs,
+      lifetimeMs: options.lifetimeMs,
       stopAccepting: () => doors.listener.stopAccepting(),
       drain: [
         async (grace) => {

@@ -2,7 +2,8 @@ import { configPath } from "../paths.ts";
 import { fileStoreDir } from "../paths.ts";
 import { loadConfig, type AgentConfig } from "../config/load.ts";
 import { Secret } from "../secret.ts";
-import { isKeyringChoice, openStore, readPassphraseFile } from "../store/open.ts";
+import { openStore, readPassphraseFile } from "../store/open.ts";
+import { KEYRING_USAGE, parseKeyringChoice } from "../wire/types.ts";
 import type { KeyringChoice } from "../wire/types.ts";
 import type { SecretStore } from "../store/store.ts";
 import type { CliContext } from "./io.ts";
@@ -14,11 +15,12 @@ export async function openCliStore(
   ctx: CliContext,
   flags: { config?: string; keyring?: string },
 ): Promise<{ config: AgentConfig; store: SecretStore }> {
-  if (flags.keyring !== undefined && !isKeyringChoice(flags.keyring)) throw new UsageError("--keyring takes auto, os or file");
+  const keyring = flags.keyring === undefined ? undefined : parseKeyringChoice(flags.keyring);
+  if (keyring === null) throw new UsageError(KEYRING_USAGE);
   const location = configPath(ctx.pathEnv, flags.config);
   const config = loadConfig(location.path, location.explicit);
   const store = await openStore({
-    choice: (flags.keyring as KeyringChoice | undefined) ?? config.keyring,
+    choice: keyring ?? config.keyring,
     fileDir: fileStoreDir(ctx.pathEnv),
     passphrase: async () => {
       const fromEnv = ctx.env.CREDAGENT_FILE_PASSPHRASE;

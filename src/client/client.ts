@@ -17,6 +17,9 @@ import {
   type TokenResponse,
   type FileContentResponse,
   type FilesResponse,
+  type LockResponse,
+  type ShutdownResponse,
+  type UnlockResponse,
 } from "../wire/types.ts";
 
 /** Pauses between connects refused on an existing socket file (0.5 s in all), then give up. */
@@ -129,16 +132,16 @@ export class AgentClient {
     return this.#request("POST", `${API_PREFIX}/approvals/${encodeURIComponent(id)}`, { approve });
   }
 
-  lock(passphrase: Secret): Promise<{ locked: boolean }> {
+  lock(passphrase: Secret): Promise<LockResponse> {
     return this.#request("POST", `${API_PREFIX}/lock`, { passphrase: passphrase.reveal() });
   }
 
-  unlock(passphrase: Secret): Promise<{ locked: boolean }> {
+  unlock(passphrase: Secret): Promise<UnlockResponse> {
     return this.#request("POST", `${API_PREFIX}/unlock`, { passphrase: passphrase.reveal() });
   }
 
   /** Asks the agent to stop (its orderly shutdown): how `stop` ends an agent it cannot signal (Windows). */
-  shutdown(): Promise<{ stopping: boolean; pid: number }> {
+  shutdown(): Promise<ShutdownResponse> {
     return this.#request("POST", `${API_PREFIX}/shutdown`);
   }
 

@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { encodeJsonWithSecrets } from "../secret-json.ts";
+import { secretJsonResponse } from "../secret-json.ts";
 import type { EndpointDeps, LoopbackBindings } from "./deps.ts";
 import { AWS_PATH } from "./info-file.ts";
 import { endpointToken, messageOf, statusOf } from "./token.ts";
@@ -34,15 +34,13 @@ export function awsRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
         );
       }
       // The secrets are written from their bytes; the key id is an identifier, not a secret.
-      const body = encodeJsonWithSecrets({
+      return secretJsonResponse({
         AccessKeyId: token.aws.accessKeyId,
         SecretAccessKey: token.value,
         // The protocol wants a string: long-term keys (no session token) send it empty.
         Token: token.aws.sessionToken ?? "",
         Expiration: new Date(token.expiresAt).toISOString(),
       });
-      setTimeout(() => body.fill(0), 0);
-      return new Response(body, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
     } catch (err) {
       return awsError(c, statusOf(err), "CredentialUnavailable", messageOf(err));
     }

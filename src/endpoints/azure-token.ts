@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { CredagentError } from "../errors.ts";
-import { encodeJsonWithSecrets } from "../secret-json.ts";
+import { secretJsonResponse } from "../secret-json.ts";
 import type { EndpointDeps } from "./deps.ts";
 import { normalizeResource } from "./resource.ts";
 import { endpointToken, messageOf, statusOf } from "./token.ts";
@@ -68,7 +68,7 @@ export async function azureTokenAnswer(
   try {
     const token = await endpointToken(deps, name, { uid: request.uid, protocol: "azure", form: request.form }, c.req.method);
     const expiresIn = Math.max(0, Math.floor((token.expiresAt - deps.now()) / 1000));
-    const body = encodeJsonWithSecrets({
+    return secretJsonResponse({
       access_token: token.value,
       expires_on: String(Math.floor(token.expiresAt / 1000)),
       expires_in: String(expiresIn),
@@ -76,8 +76,6 @@ export async function azureTokenAnswer(
       token_type: token.tokenType,
       client_id: request.clientId ?? clientIdOf(deps, name) ?? "",
     });
-    setTimeout(() => body.fill(0), 0);
-    return new Response(body, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
   } catch (err) {
     return azureError(c, statusOf(err), messageOf(err));
   }

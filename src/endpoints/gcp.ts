@@ -1,6 +1,6 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { encodeJsonWithSecrets } from "../secret-json.ts";
+import { secretJsonResponse } from "../secret-json.ts";
 import type { EndpointDeps, LoopbackBindings } from "./deps.ts";
 import { endpointToken, messageOf, statusOf } from "./token.ts";
 
@@ -62,16 +62,14 @@ export function gcpRoutes(deps: EndpointDeps, credential: string): Hono<{ Bindin
     if (!account(c.req.param("account"))) return text(c, 404, "no such service account\n");
     try {
       const token = await endpointToken(deps, credential, { uid: c.env?.uid ?? null, protocol: "gcp" }, c.req.method);
-      const body = encodeJsonWithSecrets({
-        access_token: token.value,
-        expires_in: Math.max(0, Math.floor((token.expiresAt - deps.now()) / 1000)),
-        token_type: token.tokenType,
-      });
-      setTimeout(() => body.fill(0), 0);
-      return new Response(body, {
-        status: 200,
-        headers: { "Content-Type": "application/json", "Cache-Control": "no-store", [FLAVOR]: "Google" },
-      });
+      return secretJsonResponse(
+        {
+          access_token: token.value,
+          expires_in: Math.max(0, Math.floor((token.expiresAt - deps.now()) / 1000)),
+          token_type: token.tokenType,
+        },
+        { [FLAVOR]: "Google" },
+      );
     } catch (err) {
       return text(c, statusOf(err), `${messageOf(err)}\n`);
     }

@@ -11,10 +11,6 @@ import type { SecretStore } from "./store.ts";
 
 export type { KeyringChoice };
 
-export function isKeyringChoice(value: string): value is KeyringChoice {
-  return (KEYRING_CHOICES as readonly string[]).includes(value);
-}
-
 export interface StoreOptions {
   choice: KeyringChoice;
   /** Where the encrypted file store lives. */

@@ -6,6 +6,31 @@ export const API_PREFIX = "/v1";
 export const KEYRING_CHOICES = ["auto", "os", "file"] as const;
 export type KeyringChoice = (typeof KEYRING_CHOICES)[number];
 
+/** A --keyring value: the choice, or null when it is none of KEYRING_CHOICES. */
+export function parseKeyringChoice(value: string): KeyringChoice | null {
+  return (KEYRING_CHOICES as readonly string[]).includes(value) ? (value as KeyringChoice) : null;
+}
+
+/** What every command taking --keyring says of a value that is none of KEYRING_CHOICES. */
+export const KEYRING_USAGE = `--keyring takes ${KEYRING_CHOICES.join(", ").replace(/, (\w+)$/, " or $1")}`;
+
+/** POST /v1/lock with {"passphrase"}. */
+export interface LockResponse {
+  locked: true;
+}
+
+/** POST /v1/unlock with {"passphrase"}: the agent's lock, or the file store waiting for its passphrase ("open"). */
+export interface UnlockResponse {
+  locked: false;
+  store?: "open";
+}
+
+/** POST /v1/shutdown: the agent answers, then stops as on SIGTERM. */
+export interface ShutdownResponse {
+  stopping: true;
+  pid: number;
+}
+
 /** GET /v1/approvals: a `confirm = true` request waiting for its answer. */
 export interface PendingApproval {
   id: string;

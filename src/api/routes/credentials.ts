@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { CredagentError } from "../../errors.ts";
 import type { ManagedCredential } from "../../refresh/credential.ts";
-import { encodeJsonWithSecrets, type JsonFields } from "../../secret-json.ts";
+import { secretJsonResponse, type JsonFields } from "../../secret-json.ts";
 import type { Token } from "../../sources/source.ts";
 import {
   CREDENTIAL_NAME,
@@ -117,9 +117,7 @@ function tokenResponse(name: string, token: Token, now: number): Response {
         ? { access_key_id: token.aws.accessKeyId, secret_access_key: token.value, session_token: token.aws.sessionToken }
         : undefined,
   };
-  const body = encodeJsonWithSecrets(fields);
-  setTimeout(() => body.fill(0), 0);
-  return new Response(body, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
+  return secretJsonResponse(fields);
 }
 
 function summary(credential: ManagedCredential): CredentialSummary {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { CredagentError } from "../../errors.ts";
 import { parseJsonWithSecrets } from "../../secret-json.ts";
 import { Secret } from "../../secret.ts";
+import type { LockResponse, UnlockResponse } from "../../wire/types.ts";
 import type { ApiDeps } from "../deps.ts";
 
 const USAGE = 'the body must be JSON: {"passphrase": "…"}';
@@ -32,7 +33,7 @@ export function lockRoutes(deps: ApiDeps): Hono {
   const app = new Hono();
   app.post("/lock", async (c) => {
     await deps.lock.lock(await passphraseOf(c.req));
-    return c.json({ locked: true });
+    return c.json({ locked: true } satisfies LockResponse);
   });
   app.post("/unlock", async (c) => {
     const passphrase = await passphraseOf(c.req);
@@ -40,13 +41,13 @@ export function lockRoutes(deps: ApiDeps): Hono {
     if (!deps.lock.locked && deps.store) {
       if (deps.store.status().state === "locked") {
         await deps.store.unlock(passphrase);
-        return c.json({ locked: false, store: "open" });
+        return c.json({ locked: false, store: "open" } satisfies UnlockResponse);
       }
       passphrase.wipe();
       throw new CredagentError("bad_request", "the agent is not locked, and its secret store does not wait for a passphrase");
     }
     await deps.lock.unlock(passphrase);
-    return c.json({ locked: false });
+    return c.json({ locked: false } satisfies UnlockResponse);
   });
   return app;
 }

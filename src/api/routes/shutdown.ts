@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { CredagentError } from "../../errors.ts";
+import type { ShutdownResponse } from "../../wire/types.ts";
 import type { ApiDeps } from "../deps.ts";
 
 /**
@@ -12,7 +13,7 @@ export function shutdownRoutes(deps: ApiDeps): Hono {
     if (!deps.shutdown) throw new CredagentError("not_implemented", "this agent is stopped with a signal");
     // A moment after the answer is on its way (the shutdown closes connections it finds idle).
     setTimeout(() => deps.shutdown?.("stop request"), 100);
-    return c.json({ stopping: true, pid: deps.info.pid });
+    return c.json({ stopping: true, pid: deps.info.pid } satisfies ShutdownResponse);
   });
   return app;
 }

@@ -10,6 +10,7 @@ import { UsageError } from "../io.ts";
 import { exportCode } from "../output/shell.ts";
 import { offerStoreUnlock } from "./lock.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
+import { KEYRING_USAGE, parseKeyringChoice } from "../../wire/types.ts";
 
 const usage = `usage: credagent start [-s|-c|--fish|--powershell] [-a SOCKET] [-t LIFETIME] [--config FILE] [--keyring KIND]
 
@@ -41,9 +42,7 @@ export const start = defineCommand(
     if (values.lifetime !== undefined && !parseDuration(values.lifetime)) {
       throw new UsageError("-t takes a duration such as 90s, 30m or 8h");
     }
-    if (values.keyring !== undefined && !["auto", "os", "file"].includes(values.keyring)) {
-      throw new UsageError("--keyring takes auto, os or file");
-    }
+    if (values.keyring !== undefined && parseKeyringChoice(values.keyring) === null) throw new UsageError(KEYRING_USAGE);
     const dialect = shellDialect(values, ctx.env.SHELL);
     // Absolute, so that the agent (and the check below) do not depend on this shell's directory.
     const config = values.config === undefined ? undefined : resolve(values.config);
