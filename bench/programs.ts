@@ -15,7 +15,7 @@ the second, after 5 uncounted), so that machine noise falls on all of them alike
 from fork to exit, its quartiles, and the median of the minor page faults of the same runs. The floor
 is a compiled \`console.log(1)\` built with the same Bun and the same flags as credagent. The helpers
 read their request on stdin, so every row in the second table runs under \`sh -c\`, \`credagent get\` too.
-Targets: \`version\` within 1.15x the floor, \`get\` within 1.4x, \`get\`'s page faults within 1.3x; from one run
+Targets: \`version\` within 1.15x the floor, \`get\` and \`start\` (agent running) within 1.4x, \`get\`'s page faults within 1.3x; from one run
 to the next on this machine, \`get\`'s ratio moves by about 0.05.`;
 
 function sh(argv: string[], env: Record<string, string>, input?: string): string {
@@ -131,12 +131,13 @@ console.log(n);
     const runner = join(root, "interleave");
     sh(["cc", "-O2", "-o", runner, join(ROOT, "bench/interleave.c")], env);
     const curlPath = Bun.which("curl", { PATH: env.PATH })!;
-    const [floor, version, get, bareGet, curl] = interleave(
+    const [floor, version, get, start, bareGet, curl] = interleave(
       runner,
       [
         [hello],
         [BIN, "version"],
         [BIN, "get", "db"],
+        [BIN, "start", "-s"],
         [bare],
         [curlPath, "-s", "--unix-socket", sock, "http://localhost/v1/credentials/db"],
       ],
@@ -150,6 +151,7 @@ console.log(n);
       row("compiled hello (the floor)", floor!),
       row("`credagent version`", version!),
       row("`credagent get db`", get!),
+      row("`credagent start -s`, agent already running (every new shell)", start!),
       row("a compiled Bun program sending the same request with Bun.connect, and nothing else", bareGet!),
       row("`curl --unix-socket` (same endpoint)", curl!, false),
     ];

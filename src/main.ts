@@ -6,7 +6,10 @@
 // chunk. Measured on the test machine (interleaved runs): loading it as a chunk of its own cost
 // `get` 50 page faults and 0.2x the runtime's floor in time, and even `version` 16 faults; a chunk
 // it shares with other commands (wire/types.ts) another 14, which is why cli/fast-get.ts imports nothing.
+// `start` with an agent already answering (every new shell's `eval "$(credagent start)"`) has the
+// same kind of short path beside it (cli/fast-start.ts).
 import { fastGet } from "./cli/fast-get.ts";
+import { fastStart } from "./cli/fast-start.ts";
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -32,6 +35,11 @@ async function main(): Promise<number> {
   // `get NAME` alone: the shortest path (cli/fast-get.ts), falling back to the full command.
   if (argv.length === 2 && argv[0] === "get" && !argv[1]!.startsWith("-")) {
     const code = await fastGet(argv[1]!);
+    if (code !== null) return code;
+  }
+  if (argv[0] === "start") {
+    // An agent already answering: the short path (cli/fast-start.ts); otherwise the full command.
+    const code = await fastStart(argv.slice(1));
     if (code !== null) return code;
   }
   if (argv[0] === "agent") {

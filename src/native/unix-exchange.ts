@@ -36,7 +36,7 @@ interface Platform {
   EAGAIN: number;
 }
 
-const PLATFORMS: Partial<Record<NodeJS.Platform, Platform>> = {
+export const PLATFORMS: Partial<Record<NodeJS.Platform, Platform>> = {
   linux: {
     libc: ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"],
     errno: "__errno_location",
@@ -71,7 +71,7 @@ const PLATFORMS: Partial<Record<NodeJS.Platform, Platform>> = {
 
 const AF_UNIX = 1;
 
-type Ffi = Pick<typeof import("bun:ffi"), "dlopen" | "ptr" | "read">;
+export type Ffi = Pick<typeof import("bun:ffi"), "dlopen" | "ptr" | "read">;
 
 /**
  * The FFI functions without the bun:ffi module: `Bun.FFI` is the native object that module wraps
@@ -79,7 +79,7 @@ type Ffi = Pick<typeof import("bun:ffi"), "dlopen" | "ptr" | "read">;
  * faults, a third of what `get` adds to the runtime's floor; `Bun.FFI` alone costs ~25. It is not
  * part of Bun's documented API, so its absence falls back to the module.
  */
-async function ffiFunctions(): Promise<Ffi> {
+export async function ffiFunctions(): Promise<Ffi> {
   const native = (Bun as unknown as { FFI?: Partial<Ffi> }).FFI;
   if (typeof native?.dlopen === "function" && typeof native.ptr === "function" && typeof native.read?.i32 === "function")
     return native as Ffi;

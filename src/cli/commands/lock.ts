@@ -92,6 +92,10 @@ async function unlockPatiently(client: AgentClient, passphrase: Secret, ctx: Cli
   );
 }
 
+/** What `start` says when the store waits for its passphrase and it does not ask (cli/fast-start.ts has a copy). */
+export const STORE_STAYS_LOCKED =
+  "credagent: the agent's encrypted file store stays locked until 'credagent unlock' gives it its passphrase\n";
+
 /** How many passphrases `start` takes on a terminal before leaving the store to `credagent unlock`. */
 const START_ATTEMPTS = 3;
 
@@ -101,7 +105,7 @@ const START_ATTEMPTS = 3;
  */
 export async function offerStoreUnlock(client: AgentClient, health: HealthResponse, ctx: CliContext): Promise<void> {
   if (health.locked || health.store?.state !== "locked") return;
-  const later = "credagent: the agent's encrypted file store stays locked until 'credagent unlock' gives it its passphrase\n";
+  const later = STORE_STAYS_LOCKED;
   if (!process.stdin.isTTY) return ctx.err(later);
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt += 1) {
     const value = await promptHidden("The agent's encrypted file store is locked. Its passphrase (empty to skip): ", ctx.err);

@@ -71,3 +71,27 @@ test("Bun.FFI, the native object behind bun:ffi, is there: without it get's shor
   expect(typeof native?.ptr).toBe("function");
   expect(typeof (native?.read as Record<string, unknown> | undefined)?.i32).toBe("function");
 });
+
+test("isTerminal: a pseudo-terminal is one; a file, a pipe and /dev/null are not", async () => {
+  const { isTerminal } = await import("../../../src/native/terminal.ts");
+  const { closeSync, openSync } = await import("node:fs");
+  const fds = { pty: openSync("/dev/ptmx", "r+"), file: openSync(import.meta.path, "r"), null: openSync("/dev/null", "r") };
+  try {
+    expect(await isTerminal(fds.pty)).toBe(true);
+    expect(await isTerminal(fds.file)).toBe(false);
+    expect(await isTerminal(fds.null)).toBe(false);
+  } finally {
+    for (const fd of Object.values(fds)) closeSync(fd);
+  }
+  const piped = Bun.spawnSync(
+    [
+      process.execPath,
+      "-e",
+      `import("${import.meta.dir}/../../../src/native/terminal.ts").then(async (m) => console.log(await m.isTerminal(0)))`,
+    ],
+    {
+      stdin: "pipe",
+    },
+  );
+  expect(piped.stdout.toString().trim()).toBe("false");
+});
