@@ -1,5 +1,6 @@
 import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
+import type { AgentApi } from "../client/client.ts";
 import { clientSocketPath, type PathEnv } from "../paths.ts";
 
 // Output goes through Bun.write, in order, on one chain that main.ts waits for before the process
@@ -25,6 +26,8 @@ export interface CliContext {
   out(text: string): void;
   err(text: string): void;
   socketPath(): string;
+  /** The agent's client: injected by tests (cli/agent.ts agentOf makes the real one otherwise). */
+  client?: (timeoutMs?: number) => AgentApi;
 }
 
 export function processContext(pathEnv: PathEnv): CliContext {

@@ -263,3 +263,6 @@ function connectionCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code ?? (err as { cause?: { code?: unknown } } | null)?.cause?.code;
   return typeof code === "string" ? code : undefined;
 }
+
+/** The client's calls, as a type a test's fake can satisfy (the class's private fields make it nominal). */
+export type AgentApi = { [K in keyof AgentClient]: AgentClient[K] };

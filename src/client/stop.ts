@@ -2,7 +2,7 @@ import { CredagentError } from "../errors.ts";
 import { processEnded } from "../identity/process-info.ts";
 import { isWindowsPipe } from "../paths.ts";
 import { foregroundClock, pollUntil } from "../time/clock.ts";
-import type { AgentClient } from "./client.ts";
+import type { AgentApi } from "./client.ts";
 
 const STOP_WAIT_MS = 10_000;
 
@@ -11,7 +11,7 @@ const STOP_WAIT_MS = 10_000;
  * process is gone. On a Unix socket, SIGTERM; on a named pipe (Windows, where a process gets no
  * SIGTERM) the agent is asked over the pipe, which runs the same orderly shutdown.
  */
-export async function stopAgent(client: AgentClient, pid: number): Promise<void> {
+export async function stopAgent(client: AgentApi, pid: number): Promise<void> {
   if (isWindowsPipe(client.socketPath)) {
     try {
       await client.shutdown();
@@ -43,7 +43,7 @@ export async function stopAgent(client: AgentClient, pid: number): Promise<void>
 }
 
 /** Until the agent no longer answers on its pipe. */
-async function waitUnanswered(client: AgentClient): Promise<boolean> {
+async function waitUnanswered(client: AgentApi): Promise<boolean> {
   const unanswered = await pollUntil(
     async () => {
       try {

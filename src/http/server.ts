@@ -2,6 +2,7 @@ import type { Admission, Door, Held } from "../admission/admission.ts";
 import { describe, ERROR_STATUS, errorBody, type ErrorCode } from "../errors.ts";
 import type { Actor } from "../identity/actor.ts";
 import type { Logger } from "../log/log.ts";
+import { systemClock, within, type Clock } from "../time/clock.ts";
 import type { Stream } from "../transport/stream.ts";
 import { RequestParser, type ParsedRequest, type ParserLimits } from "./parser.ts";
 import { errorAnswer, serializeResponse } from "./response.ts";
@@ -30,6 +31,8 @@ export interface HttpServerOptions {
   idleTimeoutMs: number;
   limits?: ParserLimits;
   log: Logger;
+  /** The deadlines' clock; injected by tests. */
+  clock?: Clock;
 }
 
 export type Handler = (request: Request, actor: Actor) => Response | Promise<Response>;
@@ -55,7 +58,8 @@ class Connection implements Held {
   peerEnded = false;
   closed = false;
   phase: Phase | null = null;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the running phase's deadline. */
+  timer: (() => void) | undefined;
   /** "100 Continue" was sent for the request whose body is arriving. */
   continued = false;
 
@@ -78,6 +82,7 @@ class Connection implements Held {
 
 export function createHttpServer(handler: Handler, options: HttpServerOptions): HttpServer {
   const limits = options.limits ?? DEFAULT_LIMITS;
+  const clock = options.clock ?? systemClock;
   /** Bytes a client may send ahead while its request is answered before its connection stops being read. */
   const pipelineBytes = limits.maxHeadBytes + limits.maxBodyBytes;
   const connections = new Set<Connection>();
@@ -90,12 +95,12 @@ export function createHttpServer(handler: Handler, options: HttpServerOptions): 
   /** Enters a phase, arming its deadline; entering the phase it is in keeps the running clock. */
   function enter(conn: Connection, phase: Phase | null): void {
     if (conn.phase === phase) return;
-    clearTimeout(conn.timer);
+    conn.timer?.();
     conn.timer = undefined;
     conn.phase = phase;
     if (phase === null || conn.closed) return;
     const ms = phase === "idle" ? options.idleTimeoutMs : phase === "headers" ? options.headersTimeoutMs : options.bodyTimeoutMs;
-    conn.timer = setTimeout(() => {
+    conn.timer = clock.setTimeout(() => {
       conn.timer = undefined;
       if (phase === "idle") return conn.stream.destroy();
       const message = phase === "headers" ? "the request was not received in time" : "the request body was not received in time";
@@ -220,13 +225,7 @@ export function createHttpServer(handler: Handler, options: HttpServerOptions): 
       draining = true;
       for (const conn of connections) if (!conn.busy) conn.stream.destroy();
       if (inFlight > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, graceMs);
-          onIdle = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+        await within(new Promise<void>((resolve) => (onIdle = resolve)), graceMs, clock);
       }
       for (const conn of connections) conn.stream.destroy();
     },

@@ -1,8 +1,8 @@
-import { AgentClient } from "../../client/client.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { defineCommand } from "../command.ts";
 import { UsageError } from "../io.ts";
 import { table } from "../output/table.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent approve [ID] [--deny]
 
@@ -14,7 +14,7 @@ and not from a process that program started.`;
 
 export const approve = defineCommand("approve", usage, { deny: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
-  const client = new AgentClient(ctx.socketPath());
+  const client = agentOf(ctx);
   const [id] = positionals;
   if (id === undefined) {
     if (values.deny) throw new UsageError("--deny needs the ID of a request");

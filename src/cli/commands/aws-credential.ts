@@ -1,7 +1,7 @@
-import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { credentialName, defineCommand } from "../command.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent aws-credential NAME
 
@@ -13,7 +13,7 @@ SDKs run it when a profile says so, and run it again at the Expiration it gives.
 
 export const awsCredential = defineCommand("aws-credential", usage, {}, async ({ positionals }, ctx) => {
   const name = credentialName(positionals);
-  const answer = await new AgentClient(ctx.socketPath()).token(name);
+  const answer = await agentOf(ctx).token(name);
   if (!answer.aws) {
     throw new CredagentError(
       "bad_request",

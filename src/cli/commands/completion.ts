@@ -1,7 +1,7 @@
-import { AgentClient } from "../../client/client.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { defineCommand, type CommandEntry, type Options } from "../command.ts";
 import { UsageError } from "../io.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent completion bash|zsh|fish
 
@@ -95,7 +95,7 @@ export const completionFor = (commands: CommandEntry[]) =>
     // Called by the scripts while the user types: the agent's credential names, or nothing, fast.
     if (shell === "names") {
       try {
-        const { credentials } = await new AgentClient(ctx.socketPath(), 1_000).list();
+        const { credentials } = await agentOf(ctx, 1_000).list();
         ctx.out(credentials.map((c) => `${c.name}\n`).join(""));
       } catch {
         // no agent, or a slow one: no names

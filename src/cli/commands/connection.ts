@@ -1,6 +1,6 @@
-import { AgentClient } from "../../client/client.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { credentialName, defineCommand } from "../command.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent connection NAME [--json]
 
@@ -12,7 +12,7 @@ $(credagent connection NAME). It holds the password: prefer 'credagent exec --en
 
 export const connection = defineCommand("connection", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   const name = credentialName(positionals);
-  const answer = await new AgentClient(ctx.socketPath()).connection(name);
+  const answer = await agentOf(ctx).connection(name);
   ctx.out(values.json ? `${JSON.stringify(answer, null, 2)}\n` : `${answer.connection_string}\n`);
   return EXIT.ok;
 });

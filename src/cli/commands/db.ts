@@ -1,4 +1,3 @@
-import { AgentClient } from "../../client/client.ts";
 import { loadConfig } from "../../config/load.ts";
 import { describeEndpoints } from "../../dbproxy/endpoints.ts";
 import { CredagentError } from "../../errors.ts";
@@ -8,6 +7,7 @@ import type { DatabaseEndpointInfo } from "../../wire/types.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import type { CliContext } from "../io.ts";
 import { table } from "../output/table.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent db [--json]
 
@@ -41,7 +41,7 @@ export const db = defineCommand("db", usage, { json: { type: "boolean" } }, asyn
 /** The agent's answer; with no agent running, the config file's endpoints, none served. */
 export async function databaseEndpoints(ctx: CliContext): Promise<DatabaseEndpointInfo[]> {
   try {
-    return (await new AgentClient(ctx.socketPath(), 5_000).databases()).databases;
+    return (await agentOf(ctx, 5_000).databases()).databases;
   } catch (err) {
     if (!(err instanceof CredagentError) || err.code !== "agent_not_running") throw err;
     const where = configPath(ctx.pathEnv);

@@ -1,4 +1,3 @@
-import { AgentClient } from "../../client/client.ts";
 import { describe } from "../../errors.ts";
 import { loadConfig } from "../../config/load.ts";
 import { configPath } from "../../paths.ts";
@@ -7,6 +6,7 @@ import { dockerCredentialFor } from "../helper-match.ts";
 import { credentialParts } from "../credential-parts.ts";
 import type { CliContext } from "../io.ts";
 import { readStdinValue } from "../prompt.ts";
+import { agentOf } from "../agent.ts";
 
 // The docker credential-helper protocol (docker/docker-credential-helpers, client/client.go): the
 // binary answers when run as `docker-credential-credagent` (a link install.sh makes), with the
@@ -41,7 +41,7 @@ export async function runDockerHelper(argv: string[], ctx: CliContext): Promise<
         return 0;
       case "list": {
         const names = registries(ctx);
-        const client = new AgentClient(ctx.socketPath());
+        const client = agentOf(ctx);
         const listing: Record<string, string> = {};
         for (const [registry, name] of Object.entries(names)) {
           const parts = credentialParts(await client.token(name));
@@ -55,7 +55,7 @@ export async function runDockerHelper(argv: string[], ctx: CliContext): Promise<
         if (serverUrl === "") return fail("no server URL on standard input");
         const name = dockerCredentialFor(registries(ctx), serverUrl);
         if (name === undefined) return fail(NOT_FOUND);
-        const answer = await new AgentClient(ctx.socketPath()).token(name);
+        const answer = await agentOf(ctx).token(name);
         const parts = credentialParts(answer);
         if (!parts.username)
           return fail(

@@ -10,6 +10,7 @@ import { parseDuration } from "../../duration.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { exportCode } from "../output/shell.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent env [--sdk] [-s|-c|--fish|--powershell]
        credagent env --env-file FILE --reveal [--min-valid DUR] [-s|-c|--fish|--powershell]
@@ -65,7 +66,7 @@ export const env = defineCommand("env", usage, envOptions, async ({ values, posi
     const entries = readEnvFile(envFile);
     const resolved = await resolveEnvEntries(
       entries,
-      new AgentClient(ctx.socketPath()),
+      agentOf(ctx),
       minValid === undefined ? undefined : Math.ceil(minValid / 1000),
       envFile,
     );

@@ -1,5 +1,4 @@
 import { constants } from "node:os";
-import { AgentClient } from "../../client/client.ts";
 import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { CredagentError } from "../../errors.ts";
@@ -10,6 +9,7 @@ import { sdkEnvironment } from "../sdk-env.ts";
 import { parseCommandArgs } from "../command.ts";
 import type { CliContext } from "../io.ts";
 import { reportError, UsageError } from "../io.ts";
+import { agentOf } from "../agent.ts";
 
 const synopsis = "credagent exec [--env VAR=NAME]... [--env-file FILE]... [--sdk] [--min-valid DUR] -- CMD [ARGS...]";
 const usage = `usage: ${synopsis}
@@ -75,7 +75,7 @@ export const exec: Command = {
       }
       const minValidSeconds = minValid === undefined ? undefined : Math.ceil(minValid / 1000);
 
-      const client = new AgentClient(ctx.socketPath());
+      const client = agentOf(ctx);
       // One request per credential, however many of its parts are asked for.
       const names = [...new Set(mappings.filter(([, , part]) => part !== "@").map(([, name]) => name))];
       const answers = new Map(await Promise.all(names.map(async (name) => [name, await client.token(name, minValidSeconds)] as const)));

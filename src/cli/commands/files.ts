@@ -1,8 +1,8 @@
-import { AgentClient } from "../../client/client.ts";
 import { EXIT } from "../../exit-codes.ts";
 import type { FileSummary } from "../../wire/types.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { table } from "../output/table.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent files [--json]
 
@@ -14,7 +14,7 @@ values it holds (never a value), and the last error, of writing it or of its on_
 
 export const files = defineCommand("files", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
-  const { files } = await new AgentClient(ctx.socketPath()).files();
+  const { files } = await agentOf(ctx).files();
   if (values.json) ctx.out(`${JSON.stringify(files, null, 2)}\n`);
   else if (files.length === 0) ctx.out("no files kept (the config has no [files.NAME])\n");
   else ctx.out(table(["NAME", "PATH", "STATE", "WRITTEN", "CREDENTIALS", "LAST ERROR"], fileRows(files)));

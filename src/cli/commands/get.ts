@@ -1,9 +1,9 @@
-import { AgentClient } from "../../client/client.ts";
 import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { credentialName, defineCommand } from "../command.ts";
 import { credentialParts } from "../credential-parts.ts";
 import { UsageError } from "../io.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent get NAME [--json] [--min-valid DUR]
 
@@ -28,7 +28,7 @@ export const get = defineCommand(
     if (values["min-valid"] !== undefined && minValid === undefined) {
       throw new UsageError("--min-valid takes a duration such as 90s or 10m");
     }
-    const token = await new AgentClient(ctx.socketPath()).token(name, minValid === undefined ? undefined : Math.ceil(minValid / 1000));
+    const token = await agentOf(ctx).token(name, minValid === undefined ? undefined : Math.ceil(minValid / 1000));
     ctx.out(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${credentialParts(token).password}\n`);
     return EXIT.ok;
   },

@@ -1,4 +1,3 @@
-import { AgentClient } from "../../client/client.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { CREDENTIAL_NAME } from "../../wire/types.ts";
 import { defineCommand } from "../command.ts";
@@ -9,6 +8,7 @@ import { gitCredentialFor } from "../helper-match.ts";
 import { configPath } from "../../paths.ts";
 import { credentialParts } from "../credential-parts.ts";
 import type { CliContext } from "../io.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent git-credential [--credential NAME] get|store|erase
 
@@ -68,7 +68,7 @@ export const gitCredential = defineCommand(
       values.credential ??
       gitCredentialFor(gitTable(ctx), { protocol: request.get("protocol"), host: request.get("host"), path: request.get("path") });
     if (name === undefined) return EXIT.ok;
-    const answer = await new AgentClient(ctx.socketPath()).token(name);
+    const answer = await agentOf(ctx).token(name);
     const parts = credentialParts(answer);
     const username = parts.username ?? request.get("username") ?? "x-access-token";
     for (const [key, value] of [

@@ -1,8 +1,8 @@
-import { AgentClient } from "../../client/client.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { credentialName, defineCommand } from "../command.ts";
 import { credentialParts } from "../credential-parts.ts";
 import { UsageError } from "../io.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent kube-credential NAME
 
@@ -41,7 +41,7 @@ export function execApiVersion(info: string | undefined): string {
 export const kubeCredential = defineCommand("kube-credential", usage, {}, async ({ positionals }, ctx) => {
   const name = credentialName(positionals);
   const apiVersion = execApiVersion(ctx.env.KUBERNETES_EXEC_INFO);
-  const answer = await new AgentClient(ctx.socketPath()).token(name);
+  const answer = await agentOf(ctx).token(name);
   const { password: token } = credentialParts(answer);
   // metav1.Time: RFC 3339 in whole seconds.
   const expirationTimestamp = new Date(answer.expires_at).toISOString().replace(/\.\d{3}Z$/, "Z");

@@ -1,8 +1,8 @@
-import { AgentClient } from "../../client/client.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { credentialRows } from "../output/credentials.ts";
 import { table } from "../output/table.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent list [--json]
 
@@ -10,7 +10,7 @@ Lists the agent's credentials: name, source, state and expiry (never a token).`;
 
 export const list = defineCommand("list", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
-  const { credentials } = await new AgentClient(ctx.socketPath()).list();
+  const { credentials } = await agentOf(ctx).list();
   if (values.json) ctx.out(`${JSON.stringify(credentials, null, 2)}\n`);
   else if (credentials.length === 0) ctx.out("no credentials configured\n");
   else

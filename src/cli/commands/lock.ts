@@ -1,4 +1,4 @@
-import { AgentClient } from "../../client/client.ts";
+import type { AgentApi } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { Secret } from "../../secret.ts";
@@ -8,6 +8,7 @@ import { defineCommand, noPositionals } from "../command.ts";
 import { UsageError, type CliContext } from "../io.ts";
 import { promptHidden, readStdinValue } from "../prompt.ts";
 import { foregroundClock, pollUntil } from "../../time/clock.ts";
+import { agentOf } from "../agent.ts";
 
 /** How long `unlock` keeps trying an attempt the agent refused as too early, before giving up. */
 const UNLOCK_PATIENCE_MS = 30_000;
@@ -40,7 +41,7 @@ async function readPassphrase(ctx: CliContext, fromStdin: boolean, confirm: bool
 function lockCommand(name: "lock" | "unlock", usage: string): Command {
   return defineCommand(name, usage, { stdin: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
     noPositionals(positionals);
-    const client = new AgentClient(ctx.socketPath());
+    const client = agentOf(ctx);
     const health = await client.health();
     // The agent sends this passphrase to the store when it is not locked itself (see the route).
     const forStore = name === "unlock" && !health.locked && health.store?.state === "locked";
@@ -58,7 +59,7 @@ function lockCommand(name: "lock" | "unlock", usage: string): Command {
  * failure lasts (too_many_attempts). A person who typed the passphrase is not asked to type it
  * again for that: the same attempt is retried until the agent takes it, within a bound.
  */
-async function unlockPatiently(client: AgentClient, passphrase: Secret, ctx: CliContext): Promise<void> {
+async function unlockPatiently(client: AgentApi, passphrase: Secret, ctx: CliContext): Promise<void> {
   const clock = foregroundClock;
   const started = clock.now();
   let told = false;
@@ -103,7 +104,7 @@ const START_ATTEMPTS = 3;
  * For `start`: when the agent's file store waits for its passphrase, asks for it on a terminal
  * (an empty answer skips) and gives it to the agent; elsewhere only says what to run.
  */
-export async function offerStoreUnlock(client: AgentClient, health: HealthResponse, ctx: CliContext): Promise<void> {
+export async function offerStoreUnlock(client: AgentApi, health: HealthResponse, ctx: CliContext): Promise<void> {
   if (health.locked || health.store?.state !== "locked") return;
   const later = STORE_STAYS_LOCKED;
   if (!process.stdin.isTTY) return ctx.err(later);

@@ -1,8 +1,8 @@
-import { AgentClient } from "../../client/client.ts";
 import { CredagentError } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { credentialName, defineCommand } from "../command.ts";
 import { foregroundClock, pollUntil } from "../../time/clock.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent login NAME [--no-qr]
 
@@ -15,7 +15,7 @@ const SPINNER = ["|", "/", "-", "\\"];
 
 export const login = defineCommand("login", usage, { "no-qr": { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   const name = credentialName(positionals);
-  const client = new AgentClient(ctx.socketPath());
+  const client = agentOf(ctx);
   const challenge = await client.startLogin(name);
   const tty = Boolean(process.stderr.isTTY);
   ctx.err(`To sign in '${name}', open ${challenge.verification_uri}\nand enter the code ${challenge.user_code}\n`);

@@ -1,7 +1,7 @@
-import { AgentClient } from "../../client/client.ts";
 import { formatCountdown } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { credentialName, defineCommand } from "../command.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent refresh NAME [--json]
 
@@ -10,7 +10,7 @@ Prints when the new token expires (the token itself only with --json).`;
 
 export const refresh = defineCommand("refresh", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   const name = credentialName(positionals);
-  const token = await new AgentClient(ctx.socketPath()).refresh(name);
+  const token = await agentOf(ctx).refresh(name);
   ctx.out(
     values.json
       ? `${JSON.stringify(token, null, 2)}\n`

@@ -1,8 +1,8 @@
-import { AgentClient } from "../../client/client.ts";
 import { restartNotice } from "../../config/start-only.ts";
 import { EXIT } from "../../exit-codes.ts";
 import type { ReloadResponse } from "../../wire/types.ts";
 import { defineCommand, noPositionals } from "../command.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent reload [--json]
 
@@ -13,7 +13,7 @@ is invalid, says why and exits 1: the previous config stays in force. Settings r
 
 export const reload = defineCommand("reload", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
-  const outcome = await new AgentClient(ctx.socketPath()).reload();
+  const outcome = await agentOf(ctx).reload();
   if (values.json) ctx.out(`${JSON.stringify(outcome, null, 2)}\n`);
   else ctx.out(describeOutcome(outcome));
   if (outcome.start_only_changed.length > 0) ctx.err(`credagent reload: ${restartNotice(outcome.start_only_changed)}\n`);

@@ -1,9 +1,9 @@
-import { AgentClient } from "../../client/client.ts";
 import { parseDuration } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { CREDENTIAL_NAME } from "../../wire/types.ts";
 import { defineCommand } from "../command.ts";
 import { UsageError } from "../io.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent render NAME [--min-valid DUR]
 
@@ -21,7 +21,7 @@ export const render = defineCommand("render", usage, { "min-valid": { type: "str
   const minValidText = values["min-valid"];
   const minValid = minValidText === undefined ? undefined : parseDuration(minValidText);
   if (minValidText !== undefined && minValid === undefined) throw new UsageError("--min-valid takes a duration such as 90s or 10m");
-  const answer = await new AgentClient(ctx.socketPath()).fileContent(name, minValid === undefined ? undefined : Math.ceil(minValid / 1000));
+  const answer = await agentOf(ctx).fileContent(name, minValid === undefined ? undefined : Math.ceil(minValid / 1000));
   ctx.out(answer.content);
   return EXIT.ok;
 });

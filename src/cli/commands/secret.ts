@@ -1,4 +1,3 @@
-import { AgentClient } from "../../client/client.ts";
 import { CredagentError, describe } from "../../errors.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { Secret } from "../../secret.ts";
@@ -7,6 +6,7 @@ import { credentialName, defineCommand } from "../command.ts";
 import { UsageError, type CliContext } from "../io.ts";
 import { table } from "../output/table.ts";
 import { promptHidden, readStdinValue } from "../prompt.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent secret set NAME [--stdin]
        credagent secret rm NAME
@@ -96,7 +96,7 @@ async function tellAgent(ctx: CliContext, name: string): Promise<void> {
   let retried: string[];
   let refreshed: string[] | undefined;
   try {
-    ({ retried, refreshed } = await new AgentClient(ctx.socketPath(), NOTICE_TIMEOUT_MS).secretChanged(name));
+    ({ retried, refreshed } = await agentOf(ctx, NOTICE_TIMEOUT_MS).secretChanged(name));
   } catch (err) {
     if (err instanceof CredagentError && err.code === "agent_not_running") return;
     ctx.err(

@@ -1,4 +1,3 @@
-import { AgentClient } from "../../client/client.ts";
 import { formatCountdown } from "../../duration.ts";
 import { EXIT } from "../../exit-codes.ts";
 import type { ConfigStatus } from "../../wire/types.ts";
@@ -6,6 +5,7 @@ import { defineCommand, noPositionals } from "../command.ts";
 import { credentialRows } from "../output/credentials.ts";
 import { table } from "../output/table.ts";
 import { fileRows } from "./files.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent status [--json]
 
@@ -17,7 +17,7 @@ Exit status 3 when no agent answers.`;
 
 export const status = defineCommand("status", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
-  const client = new AgentClient(ctx.socketPath());
+  const client = agentOf(ctx);
   // An agent older than kept files answers 404 there: it has none.
   const [health, { credentials }, files] = await Promise.all([
     client.health(),

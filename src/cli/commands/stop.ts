@@ -1,10 +1,10 @@
-import { AgentClient } from "../../client/client.ts";
 import { isWindowsPipe } from "../../paths.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { stopAgent } from "../../client/stop.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { unsetCode } from "../output/shell.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
+import { agentOf } from "../agent.ts";
 
 const usage = `usage: credagent stop [-s|-c|--fish|--powershell]     (alias: credagent -k)
 
@@ -18,7 +18,7 @@ stops that.`;
 export const stop = defineCommand("stop", usage, shellOptions, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
   const dialect = shellDialect(values, ctx.env.SHELL);
-  const client = new AgentClient(ctx.socketPath(), 5_000);
+  const client = agentOf(ctx, 5_000);
   // The pid comes from the agent answering on the socket, not from CRED_AGENT_PID alone: a
   // stale variable must never make us signal an unrelated process that reused the pid.
   const { pid } = await client.health();

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { AgentClient } from "../../client/client.ts";
 import { stopAgent } from "../../client/stop.ts";
 import { CredagentError } from "../../errors.ts";
 import type { CliContext } from "../io.ts";
+import { agentOf } from "../agent.ts";
 
 // What every platform's `credagent service` shares: files it writes and may remove (only its own,
 // told by a mark in them), and the running agent.
@@ -42,7 +42,7 @@ export function removeTarget(path: string): boolean {
 /** The pid of the agent answering at the context's socket, or null. */
 export async function agentAnswers(ctx: CliContext): Promise<number | null> {
   try {
-    return (await new AgentClient(ctx.socketPath(), 2_000).health()).pid;
+    return (await agentOf(ctx, 2_000).health()).pid;
   } catch {
     return null;
   }
@@ -52,6 +52,6 @@ export async function agentAnswers(ctx: CliContext): Promise<number | null> {
 export async function stopRunningAgent(ctx: CliContext, say: (line: string) => void): Promise<void> {
   const pid = await agentAnswers(ctx);
   if (pid === null) return;
-  await stopAgent(new AgentClient(ctx.socketPath(), 5_000), pid);
+  await stopAgent(agentOf(ctx, 5_000), pid);
   say(`stopped the agent (pid ${pid})`);
 }
