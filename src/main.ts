@@ -3,9 +3,9 @@
 // command loads only its own code: the CLI's start is what every $(credagent get …) costs.
 //
 // `get NAME` is the exception: its short path is imported statically, so it sits in this entry
-// chunk. Measured on the test machine (interleaved runs): loading it as a chunk of its own cost
-// `get` 50 page faults and 0.2x the runtime's floor in time, and even `version` 16 faults; a chunk
-// it shares with other commands (wire/types.ts) another 14, which is why cli/fast-get.ts imports nothing.
+// chunk: loading it as a chunk of its own cost every `get` (and even `version`) page faults, and so
+// does a chunk it would share with other commands, which is why cli/fast-get.ts imports nothing
+// (the figures: BENCHMARKS.md's start-up table).
 // `start` with an agent already answering (every new shell's `eval "$(credagent start)"`) has the
 // same kind of short path beside it (cli/fast-start.ts).
 import { fastGet } from "./cli/fast-get.ts";

@@ -8,10 +8,9 @@ export const CREDENTIAL_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 // `credagent get NAME`, the command run inside $(…) in scripts and prompts, on the shortest path:
 // no command table, option parser or client class, no fetch and no event loop. A fresh process's
-// first fetch starts Bun's HTTP client thread: measured on the test machine, a compiled program
-// that only fetches from the socket takes 5.0 ms and 740 page faults, the same with Bun.connect and
-// one HTTP/1.1 request 4.1 ms and 704, the runtime's floor (console.log) 3.1 ms and 620; blocking
-// libc calls are cheaper still (native/unix-exchange.ts). So one request is written by hand here and
+// first fetch starts Bun's HTTP client thread, and Bun.connect the event loop's socket machinery:
+// both cost a fresh process more than the request (BENCHMARKS.md, the start-up table); blocking
+// libc calls cost least (native/unix-exchange.ts). So one request is written by hand here and
 // the agent's answer read by the small parser below, which knows the two HTTP/1.1 framings
 // (Content-Length, which the agent sends, and chunked) and nothing else.
 //

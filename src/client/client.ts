@@ -38,7 +38,7 @@ export class AgentClient {
      * The agent's session token file. On a pipe it is required, and read before the first request.
      * On a Unix socket the kernel vouches for the peer and the token is required only where the
      * config asks (agent.require_session_token): it is read after a 403 and the request sent again,
-     * so that the common case does not pay for the read (about 65 page faults at start, measured).
+     * so that the common case does not pay for the read (node:fs at start: BENCHMARKS.md's start-up table).
      */
     private readonly tokenPath = isWindowsPipe(socketPath) ? sessionTokenPath(socketPath, currentPathEnv()) : `${socketPath}.token`,
   ) {}

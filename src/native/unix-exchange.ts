@@ -1,8 +1,7 @@
 // One request to a Unix socket and the whole answer, with blocking libc calls: socket, connect,
 // send, recv, close. For `credagent get NAME` (cli/fast-get.ts), whose time is its start-up: an
 // exchange through Bun.connect starts the event loop's socket machinery and costs more than the
-// request itself (measured on the test machine, interleaved runs of a compiled program doing only
-// this: 1.34x the runtime's floor with Bun.connect, 1.20x with these calls).
+// request itself (BENCHMARKS.md: the start-up table has both beside the runtime's floor).
 //
 // It imports nothing of ours, so that it stays in the CLI's entry chunk (see main.ts). Linux (glibc
 // or musl) and macOS; elsewhere, or when the C library cannot be loaded, it answers "unavailable"

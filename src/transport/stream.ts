@@ -3,9 +3,8 @@ import type net from "node:net";
 // An accepted connection as the agent's request server sees it, whatever accepted it: Bun's own
 // sockets (Bun.listen: the Unix socket and an activated one) or node:net's (Windows named pipes,
 // which Bun.listen does not serve). Bun.listen is the agent's default because each connection
-// costs far less there: measured on the test machine with a compiled server answering one request
-// per new client process, node:net with node:http took 0.87 ms of CPU per request (0.62 warmed up),
-// node:net with this file's server 0.53 (0.40), Bun.listen with it 0.26 (0.22).
+// costs far less there: about a third of node:net with node:http in the agent's CPU per request
+// from a new client process (BENCHMARKS.md has the figures).
 
 /** How a connection reached us. */
 export type Transport = "unix" | "pipe" | "tcp";

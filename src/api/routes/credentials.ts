@@ -99,7 +99,7 @@ export function parseMinValid(raw: string | undefined): number {
 
 /**
  * The TokenResponse of the wire types, written from the secrets' bytes: no string of a secret is
- * made, and the body is zeroed once the server has copied it to the socket.
+ * made (secretJsonResponse; http/response.ts zeroes the copy it takes).
  */
 function tokenResponse(name: string, token: Token, now: number): Response {
   const kind = token.kind ?? "bearer";

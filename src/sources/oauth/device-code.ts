@@ -15,13 +15,13 @@ import { systemClock, type Clock } from "../../time/clock.ts";
 const DEFAULT_INTERVAL_S = 5;
 const SLOW_DOWN_S = 5;
 
+/** The wait between polls: injected so that tests run the protocol's waits without spending them. */
+export type PollSleep = (ms: number, signal: AbortSignal) => Promise<void>;
+
 /**
  * `grant = "device_code"`: a person signs in once (`credagent login NAME`); after that the agent
  * refreshes with the refresh token kept in the store, storing each rotated one at once.
  */
-/** The wait between polls: injected so that tests run the protocol's waits without spending them. */
-export type PollSleep = (ms: number, signal: AbortSignal) => Promise<void>;
-
 export function deviceCodeSource(
   options: OAuthOptions,
   store: SecretStore,
