@@ -11,6 +11,7 @@
 //  10. the Node client beside a raw request; psql with the pgpass file beside PGPASSWORD (clients.ts)
 //  11. the cloud SDKs' first and tenth token, loopback endpoint beside the socket (sdk-endpoints.ts)
 //  12. pgbench through the database proxy beside direct connections (dbproxy.ts)
+//  13. redis-benchmark through the Redis socket beside the server's own socket (redis.ts)
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -313,6 +314,7 @@ const script = (file: string, args: string[] = []): string => {
 };
 const sdkEndpoints = `## Cloud SDK endpoints\n\nbench/sdk-endpoints.ts: each SDK under Node in a new process, its first token and its tenth (ten new client objects, so each asks the endpoint); the loopback endpoint beside the Unix socket, 50 connections, in turns.\n\n${script("bench/sdk-endpoints.ts")}`;
 const windows = `## Windows under Wine\n\n${script("bench/windows.ts", ["30"])}`;
+const redisProxy = `## Redis proxy\n\nbench/redis.ts: redis-benchmark -s through the agent's Redis socket beside the server's own Unix socket (Debian's redis-server, an ACL user).\n\n${script("bench/redis.ts")}`;
 const databaseProxy = `## Database proxy\n\nbench/dbproxy.ts: pgbench through the agent's PostgreSQL socket beside direct TCP to the same server (scram-sha-256; plain and TLS verify-full), and beside PgBouncer 1.18 (Debian's, C, session pooling) relaying the same path as the reference.\n\n${script("bench/dbproxy.ts", ["10"])}`;
 
 /** Debian's oidc-agent with an account made from a device-flow refresh token at the test provider. */
@@ -379,7 +381,7 @@ const table = [
   ...rows.map((r) => `| ${r.join(" | ")} |`),
 ].join("\n");
 console.log(
-  `${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${sdkEndpoints}\n\n${databaseProxy}\n\n${windows}\n\n${attacks}\n\n${footprint}`,
+  `${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${sdkEndpoints}\n\n${databaseProxy}\n\n${redisProxy}\n\n${windows}\n\n${attacks}\n\n${footprint}`,
 );
 
 if (write) {
@@ -420,6 +422,8 @@ ${clients}
 ${sdkEndpoints}
 
 ${databaseProxy}
+
+${redisProxy}
 
 ${windows}
 

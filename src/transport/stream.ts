@@ -221,7 +221,9 @@ export function nodeStream(socket: net.Socket): Stream {
     },
     write(bytes, written) {
       if (closed || !socket.writable) return written?.();
-      socket.write(bytes, () => written?.());
+      // A callback only when asked for: node:net schedules one per write that has one.
+      if (written) socket.write(bytes, () => written());
+      else socket.write(bytes);
     },
     end(options = {}) {
       if (linger || closed) return;

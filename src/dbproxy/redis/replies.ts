@@ -33,18 +33,24 @@ interface Frame {
   attribute: boolean;
 }
 
+const MORE: ScanStep = { kind: "more" };
+
 export class ReplyScanner {
+  // One step and one reply, reused: a pipelined stream completes thousands of replies a second,
+  // and the caller reads each before asking for the next (valid until the next scan).
+  readonly #reply: Reply = { type: 0, text: "", push: false };
+  readonly #step: { kind: "reply"; end: number; reply: Reply } = { kind: "reply", end: 0, reply: this.#reply };
   #line: number[] = [];
   #lineLength = 0;
   /** Payload bytes (and CRLF) of a bulk string still to skip. */
   #skip = 0;
   #stack: Frame[] = [];
-  /** The current top-level reply's type, once its first line is read (after any attribute). */
-  #top: Reply | null = null;
+  /** A top-level reply has begun (its first line read, after any attribute); its facts are in #reply. */
+  #inTop = false;
 
   /**
    * Scans `chunk` from `from`: stops at the end of the first top-level reply completed, or at the
-   * end of the chunk. Call again from `end` for the rest.
+   * end of the chunk. Call again from `end` for the rest. The step returned is valid until the next call.
    */
   scan(chunk: Uint8Array, from: number): ScanStep {
     let i = from;
@@ -53,9 +59,8 @@ export class ReplyScanner {
         const n = Math.min(this.#skip, chunk.length - i);
         this.#skip -= n;
         i += n;
-        if (this.#skip > 0) return { kind: "more" };
-        const done = this.#elementDone();
-        if (done) return { kind: "reply", end: i, reply: done };
+        if (this.#skip > 0) return MORE;
+        if (this.#elementDone()) return this.#replyAt(i);
         continue;
       }
       const lf = chunk.indexOf(LF, i);
@@ -63,17 +68,21 @@ export class ReplyScanner {
       for (let k = i; k < end && this.#line.length < KEEP + 2; k++) this.#line.push(chunk[k]!);
       this.#lineLength += end - i;
       i = end;
-      if (lf < 0) return { kind: "more" };
+      if (lf < 0) return MORE;
       const step = this.#lineDone();
-      if (step) {
-        if (step.kind === "error") return step;
-        return { kind: "reply", end: i, reply: step.reply };
-      }
+      if (step === true) return this.#replyAt(i);
+      if (step) return step;
     }
-    return { kind: "more" };
+    return MORE;
   }
 
-  #lineDone(): { kind: "reply"; reply: Reply } | { kind: "error"; message: string } | null {
+  #replyAt(end: number): ScanStep {
+    this.#step.end = end;
+    return this.#step;
+  }
+
+  /** True when a top-level reply completed (it is in #reply), an error, or null. */
+  #lineDone(): true | { kind: "error"; message: string } | null {
     const line = this.#line;
     const type = line[0]!;
     const full = this.#lineLength;
@@ -85,7 +94,7 @@ export class ReplyScanner {
       if (line[textEnd - 1] === LF) textEnd--;
       if (line[textEnd - 1] === 13) textEnd--;
     }
-    const beginsTop = this.#stack.length === 0 && this.#top === null;
+    const beginsTop = this.#stack.length === 0 && !this.#inTop;
     switch (type) {
       case 0x2b: // + simple string
       case 0x2d: // - error
@@ -95,9 +104,8 @@ export class ReplyScanner {
       case 0x5f: // _ null
       case 0x28: {
         // ( big number
-        if (beginsTop) this.#top = { type, text: type === 0x2b || type === 0x2d ? latin1(line, 1, textEnd) : "", push: false };
-        const done = this.#elementDone();
-        return done ? { kind: "reply", reply: done } : null;
+        if (beginsTop) this.#begin(type, type === 0x2b || type === 0x2d ? latin1(line, 1, textEnd) : "", false);
+        return this.#elementDone() || null;
       }
       case 0x24: // $ bulk string
       case 0x21: // ! bulk error
@@ -105,11 +113,8 @@ export class ReplyScanner {
         // = verbatim string
         const n = parseNumber(line, 1, textEnd);
         if (n === null || n < -1) return { kind: "error", message: "the server sent a malformed bulk length" };
-        if (beginsTop) this.#top = { type, text: "", push: false };
-        if (n === -1) {
-          const done = this.#elementDone();
-          return done ? { kind: "reply", reply: done } : null;
-        }
+        if (beginsTop) this.#begin(type, "", false);
+        if (n === -1) return this.#elementDone() || null;
         this.#skip = n + 2;
         return null;
       }
@@ -122,12 +127,11 @@ export class ReplyScanner {
         const n = parseNumber(line, 1, textEnd);
         if (n === null || n < -1) return { kind: "error", message: "the server sent a malformed aggregate length" };
         const attribute = type === 0x7c;
-        if (beginsTop && !attribute) this.#top = { type, text: "", push: type === 0x3e };
+        if (beginsTop && !attribute) this.#begin(type, "", type === 0x3e);
         const elements = type === 0x25 || attribute ? n * 2 : n;
         if (elements <= 0) {
           if (attribute) return null;
-          const done = this.#elementDone();
-          return done ? { kind: "reply", reply: done } : null;
+          return this.#elementDone() || null;
         }
         this.#stack.push({ left: elements, attribute });
         return null;
@@ -137,20 +141,27 @@ export class ReplyScanner {
     }
   }
 
-  /** An element is complete: count it in its aggregate; the top-level reply when nothing encloses it. */
-  #elementDone(): Reply | null {
+  #begin(type: number, text: string, push: boolean): void {
+    this.#reply.type = type;
+    this.#reply.text = text;
+    this.#reply.push = push;
+    this.#inTop = true;
+  }
+
+  /** An element is complete: count it in its aggregate; true when it completes a top-level reply. */
+  #elementDone(): boolean {
     for (;;) {
       const frame = this.#stack[this.#stack.length - 1];
       if (!frame) {
-        const top = this.#top;
-        this.#top = null;
+        const top = this.#inTop;
+        this.#inTop = false;
         return top;
       }
       frame.left--;
-      if (frame.left > 0) return null;
+      if (frame.left > 0) return false;
       this.#stack.pop();
       // A finished attribute is no element of what encloses it.
-      if (frame.attribute) return null;
+      if (frame.attribute) return false;
     }
   }
 }

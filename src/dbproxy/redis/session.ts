@@ -297,38 +297,57 @@ export class RedisSession {
     }
   }
 
+  /**
+   * The server's bytes go to the client as they came, in as few writes as the replies allow: one
+   * per chunk, unless a reply of the proxy's own is taken out or an answer of its own goes in.
+   */
   #fromServer(chunk: Uint8Array): void {
     let at = 0;
+    let from = 0;
+    const pass = (to: number) => {
+      if (to > from) this.#toClient.write(chunk.subarray(from, to));
+      from = to;
+    };
     while (at < chunk.length && !this.#closed) {
-      this.#flushLocal();
-      const front = this.#expected[0];
-      // Nothing expected (a reply the proxy does not know of) or nothing countable: passed on,
-      // but still scanned, to find the "+RESET" a RESET waits for.
-      if (!front || front.kind === "uncountable") {
-        const waitingReset = front?.kind === "uncountable" && this.#expected[1]?.kind === "reset";
-        const step = this.#scanner.scan(chunk, at);
-        if (step.kind === "error") return this.#serverBroken(step.message);
-        const end = step.kind === "more" ? chunk.length : step.end;
-        this.#toClient.write(chunk.subarray(at, end));
-        at = end;
-        if (step.kind === "reply" && waitingReset && step.reply.type === 0x2b && step.reply.text === "RESET") this.#expected.splice(0, 2);
+      if (this.#localDue()) {
+        pass(at);
+        this.#flushLocal();
         continue;
       }
+      const front = this.#expected[0];
       const step = this.#scanner.scan(chunk, at);
-      if (step.kind === "error") return this.#serverBroken(step.message);
+      if (step.kind === "error") {
+        pass(at);
+        return this.#serverBroken(step.message);
+      }
       const end = step.kind === "more" ? chunk.length : step.end;
-      const part = chunk.subarray(at, end);
-      at = end;
-      if (front.kind === "own") {
-        this.#ownPartial.push(part.slice());
+      if (front?.kind === "own") {
+        pass(at);
+        this.#ownPartial.push(chunk.slice(at, end));
+        at = from = end;
         if (step.kind === "reply") this.#ownReply(step.reply);
         continue;
       }
-      this.#toClient.write(part);
-      if (step.kind === "more" || step.reply.push) continue;
+      at = end;
+      if (step.kind === "more") break;
+      // Nothing expected (a reply the proxy does not know of) or nothing countable: passed on,
+      // but still scanned, to find the "+RESET" a RESET waits for.
+      if (!front || front.kind === "uncountable") {
+        if (front && this.#expected[1]?.kind === "reset" && step.reply.type === 0x2b && step.reply.text === "RESET")
+          this.#expected.splice(0, 2);
+        continue;
+      }
+      if (step.reply.push) continue;
       this.#replied(front, step.reply);
     }
+    pass(at);
     this.#flushLocal();
+  }
+
+  /** An answer of the proxy's own is next: nothing the server owes comes before it. */
+  #localDue(): boolean {
+    const front = this.#expected[0];
+    return front?.kind === "local" || (front?.kind === "uncountable" && this.#expected[1]?.kind === "local");
   }
 
   #replied(front: Expected, reply: Reply): void {
@@ -388,9 +407,9 @@ export class RedisSession {
 /**
  * Writes to one stream, and stops reading the other while more than HIGH_WATER bytes wait to be
  * sent: a slow reader on one side holds the other side's sender back, not the agent's memory.
+ * No callback per write unless the bytes are to be zeroed once sent (node:net pays for each).
  */
 class Outbox {
-  #waiting = 0;
   #paused = false;
 
   constructor(
@@ -400,19 +419,16 @@ class Outbox {
 
   write(bytes: Uint8Array, written?: () => void): void {
     if (bytes.length === 0) return written?.();
-    this.#waiting += bytes.length;
-    if (!this.#paused && this.#waiting > HIGH_WATER) {
+    this.to.write(bytes, written);
+    if (!this.#paused && this.to.pendingBytes > HIGH_WATER) {
       this.#paused = true;
       this.from.pause();
-    }
-    this.to.write(bytes, () => {
-      this.#waiting -= bytes.length;
-      written?.();
-      if (this.#paused && this.#waiting <= HIGH_WATER / 2) {
+      this.to.onDrain = () => {
+        if (!this.#paused) return;
         this.#paused = false;
         this.from.resume();
-      }
-    });
+      };
+    }
   }
 }
 

@@ -12,13 +12,23 @@ function fakeStream() {
     fd: undefined,
     written: [] as Array<() => void>,
     hold: false,
+    pendingBytes: 0,
+    onDrain: () => {},
+    /** The kernel takes everything held. */
+    drain() {
+      stream.pendingBytes = 0;
+      for (const w of stream.written.splice(0)) w();
+      stream.onDrain();
+    },
     paused: false,
     ended: false,
     destroyed: false,
     write(bytes: Uint8Array, written?: () => void) {
       out.push(dec(bytes));
-      if (stream.hold && written) stream.written.push(written);
-      else written?.();
+      if (stream.hold) {
+        stream.pendingBytes += bytes.length;
+        if (written) stream.written.push(written);
+      } else written?.();
     },
     end() {
       stream.ended = true;
@@ -131,7 +141,7 @@ describe("RedisSession", () => {
     s.reply(`$${2_000_000}\r\n`);
     s.reply("x".repeat(2_000_000) + "\r\n");
     expect(s.server.paused).toBe(true);
-    for (const w of s.client.written.splice(0)) w();
+    s.client.drain();
     expect(s.server.paused).toBe(false);
   });
 
