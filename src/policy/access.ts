@@ -54,7 +54,10 @@ export function createAccessControl(deps: AccessDeps) {
     if (!found) return null;
     const { program, via } = found;
     const all = program ? [program, ...via] : via;
-    const stillSameProcess = () => all.every((p) => sameProcess(p));
+    // The same process (not a reused pid) running the same program: a process that exec'd another
+    // program between the connection and the decision is refused, where the kernel shows it (an
+    // exec before the agent accepted the connection cannot be told apart; the README says so).
+    const stillSameProcess = () => all.every((p) => sameProcess(p) && (p.exe === null || proc.exe(p.pid) === p.exe));
     if (!program) {
       const peer = via[0]!;
       return { pid: peer.pid, uid: peer.uid, exe: null, unverified: found.unverified, sha256: async () => null, stillSameProcess };

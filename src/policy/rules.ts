@@ -15,7 +15,7 @@ export interface PeerFacts {
   /** Set when the request came through credagent's CLI and the program that ran it could not be verified: exe and sha256 rules cannot match. */
   unverified?: string | null;
   sha256(): Promise<string | null>;
-  /** False when the pid now belongs to another process than the one that connected. */
+  /** False when the pid now belongs to another process than the one that connected, or it runs another program. */
   stillSameProcess(): boolean;
 }
 
@@ -33,7 +33,8 @@ export function describeRule(rule: AllowRule, index: number): string {
 export async function authorize(rules: AllowRule[] | undefined, peer: PeerFacts | null): Promise<Decision> {
   if (!rules || rules.length === 0) return { allowed: true, reason: "no allow rules: any process of the user" };
   if (!peer || peer.pid === null) return { allowed: false, reason: "the peer process cannot be identified on this transport" };
-  if (!peer.stillSameProcess()) return { allowed: false, reason: `process ${peer.pid} went away before the decision (pid reused)` };
+  if (!peer.stillSameProcess())
+    return { allowed: false, reason: `process ${peer.pid} went away or ran another program before the decision (pid reused, or exec)` };
   const misses: string[] = [];
   for (const [i, rule] of rules.entries()) {
     const miss = await mismatch(rule, peer);
