@@ -1,4 +1,6 @@
 import { exchangeBlocking } from "../native/unix-exchange.ts";
+// Imports nothing either: the agent's message may quote a source's output, shown printable.
+import { printableLines } from "../printable.ts";
 
 // Copies of wire/types.ts's API_PREFIX and CREDENTIAL_NAME, so that this file imports nothing
 // shared with other commands and stays in main.ts's entry chunk (see there); a unit test holds them
@@ -51,7 +53,7 @@ export async function fastGet(name: string, env: Record<string, string | undefin
   }
   if (response!.status === 200 || (response!.status === 403 && response!.authenticate)) return null;
   console.error(
-    `credagent get: ${typeof answer.error?.message === "string" ? answer.error.message : `the agent answered HTTP ${response!.status}`}`,
+    `credagent get: ${typeof answer.error?.message === "string" ? printableLines(answer.error.message) : `the agent answered HTTP ${response!.status}`}`,
   );
   return 1;
 }

@@ -2,6 +2,7 @@ import { CredagentError, describe } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { AgentApi } from "../client/client.ts";
 import { clientSocketPath, type PathEnv } from "../paths.ts";
+import { printableLines } from "../printable.ts";
 
 // Output goes through Bun.write, in order, on one chain that main.ts waits for before the process
 // exits (an exit could otherwise cut a write to a pipe short). Not node:fs writeSync: loading
@@ -45,10 +46,11 @@ export class UsageError extends Error {}
 /** Prints an error the way every command does and gives its exit code. */
 export function reportError(ctx: CliContext, command: string, err: unknown, usage?: string): number {
   if (err instanceof UsageError || (err instanceof CredagentError && err.code === "usage")) {
-    ctx.err(`credagent ${command}: ${err.message}\n${usage ? `${usage}\n` : ""}`);
+    ctx.err(`credagent ${command}: ${printableLines(err.message)}\n${usage ? `${usage}\n` : ""}`);
     return EXIT.usage;
   }
-  ctx.err(`credagent ${command}: ${describe(err)}\n`);
+  // The agent's messages name programs and quote sources' output: shown printable.
+  ctx.err(`credagent ${command}: ${printableLines(describe(err))}\n`);
   if (err instanceof CredagentError && err.code === "agent_not_running") return EXIT.noAgent;
   return EXIT.failed;
 }

@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { terminalSafeJson } from "../printable.ts";
 import { AUDIT_FILE, type AuditEntry } from "../wire/audit.ts";
 
 // Every access decision, as JSON lines in $XDG_STATE_HOME/credagent/audit.log (0600), rotated by
@@ -163,7 +164,9 @@ export class AuditLog {
   }
 
   #enqueue(entry: AuditRecord): void {
-    const line = `${JSON.stringify({ time: new Date(this.#now()).toISOString(), ...entry })}\n`;
+    // C1 controls and bidi overrides in an executable's path escaped as JSON does C0 ones: the same
+    // value, and `tail -f audit.log` on a terminal is not driven by a peer's file name.
+    const line = `${terminalSafeJson(JSON.stringify({ time: new Date(this.#now()).toISOString(), ...entry }))}\n`;
     this.#queue.push({ line, bytes: Buffer.byteLength(line), deny: entry.decision === "deny" });
     if (this.#scheduled) return;
     this.#scheduled = true;

@@ -3,6 +3,7 @@
 // The pid is on every line because agents on different sockets share one log file (the state
 // directory is per user, not per socket); each agent's "agent ready" line names its socket.
 
+import { terminalSafeJson } from "../printable.ts";
 import type { FloodGuard } from "./flood.ts";
 
 export type LogField = string | number | boolean | null | undefined;
@@ -61,7 +62,9 @@ export function createLogger(
 
 function formatValue(value: LogField): string {
   const text = String(value);
-  return /^[\w.:/@+-]+$/.test(text) ? text : JSON.stringify(text);
+  // Quoted as JSON, with what JSON leaves raw (C1 controls, bidi overrides) escaped too: a field
+  // may be a peer's executable path or a source's output, and `tail -f agent.log` is a terminal.
+  return /^[\w.:/@+-]+$/.test(text) ? text : terminalSafeJson(JSON.stringify(text));
 }
 
 export function parseLogLevel(text: string | undefined): LogLevel | undefined {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { CredagentError } from "../errors.ts";
+import { printable } from "../printable.ts";
 import { systemClock, type Clock } from "../time/clock.ts";
 import type { ProcessFacts } from "../identity/lineage.ts";
 import type { Logger } from "../log/log.ts";
@@ -165,7 +166,8 @@ export class ConfirmationBroker {
     const entry: Question = { id, credential, exe, pid, since: clock.now(), requester, settle, promise, waiters: 0 };
     this.#pending.set(id, entry);
     const through = via ? ` through credagent (pid ${via.pid})` : "";
-    const question = `${exe} (pid ${pid}) asks${through} for the credential '${credential}'. Allow it for this session?`;
+    // The path is the asking program's to choose: shown with its control characters escaped.
+    const question = `${printable(exe)} (pid ${pid}) asks${through} for the credential '${credential}'. Allow it for this session?`;
     this.deps.log.warn("confirmation needed", { id, credential, exe, pid, via_pid: via?.pid, how: `credagent approve ${id}` });
     this.deps
       .desktopPrompt(question, this.deps.timeoutMs)

@@ -60,6 +60,13 @@ export class ManagedCredential {
   #stopped = false;
   // Bumped by forget(): a fetch that was under way then must not bring its token back.
   #epoch = 0;
+  /** When the last fetch started, and what it brought: a bounded forced refresh may answer with it. */
+  #lastFetch: { startedAt: number; ok: boolean; token: Token | undefined } | undefined;
+  /** A forced refresh waiting for the next slot after a failed fetch; shared. */
+  #spacedFetch: Promise<Token> | undefined;
+  /** The forced refreshes' bucket: slots left (fractions refill), and when it was last counted. */
+  #forcedSlots = 0;
+  #forcedSlotsAt: number | undefined;
   // The source said only a person can fix this (a refresh token revoked or expired): no retries
   // until `credagent login`, and requests fail at once instead of waiting on a doomed fetch.
   #loginRequired = false;
@@ -97,8 +104,56 @@ export class ManagedCredential {
     return token;
   }
 
-  /** Fetches a new token now, whatever the one held; joins a fetch already under way. */
+  /**
+   * A new token, asked for by a client (`credagent refresh`, POST …/refresh). Forced refreshes are
+   * coalesced and bounded, so that a client in a loop cannot run the source as fast as it answers
+   * (791 runs in 10 s before, issue 21): one under way is joined; past policy.forcedRefreshBurst
+   * in a row, one runs per policy.forcedRefreshIntervalMs. Meanwhile the token the last fetch
+   * brought is the answer (it is as new as another would be); after a failure the next fetch
+   * waits for the next slot, one fetch for every refresh that came meanwhile.
+   */
   async refresh(): Promise<Token> {
+    const now = this.deps.clock.now();
+    this.#asked(now);
+    if (this.#pending) return this.#waitBounded(this.#pending);
+    if (this.#takeForcedSlot(now)) return this.#waitBounded(this.#fetchOnce());
+    const last = this.#lastFetch;
+    const held = this.#token;
+    if (last?.ok && held && held === last.token && held.expiresAt > now && !held.value.wiped) return held;
+    this.#spacedFetch ??= new Promise<Token>((resolve, reject) => {
+      const interval = this.policy.forcedRefreshIntervalMs;
+      this.deps.clock.setTimeout(
+        () => {
+          this.#spacedFetch = undefined;
+          // A fetch of its own since the wait began (the backoff's retry) is as good as a new one.
+          const since = this.#lastFetch;
+          const token = this.#token;
+          if (since && since.startedAt >= now && since.ok && token === since.token && token && !token.value.wiped) return resolve(token);
+          this.#takeForcedSlot(this.deps.clock.now());
+          (this.#pending ?? this.#fetchOnce()).then(resolve, reject);
+        },
+        Math.ceil((1 - this.#forcedSlots) * interval),
+      );
+    });
+    return this.#waitBounded(this.#spacedFetch);
+  }
+
+  /** A slot of the forced refreshes' bucket, refilled by the clock; false when none is left. */
+  #takeForcedSlot(now: number): boolean {
+    const { forcedRefreshBurst: burst, forcedRefreshIntervalMs: interval } = this.policy;
+    const elapsed = this.#forcedSlotsAt === undefined ? Infinity : now - this.#forcedSlotsAt;
+    this.#forcedSlots = Math.min(burst, this.#forcedSlots + elapsed / interval);
+    this.#forcedSlotsAt = now;
+    if (this.#forcedSlots < 1) return false;
+    this.#forcedSlots -= 1;
+    return true;
+  }
+
+  /**
+   * Fetches a new token now, whatever the one held, without the bound of refresh(): for the
+   * agent's own reasons (a stored secret the source reads was changed). Joins a fetch under way.
+   */
+  async refetch(): Promise<Token> {
     this.#asked(this.deps.clock.now());
     return this.#waitBounded(this.#fetchOnce());
   }
@@ -207,6 +262,8 @@ export class ManagedCredential {
   async #fetch(): Promise<Token> {
     this.#cancelTimer?.();
     const { clock } = this.deps;
+    const attempt: { startedAt: number; ok: boolean; token: Token | undefined } = { startedAt: clock.now(), ok: false, token: undefined };
+    this.#lastFetch = attempt;
     const abort = new AbortController();
     this.#abort = abort;
     const epoch = this.#epoch;
@@ -227,6 +284,8 @@ export class ManagedCredential {
       }
       if (epoch !== this.#epoch) throw new CredagentError("locked", "the agent was locked while the token was fetched");
       this.#accept(token);
+      attempt.ok = true;
+      attempt.token = token;
       return token;
     } catch (err) {
       if (epoch !== this.#epoch) throw err;

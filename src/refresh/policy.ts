@@ -24,6 +24,13 @@ export interface RefreshPolicy {
    * 5), on every call while they do: a key served inside the window is asked for again at each call.
    */
   awsRefreshWindowMs: number;
+  /**
+   * Forced refreshes (`credagent refresh`) that run the source: this many at once, then one per
+   * forcedRefreshIntervalMs (a token bucket). Beyond, a refresh gets the token the last one brought,
+   * or after a failure waits for the next slot, one fetch for all that wait.
+   */
+  forcedRefreshBurst: number;
+  forcedRefreshIntervalMs: number;
 }
 
 export const DEFAULT_POLICY: RefreshPolicy = {
@@ -41,6 +48,10 @@ export const DEFAULT_POLICY: RefreshPolicy = {
   idleAfterMs: 3_600_000,
   // botocore's advisory refresh timeout (credentials.py, RefreshableCredentials): the widest of the SDKs'.
   awsRefreshWindowMs: 15 * 60_000,
+  // A person refreshing a few times in a row is never held back; a program looping on it costs
+  // the source one run per 5 s after the first five, as a request in a failing loop does (retryFloorMs).
+  forcedRefreshBurst: 5,
+  forcedRefreshIntervalMs: 5_000,
 };
 
 const DEFAULT_REFRESH_SHARE = 0.8;

@@ -98,7 +98,7 @@ export class CredentialRegistry {
     for (const { def, credential } of this.#entries.values()) {
       if (!def.keptFresh || !def.secrets?.includes(secret) || skip.includes(def.name)) continue;
       names.push(def.name);
-      fetches.push(credential.refresh());
+      fetches.push(credential.refetch());
     }
     return { names, settled: Promise.allSettled(fetches) };
   }

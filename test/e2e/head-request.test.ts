@@ -9,8 +9,37 @@ afterAll(() => box.cleanup());
 
 test("HEAD on a credential is 405 with Allow: GET and does not run the source", async () => {
   const source = countingSource(box, "api", 3600);
-  box.writeConfig(`[credentials.api]\nsource = "command"\ncommand = ["${source.script}"]\n`);
+  const asked = countingSource(box, "asked", 3600);
+  box.writeConfig(
+    `[credentials.api]\nsource = "command"\ncommand = ["${source.script}"]\n\n` +
+      `[credentials.asked]\nsource = "command"\ncommand = ["${asked.script}"]\nconfirm = true\n`,
+  );
   await box.start();
+  box.env.CRED_SOCK = box.socket;
+
+  // Every credential route, and a credential that would ask the user: no source runs, nobody is asked.
+  for (const target of [
+    "/v1/credentials/api?min_valid=60",
+    "/v1/credentials/api/refresh",
+    "/v1/credentials/api/login",
+    "/v1/credentials/asked",
+    "/v1/credentials/asked/refresh",
+  ]) {
+    const r = await rawExchange(box.socket, [`HEAD ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`], 5_000);
+    expect(r.data).toStartWith("HTTP/1.1 405");
+  }
+  // Methods are case-sensitive (RFC 9110 9.1): "head" and "HeAd" are not HEAD, nor a GET.
+  for (const method of ["head", "HeAd", "get"]) {
+    const r = await rawExchange(
+      box.socket,
+      [`${method} /v1/credentials/api HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`],
+      5_000,
+    );
+    expect(r.data).toMatch(/^HTTP\/1\.1 4\d\d/);
+    expect(r.data).not.toContain("api-1");
+  }
+  expect((await box.run(["approve"])).stdout).toBe("no requests are waiting for approval\n");
+  expect(asked.count()).toBe(0);
 
   const head = await rawExchange(box.socket, ["HEAD /v1/credentials/api HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"], 5_000);
   expect(head.data).toStartWith("HTTP/1.1 405");

@@ -8,6 +8,7 @@ import { defineCommand, noPositionals } from "../command.ts";
 import type { CliContext } from "../io.ts";
 import { table } from "../output/table.ts";
 import { agentOf } from "../agent.ts";
+import { terminalSafeJson } from "../../printable.ts";
 
 const usage = `usage: credagent db [--json]
 
@@ -20,7 +21,7 @@ psql "host=DIR dbname=app" (DIR: the socket's directory), redis-cli -s SOCKET.`;
 export const db = defineCommand("db", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
   const endpoints = await databaseEndpoints(ctx);
-  if (values.json) ctx.out(`${JSON.stringify(endpoints, null, 2)}\n`);
+  if (values.json) ctx.out(`${terminalSafeJson(JSON.stringify(endpoints, null, 2))}\n`);
   else if (endpoints.length === 0) ctx.out("no databases configured ([databases.NAME] in the config)\n");
   else
     ctx.out(

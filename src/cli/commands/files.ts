@@ -3,6 +3,7 @@ import type { FileSummary } from "../../wire/types.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { table } from "../output/table.ts";
 import { agentOf } from "../agent.ts";
+import { terminalSafeJson } from "../../printable.ts";
 
 const usage = `usage: credagent files [--json]
 
@@ -15,7 +16,7 @@ values it holds (never a value), and the last error, of writing it or of its on_
 export const files = defineCommand("files", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
   const { files } = await agentOf(ctx).files();
-  if (values.json) ctx.out(`${JSON.stringify(files, null, 2)}\n`);
+  if (values.json) ctx.out(`${terminalSafeJson(JSON.stringify(files, null, 2))}\n`);
   else if (files.length === 0) ctx.out("no files kept (the config has no [files.NAME])\n");
   else ctx.out(table(["NAME", "PATH", "STATE", "WRITTEN", "CREDENTIALS", "LAST ERROR"], fileRows(files)));
   return EXIT.ok;

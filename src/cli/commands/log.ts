@@ -6,6 +6,7 @@ import { EXIT } from "../../exit-codes.ts";
 import { stateDir } from "../../paths.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { type CliContext } from "../io.ts";
+import { printable, terminalSafeJson } from "../../printable.ts";
 
 const usage = `usage: credagent log [-f] [--json]
 
@@ -56,7 +57,7 @@ function printFrom(ctx: CliContext, path: string, offset: number, json: boolean)
     const end = text.lastIndexOf("\n") + 1;
     for (const line of text.slice(0, end).split("\n")) {
       if (line === "") continue;
-      ctx.out(json ? `${line}\n` : `${humanLine(line)}\n`);
+      ctx.out(json ? `${terminalSafeJson(line)}\n` : `${humanLine(line)}\n`);
     }
     return offset + Buffer.byteLength(text.slice(0, end));
   } finally {
@@ -67,12 +68,15 @@ function printFrom(ctx: CliContext, path: string, offset: number, json: boolean)
 function humanLine(line: string): string {
   try {
     const e = JSON.parse(line) as AuditEntry;
-    if (e.event === "audit") return `${e.time} ${e.reason}`;
+    // The executable, the reason (which names programs) and the rest came from peers: shown printable.
+    if (e.event === "audit") return printable(`${e.time} ${e.reason}`);
     const times = e.count === undefined ? "" : ` (${e.count} more like it)`;
     const via = e.via ? ` via ${e.via.exe ?? "credagent"} (pid ${e.via.pid})` : "";
     const who = `pid ${e.pid ?? "?"} uid ${e.uid ?? "?"} ${e.exe ?? (e.via ? "(unverified program)" : "")}`.trim() + via;
-    return `${e.time} ${e.decision.toUpperCase()} ${e.event}${e.credential ? ` ${e.credential}` : ""} by ${who}: ${e.reason}${times}`;
+    return printable(
+      `${e.time} ${e.decision.toUpperCase()} ${e.event}${e.credential ? ` ${e.credential}` : ""} by ${who}: ${e.reason}${times}`,
+    );
   } catch {
-    return line;
+    return printable(line);
   }
 }

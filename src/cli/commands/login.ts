@@ -3,6 +3,7 @@ import { EXIT } from "../../exit-codes.ts";
 import { credentialName, defineCommand } from "../command.ts";
 import { foregroundClock, pollUntil } from "../../time/clock.ts";
 import { agentOf } from "../agent.ts";
+import { printable } from "../../printable.ts";
 
 const usage = `usage: credagent login NAME [--no-qr]
 
@@ -18,9 +19,10 @@ export const login = defineCommand("login", usage, { "no-qr": { type: "boolean" 
   const client = agentOf(ctx);
   const challenge = await client.startLogin(name);
   const tty = Boolean(process.stderr.isTTY);
-  ctx.err(`To sign in '${name}', open ${challenge.verification_uri}\nand enter the code ${challenge.user_code}\n`);
+  // From the identity provider: shown printable.
+  ctx.err(`To sign in '${name}', open ${printable(challenge.verification_uri)}\nand enter the code ${printable(challenge.user_code)}\n`);
   if (challenge.verification_uri_complete) {
-    ctx.err(`(or open ${challenge.verification_uri_complete})\n`);
+    ctx.err(`(or open ${printable(challenge.verification_uri_complete)})\n`);
     if (tty && !values["no-qr"]) {
       const { renderUnicodeCompact } = await import("uqr");
       ctx.err(`${renderUnicodeCompact(challenge.verification_uri_complete)}\n`);

@@ -3,6 +3,7 @@ import { EXIT } from "../../exit-codes.ts";
 import type { ReloadResponse } from "../../wire/types.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { agentOf } from "../agent.ts";
+import { terminalSafeJson } from "../../printable.ts";
 
 const usage = `usage: credagent reload [--json]
 
@@ -14,7 +15,7 @@ is invalid, says why and exits 1: the previous config stays in force. Settings r
 export const reload = defineCommand("reload", usage, { json: { type: "boolean" } }, async ({ values, positionals }, ctx) => {
   noPositionals(positionals);
   const outcome = await agentOf(ctx).reload();
-  if (values.json) ctx.out(`${JSON.stringify(outcome, null, 2)}\n`);
+  if (values.json) ctx.out(`${terminalSafeJson(JSON.stringify(outcome, null, 2))}\n`);
   else ctx.out(describeOutcome(outcome));
   if (outcome.start_only_changed.length > 0) ctx.err(`credagent reload: ${restartNotice(outcome.start_only_changed)}\n`);
   return EXIT.ok;

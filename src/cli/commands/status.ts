@@ -6,6 +6,7 @@ import { credentialRows } from "../output/credentials.ts";
 import { table } from "../output/table.ts";
 import { fileRows } from "./files.ts";
 import { agentOf } from "../agent.ts";
+import { printable, printableLines, terminalSafeJson } from "../../printable.ts";
 
 const usage = `usage: credagent status [--json]
 
@@ -30,15 +31,15 @@ export const status = defineCommand("status", usage, { json: { type: "boolean" }
   const now = Date.now();
   const uptimeSeconds = Math.max(0, Math.floor((now - Date.parse(health.started_at)) / 1000));
   if (values.json) {
-    ctx.out(`${JSON.stringify({ agent: { ...health, uptime_seconds: uptimeSeconds }, credentials, files }, null, 2)}\n`);
+    ctx.out(`${terminalSafeJson(JSON.stringify({ agent: { ...health, uptime_seconds: uptimeSeconds }, credentials, files }, null, 2))}\n`);
     return EXIT.ok;
   }
   ctx.out(`agent pid ${health.pid}, socket ${health.socket}, up ${formatCountdown(uptimeSeconds * 1000 + 1)}, version ${health.version}\n`);
   if (health.config) ctx.out(configLines(health.config));
-  if (health.store) ctx.out(`store ${health.store.state}: ${health.store.description}\n`);
+  if (health.store) ctx.out(`store ${health.store.state}: ${printable(health.store.description)}\n`);
   if (credentials.length === 0) ctx.out("no credentials configured\n");
   else ctx.out(table(["NAME", "SOURCE", "STATE", "EXPIRES", "LAST ERROR"], credentialRows(credentials, now)));
-  for (const c of credentials) if (c.note) ctx.out(`note: ${c.name}: ${c.note}\n`);
+  for (const c of credentials) if (c.note) ctx.out(`note: ${c.name}: ${printable(c.note)}\n`);
   if (files.length > 0)
     ctx.out(`\nkept files:\n${table(["FILE", "PATH", "STATE", "WRITTEN", "CREDENTIALS", "LAST ERROR"], fileRows(files))}`);
   return EXIT.ok;
@@ -49,7 +50,7 @@ function configLines(config: ConfigStatus): string {
   let text = `config ${file}, loaded ${config.loaded_at}\n`;
   if (config.last_reload_error !== null) {
     text += `last reload failed at ${config.last_reload_at}; the config loaded before stays in force:\n`;
-    text += `${config.last_reload_error.replace(/^/gm, "  ")}\n`;
+    text += `${printableLines(config.last_reload_error).replace(/^/gm, "  ")}\n`;
   }
   return text;
 }

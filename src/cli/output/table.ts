@@ -1,6 +1,11 @@
-/** Left-aligned columns separated by two spaces; the last column is not padded. */
+import { printable } from "../../printable.ts";
+
+/**
+ * Left-aligned columns separated by two spaces; the last column is not padded. Cells are shown
+ * printable: a peer's executable path or a source's error output cannot act on the terminal.
+ */
 export function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows.map((r) => r.map(printable))];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   return all
     .map((r) =>

@@ -212,6 +212,82 @@ describe("ManagedCredential", () => {
     expect(next.value.reveal()).toBe("token-2");
   });
 
+  const { forcedRefreshBurst: BURST, forcedRefreshIntervalMs: INTERVAL } = DEFAULT_POLICY;
+
+  test("forced refreshes in a loop run the source a few times, then once per interval; meanwhile the token just fetched is the answer", async () => {
+    const { clock, source, credential } = setup();
+    await credential.get();
+    // A client refreshing every 10 ms for 10 s: five at once, then one at 5 s; not 1,000.
+    const answers = new Set<string>();
+    for (let i = 0; i < 1_000; i++) {
+      answers.add((await credential.refresh()).value.reveal());
+      await clock.advance(10);
+    }
+    expect(source.calls).toBe(1 + BURST + Math.floor((10_000 - BURST * 10) / INTERVAL));
+    expect(answers.size).toBe(source.calls - 1);
+    // A person asking again a while later is not held back.
+    await clock.advance(BURST * INTERVAL);
+    const before = source.calls;
+    for (let i = 0; i < BURST; i++) await credential.refresh();
+    expect(source.calls).toBe(before + BURST);
+  });
+
+  test("concurrent forced refreshes share one fetch", async () => {
+    const { clock, source, credential } = setup();
+    await credential.get();
+    source.delayMs = 500;
+    const all = Promise.all(Array.from({ length: 50 }, () => credential.refresh()));
+    await clock.advance(500);
+    expect(new Set((await all).map((t) => t.value.reveal()))).toEqual(new Set(["token-2"]));
+    expect(source.calls).toBe(2);
+  });
+
+  /** Forced refreshes that fail until the bucket is empty (no background retry: a minute's backoff). */
+  async function exhausted(policy: Partial<RefreshPolicy> = {}) {
+    const ctx = setup({ backoffBaseMs: 60_000, ...policy });
+    ctx.source.failWith = new Error("down");
+    for (let i = 0; i < BURST; i++) await ctx.credential.refresh().catch(() => {});
+    expect(ctx.source.calls).toBe(BURST);
+    ctx.source.failWith = undefined;
+    return ctx;
+  }
+
+  test("past the bucket after failures, forced refreshes wait for the next slot and share one fetch there", async () => {
+    const { clock, source, credential } = await exhausted();
+    let settled = 0;
+    const waiting = Array.from({ length: 20 }, () =>
+      credential.refresh().then((t) => {
+        settled += 1;
+        return t;
+      }),
+    );
+    await clock.advance(INTERVAL - 1);
+    expect(settled).toBe(0);
+    expect(source.calls).toBe(BURST);
+    await clock.advance(1);
+    expect(new Set((await Promise.all(waiting)).map((t) => t.value.reveal()))).toEqual(new Set([`token-${BURST + 1}`]));
+    expect(source.calls).toBe(BURST + 1);
+  });
+
+  test("a fetch of its own during the wait (a request's) answers the waiting forced refreshes", async () => {
+    const { clock, source, credential } = await exhausted({ retryFloorMs: 1_000 });
+    const waiting = credential.refresh();
+    await clock.advance(1_000);
+    // A plain request past the retry floor fetches at 1 s; at the slot the forced refresh takes its token.
+    const got = await credential.get();
+    expect(source.calls).toBe(BURST + 1);
+    await clock.advance(INTERVAL);
+    expect((await waiting).value.reveal()).toBe(got.value.reveal());
+    expect(source.calls).toBe(BURST + 1);
+  });
+
+  test("refetch() (a changed secret) is not spaced: it fetches at once", async () => {
+    const { source, credential } = setup();
+    await credential.get();
+    expect((await credential.refetch()).value.reveal()).toBe("token-2");
+    expect(source.calls).toBe(2);
+  });
+
   // The refresh e2e test in exact form: 2 s tokens, a request every 50 ms for 7 s. Real time there
   // (process start-up, a random jitter) only allows bounds; here every fetch has its instant.
   for (const [random, every] of [
@@ -368,7 +444,7 @@ describe("tokens are zeroed when no longer held", () => {
     const { clock, source, credential } = setup({}, () => 0.5);
     source.lifetimeMs = 60_000;
     const first = await credential.get();
-    const second = await credential.refresh();
+    const second = await credential.refetch();
     expect(first.value.wiped).toBe(false);
     await clock.advance(1_000);
     expect(first.value.wiped).toBe(true);
