@@ -48,6 +48,11 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 [ -e /usr/lib/python3/dist-packages/redis ] || missing+=(python3-redis)
+# A throwaway MariaDB server (test/support/mariadb.ts), its clients (mariadb, mysqlslap), PyMySQL, mysqlclient.
+[ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 && command -v mysqlslap >/dev/null 2>&1 || missing+=(mariadb-client)
+[ -e /usr/lib/python3/dist-packages/pymysql ] || missing+=(python3-pymysql)
+[ -e /usr/lib/python3/dist-packages/MySQLdb ] || missing+=(python3-mysqldb)
 # Java and Debian's JDBC drivers: JDBC URLs read back by the drivers, JDBC over the loopback listener.
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 [ -e /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)

@@ -5,13 +5,13 @@ import { defaultSocketPath, type PathEnv } from "../paths.ts";
 
 // `[databases.NAME]`: a local socket per database whose connections credagent authenticates to the
 // real server with a credential. The tls modes mean what libpq's sslmode values mean, for every
-// protocol.
+// protocol (MySQL clients' ssl-mode REQUIRED, VERIFY_CA and VERIFY_IDENTITY are the same checks).
 
 export const TLS_MODES = ["disable", "require", "verify-ca", "verify-full"] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
 
 /** The wire protocols served; each has its socket's name (socketName) and its handler in src/dbproxy. */
-export const DATABASE_PROTOCOLS = ["postgresql", "redis"] as const;
+export const DATABASE_PROTOCOLS = ["postgresql", "mysql", "redis"] as const;
 export type DatabaseProtocol = (typeof DATABASE_PROTOCOLS)[number];
 
 /** PostgreSQL's GSS encryption with a kerberos credential (libpq's gssencmode meanings). */
@@ -36,6 +36,11 @@ export interface DatabaseConfig {
   servicePrincipal?: string;
   /** The databases the endpoint serves; ["*"] for any. Unset in the file: the endpoint's own name. */
   databases: string[];
+  /**
+   * MySQL's caching_sha2_password without TLS: the password may be sent encrypted with the key the
+   * server hands out on request (not authenticated: whoever answers at host:port can hand out theirs).
+   */
+  allowRsaPublicKey?: boolean;
 }
 
 /** The databases a [databases.NAME] endpoint serves, the default first. */
@@ -78,10 +83,11 @@ export const databasesSchema = v.record(
           ),
         ),
       ),
+      allow_rsa_public_key: v.optional(v.boolean("expected true or false")),
     },
     (issue) =>
       issue.expected === "never"
-        ? "unknown key (credential, protocol, server, tls, ca_file, user, database, databases, gssenc, service_principal, listen)"
+        ? "unknown key (credential, protocol, server, tls, ca_file, user, database, databases, gssenc, service_principal, listen, allow_rsa_public_key)"
         : "missing; this key is required",
   ),
 );
@@ -133,6 +139,12 @@ function parseEach(
         `${where}.ca_file: only used with tls = "verify-ca" or "verify-full"; remove it or change tls`,
       );
     }
+    if (d.allow_rsa_public_key !== undefined && d.protocol !== "mysql") {
+      throw new CredagentError(
+        "config_invalid",
+        `${where}.allow_rsa_public_key: only for protocol = "mysql" (caching_sha2_password without TLS); remove it`,
+      );
+    }
     if (d.database !== undefined && d.databases !== undefined) {
       throw new CredagentError("config_invalid", `${where}: set database or databases, not both`);
     }
@@ -159,6 +171,7 @@ function parseEach(
       name,
       credential: d.credential,
       databases,
+      ...(d.allow_rsa_public_key ? { allowRsaPublicKey: true } : {}),
       protocol: d.protocol,
       host: rawHost!.replace(/^\[|\]$/g, ""),
       port,
@@ -186,6 +199,9 @@ export function socketName(protocol: DatabaseProtocol): string {
   switch (protocol) {
     case "postgresql":
       return ".s.PGSQL.5432";
+    case "mysql":
+      // MySQL clients take the socket's whole path (mysql -S, socketPath, unix_socket).
+      return "mysql.sock";
     case "redis":
       return "redis.sock";
   }

@@ -16,6 +16,8 @@ import { serviceCredentials } from "./gss.ts";
 import { SealedStream } from "./gss-stream.ts";
 import { RefusedPasswords } from "./refused.ts";
 import type { ServedEndpoint } from "./endpoints.ts";
+import { errorPacket } from "./mysql/messages.ts";
+import { serveMysql } from "./mysql/session.ts";
 import { RedisSession } from "./redis/session.ts";
 import { authCommand, connectRedis, RedisRefused } from "./redis/upstream.ts";
 import { relay } from "./relay.ts";
@@ -28,7 +30,8 @@ import { CANCEL_REQUEST, errorResponse, FrameReader, GSSENC_REQUEST, PROTOCOL_3,
 // and an audit line, as a token request on the agent's socket does; and is joined to a server
 // connection the agent authenticated with the credential. PostgreSQL: after AuthenticationOk the
 // proxy copies bytes and parses nothing (relay.ts). Redis: the proxy reads the commands' framing to
-// answer the client's AUTH itself (redis/session.ts).
+// answer the client's AUTH itself (redis/session.ts). MySQL: the proxy greets the client as the
+// server would and reads the client's packet headers to answer COM_CHANGE_USER (mysql/session.ts).
 
 export interface DbProxyDeps {
   databases: DatabaseConfig[];
@@ -96,7 +99,7 @@ export class DatabaseProxy {
         // credagent/ and credagent/db/ are private too, each made 0700 and checked.
         ensurePrivateDir(join(dir, "..", ".."), this.deps.agentUid);
         ensurePrivateDir(join(dir, ".."), this.deps.agentUid);
-        const answer = db.protocol === "redis" ? redisRefusal : startupRefusal;
+        const answer = db.protocol === "redis" ? redisRefusal : db.protocol === "mysql" ? mysqlRefusal : startupRefusal;
         // One door for the socket and the loopback listener: the same admission, slots and rules.
         const door = this.deps.admission.door(`database:${db.name}`, { answer, weight: 2, tcpProcess: true });
         this.#listeners.push(await listenUnixStreams(path, this.deps.agentUid, (stream) => this.#accept(db, door, stream)));
@@ -168,6 +171,7 @@ export class DatabaseProxy {
     if (!session || !actor) return;
     this.#sessions.add(session);
     if (db.protocol === "redis") return void this.#serveRedis(db, door, session, actor);
+    if (db.protocol === "mysql") return void this.#serveMysql(db, door, session, actor);
     const reader = new FrameReader(MAX_EARLY_BYTES);
     stream.onData = (bytes) => reader.push(bytes);
     stream.onEnd = () => reader.end();
@@ -237,6 +241,22 @@ export class DatabaseProxy {
       client.end({ linger: true });
       this.deps.log.warn("database connection refused", { database: db.name, pid: actor.peer?.pid, error: describe(err) });
     }
+  }
+
+  /** A MySQL client: greeted, checked and logged in by its session (mysql/session.ts). */
+  #serveMysql(db: DatabaseConfig, door: Door, session: Session, actor: Actor): Promise<void> {
+    return serveMysql(session.client, {
+      db,
+      actor,
+      authorize: () => this.#authorize(db, actor),
+      login: () => loginFor(db, this.deps.token),
+      newerLogin: (used) => this.#newerLogin(db, used),
+      joined: (server) => (session.server = server),
+      closed: () => this.#closed(door, session),
+      connectTimeoutMs: this.deps.connectTimeoutMs,
+      handshakeTimeoutMs: this.deps.startupTimeoutMs,
+      log: this.deps.log,
+    });
   }
 
   /** As #login: a password overtaken by a rotation (WRONGPASS) is tried once more with the new one. */
@@ -427,6 +447,11 @@ function sqlstateOf(err: unknown): string {
 /** A Redis client refused: an error reply (the answer to its first command). */
 function redisRefusal(_code: string, message: string): Uint8Array {
   return new TextEncoder().encode(`-ERR credagent: ${message.replace(/[\r\n]+/g, " ")}\r\n`);
+}
+
+/** A MySQL client refused: an ERR packet in place of the greeting (clients read one there). */
+function mysqlRefusal(_code: string, message: string): Uint8Array {
+  return errorPacket(0, `credagent: ${message}`);
 }
 
 /** A PostgreSQL client refused: a FATAL ErrorResponse it shows after its startup. */

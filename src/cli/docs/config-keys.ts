@@ -67,13 +67,15 @@ export const KEY_DOCS: Record<string, string> = {
   docker: 'registry = credential, for docker-credential-credagent ("registry.example.com" = "NAME")',
   databases: "local sockets the agent logs in to database servers through: [databases.NAME]",
   "databases.NAME.credential": "the credential whose password (or token) logs in",
-  "databases.NAME.protocol": '"postgresql" or "redis"',
+  "databases.NAME.protocol": '"postgresql", "mysql" (MySQL and MariaDB) or "redis"',
   "databases.NAME.server": "the real server, host:port",
   "databases.NAME.tls": '"disable", "require", "verify-ca" or "verify-full" (libpq\'s sslmode meanings; default verify-full)',
   "databases.NAME.ca_file": "the CA certificate for verify-ca and verify-full",
   "databases.NAME.listen":
     '"127.0.0.1:PORT": a loopback TCP listener beside the socket (JDBC, .NET, DBeaver); the peer is identified by the kernel',
   "databases.NAME.user": "the role, in place of the credential's username",
+  "databases.NAME.allow_rsa_public_key":
+    "mysql: caching_sha2_password without TLS may encrypt the password with the server's RSA key (default false)",
   "databases.NAME.database": "the one database the endpoint serves (default: NAME); a client naming none gets it",
   "databases.NAME.databases": 'the databases the endpoint serves, the first the default; ["*"] for any the role can reach',
   "databases.NAME.gssenc": 'PostgreSQL with a kerberos credential: GSS encryption, "prefer" (default), "require" or "disable"',

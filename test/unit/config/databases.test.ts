@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { socketName } from "../../../src/config/databases.ts";
 import { parseConfig } from "../../../src/config/load.ts";
 
 const credential = `[credentials.pg]\nsource = "static"\n`;
@@ -38,8 +39,11 @@ test("mistakes are refused with the key's path and what to do", () => {
   expect(() => parse(base.replace('"pg"', '"nope"') + `server = "db:5432"\n`)).toThrow(
     /databases\.appdb\.credential: no credential 'nope'/,
   );
-  expect(() => parse(base.replace('"postgresql"', '"mysql"') + `server = "db:5432"\n`)).toThrow(
-    /databases\.appdb\.protocol: expected one of "postgresql", "redis"/,
+  expect(() => parse(base.replace('"postgresql"', '"oracle"') + `server = "db:5432"\n`)).toThrow(
+    /databases\.appdb\.protocol: expected one of "postgresql", "mysql", "redis"/,
+  );
+  expect(() => parse(base + `server = "db:5432"\nallow_rsa_public_key = true\n`)).toThrow(
+    /allow_rsa_public_key: only for protocol = "mysql"/,
   );
   expect(() => parse(base + `server = "db:99999"\n`)).toThrow(/port 99999 is out of range/);
   expect(() => parse(base + `server = "db:5432"\ntls = "require"\nca_file = "x"\n`)).toThrow(
@@ -68,4 +72,12 @@ test("listen: a loopback address and port, one database per port", () => {
   expect(() => parse(base + `listen = "127.0.0.1:15432"\n` + base.replace("appdb", "other") + `listen = "127.0.0.1:15432"\n`)).toThrow(
     /databases\.other\.listen: 127\.0\.0\.1:15432 is databases\.appdb's too/,
   );
+});
+
+test("mysql takes allow_rsa_public_key; its socket is mysql.sock", () => {
+  const config = parse(
+    `[databases.my]\ncredential = "pg"\nprotocol = "mysql"\nserver = "db:3306"\ntls = "disable"\nallow_rsa_public_key = true\n`,
+  );
+  expect(config.databases.map((d) => [d.name, d.protocol, d.allowRsaPublicKey])).toEqual([["my", "mysql", true]]);
+  expect(socketName("mysql")).toBe("mysql.sock");
 });
