@@ -2,11 +2,11 @@
 # Runs every benchmark and prints a table; `bench/run.sh --write` also rewrites BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v hyperfine >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1 || ! command -v gnome-keyring-daemon >/dev/null 2>&1 || ! command -v oidc-token >/dev/null 2>&1 || [ ! -x /usr/bin/time ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/sbin/pgbouncer ] || [ ! -x /usr/lib/wine/wine64 ] || ! command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
+if ! command -v hyperfine >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1 || ! command -v gnome-keyring-daemon >/dev/null 2>&1 || ! command -v oidc-token >/dev/null 2>&1 || [ ! -x /usr/bin/time ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/sbin/pgbouncer ] || [ ! -x /usr/sbin/mariadbd ] || ! command -v mysqlslap >/dev/null 2>&1 || [ ! -x /usr/lib/wine/wine64 ] || ! command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine curl dbus gnome-keyring libsecret-tools oidc-agent-cli time postgresql pgbouncer wine64 gcc-mingw-w64-x86-64-win32 gcc libc6-dev >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine curl dbus gnome-keyring libsecret-tools oidc-agent-cli time postgresql pgbouncer mariadb-server mariadb-client wine64 gcc-mingw-w64-x86-64-win32 gcc libc6-dev >/dev/null
   else
-    echo "bench: needs hyperfine, curl, dbus, gnome-keyring, libsecret-tools, oidc-agent-cli, time, postgresql, pgbouncer, wine64, gcc-mingw-w64-x86-64-win32, gcc, libc6-dev (sudo apt-get install ...)" >&2
+    echo "bench: needs hyperfine, curl, dbus, gnome-keyring, libsecret-tools, oidc-agent-cli, time, postgresql, pgbouncer, mariadb-server, mariadb-client, wine64, gcc-mingw-w64-x86-64-win32, gcc, libc6-dev (sudo apt-get install ...)" >&2
     exit 1
   fi
 fi

@@ -12,6 +12,7 @@
 //  11. the cloud SDKs' first and tenth token, loopback endpoint beside the socket (sdk-endpoints.ts)
 //  12. pgbench through the database proxy beside direct connections (dbproxy.ts)
 //  13. redis-benchmark through the Redis socket beside the server's own socket (redis.ts)
+//  14. mysqlslap through the MySQL endpoint beside direct connections (mysql.ts)
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -313,6 +314,10 @@ const script = (file: string, args: string[] = []): string => {
   return r.stdout.toString().trim();
 };
 const sdkEndpoints = `## Cloud SDK endpoints\n\nbench/sdk-endpoints.ts: each SDK under Node in a new process, its first token and its tenth (ten new client objects, so each asks the endpoint); the loopback endpoint beside the Unix socket, 50 connections, in turns.\n\n${script("bench/sdk-endpoints.ts")}`;
+const MYSQL_DOC =
+  "bench/mysql.ts: Debian's mysqlslap (`SELECT 1`) through the agent's MySQL socket beside direct TCP to the same MariaDB (mysql_native_password; plain and TLS verify-full): held connections with 4 clients and with 1, and a new connection per query.";
+
+const mysqlEndpoint = `## MySQL endpoint\n\n${MYSQL_DOC}\n\n${script("bench/mysql.ts", ["20000"])}`;
 const windows = `## Windows under Wine\n\n${script("bench/windows.ts", ["30"])}`;
 const redisProxy = `## Redis proxy\n\nbench/redis.ts: redis-benchmark -s through the agent's Redis socket beside the server's own Unix socket (Debian's redis-server, an ACL user).\n\n${script("bench/redis.ts")}`;
 const databaseProxy = `## Database proxy\n\nbench/dbproxy.ts: pgbench through the agent's PostgreSQL socket beside direct TCP to the same server (scram-sha-256; plain and TLS verify-full), and beside PgBouncer 1.18 (Debian's, C, session pooling) relaying the same path as the reference.\n\n${script("bench/dbproxy.ts", ["10"])}`;
@@ -381,7 +386,7 @@ const table = [
   ...rows.map((r) => `| ${r.join(" | ")} |`),
 ].join("\n");
 console.log(
-  `${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${sdkEndpoints}\n\n${databaseProxy}\n\n${redisProxy}\n\n${windows}\n\n${attacks}\n\n${footprint}`,
+  `${table}\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\n\n${programs}\n\n${clients}\n\n${sdkEndpoints}\n\n${databaseProxy}\n\n${redisProxy}\n\n${mysqlEndpoint}\n\n${windows}\n\n${attacks}\n\n${footprint}`,
 );
 
 if (write) {
@@ -424,6 +429,8 @@ ${sdkEndpoints}
 ${databaseProxy}
 
 ${redisProxy}
+
+${mysqlEndpoint}
 
 ${windows}
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join, resolve } from "node:path";
-import { Sandbox } from "./harness.ts";
+import mysqlPromise from "mysql2/promise";
+import { Sandbox, waitFor } from "./harness.ts";
 import { type MariadbServer, mariadbUnavailable, rotatingMariadbPasswordScript, startMariadb } from "../support/mariadb.ts";
 
 // credagent as a MySQL/MariaDB auth proxy, against Debian's real MariaDB with TLS from a test CA,
@@ -144,6 +145,55 @@ function python(code: string, ...args: string[]) {
   return { stdout: r.stdout.toString().trim(), stderr: r.stderr.toString() };
 }
 
+const rotations = () => (existsSync(countFile()) ? readFileSync(countFile(), "utf8").split("\n").length - 1 : 0);
+
+interface RawEnd {
+  greeted: boolean;
+  error: { code: number; state: string; message: string } | null;
+  elapsedMs: number;
+}
+
+/** A client that reads the greeting, then sends `packets` as they are (or nothing) and waits for the close. */
+async function rawClient(socket: string, packets: Uint8Array[]): Promise<{ closed: Promise<RawEnd> }> {
+  const started = Date.now();
+  const conn = net.connect(socket);
+  let data = Buffer.alloc(0);
+  let greeted = false;
+  const closed = new Promise<RawEnd>((resolve) => {
+    conn.on("data", (chunk: Buffer) => {
+      data = Buffer.concat([data, chunk]);
+      if (!greeted && data.length >= 4 && data.length >= 4 + data.readUIntLE(0, 3)) {
+        greeted = data[4] === 10;
+        data = data.subarray(4 + data.readUIntLE(0, 3));
+        for (const p of packets) conn.write(p);
+      }
+    });
+    conn.on("error", () => {});
+    conn.on("close", () => {
+      const err =
+        data.length > 7 && data[4] === 0xff
+          ? {
+              code: data.readUInt16LE(5),
+              state: data.subarray(8, 13).toString(),
+              message: data.subarray(13, 4 + data.readUIntLE(0, 3)).toString(),
+            }
+          : null;
+      resolve({ greeted, error: err, elapsedMs: Date.now() - started });
+    });
+  });
+  await new Promise<void>((resolve) => conn.once("connect", () => resolve()));
+  return { closed };
+}
+
+/** An SSLRequest: 32 bytes with CLIENT_SSL and PROTOCOL_41, sequence 1. */
+function sslRequestPacket(): Uint8Array {
+  const body = Buffer.alloc(32);
+  body.writeUInt32LE(0x800 | 0x200 | 0x8000, 0);
+  body.writeUInt32LE(1 << 24, 4);
+  body[8] = 45;
+  return Buffer.concat([Buffer.from([32, 0, 0, 1]), body]);
+}
+
 describe.skipIf(unavailable !== null)("the MySQL proxy", () => {
   test("the socket is DIR/mysql.sock, private", () => {
     expect(existsSync(sock("appdb"))).toBe(true);
@@ -255,4 +305,133 @@ print(cur.fetchone()[0])`,
     expect(r.stderr).toContain("TLS with the database server");
     expect(r.stderr).toContain("no password was sent");
   });
+  test("across three or more rotations of the user's password, the mariadb CLI and mysql2 connect with no failure, mysqlslap (a connection per query) meanwhile too; an open session survives", async () => {
+    const held = await mysqlPromise.createConnection({ socketPath: sock("appdb"), database: "app" });
+    try {
+      const runsBefore = rotations();
+      const slap = Bun.spawn(
+        [
+          "mysqlslap",
+          "--no-defaults",
+          "-S",
+          sock("appdb"),
+          "-u",
+          "x",
+          "--create-schema=app",
+          "--query=SELECT 1",
+          "--concurrency=2",
+          "--iterations=250",
+          "--number-of-queries=2",
+          "--no-drop",
+          "--silent",
+        ],
+        { env: clientEnv(), stdout: "pipe", stderr: "pipe" },
+      );
+      const failures: string[] = [];
+      let cli = 0;
+      let library = 0;
+      const until = Date.now() + 20_000;
+      const cliLoop = (async () => {
+        while (Date.now() < until) {
+          const r = await outcome(mariadb(sock("appdb"), "SELECT CURRENT_USER()"));
+          cli += 1;
+          if (r.code !== 0 || r.stdout !== "app@%") failures.push(`mariadb ${new Date().toISOString()} ${r.code} ${r.stderr}`);
+        }
+      })();
+      const libraryLoop = (async () => {
+        while (Date.now() < until) {
+          try {
+            const c = await mysqlPromise.createConnection({ socketPath: sock("appdb"), database: "app" });
+            const [rows] = await c.query("SELECT CURRENT_USER() AS u");
+            await c.end();
+            if ((rows as Array<{ u: string }>)[0]?.u !== "app@%") failures.push(`mysql2: ${JSON.stringify(rows)}`);
+          } catch (err) {
+            failures.push(`mysql2 ${new Date().toISOString()} ${(err as Error).message}`);
+          }
+          library += 1;
+        }
+      })();
+      await Promise.all([cliLoop, libraryLoop]);
+      const slapped = await outcome(slap as unknown as ReturnType<typeof mariadb>);
+      const runs = rotations();
+      const overtaken = box.agentLog.split("\n").filter((l) => l.includes("password overtaken by a rotation")).length;
+      console.log(
+        `mariadb: ${cli} connections, mysql2: ${library}, mysqlslap: ${slapped.code === 0 ? "500 connections, 0 failed" : slapped.stderr}; ${runs - runsBefore} rotations; logins retried after a rotation: ${overtaken}`,
+      );
+      expect(failures).toEqual([]);
+      expect(slapped.stderr).toBe("");
+      expect(slapped.code).toBe(0);
+      expect(runs - runsBefore).toBeGreaterThanOrEqual(3);
+      expect(cli).toBeGreaterThan(20);
+      expect(library).toBeGreaterThan(20);
+      // Opened before the rotations: the server checked its password once.
+      const [rows] = await held.query("SELECT CURRENT_USER() AS u");
+      expect((rows as Array<{ u: string }>)[0]?.u).toBe("app@%");
+    } finally {
+      await held.end().catch(() => {});
+    }
+  }, 60_000);
+
+  test("a client that never answers the greeting, or sends garbage, costs its own connection: the others are served, the agent lives, the server sees no aborted login", async () => {
+    const abortedBefore = Number(server.sql("SHOW GLOBAL STATUS LIKE 'Aborted_connects'").split("\t")[1]);
+    const silent = await Promise.all(Array.from({ length: 20 }, () => rawClient(sock("eddb"), [])));
+    // A packet over the 64 KiB a login may be; a packet that ends early; an SSLRequest.
+    const oversized = await rawClient(sock("eddb"), [Uint8Array.of(0xff, 0xff, 0x10, 1, 0)]);
+    const short = await rawClient(sock("eddb"), [Uint8Array.of(3, 0, 0, 1, 0x05, 0x82, 0x00)]);
+    const ssl = await rawClient(sock("eddb"), [sslRequestPacket()]);
+    for (const c of [oversized, short, ssl]) {
+      const answer = await c.closed;
+      expect(answer.greeted).toBe(true);
+      expect(answer.error?.state).toBe("28000");
+    }
+    expect((await ssl.closed).error?.message).toContain("does not do TLS");
+    expect((await oversized.closed).error?.message).toContain("over the 65536 allowed");
+    // Meanwhile the socket serves others at once.
+    const started = Date.now();
+    const r = await outcome(mariadb(sock("eddb"), "SELECT CURRENT_USER()"));
+    expect(r.stdout).toBe("edu@%");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // The silent ones are greeted, then closed at the handshake deadline (10 s) with a reason.
+    const ends = await Promise.all(silent.map((c) => c.closed));
+    for (const end of ends) {
+      expect(end.greeted).toBe(true);
+      expect(end.error?.message).toContain("did not answer the server's greeting within 10 s");
+      expect(end.elapsedMs).toBeGreaterThan(9_000);
+      expect(end.elapsedMs).toBeLessThan(14_000);
+    }
+    expect((await box.request("GET", "/v1/health")).status).toBe(200);
+    // Each server connection made for them logged in and quit: none counts against the host.
+    await waitFor(
+      () => Number(server.sql("SHOW GLOBAL STATUS LIKE 'Threads_connected'").split("\t")[1]) <= 2,
+      5_000,
+      "the server connections to close",
+    );
+    expect(Number(server.sql("SHOW GLOBAL STATUS LIKE 'Aborted_connects'").split("\t")[1])).toBe(abortedBefore);
+  }, 30_000);
+
+  test.if(asRoot)(
+    "another user's process is refused: at the socket's permissions, and by its peer credentials when those are loosened",
+    async () => {
+      Bun.spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER_USER]);
+      const blocked = await outcome(mariadb(sock("appdb"), "SELECT 1", OTHER_USER));
+      expect(blocked.code).not.toBe(0);
+      expect(blocked.stderr).toContain("(13)");
+      const dirs = [box.root, box.runtimeDir, join(box.runtimeDir, "credagent"), join(box.runtimeDir, "credagent", "db"), dbDir("appdb")];
+      for (const dir of dirs) chmodSync(dir, 0o711);
+      chmodSync(sock("appdb"), 0o777);
+      try {
+        const refused = await outcome(mariadb(sock("appdb"), "SELECT CURRENT_USER()", OTHER_USER));
+        expect(refused.code).not.toBe(0);
+        expect(refused.stdout).toBe("");
+        expect(refused.stderr).toMatch(/Lost connection|handshake/);
+        const audit = readFileSync(join(box.stateDir, "credagent", "audit.log"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+        expect(audit.some((e) => e.decision === "deny" && e.database === "appdb" && e.reason === "another user's process")).toBe(true);
+      } finally {
+        for (const dir of dirs) chmodSync(dir, 0o700);
+      }
+    },
+  );
 });

@@ -196,6 +196,7 @@ function db(port: number, tlsMode: "disable" | "require", allowRsaPublicKey = fa
     name: "fake",
     credential: "c",
     protocol: "mysql",
+    databases: ["fake"],
     host: "127.0.0.1",
     port,
     tls: tlsMode,
