@@ -305,31 +305,15 @@ print(cur.fetchone()[0])`,
     expect(r.stderr).toContain("TLS with the database server");
     expect(r.stderr).toContain("no password was sent");
   });
+
   test("across three or more rotations of the user's password, the mariadb CLI and mysql2 connect with no failure, mysqlslap (a connection per query) meanwhile too; an open session survives", async () => {
     const held = await mysqlPromise.createConnection({ socketPath: sock("appdb"), database: "app" });
     try {
       const runsBefore = rotations();
-      const slap = Bun.spawn(
-        [
-          "mysqlslap",
-          "--no-defaults",
-          "-S",
-          sock("appdb"),
-          "-u",
-          "x",
-          "--create-schema=app",
-          "--query=SELECT 1",
-          "--concurrency=2",
-          "--iterations=250",
-          "--number-of-queries=2",
-          "--no-drop",
-          "--silent",
-        ],
-        { env: clientEnv(), stdout: "pipe", stderr: "pipe" },
-      );
       const failures: string[] = [];
       let cli = 0;
       let library = 0;
+      let slapped = 0;
       const until = Date.now() + 20_000;
       const cliLoop = (async () => {
         while (Date.now() < until) {
@@ -351,29 +335,43 @@ print(cur.fetchone()[0])`,
           library += 1;
         }
       })();
-      await Promise.all([cliLoop, libraryLoop]);
-      const slapped = await outcome(slap as unknown as ReturnType<typeof mariadb>);
+      // mysqlslap: 2 clients, a new connection per query, 20 connections a run, runs until the end.
+      const slapLoop = (async () => {
+        while (Date.now() < until) {
+          const r = await outcome(
+            Bun.spawn(
+              ["mysqlslap", "--no-defaults", "-S", sock("appdb"), "-u", "x", "--create-schema=app", "--no-drop", "--query=SELECT 1"].concat(
+                ["--concurrency=2", "--iterations=10", "--number-of-queries=2", "--silent"],
+              ),
+              { env: clientEnv(), stdout: "pipe", stderr: "pipe" },
+            ) as unknown as ReturnType<typeof mariadb>,
+          );
+          if (r.code !== 0 || r.stderr !== "") failures.push(`mysqlslap ${new Date().toISOString()} ${r.code} ${r.stderr}`);
+          else slapped += 20;
+        }
+      })();
+      await Promise.all([cliLoop, libraryLoop, slapLoop]);
       const runs = rotations();
       const overtaken = box.agentLog.split("\n").filter((l) => l.includes("password overtaken by a rotation")).length;
       console.log(
-        `mariadb: ${cli} connections, mysql2: ${library}, mysqlslap: ${slapped.code === 0 ? "500 connections, 0 failed" : slapped.stderr}; ${runs - runsBefore} rotations; logins retried after a rotation: ${overtaken}`,
+        `mariadb: ${cli} connections, mysql2: ${library}, mysqlslap: ${slapped}; ${runs - runsBefore} rotations; logins retried after a rotation: ${overtaken}`,
       );
       expect(failures).toEqual([]);
-      expect(slapped.stderr).toBe("");
-      expect(slapped.code).toBe(0);
+      expect(slapped).toBeGreaterThanOrEqual(40);
       expect(runs - runsBefore).toBeGreaterThanOrEqual(3);
-      expect(cli).toBeGreaterThan(20);
-      expect(library).toBeGreaterThan(20);
+      expect(cli).toBeGreaterThanOrEqual(10);
+      expect(library).toBeGreaterThanOrEqual(10);
       // Opened before the rotations: the server checked its password once.
       const [rows] = await held.query("SELECT CURRENT_USER() AS u");
       expect((rows as Array<{ u: string }>)[0]?.u).toBe("app@%");
     } finally {
       await held.end().catch(() => {});
     }
-  }, 60_000);
+  }, 90_000);
 
   test("a client that never answers the greeting, or sends garbage, costs its own connection: the others are served, the agent lives, the server sees no aborted login", async () => {
     const abortedBefore = Number(server.sql("SHOW GLOBAL STATUS LIKE 'Aborted_connects'").split("\t")[1]);
+    const silentSince = Date.now();
     const silent = await Promise.all(Array.from({ length: 20 }, () => rawClient(sock("eddb"), [])));
     // A packet over the 64 KiB a login may be; a packet that ends early; an SSLRequest.
     const oversized = await rawClient(sock("eddb"), [Uint8Array.of(0xff, 0xff, 0x10, 1, 0)]);
@@ -391,6 +389,11 @@ print(cur.fetchone()[0])`,
     const r = await outcome(mariadb(sock("eddb"), "SELECT CURRENT_USER()"));
     expect(r.stdout).toBe("edu@%");
     expect(Date.now() - started).toBeLessThan(5_000);
+    // The server connections opened for them are let go after 5 s (before the server's own
+    // connect_timeout, 10 s), while the clients still hold theirs.
+    await Bun.sleep(Math.max(0, silentSince + 7_500 - Date.now()));
+    const threadsWhileSilent = Number(server.sql("SHOW GLOBAL STATUS LIKE 'Threads_connected'").split("\t")[1]);
+    expect(threadsWhileSilent).toBeLessThanOrEqual(2);
     // The silent ones are greeted, then closed at the handshake deadline (10 s) with a reason.
     const ends = await Promise.all(silent.map((c) => c.closed));
     for (const end of ends) {

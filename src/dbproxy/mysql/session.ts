@@ -10,6 +10,7 @@ import { LOGIN_PACKET_LIMIT, PacketChannel } from "./channel.ts";
 import { COM_CHANGE_USER, COM_QUIT, CommandScanner } from "./commands.ts";
 import {
   ACCESS_DENIED,
+  CACHING_SHA2_PASSWORD,
   Cap,
   changeUser,
   errPayload,
@@ -108,6 +109,7 @@ export async function serveMysql(client: Stream, deps: MysqlSessionDeps): Promis
   // The sequence number of the proxy's next packet to the client.
   let seq = 0;
   let deadline: ReturnType<typeof setTimeout> | undefined;
+  let hold: ReturnType<typeof setTimeout> | undefined;
   try {
     await deps.authorize();
     const login = await deps.login();
@@ -123,11 +125,18 @@ export async function serveMysql(client: Stream, deps: MysqlSessionDeps): Promis
           ...hello.greeting,
           capabilities: offeredCapabilities(hello.greeting.capabilities),
           authData: scramble,
-          authPlugin: NATIVE_PASSWORD,
+          // The plugin the server names (caching_sha2_password for MySQL 8 and later, whose clients
+          // may lack mysql_native_password); whatever the client answers is ignored.
+          authPlugin: hello.greeting.authPlugin === CACHING_SHA2_PASSWORD ? CACHING_SHA2_PASSWORD : NATIVE_PASSWORD,
         }),
       ),
     );
     seq = 1;
+    // A server waits connect_timeout (10 s by default in MySQL and MariaDB) for the login before
+    // it cuts the handshake itself, which counts against the agent's host as a cut would: the
+    // connection is let go first. A client that answers later gets a new one (its greeting then
+    // named the first one's connection id: the only cost, for a client this slow).
+    hold = setTimeout(release, Math.min(SERVER_HOLD_MS, deps.handshakeTimeoutMs));
     deadline = setTimeout(
       () =>
         fromClient.fail(
@@ -140,6 +149,7 @@ export async function serveMysql(client: Stream, deps: MysqlSessionDeps): Promis
     );
     const answer = await fromClient.receive();
     clearTimeout(deadline);
+    clearTimeout(hold);
     seq = answer.seq + 1;
     if (isSslRequest(answer.payload))
       throw new CredagentError(
@@ -156,6 +166,7 @@ export async function serveMysql(client: Stream, deps: MysqlSessionDeps): Promis
       database: response.database,
       attributes: attributesFor(response.attributes, deps.actor),
     };
+    if (!waiting) hello = await openServer(db, deps.connectTimeoutMs);
     // From here the login runs to its end even if the client leaves (then the session quits).
     waiting = null;
     let session: ServerSession;
@@ -177,6 +188,7 @@ export async function serveMysql(client: Stream, deps: MysqlSessionDeps): Promis
     relay(client, fromClient.rest(), session, request, response.capabilities, deps);
   } catch (err) {
     clearTimeout(deadline);
+    clearTimeout(hold);
     release();
     if (closed) return;
     client.write(packet(seq, err instanceof ServerRefused ? err.payload : errPayload(`credagent: ${describe(err)}`)));
@@ -184,6 +196,9 @@ export async function serveMysql(client: Stream, deps: MysqlSessionDeps): Promis
     deps.log.warn("database connection refused", { database: db.name, pid: deps.actor.peer?.pid, error: describe(err) });
   }
 }
+
+/** How long a greeted server connection waits for the client's answer before it is let go. */
+const SERVER_HOLD_MS = 5_000;
 
 /** Logs in with the least a login needs and quits at once; whatever goes wrong, the socket is closed. */
 async function quitQuietly(db: DatabaseConfig, hello: ServerHello, login: DbLogin, timeoutMs: number): Promise<void> {
