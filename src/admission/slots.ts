@@ -4,8 +4,8 @@
 //
 // At the cap a new connection is admitted by closing the oldest connection of the largest
 // holder — connections grouped by the process that opened them, with those whose process has
-// ended as one holder — idle connections first. A newcomer that itself holds as many as any other
-// holder is refused instead. So a process that holds few connections always gets in however many
+// ended as one holder — idle connections first. A newcomer that already holds its fair share
+// (the cap over the processes holding any), or as many as any other holder, is refused instead. So a process that holds few connections always gets in however many
 // others hold (`credagent approve`, `lock`, `status`, a legitimate `get`): many processes each
 // holding many connections, or one process keeping connections its short-lived children opened,
 // lose their own oldest. Where the peer's process is unknown (named pipes), the connection idle
@@ -87,15 +87,20 @@ export class ConnectionSlots<T extends Slot> {
     const need = this.#used + weight - this.limits.max;
     if (pid === null) return this.#evictIdle(need);
     const held = this.#perPid.get(pid) ?? 0;
-    // A process already holding an eighth of the slots is refused at the cap without grouping
-    // every connection: it is the largest holder or one of a few large ones, and a reconnect
-    // flood at the cap is this case. A process holding less is weighed against the largest.
-    if (held * 8 >= this.limits.max) return { admit: false, reason: largestReason(pid, held, this.limits.max) };
+    // A process already holding its fair share of the slots (the cap over the processes holding
+    // any, itself counted) is refused at the cap, in constant time. Without this, processes that
+    // reopen every connection closed would take turns evicting each other, and the connection a
+    // newcomer waits with would sit in the accept queue behind that storm. A process holding none
+    // is never refused here.
+    const holders = this.#perPid.size + (held === 0 ? 1 : 0);
+    if (held > 0 && (held + weight) * holders > this.limits.max) {
+      return { admit: false, reason: largestReason(pid, held, this.limits.max, holders) };
+    }
     const groups = this.#groups();
     const mine = groups.get(`p${pid}`)?.weight ?? 0;
     let largest: Group<T> | undefined;
     for (const group of groups.values()) if (!largest || group.weight > largest.weight) largest = group;
-    if (!largest || largest.weight <= mine) return { admit: false, reason: largestReason(pid, mine, this.limits.max) };
+    if (!largest || largest.weight <= mine) return { admit: false, reason: largestReason(pid, mine, this.limits.max, groups.size) };
     const victims = pick(largest.slots, need);
     if (!victims) return { admit: false, reason: this.#busyReason() };
     return { admit: true, evict: victims };
@@ -177,8 +182,8 @@ export class ConnectionSlots<T extends Slot> {
   }
 }
 
-function largestReason(pid: number, held: number, max: number): string {
-  return `process ${pid} already holds ${held} of the agent's ${max} connection slots, as many as any other process; reuse its connections or close some`;
+function largestReason(pid: number, held: number, max: number, holders: number): string {
+  return `process ${pid} already holds ${held} of the agent's ${max} connection slots, its fair share with ${holders} processes holding some; reuse its connections or close some`;
 }
 
 /** Oldest idle connections first, then oldest busy ones, until `need` descriptors are freed; null if the group cannot free them. */

@@ -80,13 +80,23 @@ describe("fair admission at the cap", () => {
     fill(slots, 2, 3);
     const again = slots.admit(2);
     expect(again.admit).toBe(false);
-    if (!again.admit) expect(again.reason).toContain("process 2 already holds 3 of the agent's 4 connection slots");
+    if (!again.admit) expect(again.reason).toContain("process 2 already holds 3 of the agent's 4 connection slots, its fair share");
     // A holder as large as the largest is refused too (it cannot take from an equal).
     const { slots: even } = makeSlots(4);
     fill(even, 1, 2);
     fill(even, 2, 2);
     expect(even.admit(1).admit).toBe(false);
     expect(even.admit(3).admit).toBe(true);
+  });
+
+  test("processes that reopen every connection closed do not evict each other at the cap (a storm the accept queue would wait behind)", () => {
+    const { slots } = makeSlots(1024);
+    // Nine attackers near their fair share (1024 / 9 = 113): each one's reconnect is refused, not admitted in place of another's.
+    for (let i = 0; i < 9; i++) fill(slots, 100 + i, i < 7 ? 114 : 113);
+    expect(slots.used).toBe(1024);
+    for (let i = 0; i < 9; i++) expect(slots.admit(100 + i).admit).toBe(false);
+    // A process holding none still gets in.
+    expect(slots.admit(4242).admit).toBe(true);
   });
 
   test("connections whose processes have ended are one holder: short-lived children's connections kept by a parent", () => {
