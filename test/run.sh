@@ -67,6 +67,8 @@ ls /usr/lib/*/libgssapi_krb5.so.2 >/dev/null 2>&1 || missing+=(libgssapi-krb5-2)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 [ -x /usr/sbin/slapd ] || missing+=(slapd)
 command -v ldapadd >/dev/null 2>&1 || missing+=(ldap-utils)
+# An HTTP service behind Negotiate (test/support/negotiate-server.py): MIT GSS-API's acceptor from Python.
+[ -e /usr/lib/python3/dist-packages/gssapi ] || missing+=(python3-gssapi)
 # Kept files in YAML are read back by a real YAML parser (test/e2e/files.test.ts).
 [ -e /usr/lib/python3/dist-packages/yaml ] || missing+=(python3-yaml)
 if [ ${#missing[@]} -gt 0 ]; then

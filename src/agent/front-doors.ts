@@ -5,6 +5,8 @@ import type { AgentConfig } from "../config/load.ts";
 import { describeEndpoints, type ServedEndpoint } from "../dbproxy/endpoints.ts";
 import { CredagentError, describe } from "../errors.ts";
 import { createHttpServer, type HttpServer } from "../http/server.ts";
+import { workerKdc } from "../kerberos/kdc.ts";
+import { negotiateHeader } from "../kerberos/negotiate.ts";
 import { controllingTerminal, terminalName } from "../identity/process-info.ts";
 import type { Logger } from "../log/log.ts";
 import { isWindowsPipe, pipeLockPath, sessionTokenPath, type PathEnv } from "../paths.ts";
@@ -83,6 +85,14 @@ export async function openFrontDoors(deps: FrontDoorDeps, resources: AsyncDispos
       config: core.config,
       connections: core.connections,
       databases: { list: () => describeEndpoints(core.databases(), deps.late.served(), deps.pathEnv) },
+      negotiate: async (name, url) => {
+        const credential = core.registry.get(name);
+        const token = credential.source.kind === "kerberos" ? await credential.get() : undefined;
+        if (!token?.kerberos) {
+          throw new CredagentError("bad_request", `credential '${name}' is not a kerberos credential: Negotiate needs a Kerberos ticket`);
+        }
+        return negotiateHeader(token.kerberos, url, workerKdc());
+      },
       files: core.files.keeper,
       shutdown: (reason) => deps.late.stop(reason),
       store: {

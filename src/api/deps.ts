@@ -73,5 +73,7 @@ export interface ApiDeps {
     list(): FileSummary[];
     file(name: string): Pick<KeptFile, "name" | "path" | "credentials" | "render">;
   };
+  /** A kerberos credential's Negotiate header for an http(s) URL; absent in tests of routes that do not need it. */
+  negotiate?: (credential: string, url: string) => Promise<{ authorization: Secret; service: string; expiresAt: number }>;
   now: () => number;
 }

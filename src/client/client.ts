@@ -11,6 +11,7 @@ import {
   type DatabasesResponse,
   type HealthResponse,
   type LoginStartResponse,
+  type NegotiateResponse,
   type LoginStatusResponse,
   type ReloadResponse,
   type SecretChangedResponse,
@@ -105,6 +106,11 @@ export class AgentClient {
   fileContent(name: string, minValidSeconds?: number): Promise<FileContentResponse> {
     const query = minValidSeconds === undefined ? "" : `?min_valid=${minValidSeconds}`;
     return this.#request("GET", `${API_PREFIX}/files/${encodeURIComponent(name)}/content${query}`);
+  }
+
+  /** A kerberos credential's `Authorization: Negotiate …` value for an http(s) URL (a secret). */
+  negotiate(name: string, url: string): Promise<NegotiateResponse> {
+    return this.#request("GET", `${API_PREFIX}/credentials/${encodeURIComponent(name)}/negotiate?url=${encodeURIComponent(url)}`);
   }
 
   refresh(name: string): Promise<TokenResponse> {

@@ -62,6 +62,9 @@ const GSS_S_CONTINUE_NEEDED = 1;
 /** 1.2.840.113554.1.2.2.1: a Kerberos principal name ("service/host@REALM"). */
 const KRB5_NT_PRINCIPAL_NAME = Buffer.from([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01]);
 const principalNameOid = oidDesc(KRB5_NT_PRINCIPAL_NAME);
+/** 1.3.6.1.5.5.2: SPNEGO, the mechanism of HTTP's Negotiate (RFC 4559); by default the Kerberos mechanism itself. */
+const SPNEGO = Buffer.from([0x2b, 0x06, 0x01, 0x05, 0x05, 0x02]);
+const spnegoOid = oidDesc(SPNEGO);
 
 function oidDesc(elements: Buffer): { desc: Buffer; keep: Buffer } {
   const desc = Buffer.alloc(16);
@@ -134,10 +137,12 @@ export class GssInitiator {
   readonly #cred = new BigUint64Array(1);
   readonly #name = new BigUint64Array(1);
   readonly #flags: number;
+  readonly #mech: Buffer | null;
   #complete = false;
 
-  constructor(ccache: string, target: string, flags: number) {
+  constructor(ccache: string, target: string, flags: number, mech: "krb5" | "spnego" = "krb5") {
     this.#flags = flags;
+    this.#mech = mech === "spnego" ? spnegoOid.desc : null;
     const minor = new Uint32Array(1);
     const targetBytes = Buffer.from(target);
     let major = this.#lib.gss_import_name(minor, bufferDesc(targetBytes), principalNameOid.desc, this.#name);
@@ -171,7 +176,7 @@ export class GssInitiator {
       Number(this.#cred[0]!) as Pointer,
       this.#context,
       Number(this.#name[0]!) as Pointer,
-      null,
+      this.#mech,
       this.#flags,
       0,
       null,

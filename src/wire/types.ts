@@ -171,6 +171,16 @@ export interface TokenResponse {
   aws?: { access_key_id: string; secret_access_key: string; session_token?: string };
 }
 
+/** GET /v1/credentials/NAME/negotiate?url=URL: a kerberos credential's HTTP Negotiate header (a secret). */
+export interface NegotiateResponse {
+  name: string;
+  /** `Negotiate <base64 SPNEGO token>`, the value of an Authorization header. */
+  authorization: string;
+  /** The service principal (HTTP/host@REALM) the token is for. */
+  service: string;
+  expires_at: string;
+}
+
 /** GET /v1/connections/NAME: connection_string is a secret (it holds the password). */
 export interface ConnectionResponse {
   name: string;

@@ -32,6 +32,22 @@ export function credentialRoutes(deps: ApiDeps): Hono<{ Bindings: Actor }> {
     return tokenResponse(credential.name, token, deps.now());
   });
 
+  app.get("/:name/negotiate", async (c) => {
+    const credential = await permitted(deps, c.req.param("name"), "fetch", c.env);
+    const url = c.req.query("url");
+    if (!url) throw new CredagentError("bad_request", "negotiate needs ?url= the http(s) address of the service");
+    if (!deps.negotiate) throw new CredagentError("not_implemented", "this agent makes no Negotiate headers");
+    const header = await deps.negotiate(credential.name, url);
+    const response = secretJsonResponse({
+      name: credential.name,
+      authorization: header.authorization,
+      service: header.service,
+      expires_at: new Date(header.expiresAt).toISOString(),
+    });
+    header.authorization.wipe();
+    return response;
+  });
+
   app.post("/:name/refresh", async (c) => {
     const credential = await permitted(deps, c.req.param("name"), "refresh", c.env);
     const token = await credential.refresh();
