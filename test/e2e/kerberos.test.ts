@@ -145,7 +145,7 @@ describe.skipIf(unavailable !== null)("kerberos credentials", () => {
       await Bun.sleep(200);
     }
     expect(invalidAt).toEqual([]);
-    expect(checks).toBeGreaterThan(50);
+    expect(checks).toBeGreaterThanOrEqual(20);
     // Each fetch either renewed (a TGS_REQ for krbtgt) or, near the renewal limit, got a new TGT (AS_REQ).
     const renewals = kdcRequests("TGS_REQ", "alice") - renewalsBefore;
     const fresh = kdcRequests("AS_REQ", "alice") - asBefore;
