@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import pg from "pg";
 import { Sandbox } from "./harness.ts";
 import { type PgCluster, postgresUnavailable, rotatingPasswordScript, startPostgres } from "../support/postgres.ts";
+import { makeTestCerts, type TestCerts } from "../support/certs.ts";
 
 // credagent as a PostgreSQL auth proxy, against Debian's real server with TLS from a test CA and a
 // role whose password really rotates: clients connect to the agent's socket with no password.
@@ -18,57 +19,14 @@ const asRoot = process.getuid!() === 0 && Bun.which("useradd") !== null && Bun.w
 let cluster: PgCluster;
 let box: Sandbox;
 let certs: string;
+let testCerts: TestCerts | undefined;
 const countFile = () => join(box.root, "rotations");
 const dbDir = (name: string) => join(box.runtimeDir, "credagent", "db", name);
 
-function openssl(args: string[]): void {
-  const r = Bun.spawnSync(["openssl", ...args], { cwd: certs, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.toString()}`);
-}
-
-/** A CA, a server certificate it signs for 127.0.0.1, and a second CA that signed nothing of ours. */
-function makeCerts(): void {
-  certs = mkdtempSync("/tmp/ca-pgtls-");
-  for (const ca of ["ca", "wrong-ca"])
-    openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      `${ca}.key`,
-      "-out",
-      `${ca}.crt`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=credagent test ${ca}`,
-    ]);
-  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-  writeFileSync(join(certs, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-  openssl([
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.crt",
-    "-days",
-    "2",
-    "-extfile",
-    "san.ext",
-  ]);
-}
-
 beforeAll(async () => {
   if (unavailable) return;
-  makeCerts();
+  testCerts = makeTestCerts();
+  certs = testCerts.dir;
   // TLS required for TCP logins: the proxy must encrypt, and password checks are scram.
   // md5user logs in with MD5, every other role with SCRAM; 127.0.0.2 reaches the same server by an
   // address its certificate does not name (verify-ca checks the chain only, verify-full the name too).
@@ -94,7 +52,7 @@ beforeAll(async () => {
   const rotate = box.script("rotate.sh", rotatingPasswordScript(cluster, "app", 20, countFile()));
   const failing = box.script("failing.sh", "echo 'the identity provider is down' >&2; exit 1");
   const md5 = box.script("md5.sh", `echo '{"username":"md5user","password":"md5-password"}'`);
-  /** A [databases.NAME] table for this cluster, reached at `host`; `ca` a file of makeCerts(). */
+  /** A [databases.NAME] table for this cluster, reached at `host`; `ca` a file of makeTestCerts(). */
   const database = (name: string, o: { credential: string; tls: string; host?: string; ca?: string; user?: string }) =>
     `[databases.${name}]\ncredential = "${o.credential}"\nprotocol = "postgresql"\nserver = "${o.host ?? "127.0.0.1"}:${cluster.port}"\ntls = "${o.tls}"\ndatabase = "app"\n` +
     (o.ca ? `ca_file = "${join(certs, o.ca)}"\n` : "") +
@@ -120,7 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await box?.cleanup();
   cluster?.stop();
-  if (certs) rmSync(certs, { recursive: true, force: true });
+  testCerts?.remove();
 });
 
 function psql(host: string, sql: string, user?: string) {
