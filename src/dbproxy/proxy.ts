@@ -251,6 +251,11 @@ export class DatabaseProxy {
       authorize: () => this.#authorize(db, actor),
       login: () => loginFor(db, this.deps.token),
       newerLogin: (used) => this.#newerLogin(db, used),
+      refusedLately: (login) => this.#refused.refused(db.name, login.password),
+      refusal: (login, serverSaid) => {
+        if (serverSaid !== null) this.#refused.remember(db.name, login.password);
+        return passwordRefused(db, login.user, serverSaid ?? "", serverSaid === null);
+      },
       joined: (server) => (session.server = server),
       closed: () => this.#closed(door, session),
       connectTimeoutMs: this.deps.connectTimeoutMs,

@@ -98,6 +98,7 @@ beforeAll(async () => {
   box = new Sandbox();
   const rotate = box.script("rotate.sh", rotatingMariadbPasswordScript(server, "app", 8, countFile()));
   const failing = box.script("failing.sh", "echo 'the identity provider is down' >&2; exit 1");
+  const wrong = box.script("wrong.sh", `echo '{"username":"edu","password":"not the password"}'`);
   const ed = box.script("ed.sh", `echo '{"username":"edu","password":"an ed25519 password, longer than thirty-two bytes"}'`);
   const database = (name: string, o: { credential: string; tls: string; ca?: string }) =>
     `[databases.${name}]\ncredential = "${o.credential}"\nprotocol = "mysql"\nserver = "127.0.0.1:${server.port}"\ntls = "${o.tls}"\n` +
@@ -107,10 +108,12 @@ beforeAll(async () => {
       `[credentials.my]\nsource = "command"\ncommand = ["${rotate}"]\nrefresh_before = "4s"\n`,
       `[credentials.ed]\nsource = "command"\ncommand = ["${ed}"]\n`,
       `[credentials.down]\nsource = "command"\ncommand = ["${failing}"]\n`,
+      `[credentials.wrongpw]\nsource = "command"\ncommand = ["${wrong}"]\n`,
       database("appdb", { credential: "my", tls: "verify-full", ca: "ca.crt" }),
       database("wrongca", { credential: "my", tls: "verify-full", ca: "wrong-ca.crt" }),
       database("eddb", { credential: "ed", tls: "disable" }),
       database("broken", { credential: "down", tls: "disable" }),
+      database("wrongpw", { credential: "wrongpw", tls: "disable" }),
     ].join("\n"),
   );
   await box.start();
@@ -410,6 +413,20 @@ print(cur.fetchone()[0])`,
       "the server connections to close",
     );
     expect(Number(server.sql("SHOW GLOBAL STATUS LIKE 'Aborted_connects'").split("\t")[1])).toBe(abortedBefore);
+  }, 30_000);
+
+  test("a password the server refuses is not sent again until the credential changes; the client is told what to do", async () => {
+    const denied = () => Number(server.sql("SHOW GLOBAL STATUS LIKE 'Access_denied_errors'").split("\t")[1]);
+    const before = denied();
+    const first = await outcome(mariadb(sock("wrongpw"), "SELECT 1"));
+    expect(first.code).not.toBe(0);
+    expect(first.stderr).toContain("refused the password of credential 'wrongpw'");
+    expect(first.stderr).toContain("credagent secret set wrongpw");
+    expect(denied()).toBe(before + 1);
+    const again = await outcome(mariadb(sock("wrongpw"), "SELECT 1"));
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain("a moment ago, and it has not changed since");
+    expect(denied()).toBe(before + 1);
   }, 30_000);
 
   test.if(asRoot)(

@@ -50,6 +50,10 @@ export interface MysqlSessionDeps {
   login(): Promise<DbLogin>;
   /** A newer login than `used`, once the credential has one (a rotation under way), or null. */
   newerLogin(used: DbLogin): Promise<DbLogin | null>;
+  /** This password was refused by the server lately and has not changed: it is not sent again (dbproxy/refused.ts). */
+  refusedLately(login: DbLogin): boolean;
+  /** The error for a password refused for good (remembered), or refused lately (serverSaid null). */
+  refusal(login: DbLogin, serverSaid: string | null): Error;
   /** The server connection, once the session has one (closed with the client's when it is evicted). */
   joined(server: { destroy(): void }): void;
   /** The client's connection is gone: called once. */
@@ -114,6 +118,8 @@ export async function serveMysql(client: Stream, deps: MysqlSessionDeps): Promis
     await deps.authorize();
     const login = await deps.login();
     if (closed) return;
+    // A directory behind the server (PAM, LDAP) locks an account after a few wrong passwords.
+    if (deps.refusedLately(login)) throw deps.refusal(login, null);
     let hello = await openServer(db, deps.connectTimeoutMs);
     waiting = { hello, login };
     if (closed) return release();
@@ -177,10 +183,16 @@ export async function serveMysql(client: Stream, deps: MysqlSessionDeps): Promis
       // server checking it is retried once with the credential's next value.
       if (!(err instanceof ServerRefused) || err.error.code !== ACCESS_DENIED || closed) throw err;
       const next = await deps.newerLogin(login);
-      if (!next || closed) throw err;
+      if (closed) throw err;
+      if (!next) throw deps.refusal(login, describe(err));
       deps.log.info("password overtaken by a rotation; logging in again with the new one", { database: db.name });
       hello = await openServer(db, deps.connectTimeoutMs);
-      session = await loginServer(db, hello, next, request, deps.connectTimeoutMs);
+      try {
+        session = await loginServer(db, hello, next, request, deps.connectTimeoutMs);
+      } catch (again) {
+        if (again instanceof ServerRefused && again.error.code === ACCESS_DENIED) throw deps.refusal(next, describe(again));
+        throw again;
+      }
     }
     if (closed) return void session.socket.end(packet(0, Uint8Array.of(COM_QUIT)));
     deps.joined(session.socket);
