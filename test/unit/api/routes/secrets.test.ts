@@ -1,11 +1,11 @@
 import { expect, test } from "bun:test";
-import { AgentLock } from "../../../src/policy/lock.ts";
-import { createApp } from "../../../src/api/app.ts";
-import { DEFAULT_POLICY } from "../../../src/refresh/policy.ts";
-import { CredentialRegistry } from "../../../src/refresh/registry.ts";
-import { CannotHealError } from "../../../src/sources/source.ts";
-import { FakeClock, settle } from "../../support/fake-clock.ts";
-import { FakeSource } from "../../support/fake-source.ts";
+import { AgentLock } from "../../../../src/policy/lock.ts";
+import { createApp } from "../../../../src/api/app.ts";
+import { DEFAULT_POLICY } from "../../../../src/refresh/policy.ts";
+import { CredentialRegistry } from "../../../../src/refresh/registry.ts";
+import { CannotHealError } from "../../../../src/sources/source.ts";
+import { FakeClock, settle } from "../../../support/fake-clock.ts";
+import { FakeSource } from "../../../support/fake-source.ts";
 
 // POST /v1/secrets/NAME/changed, the notice of `credagent secret set/rm`, through app.request().
 function setup() {

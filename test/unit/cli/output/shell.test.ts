@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { dialectFromShell, exportCode, unsetCode } from "../../../src/cli/output/shell.ts";
+import { dialectFromShell, exportCode, unsetCode } from "../../../../src/cli/output/shell.ts";
 
 const vars: Array<[string, string]> = [
   ["CRED_SOCK", "/run/user/1000/cred.sock"],
