@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join, resolve } from "node:path";
 import mysqlPromise from "mysql2/promise";
 import { Sandbox, waitFor } from "./harness.ts";
+import { makeTestCerts, type TestCerts } from "../support/certs.ts";
 import { type MariadbServer, mariadbUnavailable, rotatingMariadbPasswordScript, startMariadb } from "../support/mariadb.ts";
 
 // credagent as a MySQL/MariaDB auth proxy, against Debian's real MariaDB with TLS from a test CA,
@@ -23,64 +24,16 @@ const asRoot = process.getuid!() === 0 && Bun.which("useradd") !== null && Bun.w
 
 let server: MariadbServer;
 let box: Sandbox;
-let certs: string;
+let certs: TestCerts;
 const countFile = () => join(box.root, "rotations");
 const dbDir = (name: string) => join(box.runtimeDir, "credagent", "db", name);
 const sock = (name: string) => join(dbDir(name), "mysql.sock");
 
-function openssl(args: string[]): void {
-  const r = Bun.spawnSync(["openssl", ...args], { cwd: certs, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.toString()}`);
-}
-
-/** A CA, a server certificate it signs for 127.0.0.1, and a second CA that signed nothing of ours. */
-function makeCerts(): void {
-  certs = mkdtempSync("/tmp/ca-mytls-");
-  for (const ca of ["ca", "wrong-ca"])
-    openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      `${ca}.key`,
-      "-out",
-      `${ca}.crt`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=credagent test ${ca}`,
-    ]);
-  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-  writeFileSync(join(certs, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-  openssl([
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.crt",
-    "-days",
-    "2",
-    "-extfile",
-    "san.ext",
-  ]);
-  // mariadbd may run as another user than the test's files' owner: readable by all (a test key).
-  for (const f of ["server.key", "server.crt", "ca.crt"]) chmodSync(join(certs, f), 0o644);
-  chmodSync(certs, 0o755);
-}
-
 beforeAll(async () => {
   if (unavailable) return;
-  makeCerts();
+  certs = makeTestCerts();
   server = await startMariadb({
-    tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key"), caFile: join(certs, "ca.crt") },
+    tls: { certFile: certs.certFile, keyFile: certs.keyFile, caFile: certs.caFile },
   });
   server.sql(
     [
@@ -102,15 +55,15 @@ beforeAll(async () => {
   const ed = box.script("ed.sh", `echo '{"username":"edu","password":"an ed25519 password, longer than thirty-two bytes"}'`);
   const database = (name: string, o: { credential: string; tls: string; ca?: string }) =>
     `[databases.${name}]\ncredential = "${o.credential}"\nprotocol = "mysql"\nserver = "127.0.0.1:${server.port}"\ntls = "${o.tls}"\n` +
-    (o.ca ? `ca_file = "${join(certs, o.ca)}"\n` : "");
+    (o.ca ? `ca_file = "${o.ca}"\n` : "");
   box.writeConfig(
     [
       `[credentials.my]\nsource = "command"\ncommand = ["${rotate}"]\nrefresh_before = "4s"\n`,
       `[credentials.ed]\nsource = "command"\ncommand = ["${ed}"]\n`,
       `[credentials.down]\nsource = "command"\ncommand = ["${failing}"]\n`,
       `[credentials.wrongpw]\nsource = "command"\ncommand = ["${wrong}"]\n`,
-      database("appdb", { credential: "my", tls: "verify-full", ca: "ca.crt" }),
-      database("wrongca", { credential: "my", tls: "verify-full", ca: "wrong-ca.crt" }),
+      database("appdb", { credential: "my", tls: "verify-full", ca: certs.caFile }),
+      database("wrongca", { credential: "my", tls: "verify-full", ca: certs.wrongCaFile }),
       database("eddb", { credential: "ed", tls: "disable" }),
       database("broken", { credential: "down", tls: "disable" }),
       database("wrongpw", { credential: "wrongpw", tls: "disable" }),
@@ -122,7 +75,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await box?.cleanup();
   server?.stop();
-  if (certs) rmSync(certs, { recursive: true, force: true });
+  certs?.remove();
 });
 
 const clientEnv = () => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: box.root });
