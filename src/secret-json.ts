@@ -25,6 +25,13 @@ export function secretJsonResponse(fields: JsonFields, headers: Record<string, s
   return new Response(body, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...headers } });
 }
 
+/** A 200 answer whose whole body is one secret (an ID token), copied from its bytes; as secretJsonResponse otherwise. */
+export function secretTextResponse(secret: Secret, headers: Record<string, string> = {}): Response {
+  const body = Uint8Array.from(secret.bytes());
+  setTimeout(() => body.fill(0), 0);
+  return new Response(body, { status: 200, headers: { "Content-Type": "text/plain", "Cache-Control": "no-store", ...headers } });
+}
+
 /** A JSON object whose Secret values (at any depth) are written from their bytes; undefined members are left out. */
 export function encodeJsonWithSecrets(fields: JsonFields): Uint8Array {
   const parts: Uint8Array[] = [];

@@ -42,6 +42,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -e /usr/lib/python3/dist-packages/boto3 ] || missing+=(python3-boto3)
 [ -x /usr/bin/az ] || missing+=(azure-cli)
 [ -e /usr/lib/python3/dist-packages/azure/identity ] || missing+=(python3-azure)
+[ -e /usr/lib/python3/dist-packages/google/auth/compute_engine ] || missing+=(python3-google-auth)
 # The Azure tests' ARM stand-in's certificate (their network namespace needs ip: see Kerberos below).
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # A throwaway Redis server (test/support/redis.ts), its CLI, and redis-py for the Redis proxy tests.

@@ -119,6 +119,10 @@ export interface EndpointsConfig {
   port: number;
   gcpProject?: string;
   gcpEmail?: string;
+  /** What project/numeric-project-id answers (gcloud needs it). */
+  gcpProjectNumber?: string;
+  /** The oauth2 credential whose provider gives the metadata server's ID tokens: gcp_id_token, else gcp when it is oauth2. */
+  gcpIdToken?: string;
 }
 
 export const DEFAULTS = {
@@ -184,7 +188,7 @@ export function parseConfig(text: string, path: string): AgentConfig {
     throw new CredagentError("config_invalid", `${path} is invalid:\n${lines.join("\n")}`);
   }
   const input = result.output;
-  for (const key of ["aws", "gcp"] as const) {
+  for (const key of ["aws", "gcp", "gcp_id_token"] as const) {
     const name = input.endpoints?.[key];
     if (name !== undefined && !input.credentials?.[name]) {
       throw new CredagentError("config_invalid", `${path} is invalid:\n  endpoints.${key}: no credential named '${name}' is configured`);
@@ -248,6 +252,12 @@ export function parseConfig(text: string, path: string): AgentConfig {
       .filter(([, name]) => !names.has(name))
       .map(([key, name]) => `  ${table}.${JSON.stringify(key)}: names the credential '${name}', which is not configured`),
   );
+  const idTokens = input.endpoints?.gcp_id_token;
+  if (idTokens !== undefined && credentials.find((c) => c.name === idTokens)?.source !== "oauth2") {
+    unknown.push(
+      `  endpoints.gcp_id_token: names '${idTokens}', which is not an oauth2 credential: ID tokens come from an identity provider (an OIDC id_token, or RFC 8693 token exchange)`,
+    );
+  }
   const connections: ConnectionConfig[] = [];
   for (const [name, c] of Object.entries(input.connections ?? {})) {
     const at = `  connections.${name}`;
@@ -325,6 +335,8 @@ export function parseConfig(text: string, path: string): AgentConfig {
       port: input.endpoints.port ?? 0,
       gcpProject: input.endpoints.gcp_project,
       gcpEmail: input.endpoints.gcp_email,
+      gcpProjectNumber: input.endpoints.gcp_project_number,
+      gcpIdToken: idTokenCredential(input.endpoints, credentials),
     },
   };
 }
@@ -340,6 +352,13 @@ function partsOf(credential: CredentialConfig): string[] {
   const secret = ["password", "token"];
   if (credential.source === "command") return [...secret, "username", "access_key_id", "secret_access_key", "session_token"];
   return credential.username === undefined ? secret : [...secret, "username"];
+}
+
+/** The credential the metadata server's ID tokens come from: one that can get them (oauth2) or none. */
+function idTokenCredential(endpoints: { gcp?: string; gcp_id_token?: string }, credentials: CredentialConfig[]): string | undefined {
+  const named = endpoints.gcp_id_token ?? endpoints.gcp;
+  const credential = credentials.find((c) => c.name === named);
+  return credential?.source === "oauth2" ? credential.name : undefined;
 }
 
 /** A path in the config: "~/" is the home directory, a relative path is relative to the config file. */

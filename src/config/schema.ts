@@ -254,6 +254,15 @@ const endpointsSchema = table({
   port: v.optional(v.pipe(v.number("expected a port number"), v.integer(), v.minValue(0), v.maxValue(65535))),
   gcp_project: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,62}$/, "expected a project id such as my-project"))),
   gcp_email: v.optional(v.pipe(v.string(), v.email("expected a service account's email"))),
+  // gcloud takes the metadata server for real only when project/numeric-project-id answers digits.
+  gcp_project_number: v.optional(
+    v.pipe(
+      v.union([v.pipe(v.number(), v.integer(), v.minValue(1)), v.string()], "expected the project number, such as 123456789012"),
+      v.transform((x) => String(x)),
+      v.regex(/^[1-9][0-9]{0,19}$/, "expected the project number, such as 123456789012"),
+    ),
+  ),
+  gcp_id_token: v.optional(credentialRef),
 });
 
 export const configSchema = table({

@@ -78,7 +78,8 @@ export function sdkVariables(info: EndpointsInfo): Array<[string, string]> {
   }
   if (info.aws)
     vars.push(["AWS_CONTAINER_CREDENTIALS_FULL_URI", `${info.url}${AWS_PATH}`], ["AWS_CONTAINER_AUTHORIZATION_TOKEN", info.secret]);
-  if (info.gcp) vars.push(["GCE_METADATA_HOST", hostPort], ["GCE_METADATA_IP", hostPort]);
+  // GCE_METADATA_ROOT: the name google-auth 1.x and gcloud read (later libraries read GCE_METADATA_HOST first).
+  if (info.gcp) vars.push(["GCE_METADATA_HOST", hostPort], ["GCE_METADATA_IP", hostPort], ["GCE_METADATA_ROOT", hostPort]);
   // Without it google-auth-library runs `gcloud config config-helper` to look for a project
   // before asking the metadata server: half a second per new GoogleAuth.
   if (info.gcp && info.gcpProject) vars.push(["GOOGLE_CLOUD_PROJECT", info.gcpProject]);

@@ -1,6 +1,16 @@
 import { CredagentError, describe } from "../errors.ts";
 import { formatCountdown } from "../duration.ts";
-import { cannotHeal, isInteractive, wipeToken, type LoginChallenge, type Token, type TokenSource } from "../sources/source.ts";
+import {
+  canExchangeIdTokens,
+  cannotHeal,
+  isInteractive,
+  wipeToken,
+  type LoginChallenge,
+  type Token,
+  type TokenSource,
+} from "../sources/source.ts";
+import { jwtAudiences } from "../sources/token-output.ts";
+import { AudienceTokens } from "./id-tokens.ts";
 import type { CredentialState } from "../wire/types.ts";
 import { raceTimeout, type Clock } from "../time/clock.ts";
 import { DeviceLogin, type LoginStatus } from "./device-login.ts";
@@ -71,13 +81,37 @@ export class ManagedCredential {
   // until `credagent login`, and requests fail at once instead of waiting on a doomed fetch.
   #loginRequired = false;
   readonly #login = new DeviceLogin();
+  readonly #audiences: AudienceTokens;
 
   constructor(
     readonly name: string,
     readonly source: TokenSource,
     readonly policy: RefreshPolicy,
     private readonly deps: CredentialDeps,
-  ) {}
+  ) {
+    this.#audiences = new AudienceTokens(name, policy, deps);
+  }
+
+  /**
+   * An OpenID Connect ID token for audience: the id_token that came with the access token when it
+   * names that audience (an oauth2 credential with scope "openid": its client id), else one the
+   * provider issues for it by token exchange (RFC 8693), kept per audience. Refused (bad_request,
+   * saying why) where neither can be had.
+   */
+  async idToken(audience: string): Promise<Token> {
+    const token = await this.get();
+    if (token.idToken && !token.idToken.wiped && jwtAudiences(token.idToken.bytes()).includes(audience)) {
+      return { value: token.idToken, tokenType: "Bearer", obtainedAt: token.obtainedAt, expiresAt: token.expiresAt };
+    }
+    const source = this.source;
+    if (!canExchangeIdTokens(source)) {
+      throw new CredagentError(
+        "bad_request",
+        `credential '${this.name}' cannot give ID tokens: its source is ${source.kind}, and only an oauth2 credential's identity provider issues them`,
+      );
+    }
+    return this.#audiences.get(audience, (signal) => source.exchangeIdToken({ signal, now: this.deps.clock.now() }, token, audience));
+  }
 
   /**
    * A token valid for at least minValidMs, from memory when one is. An AWS key inside the SDKs'
@@ -203,6 +237,7 @@ export class ManagedCredential {
   /** Drops the token and every trace of past fetches (the agent is being locked). */
   forget(): void {
     this.#epoch += 1;
+    this.#audiences.forget();
     this.#login.cancel(new CredagentError("locked", "the agent was locked"), true);
     this.#loginRequired = false;
     this.#cancelTimer?.();
@@ -244,6 +279,7 @@ export class ManagedCredential {
 
   stop(): void {
     this.#stopped = true;
+    this.#audiences.forget();
     this.#login.cancel(new CredagentError("unavailable", "the agent is stopping"), false);
     this.#cancelTimer?.();
     this.#abort?.abort(new CredagentError("unavailable", "the agent is stopping"));

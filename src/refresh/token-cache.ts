@@ -38,6 +38,7 @@ export function persistToken(store: SecretStore, name: string, fingerprint: stri
       username: token.username,
       aws_access_key_id: token.aws?.accessKeyId,
       session_token: token.aws?.sessionToken,
+      id_token: token.idToken,
     }),
   );
   setImmediate(() => {
@@ -89,16 +90,19 @@ export async function restoreTokens(
     let record: v.InferOutput<typeof cachedToken>;
     let tokenBytes: Uint8Array | undefined;
     let sessionBytes: Uint8Array | undefined;
+    let idBytes: Uint8Array | undefined;
     try {
-      const parsed = parseJsonWithSecrets(value.bytes(), ["token", "session_token"]);
+      const parsed = parseJsonWithSecrets(value.bytes(), ["token", "session_token", "id_token"]);
       tokenBytes = parsed.secrets.get("token");
       sessionBytes = parsed.secrets.get("session_token");
+      idBytes = parsed.secrets.get("id_token");
       record = v.parse(cachedToken, parsed.value);
       if (!tokenBytes || tokenBytes.byteLength === 0) throw new Error("no token");
       if (record.kind === "aws" && !record.aws_access_key_id) throw new Error("no key id");
     } catch {
       tokenBytes?.fill(0);
       sessionBytes?.fill(0);
+      idBytes?.fill(0);
       log.warn("ignoring a malformed cached token", { credential: name });
       continue;
     } finally {
@@ -107,6 +111,7 @@ export async function restoreTokens(
     if (record.expires_at <= now) {
       tokenBytes.fill(0);
       sessionBytes?.fill(0);
+      idBytes?.fill(0);
       store.delete(account).catch(() => {});
       continue;
     }
@@ -114,6 +119,7 @@ export async function restoreTokens(
     if (!def || def.fingerprint !== record.fingerprint) {
       tokenBytes.fill(0);
       sessionBytes?.fill(0);
+      idBytes?.fill(0);
       continue;
     }
     const token: Token = {
@@ -127,6 +133,8 @@ export async function restoreTokens(
     if (record.kind === "aws")
       token.aws = { accessKeyId: record.aws_access_key_id!, ...(sessionBytes ? { sessionToken: new Secret(sessionBytes) } : {}) };
     else sessionBytes?.fill(0);
+    // An oauth2 token's id_token (the metadata endpoint's ID tokens for the client id).
+    if (idBytes && idBytes.byteLength > 0) token.idToken = new Secret(idBytes);
     registry.get(name).seed(token);
     restored += 1;
   }

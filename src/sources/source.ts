@@ -19,6 +19,8 @@ export interface Token {
   aws?: { accessKeyId: string; sessionToken?: Secret };
   /** kind "kerberos": the ticket's cache (whose KRB5CCNAME is also `value`) and what a service ticket needs. */
   kerberos?: KerberosTicket;
+  /** The OpenID Connect id_token that came with an oauth2 access token (its audience is the client id). */
+  idToken?: Secret;
 }
 
 /** What a kerberos token carries besides the cache's name; nothing here is a secret (the tickets are in the file). */
@@ -36,6 +38,7 @@ export interface KerberosTicket {
 export function wipeToken(token: Token): void {
   token.value.wipe();
   token.aws?.sessionToken?.wipe();
+  token.idToken?.wipe();
 }
 
 export interface FetchContext {
@@ -73,6 +76,16 @@ export interface LoginChallenge {
 /** A source that signs in interactively (device_code) before it can refresh on its own. */
 export interface InteractiveTokenSource extends TokenSource {
   login(ctx: FetchContext): Promise<LoginChallenge>;
+}
+
+/** A source that can get an ID token for another audience with an access token of its own (RFC 8693). */
+export interface IdTokenExchange {
+  /** value is the ID token (a JWT); throws a bad_request CredagentError when the provider offers no exchange. */
+  exchangeIdToken(ctx: FetchContext, subject: Token, audience: string): Promise<Token>;
+}
+
+export function canExchangeIdTokens(source: TokenSource): source is TokenSource & IdTokenExchange {
+  return typeof (source as Partial<IdTokenExchange>).exchangeIdToken === "function";
 }
 
 export function isInteractive(source: TokenSource): source is InteractiveTokenSource {

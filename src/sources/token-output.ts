@@ -168,15 +168,26 @@ function toInstant(v: unknown): number | undefined {
 
 /** A JWT's exp, read from its payload only: the signature (what makes it a credential) is never copied. */
 export function jwtExpiry(value: string | Uint8Array): number | undefined {
+  const exp = jwtClaims(value)?.exp;
+  return typeof exp === "number" ? exp * 1000 : undefined;
+}
+
+/** The audiences a JWT names (its aud, a string or a list); none when it is not a JWT. */
+export function jwtAudiences(value: string | Uint8Array): string[] {
+  const aud = jwtClaims(value)?.aud;
+  if (typeof aud === "string") return [aud];
+  return Array.isArray(aud) ? aud.filter((a): a is string => typeof a === "string") : [];
+}
+
+/** A JWT's payload (claims are not the secret: without the signature they prove nothing); undefined when it is not one. */
+function jwtClaims(value: string | Uint8Array): { exp?: unknown; aud?: unknown } | undefined {
   const bytes = typeof value === "string" ? encoder.encode(value) : value;
   const first = bytes.indexOf(0x2e);
   const second = first < 0 ? -1 : bytes.indexOf(0x2e, first + 1);
   if (first <= 0 || second < 0 || bytes.indexOf(0x2e, second + 1) >= 0) return undefined;
   try {
-    const payload = JSON.parse(Buffer.from(decoder.decode(bytes.subarray(first + 1, second)), "base64url").toString("utf8")) as {
-      exp?: unknown;
-    };
-    return typeof payload.exp === "number" ? payload.exp * 1000 : undefined;
+    const payload = JSON.parse(Buffer.from(decoder.decode(bytes.subarray(first + 1, second)), "base64url").toString("utf8")) as unknown;
+    return payload !== null && typeof payload === "object" ? (payload as { exp?: unknown; aud?: unknown }) : undefined;
   } catch {
     return undefined;
   }

@@ -100,6 +100,7 @@ test("env --sdk prints the endpoints' variables; the secret is in none of the ag
   const port = new URL(sdkEnv.IDENTITY_ENDPOINT!).port;
   expect(sdkEnv.GCE_METADATA_HOST).toBe(`127.0.0.1:${port}`);
   expect(sdkEnv.GCE_METADATA_IP).toBe(`127.0.0.1:${port}`);
+  expect(sdkEnv.GCE_METADATA_ROOT).toBe(`127.0.0.1:${port}`);
   expect(sdkEnv.GOOGLE_CLOUD_PROJECT).toBe("proj-1");
   expect(sdkEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI).toBe(`http://127.0.0.1:${port}/aws/credentials`);
   expect(sdkEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN).toBe(sdkEnv.IDENTITY_HEADER);
@@ -267,6 +268,13 @@ try {
       headers: { "Metadata-Flavor": "Google" },
     });
     expect(await project.text()).toBe("proj-1");
+    // No oauth2 credential to give ID tokens (gcp is a command): a refusal naming the setting.
+    const identity = await fetch(
+      `http://${sdkEnv.GCE_METADATA_HOST}/computeMetadata/v1/instance/service-accounts/default/identity?audience=https://x.example`,
+      { headers: { "Metadata-Flavor": "Google" } },
+    );
+    expect(identity.status).toBe(404);
+    expect(await identity.text()).toContain("set [endpoints] gcp_id_token");
     // Python's google-auth pings the root at GCE_METADATA_IP.
     const ping = await fetch(`http://${sdkEnv.GCE_METADATA_IP}/`, { headers: { "Metadata-Flavor": "Google" } });
     expect(ping.status).toBe(200);

@@ -45,7 +45,8 @@ export class TestProvider {
             ...none,
             client_id: "svc-basic",
             client_secret: basicSecret,
-            grant_types: ["client_credentials"],
+            // Token exchange (oidc-provider.mjs): ID tokens for other audiences.
+            grant_types: ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
             token_endpoint_auth_method: "client_secret_basic",
           },
           {
@@ -72,7 +73,11 @@ export class TestProvider {
           {
             ...none,
             client_id: "device-app",
-            grant_types: ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+            grant_types: [
+              "urn:ietf:params:oauth:grant-type:device_code",
+              "refresh_token",
+              "urn:ietf:params:oauth:grant-type:token-exchange",
+            ],
             token_endpoint_auth_method: "none",
           },
         ],

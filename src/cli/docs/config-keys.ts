@@ -87,6 +87,8 @@ export const KEY_DOCS: Record<string, string> = {
   "endpoints.port": "the port on 127.0.0.1 (default 0: an ephemeral one)",
   "endpoints.gcp_project": "the project id the metadata server reports",
   "endpoints.gcp_email": "the service account email the metadata server reports",
+  "endpoints.gcp_project_number": "the project number the metadata server reports (gcloud needs it to use the server)",
+  "endpoints.gcp_id_token": "the oauth2 credential whose provider gives the metadata server's ID tokens (default: gcp, when oauth2)",
 };
 
 /** Every key the schema takes, tables of names written as NAME (credentials.NAME.source). */

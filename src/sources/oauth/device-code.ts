@@ -3,9 +3,10 @@ import * as oauth from "oauth4webapi";
 import { CredagentError } from "../../errors.ts";
 import { Secret } from "../../secret.ts";
 import { refreshAccount, type SecretStore } from "../../store/store.ts";
-import type { FetchContext, InteractiveTokenSource, LoginChallenge, Token } from "../source.ts";
+import type { FetchContext, IdTokenExchange, InteractiveTokenSource, LoginChallenge, Token } from "../source.ts";
 import { clientAuthFor } from "./client-auth.ts";
 import { providerError } from "./errors.ts";
+import { idTokenExchange } from "./id-token.ts";
 import type { OAuthOptions } from "./options.ts";
 import { originOf, requestOptions, ServerMetadata } from "./server.ts";
 import { toToken, tokenParameters } from "./token.ts";
@@ -27,7 +28,7 @@ export function deviceCodeSource(
   store: SecretStore,
   pollSleep: PollSleep = abortableSleep,
   clock: Pick<Clock, "now"> = systemClock,
-): InteractiveTokenSource {
+): InteractiveTokenSource & IdTokenExchange {
   const metadata = new ServerMetadata(options);
   const client: oauth.Client = { client_id: options.clientId };
   const errorContext = { name: options.name, origin: originOf(options), timeoutMs: options.httpTimeoutMs };
@@ -40,6 +41,7 @@ export function deviceCodeSource(
 
   return {
     kind: "oauth2",
+    ...idTokenExchange(options, store, metadata),
     async fetchToken(ctx: FetchContext): Promise<Token> {
       const refreshToken = await store.get(refreshAccount(options.name));
       if (!refreshToken) {

@@ -11,13 +11,19 @@ import { jwtExpiry } from "../token-output.ts";
 export function toToken(response: oauth.TokenEndpointResponse, now: number, defaultLifetimeMs: number): Token {
   const exp = jwtExpiry(response.access_token);
   const fromExpiresIn = typeof response.expires_in === "number" ? now + response.expires_in * 1000 : undefined;
+  // An id_token (oauth4webapi has checked its issuer, audience and times) is held with the access
+  // token and lives as long as both do: the pair is renewed when the first of them would expire.
+  const idExp = typeof response.id_token === "string" ? jwtExpiry(response.id_token) : undefined;
   const expiresAt = Math.min(
     fromExpiresIn ?? Infinity,
     exp ?? Infinity,
+    idExp ?? Infinity,
     fromExpiresIn === undefined && exp === undefined ? now + defaultLifetimeMs : Infinity,
   );
   const type = response.token_type.toLowerCase() === "bearer" ? "Bearer" : response.token_type;
-  return { value: new Secret(response.access_token), tokenType: type, obtainedAt: now, expiresAt };
+  const token: Token = { value: new Secret(response.access_token), tokenType: type, obtainedAt: now, expiresAt };
+  if (typeof response.id_token === "string") token.idToken = new Secret(response.id_token);
+  return token;
 }
 
 /** scope, resource and audience as the provider needs them, only those that are set. */

@@ -30,3 +30,22 @@ test("[endpoints] is checked: unknown keys and bad values are config errors", ()
   expect(() => parseConfig(`[endpoints]\nport = 70000\n`, "c.toml")).toThrow(/endpoints.port/);
   expect(() => parseConfig(`[endpoints]\ngcp = "missing"\n`, "c.toml")).toThrow(/endpoints.gcp: no credential named 'missing'/);
 });
+
+test("gcp_project_number takes digits (a TOML integer or a string); gcp_id_token an oauth2 credential, defaulting to gcp when it is one", () => {
+  const oauth = (name: string) =>
+    `[credentials.${name}]\nsource = "oauth2"\ngrant = "client_credentials"\ntoken_endpoint = "https://idp.example/token"\nclient_id = "c"\n`;
+  const command = (name: string) => `[credentials.${name}]\nsource = "command"\ncommand = ["x"]\n`;
+  const endpoints = (toml: string) => parseConfig(toml, "c.toml").endpoints!;
+  expect(endpoints(`[endpoints]\ngcp_project_number = 123456789012\n`).gcpProjectNumber).toBe("123456789012");
+  expect(endpoints(`[endpoints]\ngcp_project_number = "42"\n`).gcpProjectNumber).toBe("42");
+  expect(() => parseConfig(`[endpoints]\ngcp_project_number = "my-project"\n`, "c.toml")).toThrow(
+    /gcp_project_number: expected the project number/,
+  );
+  expect(endpoints(`[endpoints]\ngcp = "g"\n${oauth("g")}`).gcpIdToken).toBe("g");
+  expect(endpoints(`[endpoints]\ngcp = "g"\n${command("g")}`).gcpIdToken).toBeUndefined();
+  expect(endpoints(`[endpoints]\ngcp = "g"\ngcp_id_token = "i"\n${command("g")}${oauth("i")}`).gcpIdToken).toBe("i");
+  expect(() => parseConfig(`[endpoints]\ngcp_id_token = "g"\n${command("g")}`, "c.toml")).toThrow(
+    /endpoints.gcp_id_token: names 'g', which is not an oauth2 credential/,
+  );
+  expect(() => parseConfig(`[endpoints]\ngcp_id_token = "none"\n`, "c.toml")).toThrow(/endpoints.gcp_id_token: no credential named 'none'/);
+});

@@ -193,3 +193,69 @@ describe("oauth2 config", () => {
     ).toMatchObject({ clientAuth: "none" });
   });
 });
+
+describe("ID tokens by token exchange (RFC 8693)", () => {
+  const issuer = `http://127.0.0.1:${server.port}`;
+  const jwt = (claims: Record<string, unknown>) =>
+    `${Buffer.from('{"alg":"RS256"}').toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.sig`;
+  const subject = { value: new Secret("access-1"), tokenType: "Bearer", obtainedAt: Date.now(), expiresAt: Date.now() + 60_000 };
+  const discovery = (grants: string[]) => (req: Request) =>
+    new URL(req.url).pathname.startsWith("/.well-known/")
+      ? json({ issuer, token_endpoint: `${issuer}/token`, grant_types_supported: grants })
+      : json({
+          access_token: jwt({ aud: "https://run.example", exp: Math.floor(Date.now() / 1000) + 600 }),
+          issued_token_type: "urn:ietf:params:oauth:token-type:id_token",
+          token_type: "N_A",
+        });
+
+  test("the access token is exchanged for an ID token for the audience, with the client's authentication", async () => {
+    const store = new MemoryStore();
+    await store.set("secret:api", new Secret("s3cret"));
+    reply = discovery(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]);
+    const source = clientCredentialsSource(options({ tokenEndpoint: undefined, issuer }), store);
+    const token = await source.exchangeIdToken(ctx(), subject, "https://run.example");
+    expect(token.expiresAt - Date.now()).toBeGreaterThan(590_000);
+    const sent = seen.at(-1)!;
+    expect(Object.fromEntries(sent.body)).toEqual({
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      subject_token: "access-1",
+      subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+      requested_token_type: "urn:ietf:params:oauth:token-type:id_token",
+      audience: "https://run.example",
+    });
+    expect(sent.headers.get("authorization")).toBe(`Basic ${Buffer.from("app:s3cret").toString("base64")}`);
+  });
+
+  test("a provider whose metadata offers no token exchange is not asked: the refusal says what it can give", async () => {
+    const store = new MemoryStore();
+    reply = discovery(["client_credentials"]);
+    const count = seen.length;
+    const err = await failure(
+      clientCredentialsSource(options({ tokenEndpoint: undefined, issuer }), store).exchangeIdToken(ctx(), subject, "https://run.example"),
+    );
+    expect(err.code).toBe("bad_request");
+    expect(err.message).toContain("issues ID tokens for its client id app only");
+    expect(err.message).toContain("no token exchange (RFC 8693)");
+    // Discovery only.
+    expect(seen.slice(count).every((s) => !s.body.get("grant_type"))).toBe(true);
+  });
+
+  test("an answer that is not an ID token is refused", async () => {
+    const store = new MemoryStore();
+    await store.set("secret:api", new Secret("s3cret"));
+    reply = (req) =>
+      new URL(req.url).pathname.startsWith("/.well-known/")
+        ? json({ issuer, token_endpoint: `${issuer}/token`, grant_types_supported: ["urn:ietf:params:oauth:grant-type:token-exchange"] })
+        : json({
+            access_token: "x",
+            issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+            token_type: "Bearer",
+            expires_in: 60,
+          });
+    const err = await failure(
+      clientCredentialsSource(options({ tokenEndpoint: undefined, issuer }), store).exchangeIdToken(ctx(), subject, "https://run.example"),
+    );
+    expect(err.code).toBe("source_failed");
+    expect(err.message).toContain("not an ID token");
+  });
+});
