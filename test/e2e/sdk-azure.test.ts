@@ -282,21 +282,28 @@ test.skipIf(!run)(
         "os.environ.update({'MSI_ENDPOINT': given['MSI_ENDPOINT'], 'MSI_SECRET': given['MSI_SECRET'], 'APPSETTING_WEBSITE_SITE_NAME': 'credagent'})",
         "m = MSIAuthentication(resource=sys.argv[1])",
         "out['msrestazure'] = {'token': m.token['access_token'], 'expires_on': int(m.token['expires_on'])}",
+        // After the credential is refreshed, IMDS again: the new token.
+        "import subprocess",
+        "subprocess.run([sys.argv[2], 'refresh', 'db'], check=True, stdout=subprocess.DEVNULL)",
+        "for k in ['MSI_ENDPOINT', 'MSI_SECRET', 'APPSETTING_WEBSITE_SITE_NAME']: os.environ.pop(k, None)",
+        "os.environ['AZURE_POD_IDENTITY_AUTHORITY_HOST'] = given['AZURE_POD_IDENTITY_AUTHORITY_HOST']",
+        "out['after refresh'] = {'token': ManagedIdentityCredential().get_token(sys.argv[1] + '/.default').token}",
         "print(json.dumps(out))",
       ].join("\n"),
     );
     const before = count("db");
     const auditBefore = audit().length;
-    const r = await sdkExec([PYTHON, script, DB_RESOURCE]);
+    const r = await sdkExec([PYTHON, script, DB_RESOURCE, BIN]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout.trim()) as Record<string, { token?: string; expires_on?: number; message?: string }>;
     const forms = ["App Service 2019", "App Service 2017", "Cloud Shell", "IMDS"];
+    expect(jtiOf(out["after refresh"]!.token!)).toBe(`db-${count("db")}`);
     for (const form of [...forms, "msrestazure"]) {
       expect(out[form]?.message).toBeUndefined();
-      expect(jtiOf(out[form]!.token!)).toBe(`db-${count("db")}`);
+      expect(jtiOf(out[form]!.token!)).toBe(`db-${count("db") - 1}`);
       expect(Math.abs(out[form]!.expires_on! * 1000 - (Date.now() + 3600_000))).toBeLessThan(120_000);
     }
-    expect(count("db")).toBe(Math.max(before, 1));
+    expect(count("db")).toBe(Math.max(before, 1) + 1);
     // Each form served, as the audit log says (the same decision again within seconds is counted, not written).
     const served = new Set(
       audit()
@@ -325,13 +332,18 @@ test.skipIf(!run)(
       ["App Service 2017", ["MSI_ENDPOINT", "MSI_SECRET"]],
       ["Cloud Shell", ["MSI_ENDPOINT"]],
     ];
+    const seen = new Set<string>();
     for (const [, keep] of variants) {
+      // Each after a refresh: every form gets the new token.
+      expect((await box.run(["refresh", "db"])).code).toBe(0);
       const r = await inNs([NODE!, script], Object.fromEntries(keep.map((k) => [k, sdkEnv[k]!])));
       const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { token?: string; expiresOn?: number; message?: string };
       expect(out.message).toBeUndefined();
       expect(jtiOf(out.token!)).toBe(`db-${count("db")}`);
       expect(Math.abs(out.expiresOn! - (Date.now() + 3600_000))).toBeLessThan(120_000);
+      seen.add(out.token!);
     }
+    expect(seen.size).toBe(variants.length);
   },
   90_000,
 );

@@ -163,6 +163,11 @@ try {
     expect(r.error).toBeUndefined();
     const { payload } = await verify(r.token!, "device-app");
     expect(payload.exp! * 1000).toBeGreaterThan(Date.now() + 60_000);
+    // After a refresh, the id_token of the refresh grant's answer.
+    expect((await box.run(["refresh", "dev"])).code).toBe(0);
+    const after = await nodeIdToken("device-app");
+    expect(after.token).not.toBe(r.token);
+    await verify(after.token!, "device-app");
     // The one that came with the access token: no exchange.
     expect((await provider.stats())["urn:ietf:params:oauth:grant-type:token-exchange"]).toBeUndefined();
   }, 60_000);
