@@ -3,21 +3,61 @@
 // conn-attacker.ts, reopening every connection the agent closes 20 ms later) against an agent
 // with its default deadlines and limits, for the whole of the gets.
 //
-//   bun bench/attacks.ts [RUNS] [BINARY]   prints the section of BENCHMARKS.md (bench/run.ts
-//                                          includes it); BINARY: another build, e.g. an older one
+//   bun bench/attacks.ts [RUNS] [BINARY] [--floods]   prints the section of BENCHMARKS.md (bench/run.ts
+//                                          includes it); BINARY: another build, e.g. an older one;
+//                                          --floods: the issue 21 floods (many processes) instead
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startAttack, type AttackMode } from "../test/support/attack.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const BIN = (import.meta.main && process.argv[3]) || join(ROOT, "build/credagent");
+const BIN = (import.meta.main && process.argv[3] && !process.argv[3].startsWith("--") && process.argv[3]) || join(ROOT, "build/credagent");
 
 interface Scenario {
   what: string;
   attack?: { mode: AttackMode; count: number };
+  /** Several attacker processes at once, each with its own connections (issue 21, item 3). */
+  attackers?: { processes: number; mode: AttackMode; count: number; path?: string; pauseMs?: number };
+  /** One process holding connections its short-lived children opened (test/support/fd-holder.py). */
+  holder?: { total: number; perChild: number };
   /** Runs the agent under this (prlimit). */
   prefix?: string[];
 }
+
+const FD_HOLDER = join(ROOT, "test/support/fd-holder.py");
+
+/** The floods of issue 21 (item 3) that filled every slot when the share was per pid. */
+const FLOODS: Scenario[] = [
+  { what: "idle agent (reference)" },
+  {
+    what: "9 processes x 128 connections: headers with `Content-Length: 100`, no body",
+    attackers: { processes: 9, mode: "body", count: 128 },
+  },
+  {
+    what: "one process holding 1,100 such connections, opened by its 55 short-lived children",
+    holder: { total: 1100, perChild: 20 },
+  },
+  {
+    what: "9 processes x 128 connections each asking for a `confirm = true` credential and holding on",
+    attackers: { processes: 9, mode: "flood", count: 128, path: "/v1/credentials/asked", pauseMs: 30_000 },
+  },
+];
+
+export const FLOODS_DOC = `### Legit \`get\` under each flood
+
+The floods that filled every connection slot while the share was counted per connecting pid
+(issue 21, item 3): 9 processes of 128 connections, one process holding the connections its
+short-lived children opened, and 9 x 128 connections waiting on a \`confirm\` prompt. Each
+attacker holds its connections busy (a request whose body never comes, or one waiting on the
+prompt) and reopens what the agent closes a second later. At the cap the agent now closes the
+oldest connection of the largest holder (by process; the connections of ended processes are one
+holder), and at most 32 requests wait on one prompt (the rest are answered 429 at once). Measured
+as above (a whole \`credagent get db\` process, one after another), beside the idle agent of the
+same run; \`test/e2e/fair-slots.test.ts\` checks the same floods (median at most 1 s, no failure,
+and \`status\`, \`approve\`, \`lock\`, \`unlock\` answering).
+
+The same script against the build before (98f0afb, 10 runs each): every \`get\` failed under each of
+the three floods ("all 1024 of the agent's connections are busy").`;
 
 const SCENARIOS: Scenario[] = [
   { what: "idle agent (reference)" },
@@ -59,6 +99,23 @@ export async function attackBench(runs: number): Promise<string[][]> {
   return rows;
 }
 
+export async function floodBench(runs: number): Promise<string[][]> {
+  const rows: string[][] = [];
+  for (const scenario of FLOODS) {
+    const times = await measure(scenario, runs);
+    const row = [scenario.what, `${ms(percentile(times, 0.5))}`, `${ms(Math.max(...times))}`, `${times.failures} of ${runs}`];
+    rows.push(row);
+    console.error(row.join(" | "));
+  }
+  return rows;
+}
+
+export function floodTable(rows: string[][]): string {
+  return ["| during | `get` p50 | `get` max | failed |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.join(" | ")} |`)].join(
+    "\n",
+  );
+}
+
 export function attackTable(rows: string[][]): string {
   return ["| during | `get` median | `get` p99 | failed |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.join(" | ")} |`)].join(
     "\n",
@@ -71,7 +128,10 @@ async function measure(scenario: Scenario, runs: number): Promise<number[] & { f
   mkdirSync(join(root, "config/credagent"), { recursive: true });
   const script = join(root, "token.sh");
   writeFileSync(script, `#!/bin/sh\necho '{"access_token":"${"t".repeat(40)}","expires_in":3600}'\n`, { mode: 0o755 });
-  writeFileSync(join(root, "config/credagent/config.toml"), `[credentials.db]\nsource = "command"\ncommand = ["${script}"]\n`);
+  writeFileSync(
+    join(root, "config/credagent/config.toml"),
+    `[credentials.db]\nsource = "command"\ncommand = ["${script}"]\n\n[credentials.asked]\nsource = "command"\ncommand = ["${script}"]\nconfirm = true\n`,
+  );
   const socket = join(root, "run/cred.sock");
   const env = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -81,11 +141,16 @@ async function measure(scenario: Scenario, runs: number): Promise<number[] & { f
     XDG_STATE_HOME: join(root, "state"),
   };
   const agent = Bun.spawn([...(scenario.prefix ?? []), BIN, "agent", "-a", socket], { env, stdio: ["ignore", "ignore", "ignore"] });
-  let attack: Awaited<ReturnType<typeof startAttack>> | undefined;
+  const attacks: Array<{ stop(): Promise<void> }> = [];
   try {
     await waitForAgent(socket);
     if (get(env).code !== 0) throw new Error("the agent does not serve db");
-    if (scenario.attack) attack = await startAttack(socket, scenario.attack.mode, scenario.attack.count, { reopenMs: 20 });
+    if (scenario.attack) attacks.push(await startAttack(socket, scenario.attack.mode, scenario.attack.count, { reopenMs: 20 }));
+    const many = scenario.attackers;
+    for (let i = 0; many && i < many.processes; i++) {
+      attacks.push(await startAttack(socket, many.mode, many.count, { reopenMs: 1_000, path: many.path, pauseMs: many.pauseMs }));
+    }
+    if (scenario.holder) attacks.push(await startHolder(socket, scenario.holder.total, scenario.holder.perChild, 1_000));
     const times = Object.assign([] as number[], { failures: 0 });
     for (let i = 0; i < runs; i++) {
       const r = get(env);
@@ -94,11 +159,31 @@ async function measure(scenario: Scenario, runs: number): Promise<number[] & { f
     }
     return times;
   } finally {
-    await attack?.stop();
+    await Promise.all(attacks.map((a) => a.stop()));
     agent.kill("SIGKILL");
     await agent.exited;
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** test/support/fd-holder.py, once it holds its connections; stopped by closing its stdin. */
+async function startHolder(socket: string, total: number, perChild: number, reopenMs: number): Promise<{ stop(): Promise<void> }> {
+  const proc = Bun.spawn(["python3", FD_HOLDER, socket, String(total), String(perChild), String(reopenMs)], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const stop = async () => {
+    proc.stdin.end();
+    if (!(await Promise.race([proc.exited.then(() => true), Bun.sleep(3_000).then(() => false)]))) proc.kill("SIGKILL");
+    await proc.exited;
+  };
+  const first = await proc.stdout.getReader().read();
+  if (first.done) {
+    await stop();
+    throw new Error("the connection holder did not start");
+  }
+  return { stop };
 }
 
 function get(env: Record<string, string>): { code: number; ms: number } {
@@ -135,6 +220,10 @@ function ms(x: number): string {
 
 if (import.meta.main) {
   const runs = Number(process.argv[2] ?? 100);
-  const rows = await attackBench(runs);
-  console.log(`${ATTACKS_DOC}\n\n${attackTable(rows)}\n\n${runs} runs each.`);
+  if (process.argv.includes("--floods")) {
+    console.log(`${FLOODS_DOC}\n\n${floodTable(await floodBench(runs))}\n\n${runs} runs each.`);
+  } else {
+    const rows = await attackBench(runs);
+    console.log(`${ATTACKS_DOC}\n\n${attackTable(rows)}\n\n${runs} runs each.`);
+  }
 }

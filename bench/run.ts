@@ -286,9 +286,11 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
 }
 
 // 7: `get` while one local process attacks the agent's connections.
-const { attackBench, attackTable, ATTACKS_DOC } = await import("./attacks.ts");
+const { attackBench, attackTable, ATTACKS_DOC, floodBench, floodTable, FLOODS_DOC } = await import("./attacks.ts");
 const attackRuns = 100;
-const attacks = `${ATTACKS_DOC}\n\n${attackTable(await attackBench(attackRuns))}\n\n${attackRuns} runs each.`;
+const attacks =
+  `${ATTACKS_DOC}\n\n${attackTable(await attackBench(attackRuns))}\n\n${attackRuns} runs each.\n\n` +
+  `${FLOODS_DOC}\n\n${floodTable(await floodBench(attackRuns))}\n\n${attackRuns} runs each.`;
 
 // 8: idle footprint beside Bun's floor, with and without --smol.
 const { footprintBench, FOOTPRINT_DOC } = await import("./footprint.ts");

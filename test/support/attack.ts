@@ -30,9 +30,23 @@ export interface Attack {
   stop(): Promise<void>;
 }
 
-export async function startAttack(socket: string, mode: AttackMode, count: number, options: { reopenMs?: number } = {}): Promise<Attack> {
+export async function startAttack(
+  socket: string,
+  mode: AttackMode,
+  count: number,
+  options: { reopenMs?: number; path?: string; pauseMs?: number } = {},
+): Promise<Attack> {
   const proc = Bun.spawn(
-    [BUN, ATTACKER, socket, mode, String(count), ...(options.reopenMs === undefined ? [] : [`--reopen=${options.reopenMs}`])],
+    [
+      BUN,
+      ATTACKER,
+      socket,
+      mode,
+      String(count),
+      ...(options.reopenMs === undefined ? [] : [`--reopen=${options.reopenMs}`]),
+      ...(options.path === undefined ? [] : [`--path=${options.path}`]),
+      ...(options.pauseMs === undefined ? [] : [`--pause=${options.pauseMs}`]),
+    ],
     {
       stdin: "pipe",
       stdout: "pipe",

@@ -1,14 +1,16 @@
 // A local process that tries to keep the agent unreachable by holding its connections, run as a
 // child so that its pid (what the agent sees through SO_PEERCRED) differs from the test's.
 //
-//   bun conn-attacker.ts SOCKET MODE COUNT [--reopen=MS]
+//   bun conn-attacker.ts SOCKET MODE COUNT [--reopen=MS] [--path=TARGET] [--pause=MS]
 //
 // MODE: body      complete headers with `Content-Length: 100`, then nothing
 //       idle      connect and send nothing
 //       slowloris a request line, then one header byte every 1.5 s
 //       flood     a full GET; on keep-alive, the next one as soon as the answer is in
 // With --reopen=MS, a connection the agent closes is opened again MS later (as a determined
-// attacker would). A refused connect (a full listen backlog) is retried.
+// attacker would). A refused connect (a full listen backlog) is retried. In flood mode, --path
+// asks for another target than /v1/health (a credential with confirm = true: the requests wait on
+// a prompt), and --pause=MS waits that long after each answer before asking again.
 // Prints one JSON line once every connection was tried; then, for each line "report" on stdin,
 // one JSON line of what happened so far. Exits when stdin closes, closing everything.
 import net from "node:net";
@@ -22,7 +24,10 @@ if (!socketPath || !mode || !["body", "idle", "slowloris", "flood"].includes(mod
   process.exit(2);
 }
 
-const REQUEST = "GET /v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+const pathArg = process.argv.find((a) => a.startsWith("--path="));
+const pauseArg = process.argv.find((a) => a.startsWith("--pause="));
+const pauseMs = pauseArg === undefined ? 0 : Number(pauseArg.split("=")[1]);
+const REQUEST = `GET ${pathArg ? pathArg.slice("--path=".length) : "/v1/health"} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
 // Half answered at once (a GET ignores its body; the parser still waits for the 100 bytes), half
 // waiting on the body (unlock reads it).
 const BODY_REQUESTS = ["GET /v1/credentials/db", "POST /v1/unlock"].map(
@@ -69,7 +74,10 @@ function open(retriesLeft: number): void {
       lastStatus = match[1]!;
       stats.responses += 1;
       buffered = buffered.slice(match.index + match[0].length);
-      if (mode === "flood" && !stopping) conn.write(REQUEST);
+      if (mode === "flood" && !stopping) {
+        if (pauseMs > 0) setTimeout(() => !stopping && !conn.destroyed && conn.write(REQUEST), pauseMs);
+        else conn.write(REQUEST);
+      }
     }
   });
   conn.on("error", (err: NodeJS.ErrnoException) => {
