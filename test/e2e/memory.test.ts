@@ -143,8 +143,9 @@ describe.if(asRoot)("unlock, then lock", () => {
     );
     // The OS keyring where there is one (test/run.sh starts a Secret Service), as the attack found it.
     box.writeConfig(
-      // The Google endpoint serves db's token: an endpoint's response must be zeroed as the API's is.
-      `[endpoints]\ngcp = "db"\n\n[credentials.db]\nsource = "command"\ncommand = ["${db}"]\n\n[credentials.pg]\nsource = "command"\ncommand = ["${pg}"]\n\n` +
+      // The Google endpoint serves db's token and the AWS one the key: an endpoint's response must
+      // be zeroed as the API's is.
+      `[endpoints]\ngcp = "db"\naws = "aws"\n\n[credentials.db]\nsource = "command"\ncommand = ["${db}"]\n\n[credentials.pg]\nsource = "command"\ncommand = ["${pg}"]\n\n` +
         `[credentials.aws]\nsource = "command"\ncommand = ["${aws}"]\n`,
     );
     box.env.CRED_SOCK = box.socket;
@@ -161,7 +162,9 @@ describe.if(asRoot)("unlock, then lock", () => {
     const pid = await box.start();
     const sdk = (await box.run(["env", "--sdk", "-s"])).stdout;
     const metadata = /GCE_METADATA_HOST='?([^;']+)'?;/.exec(sdk)?.[1];
-    if (!metadata) throw new Error(`no Google endpoint in: ${sdk}`);
+    const awsUri = /AWS_CONTAINER_CREDENTIALS_FULL_URI='?([^;']+)'?;/.exec(sdk)?.[1];
+    const awsToken = /AWS_CONTAINER_AUTHORIZATION_TOKEN='?([^;']+)'?;/.exec(sdk)?.[1];
+    if (!metadata || !awsUri || !awsToken) throw new Error(`no Google or AWS endpoint in: ${sdk}`);
     const getAll = async () => {
       expect((await box.run(["get", "db"])).stdout).toBe(`${TOKEN}\n`);
       const google = Bun.spawnSync([
@@ -176,6 +179,11 @@ describe.if(asRoot)("unlock, then lock", () => {
       const aws = (await box.run(["get", "aws", "--json"])).stdout;
       expect(aws).toContain(AWS_SECRET);
       expect(aws).toContain(AWS_SESSION);
+      // The endpoint secret as the SDKs send it; curl reads the header from a file, so it is in no argv.
+      writeFileSync(join(box.root, "aws-header"), `Authorization: ${awsToken}\n`, { mode: 0o600 });
+      const fromEndpoint = Bun.spawnSync(["curl", "-s", "-H", `@${join(box.root, "aws-header")}`, awsUri]).stdout.toString();
+      expect(fromEndpoint).toContain(AWS_SECRET);
+      expect(fromEndpoint).toContain(AWS_SESSION);
     };
     await getAll();
     // The tokens are cached in the store after the responses.
