@@ -99,8 +99,7 @@ function listen(socket: net.Socket, channel: PacketChannel, what: string): () =>
 
 /** TCP to the server and its greeting; a server that refuses at once (too many connections, host blocked) is ServerRefused. */
 export async function openServer(db: DatabaseConfig, timeoutMs: number): Promise<ServerHello> {
-  const socket = net.connect({ host: db.host, port: db.port });
-  socket.setNoDelay(true);
+  const socket = net.connect({ host: db.host, port: db.port, noDelay: true });
   const timer = setTimeout(() => socket.destroy(new Error(`no greeting within ${timeoutMs} ms`)), timeoutMs);
   const where = `the database server ${db.host}:${db.port}`;
   try {
@@ -108,6 +107,8 @@ export async function openServer(db: DatabaseConfig, timeoutMs: number): Promise
       socket.once("connect", resolve);
       socket.once("error", (err) => reject(new CredagentError("unavailable", `cannot reach ${where}: ${describe(err)}`, { cause: err })));
     });
+    // Set once connected: before, Bun's node:net may not apply it to the socket.
+    socket.setNoDelay(true);
     const channel = new PacketChannel(where);
     const detach = listen(socket, channel, where);
     const first = await channel.receive();
