@@ -250,6 +250,11 @@ test("what gcloud and google-auth read, as the metadata server answers it", asyn
   expect(((await token.json()) as { access_token: string }).access_token).toBe(`gcp-${gcp.count()}`);
   const forwarded = await fetch(`${base}/project/project-id`, { headers: { ...flavor, "X-Forwarded-For": "203.0.113.9" } });
   expect(forwarded.status).toBe(403);
+  // HEAD on the token path fetches nothing (issue 21: it used to run the source).
+  const runs = gcp.count();
+  const head = await fetch(`${base}/instance/service-accounts/default/token`, { method: "HEAD", headers: flavor });
+  expect([head.status, head.headers.get("allow"), head.headers.get("metadata-flavor")]).toEqual([405, "GET", "Google"]);
+  expect(gcp.count()).toBe(runs);
 });
 
 // Three gcloud runs (about 2 s each on an idle machine; a busy one is much slower).
