@@ -22,6 +22,7 @@ import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
 import type { Core } from "./core.ts";
 import { createSessionToken } from "./session-token.ts";
+import { credentialsNeedingStore } from "../config/store-users.ts";
 
 // The agent's front doors: the one admission step every listener shares, the API (the hono app
 // behind the HTTP server), and the socket, activated socket or pipe it listens on, with its
@@ -96,7 +97,7 @@ export async function openFrontDoors(deps: FrontDoorDeps, resources: AsyncDispos
       files: core.files.keeper,
       shutdown: (reason) => deps.late.stop(reason),
       store: {
-        status: () => deps.store.status(),
+        status: () => ({ ...deps.store.status(), needed_by: credentialsNeedingStore(core.config.current) }),
         unlock: async (passphrase) => {
           await deps.store.unlock(passphrase);
           // What failed for want of the store tries again now, and cached tokens come back.

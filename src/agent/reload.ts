@@ -32,12 +32,19 @@ export class ConfigReloader {
   #loadedAt: number;
   #lastError: string | null = null;
   #lastAttempt: number | null = null;
+  #current: AgentConfig;
 
   constructor(deps: ConfigReloaderDeps) {
     this.#deps = deps;
     this.#path = resolve(deps.location.path);
     this.#exists = deps.initial.path !== null;
     this.#loadedAt = deps.now();
+    this.#current = deps.initial;
+  }
+
+  /** The config in force: the last one loaded successfully. */
+  get current(): AgentConfig {
+    return this.#current;
   }
 
   status(): ConfigStatus {
@@ -68,6 +75,7 @@ export class ConfigReloader {
       );
     }
     this.#lastError = null;
+    this.#current = config;
     this.#deps.onApplied?.(config);
     this.#exists = config.path !== null;
     this.#loadedAt = this.#lastAttempt;

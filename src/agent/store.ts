@@ -3,7 +3,8 @@ import type { Logger } from "../log/log.ts";
 import { fileStoreDir, type PathEnv } from "../paths.ts";
 import { takeEnvironmentValue } from "../platform/process-hardening.ts";
 import { Secret } from "../secret.ts";
-import { LazyStore, openStore, readPassphraseFile, type KeyringChoice } from "../store/open.ts";
+import { credentialsNeedingStore } from "../config/store-users.ts";
+import { LazyStore, openStore, otherStoreHolding, readPassphraseFile, storeIntent, type KeyringChoice } from "../store/open.ts";
 
 // The agent's secret store, opened at its first use: the keyring or the encrypted file store, as
 // the config and --keyring say. Without a passphrase the file store waits, locked, for one from
@@ -21,12 +22,15 @@ export function openAgentStore(options: {
   // Held as bytes, for the life of the agent: the store is opened again after an unlock.
   const envPassphrase = fromEnv === undefined ? undefined : new Secret(fromEnv);
   const keyring = options.keyring ?? config.keyring;
+  // Where the choice was made, for `credagent status`'s "why this store".
+  const choiceFrom = options.keyring ? `--keyring ${options.keyring}` : `keyring = "${config.keyring}"`;
   const fileDir = fileStoreDir(options.pathEnv);
   let fallbackTold = false;
   const store = new LazyStore(
     (given) =>
       openStore({
         choice: keyring,
+        choiceFrom,
         fileDir,
         inAgent: true,
         passphrase: async () => {
@@ -40,13 +44,26 @@ export function openAgentStore(options: {
           fallbackTold = true;
         },
       }).then((opened) => {
-        log.info("secret store opened", { store: opened.description });
+        log.info("secret store opened", { store: opened.store.description, why: opened.why });
         return opened;
       }),
-    { waiting: keyring === "file" && !envPassphrase && !config.filePassphraseFile },
+    {
+      waiting: keyring === "file" && !envPassphrase && !config.filePassphraseFile,
+      intent: storeIntent(keyring, choiceFrom, fileDir),
+      // A secret missing from the store in use may be in the other one: said, with how to move it.
+      elsewhere: (inUse, account) => otherStoreHolding(inUse, account, fileDir),
+    },
   );
   if (store.status().state === "locked") {
-    log.warn("the encrypted file store is locked until 'credagent unlock' gives the agent its passphrase", { store: fileDir });
+    const needing = credentialsNeedingStore(config);
+    // A warning only when a credential cannot be served without it (tokens are cached there too).
+    (needing.length > 0 ? log.warn : log.info)(
+      "the encrypted file store is locked until 'credagent unlock' gives the agent its passphrase",
+      {
+        store: fileDir,
+        needed_by: needing.join(",") || "-",
+      },
+    );
   }
   return store;
 }

@@ -59,11 +59,12 @@ export function createApp(deps: ApiDeps, onInternalError: (err: unknown) => void
     }),
   );
   app.route(`${API_PREFIX}/health`, healthRoutes(deps));
-  const refuseWhenLocked: MiddlewareHandler = async (_c, next) => {
-    if (deps.lock.locked) throw new CredagentError("locked", "the agent is locked; 'credagent unlock' unlocks it");
+  const refuseWhenLocked: MiddlewareHandler = async (c, next) => {
+    // The list (names, sources, states; never a token) stays readable while locked, as `status` shows it.
+    const listing = c.req.method === "GET" && c.req.path === `${API_PREFIX}/credentials`;
+    if (deps.lock.locked && !listing) throw new CredagentError("locked", "the agent is locked; 'credagent unlock' unlocks it");
     await next();
   };
-  app.use(`${API_PREFIX}/credentials`, refuseWhenLocked);
   app.use(`${API_PREFIX}/credentials/*`, refuseWhenLocked);
   app.use(`${API_PREFIX}/connections/*`, refuseWhenLocked);
   app.route(`${API_PREFIX}/credentials`, credentialRoutes(deps));

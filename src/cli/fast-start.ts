@@ -33,8 +33,10 @@ const DIALECT_FLAGS: Record<string, ShellDialect> = {
 };
 
 /** Copy of commands/lock.ts's message, for a store waiting for its passphrase with no terminal to ask on. */
-export const STORE_STAYS_LOCKED =
-  "credagent: the agent's encrypted file store stays locked until 'credagent unlock' gives it its passphrase\n";
+export function storeStaysLocked(needing: string[] | undefined): string {
+  const names = needing && needing.length > 0 ? ` (${needing.map((n) => `'${n}'`).join(", ")} cannot be served without it)` : "";
+  return `credagent: the agent's encrypted file store stays locked until 'credagent unlock' gives it its passphrase${names}\n`;
+}
 
 /** The arguments after `start`, when they are a form this path answers: the dialect and the socket flag's value. */
 export function parseStartArgs(args: string[]): { dialect?: ShellDialect; socket?: string } | null {
@@ -101,7 +103,8 @@ export async function shellCodeFor(
     socket?: unknown;
     locked?: unknown;
     config?: { path?: unknown };
-    store?: { state?: unknown };
+    store?: { state?: unknown; needed_by?: unknown };
+    binary_replaced?: unknown;
   };
   try {
     health = JSON.parse(response.body) as typeof health;
@@ -114,11 +117,16 @@ export async function shellCodeFor(
   // The full command refuses an agent running with another config than an explicit one.
   const wanted = env.CREDAGENT_CONFIG;
   if (wanted && health.config?.path !== undefined && health.config.path !== wanted) return null;
+  // An agent on a program file since replaced (an upgrade): the full command says so.
+  if (health.binary_replaced === true) return null;
   let stderr: string | undefined;
-  if (!health.locked && health.store?.state === "locked") {
-    // With a terminal the full command asks for the store's passphrase; without, it says what to run.
+  const needing = health.store?.needed_by;
+  const neededBy = Array.isArray(needing) && needing.every((n) => typeof n === "string") ? (needing as string[]) : undefined;
+  // A store no configured credential needs is not mentioned; one that is needed is asked for (a
+  // terminal: the full command asks) or said.
+  if (!health.locked && health.store?.state === "locked" && neededBy?.length !== 0) {
     if ((await stdinIsTerminal()) !== false) return null;
-    stderr = STORE_STAYS_LOCKED;
+    stderr = storeStaysLocked(neededBy);
   }
   const vars: Array<[string, string]> = [
     ["CRED_SOCK", socket],

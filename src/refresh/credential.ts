@@ -145,12 +145,14 @@ export class ManagedCredential {
    * in a row, one runs per policy.forcedRefreshIntervalMs. Meanwhile the token the last fetch
    * brought is the answer (it is as new as another would be); after a failure the next fetch
    * waits for the next slot, one fetch for every refresh that came meanwhile.
+   * A failure says why, and whether the token held is still served (and for how long): the one
+   * asking has just run `credagent refresh`, so it is not told to run it.
    */
   async refresh(): Promise<Token> {
     const now = this.deps.clock.now();
     this.#asked(now);
-    if (this.#pending) return this.#waitBounded(this.#pending);
-    if (this.#takeForcedSlot(now)) return this.#waitBounded(this.#fetchOnce());
+    if (this.#pending) return this.#waitBounded(this.#pending, this.#refreshFailure);
+    if (this.#takeForcedSlot(now)) return this.#waitBounded(this.#fetchOnce(), this.#refreshFailure);
     const last = this.#lastFetch;
     const held = this.#token;
     if (last?.ok && held && held === last.token && held.expiresAt > now && !held.value.wiped) return held;
@@ -169,8 +171,22 @@ export class ManagedCredential {
         Math.ceil((1 - this.#forcedSlots) * interval),
       );
     });
-    return this.#waitBounded(this.#spacedFetch);
+    return this.#waitBounded(this.#spacedFetch, this.#refreshFailure);
   }
+
+  /** A forced refresh's failure while a valid token is held: how long it stays valid, why, when the agent retries. */
+  readonly #refreshFailure = (now: number, err: unknown): { message: string } | undefined => {
+    const held = this.current();
+    if (!held) return undefined;
+    // Still waiting for the source (the fetch goes on), or its failure.
+    const why = this.#pending ? describe(err) : (this.#lastError ?? describe(err));
+    const retry = this.#retryAt === undefined ? "" : `; the agent retries in ${formatCountdown(Math.max(0, this.#retryAt - now))}`;
+    return {
+      message:
+        `the refresh of '${this.name}' failed: ${why}; ` +
+        `the token it holds is still valid for ${formatCountdown(held.expiresAt - now)} and is served until then${retry}`,
+    };
+  };
 
   /** A slot of the forced refreshes' bucket, refilled by the clock; false when none is left. */
   #takeForcedSlot(now: number): boolean {
@@ -458,7 +474,14 @@ export class ManagedCredential {
     return this.#retryAt === undefined || now < this.#retryAt;
   }
 
-  async #waitBounded(fetching: Promise<Token>): Promise<Token> {
+  /**
+   * `forRefresh`: a forced refresh's own wording of a failure (or undefined: the usual one, without
+   * the advice to run `credagent refresh`, which is what failed).
+   */
+  async #waitBounded(
+    fetching: Promise<Token>,
+    forRefresh?: (now: number, err: unknown) => { message: string } | undefined,
+  ): Promise<Token> {
     const waited = () =>
       new CredagentError(
         "unavailable",
@@ -467,8 +490,17 @@ export class ManagedCredential {
     try {
       return await raceTimeout(fetching, this.policy.requestWaitMs, waited, this.deps.clock);
     } catch (err) {
-      if (err instanceof CredagentError && (err.code === "unavailable" || err.code === "login_required")) throw err;
-      throw this.#unavailable(this.#backoffNote(this.deps.clock.now()), err);
+      if (err instanceof CredagentError && err.code === "login_required") throw err;
+      const now = this.deps.clock.now();
+      if (forRefresh) {
+        const held = forRefresh(now, err);
+        if (held) throw new CredagentError("unavailable", held.message, { cause: err });
+        if (err instanceof CredagentError && err.code === "unavailable") throw err;
+        const retry = this.#retryAt === undefined ? undefined : `the agent retries in ${formatCountdown(Math.max(0, this.#retryAt - now))}`;
+        throw this.#unavailable(retry, err);
+      }
+      if (err instanceof CredagentError && err.code === "unavailable") throw err;
+      throw this.#unavailable(this.#backoffNote(now), err);
     }
   }
 

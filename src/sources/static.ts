@@ -1,3 +1,4 @@
+import { absentAdvice } from "../store/absent.ts";
 import { secretAccount, type SecretStore } from "../store/store.ts";
 import { CannotHealError, type FetchContext, type Token, type TokenSource } from "./source.ts";
 
@@ -13,11 +14,8 @@ export function staticSource(name: string, lifetimeMs: number, store: SecretStor
     async fetchToken(ctx: FetchContext): Promise<Token> {
       const value = await store.get(secretAccount(name));
       if (!value) {
-        throw new CannotHealError(
-          "source_failed",
-          `no secret is stored for '${name}' in ${store.description}` +
-            `${store.absentHint ? ` (${store.absentHint})` : ""}; set one with: credagent secret set ${name}`,
-        );
+        const advice = await absentAdvice(store, secretAccount(name), name, `set one with: credagent secret set ${name}`);
+        throw new CannotHealError("source_failed", `no secret is stored for '${name}' in ${store.description}${advice}`);
       }
       return { value, tokenType: "static", obtainedAt: ctx.now, expiresAt: ctx.now + lifetimeMs };
     },

@@ -15,7 +15,7 @@ import {
 import { join } from "node:path";
 import { CredagentError } from "../errors.ts";
 import { Secret } from "../secret.ts";
-import { FILE_STORE_KEY } from "./store.ts";
+import { ENTRY_SUFFIX, FILE_STORE_KEY, fileEntryName, fileStoreDescription } from "./store.ts";
 import type { SecretStore } from "./store.ts";
 import { WrongPassphraseError } from "./wrong-passphrase.ts";
 
@@ -27,7 +27,6 @@ import { WrongPassphraseError } from "./wrong-passphrase.ts";
 
 const P2C = 600_000;
 const KEY_FILE = FILE_STORE_KEY;
-const ENTRY_SUFFIX = ".jwe";
 
 export class FileStore implements SecretStore {
   readonly backend = "file" as const;
@@ -38,7 +37,7 @@ export class FileStore implements SecretStore {
     private readonly dir: string,
     private readonly key: Uint8Array,
   ) {
-    this.description = `the encrypted file store at ${dir}`;
+    this.description = fileStoreDescription(dir);
   }
 
   /** Opens the store at dir with the passphrase, creating it (and its key) if it does not exist. */
@@ -106,7 +105,7 @@ export class FileStore implements SecretStore {
       .encrypt(this.key);
     // Closed while encrypting: the key may be zeros by now, and nothing sealed with it is written.
     this.#assertOpen();
-    atomicWrite(this.dir, fileName(account), jwe);
+    atomicWrite(this.dir, fileEntryName(account), jwe);
   }
 
   close(): void {
@@ -141,7 +140,7 @@ export class FileStore implements SecretStore {
   }
 
   #path(account: string): string {
-    return join(this.dir, fileName(account));
+    return join(this.dir, fileEntryName(account));
   }
 
   async #decrypt(account: string, jwe: string): Promise<Uint8Array> {
@@ -180,10 +179,6 @@ function removeAbandonedTemps(dir: string): void {
       if ((err as NodeJS.ErrnoException).code === "ESRCH") rmSync(join(dir, name), { force: true });
     }
   }
-}
-
-function fileName(account: string): string {
-  return `${Buffer.from(account, "utf8").toString("base64url")}${ENTRY_SUFFIX}`;
 }
 
 /**

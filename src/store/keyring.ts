@@ -15,6 +15,52 @@ const HINT: Partial<Record<NodeJS.Platform, string>> = {
   win32: "is the Windows Credential Manager available for your user?",
 };
 
+/** How to get a Secret Service where there is none, or do without one. */
+const GET_ONE =
+  "log in to a desktop session (GNOME Keyring or KWallet start with it), or start one for a shell with " +
+  "'dbus-run-session -- $SHELL' and, in it, 'gnome-keyring-daemon --unlock --components=secrets' (the keyring's password on " +
+  'standard input); or keep secrets in the encrypted file store: keyring = "file"';
+
+/**
+ * What the library's error means for the user, in words of their own session: the raw zbus text
+ * ("zbus error: Failed to connect to address …") says nothing to someone who never heard of D-Bus.
+ */
+export function explainKeyringError(detail: string, platform: NodeJS.Platform = process.platform): { what: string; hint: string } {
+  const text = detail.replace(/^Platform failure: /, "");
+  // Credential Manager's 2,560-byte limit is not the keyring being unavailable: say what helps.
+  if (/platform limit/.test(text)) return { what: text, hint: 'a value this large does not fit this keyring; keyring = "file" stores it' };
+  if (platform === "linux") {
+    const address = /Failed to connect to address `([^`]*)`/.exec(text)?.[1];
+    if (address !== undefined || /DBUS_SESSION_BUS_ADDRESS|session bus/i.test(text)) {
+      return {
+        what: `no Secret Service is running in this session (no D-Bus session bus${address ? `: nothing listens at ${address}` : ""})`,
+        hint: GET_ONE,
+      };
+    }
+    if (/ServiceUnknown|org\.freedesktop\.secrets was not provided/.test(text)) {
+      return { what: "no Secret Service is running in this session (the D-Bus session bus has no org.freedesktop.secrets)", hint: GET_ONE };
+    }
+    return { what: text.replace(/^zbus error: /, ""), hint: HINT.linux! };
+  }
+  return { what: text, hint: HINT[platform] ?? "is the OS keyring available?" };
+}
+
+export function keyringDescription(service = SERVICE): string {
+  const kind = process.platform === "linux" ? "Secret Service" : process.platform === "darwin" ? "Keychain" : "Credential Manager";
+  return `the OS keyring (${kind}, service '${service}')`;
+}
+
+/** The keyring could not be used; `reason` says why in the user's terms (explainKeyringError). */
+export class KeyringError extends CredagentError {
+  constructor(
+    message: string,
+    readonly reason: string,
+    cause: unknown,
+  ) {
+    super("store_unavailable", message, { cause });
+  }
+}
+
 /**
  * The account of the store's own index of its accounts, where listing cannot be trusted. Not a
  * credential's account: those all have a `kind:` prefix (store.ts).
@@ -51,7 +97,7 @@ export class OsKeyringStore implements SecretStore {
   ) {
     this.#index = options.index ?? process.platform === "win32";
     this.#enumerate = options.enumerate ?? true;
-    this.description = `the OS keyring (${process.platform === "linux" ? "Secret Service" : process.platform === "darwin" ? "Keychain" : "Credential Manager"}, service '${service}')`;
+    this.description = keyringDescription(service);
   }
 
   /**
@@ -143,12 +189,24 @@ export class OsKeyringStore implements SecretStore {
     try {
       return await op();
     } catch (err) {
-      const detail = err instanceof Error ? err.message.replace(/^Platform failure: /, "") : String(err);
-      // Credential Manager's 2,560-byte limit is not the keyring being unavailable: say what helps.
-      const hint = /platform limit/.test(detail)
-        ? 'a value this large does not fit this keyring; keyring = "file" stores it'
-        : (HINT[process.platform] ?? "is the OS keyring available?");
-      throw new CredagentError("store_unavailable", `cannot ${what} ${this.description}: ${detail}; ${hint}`, { cause: err });
+      const { what: why, hint } = explainKeyringError(err instanceof Error ? err.message : String(err));
+      throw new KeyringError(`cannot ${what} ${this.description}: ${why}; ${hint}`, why, err);
     }
+  }
+
+  /**
+   * Whether the keyring holds this account, for saying where a secret missing from the file store
+   * is; false when the keyring cannot be asked (within timeoutMs: a locked collection may prompt).
+   */
+  static async holds(account: string, timeoutMs = 2_000, service = SERVICE): Promise<boolean> {
+    const entry = new AsyncEntry(service, account, OPTIONS);
+    const found = entry.getSecret().then(
+      (value) => {
+        value?.fill(0);
+        return value != null;
+      },
+      () => false,
+    );
+    return Promise.race([found, Bun.sleep(timeoutMs).then(() => false)]);
   }
 }

@@ -1,22 +1,27 @@
-import { FILE_STORE_KEY } from "./store.ts";
 import { existsSync, lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CredagentError, describe } from "../errors.ts";
 import { Secret } from "../secret.ts";
 import { KEYRING_CHOICES, type KeyringChoice, type StoreStatus } from "../wire/types.ts";
 import { WrongPassphraseError } from "./wrong-passphrase.ts";
-import type { SecretStore } from "./store.ts";
+import { FILE_STORE_KEY, fileEntryName, fileStoreDescription, type SecretStore, type StoreBackend } from "./store.ts";
 
-/** The file store's wrapped key: present once the store has been created (see file.ts). */
+/** Whether a file store was created at dir (its wrapped key is there). */
+export const fileStoreExists = (dir: string) => existsSync(join(dir, FILE_STORE_KEY));
 
 export type { KeyringChoice };
 
 export interface StoreOptions {
   choice: KeyringChoice;
+  /** Where the choice was made, for saying why a store is in use: `keyring = "auto"`, `--keyring file`. */
+  choiceFrom?: string;
   /** Where the encrypted file store lives. */
   fileDir: string;
-  /** The file store's passphrase, or null when there is none to be had. */
-  passphrase: () => Promise<Secret | null>;
+  /**
+   * The file store's passphrase, or null when there is none to be had. `creating`: no store exists
+   * yet, so the passphrase given makes one (a prompt asks it twice).
+   */
+  passphrase: (creating: boolean) => Promise<Secret | null>;
   /** Opened by the running agent, which can be given the passphrase later (`credagent unlock`). */
   inAgent?: boolean;
   /** Told once, when `auto` falls back to the file store, and why. */
@@ -28,12 +33,20 @@ export interface StoreOptions {
   noticeOnlyOnCreate?: boolean;
 }
 
+/** An open store, and why it is the one in use (said by `credagent status`). */
+export interface OpenedStore {
+  store: SecretStore;
+  why: string;
+}
+
 /**
  * The file store has no passphrase. In the agent (`inAgent`) it waits for one from
  * `credagent unlock`; a CLI command that opens the store itself can only be told where to put one.
  */
 export class StoreLockedError extends CredagentError {
-  constructor(fileDir: string, inAgent: boolean) {
+  /** Why the file store is the one in use. */
+  readonly why: string;
+  constructor(fileDir: string, inAgent: boolean, why = "") {
     const before = "set CREDAGENT_FILE_PASSPHRASE, or name a file holding it with file_passphrase_file in the config";
     super(
       inAgent ? "locked" : "store_unavailable",
@@ -41,30 +54,58 @@ export class StoreLockedError extends CredagentError {
         ? `the encrypted file store at ${fileDir} is locked: run 'credagent unlock' to give the running agent its passphrase (or, before start, ${before})`
         : `the encrypted file store at ${fileDir} needs a passphrase: ${before}`,
     );
+    this.why = why;
   }
 }
 
 /** Opens the configured backend; `auto` tries the OS keyring first, then the file store. */
-export async function openStore(options: StoreOptions): Promise<SecretStore> {
+export async function openStore(options: StoreOptions): Promise<OpenedStore> {
+  const from = options.choiceFrom ?? `keyring = "${options.choice}"`;
+  let why = from;
   if (options.choice !== "file") {
     try {
       const { OsKeyringStore } = await import("./keyring.ts");
-      return await OsKeyringStore.open();
+      const store = await OsKeyringStore.open();
+      return { store, why: options.choice === "auto" ? `${from}, and the OS keyring answered` : from };
     } catch (err) {
       if (options.choice === "os") throw err;
-      if (!options.noticeOnlyOnCreate || !existsSync(join(options.fileDir, FILE_STORE_KEY)))
-        options.onNotice?.(
-          `the OS keyring is not available (${describe(err).split("; ")[0]}); using the encrypted file store at ${options.fileDir}`,
-        );
+      const reason = err instanceof CredagentError && "reason" in err && typeof err.reason === "string" ? err.reason : describe(err);
+      const unavailable = `the OS keyring is not available: ${reason}`;
+      why = `${from}, and ${unavailable}`;
+      if (!options.noticeOnlyOnCreate || !fileStoreExists(options.fileDir))
+        options.onNotice?.(`${unavailable}; using the encrypted file store at ${options.fileDir}`);
     }
   }
-  const passphrase = await options.passphrase();
-  if (!passphrase) throw new StoreLockedError(options.fileDir, options.inAgent ?? false);
+  const passphrase = await options.passphrase(!fileStoreExists(options.fileDir));
+  if (!passphrase) throw new StoreLockedError(options.fileDir, options.inAgent ?? false, why);
   const { FileStore } = await import("./file.ts");
   try {
-    return await FileStore.open(options.fileDir, passphrase);
+    return { store: await FileStore.open(options.fileDir, passphrase), why };
   } finally {
     passphrase.wipe();
+  }
+}
+
+/** Which store a choice will use, said while none is open yet. */
+export function storeIntent(choice: KeyringChoice, from: string, fileDir: string): string {
+  if (choice === "auto") return `${from}: the OS keyring if it answers at first use, else the encrypted file store at ${fileDir}`;
+  return from;
+}
+
+/**
+ * The other backend's description when it holds this account: a secret set while the other store
+ * was in use (before a keyring existed, or in a shell without one) is found there, not lost.
+ * The file store is looked at without its passphrase (entries are named by account); the OS keyring
+ * is asked with a time limit, and any failure reads as "not there".
+ */
+export async function otherStoreHolding(inUse: StoreBackend, account: string, fileDir: string): Promise<string | null> {
+  if (inUse === "os") return existsSync(join(fileDir, fileEntryName(account))) ? fileStoreDescription(fileDir) : null;
+  if (inUse !== "file") return null;
+  try {
+    const { OsKeyringStore, keyringDescription } = await import("./keyring.ts");
+    return (await OsKeyringStore.holds(account)) ? keyringDescription() : null;
+  } catch {
+    return null;
   }
 }
 
@@ -96,24 +137,57 @@ export function readPassphraseFile(path: string): Secret {
  * as the one from the environment is, because the store is opened again after an agent lock.
  */
 export class LazyStore implements SecretStore {
-  #opened: SecretStore | undefined;
-  #opening: Promise<SecretStore> | undefined;
+  #opened: OpenedStore | undefined;
+  #opening: Promise<OpenedStore> | undefined;
   #given: Secret | undefined;
   #waiting: boolean;
+  /** Why the file store waits for a passphrase (keyring = "file", or auto without a keyring). */
+  #lockedWhy: string | undefined;
+  readonly #intent: string | undefined;
+  readonly #elsewhere: ((inUse: StoreBackend, account: string) => Promise<string | null>) | undefined;
 
-  /** `waiting`: known at start to be the file store with no passphrase to be had. */
+  /**
+   * `waiting`: known at start to be the file store with no passphrase to be had. `intent`: which
+   * store will be used, said while none is open. `elsewhere`: where else an account may be.
+   */
   constructor(
-    private readonly open: (given: Secret | undefined) => Promise<SecretStore>,
-    options: { waiting?: boolean } = {},
+    private readonly open: (given: Secret | undefined) => Promise<OpenedStore>,
+    options: {
+      waiting?: boolean;
+      intent?: string;
+      elsewhere?: (inUse: StoreBackend, account: string) => Promise<string | null>;
+    } = {},
   ) {
     this.#waiting = options.waiting ?? false;
+    this.#intent = options.intent;
+    this.#lockedWhy = options.waiting ? options.intent : undefined;
+    this.#elsewhere = options.elsewhere;
   }
 
   status(): StoreStatus {
-    if (this.#opened) return { state: "open", description: this.#opened.description };
+    if (this.#opened) {
+      const { store, why } = this.#opened;
+      return {
+        state: "open",
+        description: store.description,
+        ...(isUserBackend(store.backend) ? { backend: store.backend } : {}),
+        reason: why,
+      };
+    }
+    const reason = this.#waiting ? (this.#lockedWhy ?? this.#intent) : this.#intent;
     if (this.#waiting)
-      return { state: "locked", description: "the encrypted file store, waiting for its passphrase: run 'credagent unlock'" };
-    return { state: "closed", description: "not opened yet: it opens at first use" };
+      return {
+        state: "locked",
+        description: "the encrypted file store, waiting for its passphrase: run 'credagent unlock'",
+        backend: "file",
+        ...(reason ? { reason } : {}),
+      };
+    return { state: "closed", description: "not opened yet: it opens at first use", ...(reason ? { reason } : {}) };
+  }
+
+  async elsewhere(account: string): Promise<string | null> {
+    if (!this.#opened || !this.#elsewhere) return null;
+    return this.#elsewhere(this.#opened.store.backend, account);
   }
 
   /**
@@ -145,42 +219,45 @@ export class LazyStore implements SecretStore {
   }
 
   get absentHint() {
-    return this.#opened?.absentHint;
+    return this.#opened?.store.absentHint;
   }
   get backend() {
-    return this.#opened?.backend ?? "os";
+    return this.#opened?.store.backend ?? "os";
   }
   get description() {
-    return this.#opened?.description ?? "the secret store (not opened yet)";
+    return this.#opened?.store.description ?? "the secret store (not opened yet)";
   }
 
   /** Forgets the opened store (and with it the file store's key); the next use opens it again. */
   close(): void {
-    this.#opened?.close?.();
+    this.#opened?.store.close?.();
     this.#opened = undefined;
     this.#opening = undefined;
   }
 
   async #store(): Promise<SecretStore> {
-    if (this.#opened) return this.#opened;
+    if (this.#opened) return this.#opened.store;
     if (!this.#opening) {
-      const opening: Promise<SecretStore> = this.open(this.#given).then(
+      const opening: Promise<OpenedStore> = this.open(this.#given).then(
         // An open that finishes after close() (a lock) is closed again and not kept: its caller is told.
-        (store) => {
+        (opened) => {
           this.#waiting = false;
-          if (this.#opening === opening) return (this.#opened = store);
-          store.close?.();
+          if (this.#opening === opening) return (this.#opened = opened);
+          opened.store.close?.();
           throw new CredagentError("locked", "the agent was locked while the secret store was being opened; unlock it first");
         },
         (err) => {
-          if (err instanceof StoreLockedError) this.#waiting = true;
+          if (err instanceof StoreLockedError) {
+            this.#waiting = true;
+            if (err.why) this.#lockedWhy = err.why;
+          }
           if (this.#opening === opening) this.#opening = undefined;
           throw err;
         },
       );
       this.#opening = opening;
     }
-    return this.#opening;
+    return (await this.#opening).store;
   }
 
   async get(account: string) {
@@ -196,3 +273,5 @@ export class LazyStore implements SecretStore {
     return (await this.#store()).entries();
   }
 }
+
+const isUserBackend = (backend: StoreBackend): backend is "os" | "file" => backend === "os" || backend === "file";

@@ -22,12 +22,22 @@ export interface SecretStore {
   entries(): Promise<Map<string, Secret>>;
   /** Zeroes what the store holds in memory (the file store's key); later calls fail. */
   close?(): void;
+  /**
+   * Where else this account is (another backend's description), for the message when it is not
+   * found here: null when nowhere, or when this store cannot tell.
+   */
+  elsewhere?(account: string): Promise<string | null>;
 }
 
 export const SERVICE = "credagent";
 
 /** The encrypted file store's key file, in its directory: its presence says the store exists. */
 export const FILE_STORE_KEY = "key.jwe";
+export const ENTRY_SUFFIX = ".jwe";
+
+/** An entry's file in the file store: its account's name, so it can be found without the passphrase. */
+export const fileEntryName = (account: string) => `${Buffer.from(account, "utf8").toString("base64url")}${ENTRY_SUFFIX}`;
+export const fileStoreDescription = (dir: string) => `the encrypted file store at ${dir}`;
 
 /**
  * Account names: `secret:<credential>` for long-lived secrets (client secret, private key, static

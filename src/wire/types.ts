@@ -78,6 +78,12 @@ export type StoreState = "open" | "closed" | "locked";
 export interface StoreStatus {
   state: StoreState;
   description: string;
+  /** Which store: known once open, or while the file store waits for its passphrase. */
+  backend?: "os" | "file";
+  /** Why this store is the one in use (or will be): the keyring setting, and whether the OS keyring answered. */
+  reason?: string;
+  /** The credentials that cannot be served without the store (a stored secret or refresh token). */
+  needed_by?: string[];
 }
 
 /** The agent's config file and how its last load went. */

@@ -107,7 +107,8 @@ test("start on a terminal offers the store's passphrase prompt; elsewhere it say
     });
     return JSON.parse(r.stdout.toString()) as { code: number; output: string };
   };
-  const prompt = "Its passphrase (empty to skip): ";
+  // The same words as every other prompt for this passphrase.
+  const prompt = "Passphrase of the encrypted file store: ";
   // A wrong passphrase is said and asked again; the right one opens the store; neither is echoed.
   const started = ptyRun(
     [
@@ -128,9 +129,20 @@ test("start on a terminal offers the store's passphrase prompt; elsewhere it say
   expect((await box.run(["stop"])).code).toBe(0);
   const piped = await box.run(["start", "-s"]);
   expect(piped.code).toBe(0);
-  expect(piped.stderr).toContain("stays locked until 'credagent unlock'");
-  expect((await box.run(["status"])).stdout).toMatch(/^store locked/m);
+  expect(piped.stderr).toContain("stays locked until 'credagent unlock' gives it its passphrase ('db' cannot be served without it)");
+  expect((await box.run(["status"])).stdout).toMatch(/^store locked: .*\n {2}to be used because keyring = "file"\n {2}needed by db$/m);
 }, 40_000);
+
+test("start says nothing of a locked file store that no credential needs; status says so", async () => {
+  const box = sandbox();
+  box.writeConfig(`keyring = "file"\n\n[credentials.cmd]\nsource = "command"\ncommand = ["echo", "tok"]\n`);
+  const started = await box.run(["start", "-s"]);
+  expect(started.code).toBe(0);
+  expect(started.stderr).toBe("");
+  const status = await box.run(["status"]);
+  expect(status.stdout).toMatch(/^store locked: .*\n.*\n {2}no credential needs it/m);
+  expect((await box.run(["get", "cmd"])).stdout).toBe("tok\n");
+}, 30_000);
 
 test("keyring auto with no Secret Service: the store is locked from its first use, the notice is logged once", async () => {
   const box = sandbox();

@@ -6,7 +6,7 @@ import type { HealthResponse } from "../../wire/types.ts";
 import type { Command } from "../command.ts";
 import { defineCommand, noPositionals } from "../command.ts";
 import { UsageError, type CliContext } from "../io.ts";
-import { promptHidden, readStdinValue } from "../prompt.ts";
+import { CONFIRM_PROMPT, FILE_STORE_PASSPHRASE, promptHidden, readStdinValue } from "../prompt.ts";
 import { foregroundClock, pollUntil } from "../../time/clock.ts";
 import { agentOf } from "../agent.ts";
 
@@ -31,7 +31,7 @@ is being checked; unlock then waits and tries again by itself, for up to ${UNLOC
 
 async function readPassphrase(ctx: CliContext, fromStdin: boolean, confirm: boolean, prompt = "Agent lock passphrase: "): Promise<Secret> {
   const value = fromStdin ? await readStdinValue() : await promptHidden(prompt, ctx.err);
-  if (!fromStdin && confirm && (await promptHidden("Again, to confirm: ", ctx.err)) !== value) {
+  if (!fromStdin && confirm && (await promptHidden(CONFIRM_PROMPT, ctx.err)) !== value) {
     throw new UsageError("the two entries differ; the agent was not locked");
   }
   if (value === "") throw new UsageError("the passphrase is empty");
@@ -45,7 +45,7 @@ function lockCommand(name: "lock" | "unlock", usage: string): Command {
     const health = await client.health();
     // The agent sends this passphrase to the store when it is not locked itself (see the route).
     const forStore = name === "unlock" && !health.locked && health.store?.state === "locked";
-    const prompt = forStore ? "File store passphrase: " : undefined;
+    const prompt = forStore ? FILE_STORE_PASSPHRASE : undefined;
     const passphrase = await readPassphrase(ctx, Boolean(values.stdin), name === "lock", prompt);
     if (name === "lock") await client.lock(passphrase);
     else await unlockPatiently(client, passphrase, ctx);
@@ -93,23 +93,35 @@ async function unlockPatiently(client: AgentApi, passphrase: Secret, ctx: CliCon
   );
 }
 
-/** What `start` says when the store waits for its passphrase and it does not ask (cli/fast-start.ts has a copy). */
-export const STORE_STAYS_LOCKED =
-  "credagent: the agent's encrypted file store stays locked until 'credagent unlock' gives it its passphrase\n";
+/**
+ * What `start` says when the store waits for its passphrase and it does not ask, naming the
+ * credentials that need it (cli/fast-start.ts has a copy).
+ */
+export function storeStaysLocked(needing: string[] | undefined): string {
+  const names = needing && needing.length > 0 ? ` (${needing.map((n) => `'${n}'`).join(", ")} cannot be served without it)` : "";
+  return `credagent: the agent's encrypted file store stays locked until 'credagent unlock' gives it its passphrase${names}\n`;
+}
 
 /** How many passphrases `start` takes on a terminal before leaving the store to `credagent unlock`. */
 const START_ATTEMPTS = 3;
 
 /**
- * For `start`: when the agent's file store waits for its passphrase, asks for it on a terminal
- * (an empty answer skips) and gives it to the agent; elsewhere only says what to run.
+ * For `start`: when the agent's file store waits for its passphrase and a configured credential
+ * cannot be served without it, asks for it on a terminal (an empty answer skips) and gives it to
+ * the agent; elsewhere only says what to run. Nothing is said when no credential needs the store
+ * (tokens are cached there, which they can do without).
  */
 export async function offerStoreUnlock(client: AgentApi, health: HealthResponse, ctx: CliContext): Promise<void> {
   if (health.locked || health.store?.state !== "locked") return;
-  const later = STORE_STAYS_LOCKED;
+  // Agents older than needed_by say nothing of it: asked as before.
+  const needing = health.store.needed_by;
+  if (needing && needing.length === 0) return;
+  const names = needing ? ` (${needing.map((n) => `'${n}'`).join(", ")} cannot be served without it)` : "";
+  const later = storeStaysLocked(needing);
   if (!process.stdin.isTTY) return ctx.err(later);
+  ctx.err(`credagent: the agent's encrypted file store is locked${names}; give its passphrase, or an empty one to skip\n`);
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt += 1) {
-    const value = await promptHidden("The agent's encrypted file store is locked. Its passphrase (empty to skip): ", ctx.err);
+    const value = await promptHidden(FILE_STORE_PASSPHRASE, ctx.err);
     if (value === "") return ctx.err(later);
     try {
       await unlockPatiently(client, new Secret(value), ctx);

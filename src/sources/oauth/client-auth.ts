@@ -2,6 +2,7 @@ import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { importPKCS8 } from "jose";
 import * as oauth from "oauth4webapi";
 import type { Secret } from "../../secret.ts";
+import { absentAdvice } from "../../store/absent.ts";
 import { secretAccount, type SecretStore } from "../../store/store.ts";
 import { CannotHealError } from "../source.ts";
 import type { OAuthOptions } from "./options.ts";
@@ -15,10 +16,13 @@ export async function clientAuthFor(options: OAuthOptions, store: SecretStore): 
   const secret = await store.get(secretAccount(options.name));
   if (!secret) {
     const what = options.clientAuth === "private_key_jwt" ? "private key (PEM)" : "client secret";
-    throw new CannotHealError(
-      "source_failed",
-      `no ${what} is stored for '${options.name}' in ${store.description}; set it with: credagent secret set ${options.name} --stdin < FILE`,
+    const advice = await absentAdvice(
+      store,
+      secretAccount(options.name),
+      options.name,
+      `set it with: credagent secret set ${options.name} --stdin < FILE`,
     );
+    throw new CannotHealError("source_failed", `no ${what} is stored for '${options.name}' in ${store.description}${advice}`);
   }
   switch (options.clientAuth) {
     case "client_secret_basic":

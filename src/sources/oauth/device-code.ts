@@ -45,7 +45,14 @@ export function deviceCodeSource(
     async fetchToken(ctx: FetchContext): Promise<Token> {
       const refreshToken = await store.get(refreshAccount(options.name));
       if (!refreshToken) {
-        throw new CredagentError("login_required", `'${options.name}' has not signed in yet; run: credagent login ${options.name}`);
+        // Signed in while the other store was in use: its refresh token is there, not lost.
+        const other = await store.elsewhere?.(refreshAccount(options.name)).catch(() => null);
+        throw new CredagentError(
+          "login_required",
+          other
+            ? `'${options.name}' signed in with ${other}, not the store in use: move it with: credagent secret move ${options.name} --to ${store.backend}, or run: credagent login ${options.name}`
+            : `'${options.name}' has not signed in yet; run: credagent login ${options.name}`,
+        );
       }
       try {
         const as = await metadata.get(ctx.signal);

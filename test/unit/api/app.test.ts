@@ -143,10 +143,14 @@ describe("API", () => {
     const post = (path: string, body: unknown) =>
       request(path, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
     expect((await post("/v1/lock", { passphrase: "pw" })).status).toBe(200);
-    for (const path of ["/v1/credentials", "/v1/credentials/db"]) {
+    for (const path of ["/v1/credentials/db", "/v1/credentials/db/login"]) {
       const res = await request(path);
       expect([res.status, await errorCode(res)]).toEqual([423, "locked"]);
     }
+    // The list stays readable (names and states: `credagent status` on a locked agent), with no token in it.
+    const listed = await request("/v1/credentials");
+    expect(listed.status).toBe(200);
+    expect((await listed.json()) as unknown).toMatchObject({ credentials: [{ name: "db" }] });
     expect(JSON.parse(await (await request("/v1/health")).text()).locked).toBe(true);
     expect((await post("/v1/lock", { passphrase: "again" })).status).toBe(423);
     const wrong = await post("/v1/unlock", { passphrase: "nope" });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { STORE_STAYS_LOCKED as lockMessage } from "../../../src/cli/commands/lock.ts";
+import { storeStaysLocked } from "../../../src/cli/commands/lock.ts";
 import * as fast from "../../../src/cli/fast-start.ts";
 import * as shell from "../../../src/cli/output/shell.ts";
 import { PLATFORMS } from "../../../src/native/unix-exchange.ts";
@@ -68,7 +68,7 @@ describe("start's short path", () => {
         expect(fast.dialectFromShell(s, fallback)).toBe(shell.dialectFromShell(s, fallback));
     // The short path runs only where the blocking exchange does (Unix), whose default shell is sh.
     for (const os of Object.keys(PLATFORMS)) expect(capabilitiesOf(os as NodeJS.Platform).defaultShell).toBe("sh");
-    expect(fast.STORE_STAYS_LOCKED).toBe(lockMessage);
+    for (const needing of [undefined, [], ["db"], ["db", "api"]]) expect(fast.storeStaysLocked(needing)).toBe(storeStaysLocked(needing));
   });
 
   test("an explicit config is compared only when it is what path.resolve leaves as it is", () => {
@@ -123,8 +123,17 @@ describe("start's short path", () => {
     expect(await fast.shellCodeFor(health(store), undefined, env, terminal)).toBeNull();
     expect(await fast.shellCodeFor(health(store), undefined, env, async () => null)).toBeNull();
     const told = await fast.shellCodeFor(health(store), undefined, env, noTerminal);
-    expect(told?.stderr).toBe(lockMessage);
+    expect(told?.stderr).toBe(storeStaysLocked(undefined));
     expect(told?.stdout).toContain("CRED_AGENT_PID=4242");
+    // Naming what needs it; nothing said (even on a terminal) when nothing does.
+    const needed = { store: { state: "locked", description: "waiting", needed_by: ["db"] } };
+    expect((await fast.shellCodeFor(health(needed), undefined, env, noTerminal))?.stderr).toBe(storeStaysLocked(["db"]));
+    const unneeded = { store: { state: "locked", description: "waiting", needed_by: [] } };
+    expect(await fast.shellCodeFor(health(unneeded), undefined, env, terminal)).toEqual({
+      stdout: expect.stringContaining("CRED_AGENT_PID=4242") as unknown as string,
+    });
+    // An agent on a replaced program file: the full command, which says so.
+    expect(await fast.shellCodeFor(health({ binary_replaced: true }), undefined, env, noTerminal)).toBeNull();
     // A locked agent is not asked for the store's passphrase: the full command says nothing either.
     expect(await fast.shellCodeFor(health({ ...store, locked: true }), undefined, env, terminal)).toEqual({
       stdout: expect.stringContaining("CRED_AGENT_PID=4242") as unknown as string,

@@ -204,6 +204,30 @@ describe("ManagedCredential", () => {
     await expectUnavailable(credential.get(10 * 60_000), /less than the 10m00s asked for/);
   });
 
+  test("a forced refresh that fails while a token is still valid says so: how long it stays valid, why, never 'run refresh'", async () => {
+    const { clock, source, credential } = setup({}, () => 0.5);
+    source.lifetimeMs = 60_000;
+    await credential.get();
+    source.failWith = new Error("identity provider down");
+    await clock.advance(60_000 - 36_000);
+    const err = await expectUnavailable(credential.refresh());
+    expect(err.message).toMatch(
+      /^the refresh of 'db' failed: identity provider down; the token it holds is still valid for 3\ds and is served until then/,
+    );
+    expect(err.message).toMatch(/the agent retries in \d+s/);
+    expect(err.message).not.toContain("credagent refresh");
+    expect(credential.snapshot().state).toBe("stale");
+    // With no valid token left: no token, why, and when the agent tries again; still no 'run refresh'.
+    await clock.advance(40_000);
+    const none = await expectUnavailable(credential.refresh());
+    expect(none.message).toMatch(/^credential 'db' has no valid token: identity provider down/);
+    expect(none.message).not.toContain("credagent refresh");
+    // A request (not a refresh) is still told how to try at once.
+    source.failWith = new Error("still down");
+    const viaGet = await expectUnavailable(credential.get());
+    expect(viaGet.message).toContain("'credagent refresh db' tries at once");
+  });
+
   test("refresh() fetches even while the token is valid", async () => {
     const { source, credential } = setup();
     await credential.get();

@@ -1,8 +1,10 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Secret } from "../../../src/secret.ts";
-import { LazyStore, readPassphraseFile } from "../../../src/store/open.ts";
+import { absentAdvice } from "../../../src/store/absent.ts";
+import { LazyStore, otherStoreHolding, readPassphraseFile, StoreLockedError } from "../../../src/store/open.ts";
+import { fileEntryName } from "../../../src/store/store.ts";
 import { MemoryStore } from "../../../src/store/memory.ts";
 
 const dir = mkdtempSync("/tmp/ca-open-");
@@ -24,7 +26,7 @@ test("LazyStore opens once, retries after a failure, and reopens after close", a
   const lazy = new LazyStore(async () => {
     opens += 1;
     if (fail) throw new Error("keyring locked");
-    return backing;
+    return { store: backing, why: "test" };
   });
   await expect(lazy.get("secret:a")).rejects.toThrow("keyring locked");
   fail = false;
@@ -42,7 +44,7 @@ test("an open that finishes after close() is not kept", async () => {
   const lazy = new LazyStore(async () => {
     opens += 1;
     if (opens === 1) await new Promise<void>((r) => (release = r));
-    return new MemoryStore();
+    return { store: new MemoryStore(), why: "test" };
   });
   const first = lazy.get("secret:x");
   await Bun.sleep(0);
@@ -51,4 +53,43 @@ test("an open that finishes after close() is not kept", async () => {
   await expect(first).rejects.toThrow("the agent was locked while the secret store was being opened");
   await lazy.get("secret:x");
   expect(opens).toBe(2);
+});
+
+test("status says which store is in use and why; while none is open, which will be", async () => {
+  const lazy = new LazyStore(async () => ({ store: new MemoryStore(), why: 'keyring = "auto", and the OS keyring answered' }), {
+    intent: 'keyring = "auto": the OS keyring if it answers at first use, else the encrypted file store at /s',
+  });
+  expect(lazy.status()).toMatchObject({ state: "closed", reason: expect.stringContaining("if it answers at first use") });
+  await lazy.entries();
+  expect(lazy.status()).toMatchObject({ state: "open", reason: 'keyring = "auto", and the OS keyring answered' });
+
+  const locked = new LazyStore(
+    async () => {
+      throw new StoreLockedError("/s", true, 'keyring = "auto", and the OS keyring is not available: no Secret Service is running');
+    },
+    { intent: "auto" },
+  );
+  await expect(locked.get("secret:x")).rejects.toThrow("credagent unlock");
+  expect(locked.status()).toMatchObject({ state: "locked", backend: "file", reason: expect.stringContaining("no Secret Service") });
+});
+
+test("a secret missing from the store in use is looked for in the other, and the message says how to move it", async () => {
+  const fileDir = join(dir, "file-store");
+  mkdirSync(fileDir, { recursive: true });
+  writeFileSync(join(fileDir, fileEntryName("secret:db")), "sealed");
+  // The file store is looked at without its passphrase: an entry's file is named by its account.
+  expect(await otherStoreHolding("os", "secret:db", fileDir)).toBe(`the encrypted file store at ${fileDir}`);
+  expect(await otherStoreHolding("os", "secret:api", fileDir)).toBeNull();
+
+  const keyringLike = Object.assign(new MemoryStore(), { backend: "os" as const, description: "the OS keyring" });
+  const lazy = new LazyStore(async () => ({ store: keyringLike, why: "test" }), {
+    elsewhere: (inUse, account) => otherStoreHolding(inUse, account, fileDir),
+  });
+  await lazy.entries();
+  expect(await absentAdvice(lazy, "secret:db", "db", "set one with: credagent secret set db")).toBe(
+    `; the encrypted file store at ${fileDir} holds it: move it to the store in use with: credagent secret move db --to os`,
+  );
+  expect(await absentAdvice(lazy, "secret:api", "api", "set one with: credagent secret set api")).toBe(
+    "; set one with: credagent secret set api",
+  );
 });

@@ -15,7 +15,7 @@ function fileLike() {
       if (!given) throw new StoreLockedError("/store", true);
       seen.push(given.reveal());
       if (given.reveal() !== "right") throw new WrongPassphraseError("store_unavailable", "wrong passphrase");
-      return backing;
+      return { store: backing, why: 'keyring = "file"' };
     },
     { waiting: true },
   );
@@ -66,7 +66,7 @@ test("an attempt while another is being checked is refused at once, not queued",
   await first;
   expect(f.lazy.status().state).toBe("open");
   // A store that never waited (the OS keyring, or a passphrase from the environment) takes none.
-  const plain = new LazyStore(async () => new MemoryStore());
+  const plain = new LazyStore(async () => ({ store: new MemoryStore(), why: "test" }));
   expect(plain.status().state).toBe("closed");
   expect(await codeOf(plain.unlock(new Secret("x")))).toBe("bad_request");
 });
