@@ -5,7 +5,9 @@
 #   ./install.sh --service           also starts the agent with the session (credagent service install)
 # From a release archive it installs the binary the archive ships: no Node or npm needed. From a
 # checkout it builds the binary first, which needs Node.js >= 18 and npm (Bun comes in as an npm
-# package). Safe to run again: it replaces the binary atomically and leaves a running agent alone.
+# package), and the Node client library (clients/node/dist). Safe to run again (an upgrade): it
+# replaces the binary atomically, and a running agent of the previous binary is restarted on the new
+# one (or, when it cannot be, install.sh says that it must be).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,6 +36,8 @@ else
   echo "Building the single executable..."
   scripts/build.sh >/dev/null
   binary=build/credagent
+  echo "Building the Node client library (clients/node/dist)..."
+  clients/node/build.sh >/dev/null
 fi
 
 mkdir -p "$bindir"
@@ -48,11 +52,25 @@ echo "Installed $bindir/credagent ($("$bindir/credagent" version)) and $bindir/d
 mkdir -p "$prefix/share/man/man1" "$prefix/share/man/man5" "$prefix/share/bash-completion/completions"
 "$bindir/credagent" manpage 1 > "$prefix/share/man/man1/credagent.1"
 "$bindir/credagent" manpage 5 > "$prefix/share/man/man5/credagent.toml.5"
-"$bindir/credagent" completion bash > "$prefix/share/bash-completion/completions/credagent"
+completion="$prefix/share/bash-completion/completions/credagent"
+"$bindir/credagent" completion bash > "$completion"
 echo "Installed man credagent, man credagent.toml and bash completion under $prefix/share"
+# Only the bash-completion package makes bash look in that directory; without it, bash needs a line.
+completion_line=""
+if [ ! -f /usr/share/bash-completion/bash_completion ] && [ ! -f /etc/bash_completion ] && [ ! -f /usr/local/share/bash-completion/bash_completion ]; then
+  completion_line="[ -f $completion ] && . $completion"
+fi
 
 if [ "$service" = 1 ]; then
   "$bindir/credagent" service install
+fi
+
+# An agent already running from the binary just replaced runs the old code (its allow rules then
+# refuse the new CLI): restart it on the new one, or say that it must be restarted.
+if "$bindir/credagent" status >/dev/null 2>&1; then
+  if ! "$bindir/credagent" restart --if-outdated 2>&1 >/dev/null; then
+    echo "install.sh: the running agent still runs the previous credagent and was not restarted (above: why); restart it with: $bindir/credagent restart" >&2
+  fi
 fi
 
 echo "Starting the agent..."
@@ -70,6 +88,14 @@ Done. To use the agent in your shells, add this line to ~/.bashrc (or ~/.zshrc):
 csh: eval \`$bindir/credagent start -c\`    fish: $bindir/credagent start --fish | source
 Configure credentials in \${XDG_CONFIG_HOME:-~/.config}/credagent/config.toml (see README.md).
 TXT
+if [ -n "$completion_line" ]; then
+  cat <<TXT
+Bash completion: bash reads $completion only through the bash-completion package, which is not
+installed here (apt-get install bash-completion); or add this line to ~/.bashrc:
+
+    $completion_line
+TXT
+fi
 case ":$PATH:" in
   *":$bindir:"*) ;;
   *) echo "Note: $bindir is not on your PATH; add it, e.g. export PATH=\"$bindir:\$PATH\"" ;;

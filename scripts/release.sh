@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Release archives that need no Node: scripts/release.sh [TARGET...] writes
 # dist/credagent-VERSION-TARGET.tar.gz (a .zip for Windows) for each target (default: all five),
-# each holding the binary, README.md, LICENSE, the man pages, completions and an installer
-# (install.sh; install.ps1 for Windows), and dist/SHA256SUMS. DIST=DIR writes them there instead.
+# each holding the binary, README.md, LICENSE, the man pages, completions, the client libraries
+# (clients/: an npm tarball and a Python wheel) and an installer (install.sh; install.ps1 for
+# Windows), and dist/SHA256SUMS. DIST=DIR writes them there instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(node -p 'require("./package.json").version')
@@ -17,6 +18,14 @@ mkdir -p "$dist"
 dist=$(cd "$dist" && pwd)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
+# The client libraries, the same in every archive (clients/): the Node client as an npm pack
+# tarball (npm install ./credagent-client-VERSION.tgz) and the Python client as a wheel
+# (pip install credagent-VERSION-py3-none-any.whl), built by its stdlib-only backend.
+libs="$stage/.clients"
+mkdir -p "$libs"
+clients/node/build.sh >/dev/null
+(cd clients/node && npm pack --silent --pack-destination "$libs") >/dev/null
+python3 clients/python/_backend.py "$libs" >/dev/null
 for target in "${targets[@]}"; do
   case "$target" in
     linux-x64|linux-arm64|darwin-x64|darwin-arm64|windows-x64) ;;
@@ -25,7 +34,8 @@ for target in "${targets[@]}"; do
   scripts/build.sh "bun-$target" >/dev/null
   name="credagent-$version-$target"
   dir="$stage/$name"
-  mkdir -p "$dir/bin" "$dir/man" "$dir/completions"
+  mkdir -p "$dir/bin" "$dir/man" "$dir/completions" "$dir/clients"
+  cp "$libs"/* "$dir/clients/"
   exe=""
   [ "$target" = windows-x64 ] && exe=.exe
   cp "build/credagent-$target$exe" "$dir/bin/credagent$exe"

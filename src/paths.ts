@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { posix, win32 } from "node:path";
 import { CredagentError } from "./errors.ts";
 
 // Where things live, as pure functions of the environment, so every platform's answer is
@@ -19,6 +19,14 @@ export interface PathEnv {
 
 export const SOCKET_NAME = "cred.sock";
 
+/** Paths joined as the platform named writes them (tests compute every platform's on this one). */
+const joinFor = (p: PathEnv) => (p.platform === "win32" ? win32.join : posix.join);
+
+/** The user name pipe names are made from: $USER, else $USERNAME (Windows), else the OS's. */
+export function resolveUsername(env: Record<string, string | undefined>, osUsername: () => string): string {
+  return env.USER || env.USERNAME || osUsername();
+}
+
 /**
  * $XDG_RUNTIME_DIR/cred.sock, else /run/user/$UID/cred.sock when that is the user's private
  * directory (cron, `sudo -u` and some SSH sessions lack the variable but share the session's
@@ -27,6 +35,7 @@ export const SOCKET_NAME = "cred.sock";
  */
 export function defaultSocketPath(p: PathEnv): string {
   if (p.platform === "win32") return windowsPipeName(p.username);
+  const join = joinFor(p);
   const runtime = p.env.XDG_RUNTIME_DIR;
   if (runtime && runtime.startsWith("/")) return join(runtime, SOCKET_NAME);
   const session = `/run/user/${p.uid}`;
@@ -52,26 +61,27 @@ export function isWindowsPipe(path: string): boolean {
 
 function xdgDir(p: PathEnv, variable: string, fallback: string): string {
   const value = p.env[variable];
-  return value && value.startsWith("/") ? value : join(p.home, fallback);
+  return value && value.startsWith("/") ? value : joinFor(p)(p.home, fallback);
 }
 
 /** --config, else $CREDAGENT_CONFIG, else $XDG_CONFIG_HOME/credagent/config.toml. */
 export function configPath(p: PathEnv, flag?: string): { path: string; explicit: boolean } {
   if (flag) return { path: flag, explicit: true };
   if (p.env.CREDAGENT_CONFIG) return { path: p.env.CREDAGENT_CONFIG, explicit: true };
+  const join = joinFor(p);
   if (p.platform === "win32" && p.env.APPDATA) return { path: join(p.env.APPDATA, "credagent", "config.toml"), explicit: false };
   return { path: join(xdgDir(p, "XDG_CONFIG_HOME", ".config"), "credagent", "config.toml"), explicit: false };
 }
 
 /** The session token's file: beside the socket, or for a named pipe in the user's state directory. */
 export function sessionTokenPath(socketPath: string, p: PathEnv): string {
-  if (isWindowsPipe(socketPath)) return join(stateDir(p), `${pipeLeaf(socketPath)}.token`);
+  if (isWindowsPipe(socketPath)) return joinFor(p)(stateDir(p), `${pipeLeaf(socketPath)}.token`);
   return `${socketPath}.token`;
 }
 
 /** A named pipe's single-instance lock file, in the user's state directory (a pipe has no directory). */
 export function pipeLockPath(pipe: string, p: PathEnv): string {
-  return join(stateDir(p), `${pipeLeaf(pipe)}.lock`);
+  return joinFor(p)(stateDir(p), `${pipeLeaf(pipe)}.lock`);
 }
 
 /** `\\.\pipe\credagent-alice` is `credagent-alice`: one agent's files per pipe name. */
@@ -81,12 +91,14 @@ function pipeLeaf(pipe: string): string {
 
 /** $XDG_DATA_HOME/credagent/store: the encrypted file store. */
 export function fileStoreDir(p: PathEnv): string {
+  const join = joinFor(p);
   if (p.platform === "win32" && p.env.LOCALAPPDATA) return join(p.env.LOCALAPPDATA, "credagent", "store");
   return join(xdgDir(p, "XDG_DATA_HOME", ".local/share"), "credagent", "store");
 }
 
 /** $XDG_STATE_HOME/credagent: the agent's log. */
 export function stateDir(p: PathEnv): string {
+  const join = joinFor(p);
   if (p.platform === "win32" && p.env.LOCALAPPDATA) return join(p.env.LOCALAPPDATA, "credagent");
   return join(xdgDir(p, "XDG_STATE_HOME", ".local/state"), "credagent");
 }
@@ -123,7 +135,7 @@ export function currentPathEnv(): PathEnv {
       return home;
     },
     get username() {
-      username ??= process.env.USER || process.env.USERNAME || osUsername(uid);
+      username ??= resolveUsername(process.env, () => osUsername(uid));
       return username;
     },
     isPrivateDir: (dir) => isPrivateDirOf(dir, uid),

@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import ntpath
 import os
+import posixpath
+import re
 import socket
 import stat
+import sys
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
-__all__ = ["CredagentError", "Client", "get_credential", "default_socket_path"]
+__all__ = ["CredagentError", "Client", "get_credential", "default_socket_path", "session_token_file"]
 
 
 class CredagentError(Exception):
@@ -45,21 +49,57 @@ def _is_private_dir(path: str, uid: int) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and (st.st_mode & 0o077) == 0
 
 
-def default_socket_path(env: Optional[Dict[str, str]] = None) -> str:
-    """$CRED_SOCK, else where the agent listens by default (the same rules as credagent itself)."""
+def _os_username() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name to be had: the pipe's name says "user"
+        return ""
+
+
+def default_socket_path(
+    env: Optional[Mapping[str, str]] = None,
+    *,
+    platform: Optional[str] = None,
+    uid: Optional[int] = None,
+    username: Optional[Callable[[], str]] = None,
+    is_private_dir: Optional[Callable[[str], bool]] = None,
+) -> str:
+    """$CRED_SOCK, else where the agent listens by default: the same rules as credagent itself
+    (src/paths.ts), checked against the same table (test/fixtures/socket-paths.json). The keyword
+    arguments are for tests: another platform's facts on this machine."""
     env = os.environ if env is None else env
     if env.get("CRED_SOCK"):
         return env["CRED_SOCK"]
+    platform = sys.platform if platform is None else platform
+    if platform == "win32":
+        name = env.get("USER") or env.get("USERNAME") or (username or _os_username)()
+        return "\\\\.\\pipe\\credagent-" + (re.sub(r'[\\/:*?"<>|\s]+', "-", name) or "user")
+    if uid is None:
+        uid = os.getuid() if hasattr(os, "getuid") else -1
     runtime = env.get("XDG_RUNTIME_DIR", "")
     if runtime.startswith("/"):
-        return os.path.join(runtime, "cred.sock")
-    uid = os.getuid()
+        return posixpath.join(runtime, "cred.sock")
     session = f"/run/user/{uid}"
-    if _is_private_dir(session, uid):
-        return os.path.join(session, "cred.sock")
+    private = is_private_dir or (lambda d: _is_private_dir(d, uid))
+    if platform.startswith("linux") and uid >= 0 and private(session):
+        return posixpath.join(session, "cred.sock")
     tmp = env.get("TMPDIR", "")
     tmp = tmp if tmp.startswith("/") else "/tmp"
-    return os.path.join(tmp, f"credagent-{uid}", "cred.sock")
+    return posixpath.join(tmp, f"credagent-{uid}", "cred.sock")
+
+
+def session_token_file(socket_path: str, env: Optional[Mapping[str, str]] = None) -> str:
+    """The session token's file: beside a Unix socket; for a named pipe, in the agent's state
+    directory (%LOCALAPPDATA%\\credagent), named after the pipe."""
+    env = os.environ if env is None else env
+    pipe = re.match(r"^\\\\[.?]\\pipe\\(.*)$", socket_path, re.IGNORECASE)
+    if not pipe:
+        return socket_path + ".token"
+    leaf = re.sub(r'[\\/:*?"<>|]', "-", pipe.group(1))
+    local = env.get("LOCALAPPDATA") or ntpath.join(os.path.expanduser("~"), "AppData", "Local")
+    return ntpath.join(local, "credagent", leaf + ".token")
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -150,7 +190,7 @@ class Client:
     def _authorization(self) -> Dict[str, str]:
         if self._session_token is None:
             try:
-                with open(self.socket_path + ".token", encoding="utf-8") as f:
+                with open(session_token_file(self.socket_path), encoding="utf-8") as f:
                     self._session_token = f.read().strip()
             except OSError:
                 pass  # no token file: the agent's socket accepts the user's own processes without one

@@ -47,6 +47,12 @@ export interface FrontDoorDeps {
   requestDeadlineMs: number;
   idleTimeoutMs: number;
   startedAt: number;
+  /** Started by the session's service (socket activation, or `start --service`): `service uninstall` stops it. */
+  service: boolean;
+  /** The `credagent start` options it runs with, for `credagent restart`. */
+  startedWith: string[];
+  /** Whether its program file was replaced since it started (an upgrade). */
+  binaryReplaced: () => boolean;
   /** Known later: the database endpoints served (GET /v1/databases), the agent's stop (POST /v1/shutdown). */
   late: { served(): ServedEndpoint[]; stop(reason: string): void };
 }
@@ -82,7 +88,15 @@ export async function openFrontDoors(deps: FrontDoorDeps, resources: AsyncDispos
         },
       },
       sessionToken: pipe || config.requireSessionToken ? (header) => sessionToken?.verify(header) ?? false : null,
-      info: { version: VERSION, pid: process.pid, socket: deps.socketPath, startedAt: deps.startedAt },
+      info: {
+        version: VERSION,
+        pid: process.pid,
+        socket: deps.socketPath,
+        startedAt: deps.startedAt,
+        service: deps.service,
+        binaryReplaced: deps.binaryReplaced,
+        startedWith: deps.startedWith,
+      },
       config: core.config,
       connections: core.connections,
       databases: { list: () => describeEndpoints(core.databases(), deps.late.served(), deps.pathEnv) },

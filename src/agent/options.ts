@@ -30,6 +30,9 @@ const OPTIONS = {
   // log file (rotated by the agent; start points the agent's stdout and stderr at it too).
   "ready-fd": { type: "string" },
   "log-file": { type: "string" },
+  // Internal, for `credagent start --service` (the autostart entry, the Windows Run value): this
+  // agent is the session service's, which `credagent service uninstall` stops.
+  service: { type: "boolean" },
   // Internal, for tests: shorter deadlines for a request's headers and body, and for idle
   // connections (defaults 10s, 10s, 60s).
   "request-deadline": { type: "string" },
@@ -44,6 +47,10 @@ export interface AgentOptions {
   config: string | undefined;
   keyring: KeyringChoice | undefined;
   lifetimeMs: number | undefined;
+  /** -t as given, for `credagent restart` to start the next agent with the same. */
+  lifetime: string | undefined;
+  /** Started by `credagent start --service`: the session service's agent. */
+  service: boolean;
   debug: boolean;
   level: LogLevel;
   readyFd: string | undefined;
@@ -90,6 +97,8 @@ export function parseAgentOptions(argv: string[]): AgentOptions | { exit: number
     config: args.config,
     keyring,
     lifetimeMs,
+    lifetime: args.lifetime,
+    service: args.service ?? false,
     debug: args.debug ?? false,
     level,
     readyFd: args["ready-fd"],
@@ -97,4 +106,13 @@ export function parseAgentOptions(argv: string[]): AgentOptions | { exit: number
     requestDeadlineMs,
     idleTimeoutMs,
   };
+}
+
+/** The `credagent start` options this agent runs with, for a restart with the same ones. */
+export function startOptions(socketPath: string, args: Pick<AgentOptions, "config" | "keyring" | "lifetime">): string[] {
+  const out = ["-a", socketPath];
+  if (args.config !== undefined) out.push("--config", args.config);
+  if (args.keyring !== undefined) out.push("--keyring", args.keyring);
+  if (args.lifetime !== undefined) out.push("-t", args.lifetime);
+  return out;
 }

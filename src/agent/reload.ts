@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { loadConfig, type AgentConfig } from "../config/load.ts";
 import { restartNotice, startOnlyChanges } from "../config/start-only.ts";
+import { describeSectionChange, sectionChanges } from "../config/changes.ts";
 import { CredagentError, describe } from "../errors.ts";
 import type { CredentialRegistry } from "../refresh/registry.ts";
 import type { SecretStore } from "../store/store.ts";
@@ -75,6 +76,8 @@ export class ConfigReloader {
       );
     }
     this.#lastError = null;
+    // Against the config in force until now: what this reload changed.
+    const sections = sectionChanges(this.#current, config);
     this.#current = config;
     this.#deps.onApplied?.(config);
     this.#exists = config.path !== null;
@@ -86,8 +89,9 @@ export class ConfigReloader {
       changed: result.changed.join(",") || "-",
       removed: result.removed.join(",") || "-",
       kept: result.kept.length,
+      ...Object.fromEntries(sections.map((c) => [c.section, describeSectionChange(c)])),
     });
     if (startOnly.length > 0) log.warn(restartNotice(startOnly));
-    return { config: this.status(), ...result, start_only_changed: startOnly };
+    return { config: this.status(), ...result, start_only_changed: startOnly, sections };
   }
 }

@@ -11,7 +11,8 @@ import { buildCore } from "./core.ts";
 import { openFrontDoors } from "./front-doors.ts";
 import { serveUntilStopped } from "./lifecycle.ts";
 import { openAgentLogging } from "./logging.ts";
-import { parseAgentOptions } from "./options.ts";
+import { parseAgentOptions, startOptions } from "./options.ts";
+import { executableIdentity, executableReplaced } from "../platform/executable.ts";
 import { startSideServices, type SideServices } from "./side-services.ts";
 import { openAgentStore } from "./store.ts";
 
@@ -52,6 +53,8 @@ export async function runAgent(argv: string[]): Promise<number> {
   let stopper: ((reason: string) => void) | undefined;
   let side: SideServices | undefined;
   const startedAt = Date.now();
+  // The program file as it was at start: an upgrade that replaces it is told in health.
+  const executable = executableIdentity(process.execPath);
   const { requestDeadlineMs } = options;
   try {
     const config = loadConfig(location.path, location.explicit);
@@ -71,6 +74,10 @@ export async function runAgent(argv: string[]): Promise<number> {
         requestDeadlineMs,
         idleTimeoutMs: options.idleTimeoutMs,
         startedAt,
+        // Started by the session's service: socket activation, or `start --service`.
+        service: activation !== null || options.service,
+        startedWith: startOptions(socketPath, options),
+        binaryReplaced: () => executableReplaced(process.execPath, executable),
         late: { served: () => side?.databases.served() ?? [], stop: (reason) => stopper?.(reason) },
       },
       resources,

@@ -32,6 +32,12 @@ export interface AgentInfo {
   pid: number;
   socket: string;
   startedAt: number;
+  /** Started by the session's service (socket activation, or the autostart entry / Run value's `start --service`). */
+  service?: boolean;
+  /** Whether the agent's own program file was replaced since it started (an upgrade). */
+  binaryReplaced?: () => boolean;
+  /** The start options it runs with (-a, --config, --keyring, -t), for a restart with the same. */
+  startedWith?: string[];
 }
 
 /** The access decision of src/policy/rules.ts: allowed, and the rule that matched or why none did. */

@@ -39,6 +39,14 @@ export async function promptHidden(question: string, err: (text: string) => void
   }
 }
 
+/** A yes/no question on the terminal, echoed as typed; only "y" or "yes" is a yes. */
+export async function askYesNo(question: string, err: (text: string) => void): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  err(question);
+  const answer = await readLine();
+  return answer !== null && /^\s*y(es)?\s*$/i.test(answer);
+}
+
 /** `stty ARGS` on the terminal at standard input; its output (for -g: the settings to restore). */
 function stty(args: string[]): string {
   const r = Bun.spawnSync(["stty", ...args], { stdin: "inherit", stdout: "pipe", stderr: "pipe" });

@@ -20,6 +20,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/stop.ts")).stop,
   },
   {
+    name: "restart",
+    summary: "restart the agent with the options it runs with (--if-outdated: only after an upgrade)",
+    load: async () => (await import("./commands/restart.ts")).restart,
+  },
+  {
     name: "status",
     summary: "show the agent and the state of each credential",
     load: async () => (await import("./commands/status.ts")).status,

@@ -14,6 +14,8 @@ export interface StartOptions {
   configPath?: string;
   lifetime?: string;
   keyring?: string;
+  /** The session service starts it (autostart entry, Windows Run value): `service uninstall` stops it. */
+  service?: boolean;
   logDir: string;
   env: Record<string, string | undefined>;
   timeoutMs?: number;
@@ -46,6 +48,7 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
   if (options.configPath) args.push("--config", options.configPath);
   if (options.lifetime) args.push("-t", options.lifetime);
   if (options.keyring) args.push("--keyring", options.keyring);
+  if (options.service) args.push("--service");
 
   const child = Bun.spawn([...selfCommand(), ...args], {
     // Without a log file (a full disk) the agent still starts; its reasons come on the ready pipe.
@@ -197,6 +200,7 @@ async function startPolling(options: StartOptions, client: AgentClient, log: { f
   if (options.configPath) args.push("--config", options.configPath);
   if (options.lifetime) args.push("-t", options.lifetime);
   if (options.keyring) args.push("--keyring", options.keyring);
+  if (options.service) args.push("--service");
   const child = Bun.spawn([...selfCommand(), ...args], {
     stdio: ["ignore", log?.fd ?? "ignore", log?.fd ?? "ignore"],
     env: withAgentMallocTunables(cleanChildEnv(options.env)),

@@ -3,7 +3,8 @@
 // trigger for schtasks /Create does), is one value that reg.exe adds, reads and deletes, and
 // exists the same under Wine, where the suite runs it. Pure text: the service command runs reg.exe.
 //
-// It runs `credagent start`, not the agent itself: a program started from the Run key gets a
+// It runs `credagent start --service` (the agent it starts is the service's: `service uninstall`
+// stops it and no other), not the agent itself: a program started from the Run key gets a
 // console window for as long as it runs, and `start` exits at once, leaving the agent detached
 // (DETACHED_PROCESS: no console). The start's window flashes for a moment at logon.
 
@@ -12,7 +13,7 @@ export const RUN_VALUE = "credagent";
 
 /** The command line Windows runs at logon. A Windows path cannot hold `"`, so quoting it is enough. */
 export function runCommandLine(binary: string): string {
-  return `"${binary}" start -s`;
+  return `"${binary}" start -s --service`;
 }
 
 /**

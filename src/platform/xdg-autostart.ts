@@ -16,7 +16,7 @@ export function autostartEntry(binary: string): string {
 Type=Application
 Name=credagent
 Comment=Short-lived credentials for local programs
-Exec=${desktopQuote(binary)} start -s
+Exec=${desktopQuote(binary)} start -s --service
 Terminal=false
 NoDisplay=true
 X-GNOME-Autostart-Phase=PreDisplayServer

@@ -140,7 +140,7 @@ async function listenAt(path: string, uid: number, beforeListen: () => void, lis
         } catch {
           // already gone: nothing to clean
         }
-        lock.release();
+        lock.releaseAndRemove();
       },
     };
   } catch (err) {

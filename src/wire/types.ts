@@ -61,6 +61,12 @@ export interface HealthResponse {
   socket: string;
   started_at: string;
   locked: boolean;
+  /** Started by the session's service (`credagent service install`): socket activation, autostart or the Run value. */
+  service?: boolean;
+  /** Its program file was replaced since it started (an upgrade): it runs the old code until restarted. */
+  binary_replaced?: boolean;
+  /** The start options it runs with (-a, --config, --keyring, -t): `credagent restart` starts the next one with the same. */
+  started_with?: string[];
   /** The config the agent runs with (absent from agents older than `credagent reload`). */
   config?: ConfigStatus;
   /** The secret store (absent from older agents). */
@@ -133,6 +139,18 @@ export interface ReloadResponse {
   kept: string[];
   /** Settings that changed in the file but apply only at the next start. */
   start_only_changed: string[];
+  /** The other tables that changed (connections, git, docker, databases, endpoints); absent from older agents. */
+  sections?: ReloadSectionChange[];
+}
+
+/** One config table's entries a reload added, changed or removed, by key. */
+export interface ReloadSectionChange {
+  section: string;
+  added: string[];
+  changed: string[];
+  removed: string[];
+  /** True: the running agent applies it only at its next start (its listeners are made then). */
+  at_start: boolean;
 }
 
 export interface CredentialSummary {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { countingSource, Sandbox } from "./harness.ts";
 
@@ -156,3 +156,99 @@ print(json.dumps({"first": first, "same": all(r is results[0] for r in results),
   expect(out.errors.broken.status).toBeGreaterThanOrEqual(500);
   expect(out.errors.absent.code).toBe("agent_not_running");
 });
+
+/** The app's own directory, as a user's project would be: the client installed into it, not found by path. */
+function appDir(name: string): string {
+  const dir = join(box.root, name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+test("node client as a package: npm pack's tarball installs into an app (offline, npm install ./credagent-client-VERSION.tgz); ESM and CommonJS import it by name", () => {
+  const version = JSON.parse(readFileSync(join(CLIENTS, "node/package.json"), "utf8")).version as string;
+  const dir = appDir("node-app");
+  const packed = Bun.spawnSync(["npm", "pack", "--silent", "--pack-destination", dir], {
+    cwd: join(CLIENTS, "node"),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(packed.exitCode).toBe(0);
+  const tarball = `credagent-client-${version}.tgz`;
+  expect(packed.stdout.toString().trim()).toBe(tarball);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", private: true }));
+  const install = Bun.spawnSync(["npm", "install", "--offline", "--no-audit", "--no-fund", "--cache", join(dir, ".npm"), `./${tarball}`], {
+    cwd: dir,
+    env: { ...process.env, HOME: dir },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 60_000,
+  });
+  expect(install.stderr.toString()).not.toContain("ERR");
+  expect(install.exitCode).toBe(0);
+  expect(existsSync(join(dir, "node_modules/@credagent/client/README.md"))).toBe(true);
+  const esm = `import { getCredential } from "@credagent/client";\nconsole.log(JSON.stringify(await getCredential("api")));\n`;
+  const cjs = `const { getCredential } = require("@credagent/client");\ngetCredential("api").then((c) => console.log(JSON.stringify(c)));\n`;
+  for (const [file, script] of [
+    ["app.mjs", esm],
+    ["app.cjs", cjs],
+  ] as const) {
+    writeFileSync(join(dir, file), script);
+    const r = Bun.spawnSync(["node", file], {
+      cwd: dir,
+      env: { ...box.env, CRED_SOCK: box.socket },
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 30_000,
+    });
+    expect(r.stderr.toString()).toBe("");
+    expect(JSON.parse(r.stdout.toString()).token).toMatch(/^api-\d+$/);
+  }
+}, 90_000);
+
+test("python client as a package: pip installs clients/python (pyproject.toml, no build dependencies, offline) and its wheel into a venv; the app imports it with no PYTHONPATH", () => {
+  const dir = appDir("py-app");
+  const venv = join(dir, "venv");
+  // Debian's python3 with its own venv and pip, nothing fetched: --no-index.
+  const made = Bun.spawnSync(["/usr/bin/python3", "-m", "venv", venv], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+  expect(made.stderr.toString()).toBe("");
+  expect(made.exitCode).toBe(0);
+  const pip = (args: string[]) =>
+    Bun.spawnSync([join(venv, "bin/pip"), "--disable-pip-version-check", ...args], {
+      cwd: dir,
+      env: { PATH: "/usr/bin:/bin", HOME: dir, PYTHONDONTWRITEBYTECODE: "1" },
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 60_000,
+    });
+  const fromDir = pip(["install", "--no-index", join(CLIENTS, "python")]);
+  expect(fromDir.stderr.toString()).toBe("");
+  expect(fromDir.exitCode).toBe(0);
+  const app = `import credagent, json\nprint(json.dumps({"file": credagent.__file__, "token": credagent.get_credential("api")["token"]}))\n`;
+  writeFileSync(join(dir, "app.py"), app);
+  const run = () => {
+    const r = Bun.spawnSync([join(venv, "bin/python"), "app.py"], {
+      cwd: dir,
+      env: { ...box.env, CRED_SOCK: box.socket, PYTHONDONTWRITEBYTECODE: "1" },
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 30_000,
+    });
+    expect(r.stderr.toString()).toBe("");
+    return JSON.parse(r.stdout.toString()) as { file: string; token: string };
+  };
+  const installed = run();
+  expect(installed.file.startsWith(join(venv, "lib"))).toBe(true);
+  expect(installed.token).toMatch(/^api-\d+$/);
+
+  // The wheel a release archive ships, built by the same backend, installs the same.
+  const wheels = join(dir, "wheels");
+  mkdirSync(wheels);
+  const built = Bun.spawnSync(["/usr/bin/python3", join(CLIENTS, "python/_backend.py"), wheels], { stdout: "pipe", stderr: "pipe" });
+  expect(built.exitCode).toBe(0);
+  const wheel = built.stdout.toString().trim();
+  expect(wheel).toMatch(/^credagent-\d+\.\d+\.\d+-py3-none-any\.whl$/);
+  expect(pip(["uninstall", "-y", "credagent"]).exitCode).toBe(0);
+  const fromWheel = pip(["install", "--no-index", join(wheels, wheel)]);
+  expect(fromWheel.exitCode).toBe(0);
+  expect(run().token).toMatch(/^api-\d+$/);
+}, 120_000);

@@ -51,6 +51,35 @@ describe("credagent reload", () => {
     }
   });
 
+  test("names the connections, git and docker entries, databases and endpoints it added, changed or removed, and which wait for a restart", async () => {
+    const box = sandbox();
+    try {
+      const a = countingSource(box, "a", 3600);
+      const conn = (host: string) => `[connections.app]\ncredential = "a"\ntemplate = "postgresql://u:{password}@${host}/app"\n`;
+      box.writeConfig(`${command("a", a.script)}\n${conn("db1")}\n[git]\n"https://git.example.com" = "a"\n`);
+      await box.start();
+      box.writeConfig(
+        `${command("a", a.script)}\n${conn("db2")}\n[connections.other]\ncredential = "a"\ntemplate = "postgresql://u:{password}@x/y"\n` +
+          `[docker]\n"registry.example.com" = "a"\n` +
+          `[databases.newdb]\ncredential = "a"\nprotocol = "postgresql"\nserver = "127.0.0.1:5432"\ntls = "disable"\n` +
+          `[endpoints]\nazure = true\n`,
+      );
+      const r = await box.run(["reload"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("  [connections] added other; changed app; removed - (in effect now)\n");
+      expect(r.stdout).toContain("  [git] added -; changed -; removed https://git.example.com (in effect now)\n");
+      expect(r.stdout).toContain("  [docker] added registry.example.com; changed -; removed - (in effect now)\n");
+      expect(r.stdout).toContain("  [databases] added newdb; changed -; removed - (applies at the next start)\n");
+      expect(r.stdout).toContain("  [endpoints] added azure, port; changed -; removed - (applies at the next start)\n");
+      expect(r.stderr).toContain("databases, endpoints changed; they apply at the next start: credagent stop && credagent start");
+      // The same file again changes nothing.
+      const again = JSON.parse((await box.run(["reload", "--json"])).stdout);
+      expect(again.sections).toEqual([]);
+    } finally {
+      await box.cleanup();
+    }
+  });
+
   test("a broken file keeps the previous config; reload and status say why; SIGHUP logs the same", async () => {
     const box = sandbox();
     try {

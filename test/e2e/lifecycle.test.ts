@@ -55,6 +55,46 @@ describe("start / stop", () => {
     expect((await box.run(["status"])).code).toBe(3);
   });
 
+  test("stop removes what the agent made: the socket and its lock file, the database sockets and theirs", async () => {
+    const box = sandbox();
+    box.writeConfig(
+      `[credentials.pg]\nsource = "command"\ncommand = ["echo", "x"]\n\n` +
+        `[databases.appdb]\ncredential = "pg"\nprotocol = "postgresql"\nserver = "127.0.0.1:1"\ntls = "disable"\n`,
+    );
+    await box.start();
+    const dbSocket = join(box.runtimeDir, "credagent/db/appdb/.s.PGSQL.5432");
+    await waitFor(() => existsSync(dbSocket), 5_000, "the database socket");
+    for (const made of [box.socket, `${box.socket}.lock`, `${dbSocket}.lock`]) expect(existsSync(made)).toBe(true);
+    expect((await box.run(["stop"], { env: { CRED_SOCK: box.socket } })).code).toBe(0);
+    for (const made of [box.socket, `${box.socket}.lock`, `${box.socket}.token`, dbSocket, `${dbSocket}.lock`]) {
+      expect({ path: made, exists: existsSync(made) }).toEqual({ path: made, exists: false });
+    }
+    // The next agent makes them again.
+    await box.start();
+    expect(existsSync(`${box.socket}.lock`)).toBe(true);
+  });
+
+  test("stops and starts racing on one socket never leave two agents (a lock file removed at stop is not taken twice)", async () => {
+    const box = sandbox();
+    box.env.CRED_SOCK = box.socket;
+    await box.start();
+    const agents = () =>
+      Bun.spawnSync(["pgrep", "-f", `${BIN} agent .*${box.socket}`])
+        .stdout.toString()
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map(Number);
+    for (let round = 0; round < 4; round += 1) {
+      await Promise.all([box.run(["stop"]), ...Array.from({ length: 4 }, () => box.run(["start", "-s"]))]);
+      await Bun.sleep(200);
+      const alive = agents();
+      expect(alive.length).toBeLessThanOrEqual(1);
+      if (alive.length === 1) expect(JSON.parse((await box.request("GET", "/v1/health")).body).pid).toBe(alive[0]);
+      if (alive.length === 0) await box.start();
+    }
+  }, 60_000);
+
   test("ten concurrent starts leave exactly one agent, and all print its pid", async () => {
     const box = sandbox();
     const results = await Promise.all(Array.from({ length: 10 }, () => box.run(["start", "-s"])));

@@ -46,6 +46,8 @@ test("the linux-x64 archive: contents, checksum, and an install with no Node tha
     "completions/credagent.bash",
     "completions/credagent.zsh",
     "completions/credagent.fish",
+    `clients/credagent-client-${version}.tgz`,
+    `clients/credagent-${version}-py3-none-any.whl`,
   ]) {
     expect({ file, present: existsSync(join(dir, file)) }).toEqual({ file, present: true });
   }
@@ -66,11 +68,46 @@ test("the linux-x64 archive: contents, checksum, and an install with no Node tha
   const bin = join(prefix, "bin", "credagent");
   expect(install.stdout.toString()).toContain(`Installed ${bin} (credagent ${version})`);
   expect(existsSync(join(prefix, "share/man/man1/credagent.1"))).toBe(true);
+  // Bash loads the completion by itself only through the bash-completion package; without it, the line to add.
+  const completion = join(prefix, "share/bash-completion/completions/credagent");
+  if (existsSync("/usr/share/bash-completion/bash_completion") || existsSync("/etc/bash_completion"))
+    expect(install.stdout.toString()).not.toContain("Bash completion:");
+  else expect(install.stdout.toString()).toContain(`add this line to ~/.bashrc:\n\n    [ -f ${completion} ] && . ${completion}\n`);
 
   box.writeConfig(`[credentials.db]\nsource = "command"\ncommand = ["/bin/echo", "from-the-archive"]\n`);
   const run = (args: string[]) => Bun.spawnSync([bin, ...args], { env: { ...env, CRED_SOCK: box.socket }, stdout: "pipe", stderr: "pipe" });
   // install.sh started the agent with the config that was there then: reload picks up this one.
   expect(run(["reload"]).exitCode).toBe(0);
   expect(run(["get", "db"]).stdout.toString()).toBe("from-the-archive\n");
+
+  // install.sh again, an upgrade: the binary is replaced under the running agent, which install.sh
+  // restarts on the new one (with the options it ran with) instead of leaving the old code running.
+  const before = JSON.parse(run(["status", "--json"]).stdout.toString()).agent.pid as number;
+  expect(JSON.parse(run(["status", "--json"]).stdout.toString()).agent.binary_replaced).toBe(false);
+  const again = Bun.spawnSync([join(dir, "install.sh")], {
+    cwd: work,
+    env: { ...env, CRED_SOCK: box.socket },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 60_000,
+  });
+  expect(again.stderr.toString()).toBe("");
+  expect(again.exitCode).toBe(0);
+  const after = JSON.parse(run(["status", "--json"]).stdout.toString()).agent;
+  expect(again.stdout.toString()).toContain(
+    `restarted the agent at ${box.socket}: pid ${before} -> ${after.pid} (it ran the credagent program since replaced)`,
+  );
+  expect(after.pid).not.toBe(before);
+  expect(after.binary_replaced).toBe(false);
+  expect(run(["get", "db"]).stdout.toString()).toBe("from-the-archive\n");
+  // Nothing to restart the next time.
+  const third = Bun.spawnSync([bin, "restart", "--if-outdated"], {
+    env: { ...env, CRED_SOCK: box.socket },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(third.exitCode).toBe(0);
+  expect(third.stderr.toString()).toBe("");
+  expect(third.stdout.toString()).toContain(`CRED_AGENT_PID=${after.pid};`);
   expect(run(["stop"]).exitCode).toBe(0);
 }, 180_000);

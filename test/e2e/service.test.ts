@@ -165,9 +165,18 @@ test.skipIf(!ANALYZE)(
   "service install writes units systemd-analyze accepts; twice changes nothing; status; uninstall leaves no file",
   async () => {
     const box = sandbox();
-    // A session without a user manager (no bus here): install writes the files and says what to run.
+    // A session without a user manager (no bus here): plain install takes the autostart entry and
+    // says why; --systemd writes the units anyway and says what to run.
     const env = { DBUS_SESSION_BUS_ADDRESS: undefined };
-    const install = await box.run(["service", "install"], { env });
+    const auto = await box.run(["service", "install"], { env });
+    expect(auto.code).toBe(0);
+    expect(auto.stdout).toMatch(
+      /^XDG autostart \((systemd is not running on this machine \(no \/run\/systemd\/system|systemd runs, but no systemd user manager answers in this session)/m,
+    );
+    expect(auto.stdout).toContain("'--systemd' writes the systemd units anyway");
+    expect(auto.stdout).not.toContain("systemctl --user enable");
+    expect((await box.run(["service", "uninstall"], { env })).code).toBe(0);
+    const install = await box.run(["service", "install", "--systemd"], { env });
     expect(install.stderr).toBe("");
     expect(install.code).toBe(0);
     const unitDir = join(box.root, "config", "systemd", "user");
@@ -195,7 +204,7 @@ test.skipIf(!ANALYZE)(
     expect(`${verify.stdout}${verify.stderr}`.trim()).toBe("");
     expect(verify.exitCode).toBe(0);
 
-    const twice = await box.run(["service", "install"], { env });
+    const twice = await box.run(["service", "install", "--systemd"], { env });
     for (const file of [socketUnit, serviceUnit, envFile]) expect(twice.stdout).toContain(`unchanged ${file}`);
     const status = await box.run(["service", "status"], { env });
     expect(status.stdout).toContain(`installed: ${socketUnit}`);
@@ -218,11 +227,31 @@ test("without systemd: an XDG autostart entry; a file credagent did not write is
   const entry = join(box.root, "config", "autostart", "credagent.desktop");
   expect(install.stdout).toContain(`wrote ${entry}`);
   const text = readFileSync(entry, "utf8");
-  expect(text).toContain(`Exec=${BIN} start -s\n`);
+  expect(text).toContain(`Exec=${BIN} start -s --service\n`);
   expect(text).toContain("[Desktop Entry]\nType=Application\n");
   const validate = Bun.which("desktop-file-validate");
   if (validate) expect(Bun.spawnSync([validate, entry]).stdout.toString()).toBe("");
-  expect((await box.run(["service", "uninstall"], { env })).stdout).toContain(`removed ${entry}`);
+
+  // An agent started by hand ('eval "$(credagent start)"') is the user's: uninstall, with no
+  // terminal to ask on, leaves it running and says so.
+  const byHand = await box.start();
+  const kept = await box.run(["service", "uninstall"], { env });
+  expect(kept.stdout).toContain(
+    `left the agent (pid ${byHand}) running: an agent started otherwise than by the service ('credagent stop' stops it)`,
+  );
+  expect(kept.stdout).toContain(`removed ${entry}`);
+  expect((await box.run(["status"])).code).toBe(0);
+  expect((await box.run(["stop"])).code).toBe(0);
+
+  // The one the autostart entry starts (its Exec line, as the session runs it) is the service's: stopped.
+  expect((await box.run(["service", "install"], { env })).code).toBe(0);
+  const exec = /^Exec=(.*)$/m.exec(readFileSync(entry, "utf8"))![1]!.split(" ");
+  expect((await box.run(exec.slice(1))).code).toBe(0);
+  expect((await box.run(["service", "status"], { env })).stdout).toMatch(/agent: running, pid \d+, started by the service at /);
+  const uninstall = await box.run(["service", "uninstall"], { env });
+  expect(uninstall.stdout).toMatch(/^stopped the agent \(pid \d+\), which the service started$/m);
+  expect(uninstall.stdout).toContain(`removed ${entry}`);
+  expect((await box.run(["status"])).code).toBe(3);
 
   const { mkdirSync, writeFileSync } = await import("node:fs");
   mkdirSync(join(box.root, "config", "autostart"), { recursive: true });

@@ -78,7 +78,10 @@ test.skipIf(why !== null)(
     const install = await credagent("service", "install");
     expect(install.stderr).toBe("");
     expect(install.code).toBe(0);
-    expect(install.stdout).toContain(`enabled credagent.socket: systemd starts the agent at the first connection to ${box.socket}`);
+    // Detected, not assumed: systemd runs here (/run/systemd/system) and its user manager answers.
+    expect(install.stdout).toContain(
+      `enabled credagent.socket (a systemd user manager answers in this session): systemd starts the agent at the first connection to ${box.socket}`,
+    );
     expect((await systemctl("is-enabled", "credagent.socket")).stdout.trim()).toBe("enabled");
     expect((await systemctl("is-active", "credagent.socket")).stdout.trim()).toBe("active");
     expect((await systemctl("is-active", "credagent.service")).stdout.trim()).toBe("inactive");
@@ -93,7 +96,7 @@ test.skipIf(why !== null)(
     expect(pid).toBeGreaterThan(0);
     const status = await credagent("service", "status");
     expect(status.stdout).toContain("credagent.socket: enabled, active");
-    expect(status.stdout).toContain(`agent: running, pid ${pid} at ${box.socket}`);
+    expect(status.stdout).toContain(`agent: running, pid ${pid}, started by the service at ${box.socket}`);
 
     // stop ends this agent; the socket stays with systemd, and the next connection starts another.
     expect((await inSession(["env", `CRED_SOCK=${box.socket}`, BIN, "stop"])).code).toBe(0);
@@ -106,6 +109,7 @@ test.skipIf(why !== null)(
     const uninstall = await credagent("service", "uninstall");
     expect(uninstall.code).toBe(0);
     expect(uninstall.stdout.match(/^removed /gm)?.length).toBe(3);
+    expect(uninstall.stdout).toContain("disabled and stopped credagent.socket and credagent.service");
     expect((await systemctl("is-active", "credagent.socket")).stdout.trim()).toBe("inactive");
     expect((await systemctl("is-active", "credagent.service")).stdout.trim()).toBe("inactive");
     expect(existsSync(box.socket)).toBe(false);

@@ -471,12 +471,12 @@ test.skipIf(missing !== null)(
     expect(install.stdout).toContain(`wrote ${runKey}\\credagent`);
     expect(install.stdout).toMatch(/running now, pid \d+, at \\\\\.\\pipe\\credagent-/);
     const value = /REG_SZ\s{4}(.*)$/m.exec(await query())?.[1];
-    expect(value).toBe(`"${winPath(EXE)}" start -s`);
+    expect(value).toBe(`"${winPath(EXE)}" start -s --service`);
     expect((await wine([EXE, "get", "db"], opts)).stdout).toBe("tok-1\n");
     const again = await wine([EXE, "service", "install"], opts);
     expect(again.stdout).toContain(`unchanged ${runKey}\\credagent`);
     const status = await wine([EXE, "service", "status"], opts);
-    expect(status.stdout).toContain(`installed: ${runKey}\\credagent = "${winPath(EXE)}" start -s`);
+    expect(status.stdout).toContain(`installed: ${runKey}\\credagent = "${winPath(EXE)}" start -s --service`);
     expect(status.stdout).toMatch(/agent: running, pid \d+/);
 
     // A logon, as far as Wine has one: the value's command line, run as Windows runs it.
@@ -485,9 +485,19 @@ test.skipIf(missing !== null)(
     expect((await wine(["cmd", "/c", winPath(join(dir, "logon.bat"))], opts)).code).toBe(0);
     expect((await wine([EXE, "get", "db"], opts)).code).toBe(0);
 
+    // An agent started by hand is the user's: uninstall (with no terminal to ask on) leaves it running.
+    expect((await wine([EXE, "stop"], opts)).code).toBe(0);
+    expect((await wine([EXE, "start", "-s"], opts)).code).toBe(0);
+    const kept = await wine([EXE, "service", "uninstall"], opts);
+    expect(kept.stdout).toMatch(/left the agent \(pid \d+\) running: an agent started otherwise than by the service/);
+    expect((await wine([EXE, "status"], opts)).code).toBe(0);
+    expect((await wine([EXE, "service", "install"], opts)).code).toBe(0);
+    expect((await wine([EXE, "stop"], opts)).code).toBe(0);
+    expect((await wine(["cmd", "/c", winPath(join(dir, "logon.bat"))], opts)).code).toBe(0);
+
     const uninstall = await wine([EXE, "service", "uninstall"], opts);
     expect(uninstall.stderr).toBe("");
-    expect(uninstall.stdout).toMatch(/stopped the agent \(pid \d+\)\nremoved HKCU/);
+    expect(uninstall.stdout).toMatch(/stopped the agent \(pid \d+\), which the service started\nremoved HKCU/);
     expect(await query()).toBe("");
     expect((await wine([EXE, "status"], opts)).code).toBe(3);
     const twice = await wine([EXE, "service", "uninstall"], opts);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -9,6 +9,7 @@ import {
   defaultSocketPath,
   isPrivateDirOf,
   pipeLockPath,
+  resolveUsername,
   sessionTokenPath,
   stateDir,
   windowsPipeName,
@@ -86,8 +87,8 @@ describe("paths", () => {
       username: "alice",
     };
     const pipe = "\\\\.\\pipe\\credagent-alice";
-    expect(sessionTokenPath(pipe, win)).toBe(join("C:\\Users\\alice\\AppData\\Local", "credagent", "credagent-alice.token"));
-    expect(pipeLockPath(pipe, win)).toBe(join("C:\\Users\\alice\\AppData\\Local", "credagent", "credagent-alice.lock"));
+    expect(sessionTokenPath(pipe, win)).toBe("C:\\Users\\alice\\AppData\\Local\\credagent\\credagent-alice.token");
+    expect(pipeLockPath(pipe, win)).toBe("C:\\Users\\alice\\AppData\\Local\\credagent\\credagent-alice.lock");
     // Another pipe name, other files: two agents on two pipes do not share a token.
     expect(sessionTokenPath("\\\\.\\pipe\\work", win)).toEndWith("work.token");
     expect(sessionTokenPath("/run/user/1/cred.sock", win)).toBe("/run/user/1/cred.sock.token");
@@ -105,5 +106,34 @@ describe("paths", () => {
     expect(() => assertSocketPathLength(`/${"a".repeat(106)}`, "linux")).not.toThrow();
     expect(() => assertSocketPathLength(`/${"a".repeat(107)}`, "linux")).toThrow(/shorter/);
     expect(() => assertSocketPathLength(`/${"a".repeat(103)}`, "darwin")).toThrow(/103/);
+  });
+});
+
+// The table the Node and Python clients' tests read too: all three find the agent in the same place.
+interface SocketPathCase {
+  name: string;
+  platform: NodeJS.Platform;
+  uid: number;
+  username: string;
+  env: Record<string, string>;
+  private_dirs: string[];
+  socket: string;
+  token_file: string;
+}
+const vectors = JSON.parse(readFileSync(join(import.meta.dir, "../fixtures/socket-paths.json"), "utf8")) as { cases: SocketPathCase[] };
+
+describe("shared socket-path vectors (test/fixtures/socket-paths.json)", () => {
+  test.each(vectors.cases.map((c) => [c.name, c] as const))("%s", (_, c) => {
+    const p: PathEnv = {
+      env: c.env,
+      platform: c.platform,
+      uid: c.uid,
+      home: "/home/x",
+      username: resolveUsername(c.env, () => c.username),
+      isPrivateDir: (dir) => c.private_dirs.includes(dir),
+    };
+    const socket = clientSocketPath(p);
+    expect(socket).toBe(c.socket);
+    expect(sessionTokenPath(socket, p)).toBe(c.token_file);
   });
 });

@@ -6,9 +6,9 @@
 // process until shortly before it expires, so asking on every connection costs a map lookup.
 
 import { request } from "node:http";
-import { readFileSync, statSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
-import { join } from "node:path";
+import { posix, win32 } from "node:path";
 
 /** The agent's answer for a credential (GET /v1/credentials/NAME): `token` is the secret. */
 export interface Credential {
@@ -56,20 +56,37 @@ export interface GetOptions {
   minValid?: number;
 }
 
-/** Where the agent listens by default: the same rules as `credagent` itself. */
-export function defaultSocketPath(env: Record<string, string | undefined> = process.env): string {
+/**
+ * What the socket path depends on besides the environment. Only for tests: the shared vectors
+ * (test/fixtures/socket-paths.json) give every platform's facts on one machine.
+ */
+export interface PathFacts {
+  platform: NodeJS.Platform;
+  uid: number;
+  /** The OS's user name, when neither USER nor USERNAME gives one. */
+  username: () => string;
+  /** A real directory (not a link) of this user with no group or other bits. */
+  isPrivateDir: (dir: string) => boolean;
+}
+
+function hostFacts(): PathFacts {
+  const uid = process.getuid?.() ?? -1;
+  return { platform: process.platform, uid, username: safeUsername, isPrivateDir: (dir) => isPrivateDir(dir, uid) };
+}
+
+/** Where the agent listens: $CRED_SOCK, else the same default as `credagent` itself (src/paths.ts). */
+export function defaultSocketPath(env: Record<string, string | undefined> = process.env, facts: PathFacts = hostFacts()): string {
   if (env.CRED_SOCK) return env.CRED_SOCK;
-  if (process.platform === "win32") {
-    const user = (env.USERNAME || safeUsername()).replace(/[\\/:*?"<>|\s]+/g, "-") || "user";
+  if (facts.platform === "win32") {
+    const user = (env.USER || env.USERNAME || facts.username()).replace(/[\\/:*?"<>|\s]+/g, "-") || "user";
     return `\\\\.\\pipe\\credagent-${user}`;
   }
   const runtime = env.XDG_RUNTIME_DIR;
-  if (runtime && runtime.startsWith("/")) return join(runtime, "cred.sock");
-  const uid = process.getuid?.() ?? 0;
-  const session = `/run/user/${uid}`;
-  if (process.platform === "linux" && isPrivateDir(session, uid)) return join(session, "cred.sock");
+  if (runtime && runtime.startsWith("/")) return posix.join(runtime, "cred.sock");
+  const session = `/run/user/${facts.uid}`;
+  if (facts.platform === "linux" && facts.uid >= 0 && facts.isPrivateDir(session)) return posix.join(session, "cred.sock");
   const tmp = env.TMPDIR && env.TMPDIR.startsWith("/") ? env.TMPDIR : "/tmp";
-  return join(tmp, `credagent-${uid}`, "cred.sock");
+  return posix.join(tmp, `credagent-${facts.uid}`, "cred.sock");
 }
 
 function safeUsername(): string {
@@ -80,19 +97,25 @@ function safeUsername(): string {
   }
 }
 
+/** lstat: a link planted at the path does not count. */
 function isPrivateDir(dir: string, uid: number): boolean {
   try {
-    const st = statSync(dir);
+    const st = lstatSync(dir);
     return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0;
   } catch {
     return false;
   }
 }
 
-function tokenFile(socketPath: string, env: Record<string, string | undefined>): string {
-  if (/^\\\\[.?]\\pipe\\/i.test(socketPath))
-    return join(env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local"), "credagent", "session-token");
-  return `${socketPath}.token`;
+/**
+ * The session token's file: beside a Unix socket; for a named pipe, in the agent's state directory
+ * (%LOCALAPPDATA%\credagent), named after the pipe, as the agent writes it.
+ */
+export function sessionTokenFile(socketPath: string, env: Record<string, string | undefined> = process.env): string {
+  const pipe = /^\\\\[.?]\\pipe\\(.*)$/i.exec(socketPath);
+  if (!pipe) return `${socketPath}.token`;
+  const leaf = pipe[1]!.replace(/[\\/:*?"<>|]/g, "-");
+  return win32.join(env.LOCALAPPDATA ?? win32.join(homedir(), "AppData", "Local"), "credagent", `${leaf}.token`);
 }
 
 interface CacheEntry {
@@ -153,7 +176,7 @@ export class CredagentClient {
   #authorization(): Record<string, string> {
     if (this.#sessionToken === undefined) {
       try {
-        this.#sessionToken = readFileSync(tokenFile(this.socketPath, this.#env), "utf8").trim();
+        this.#sessionToken = readFileSync(sessionTokenFile(this.socketPath, this.#env), "utf8").trim();
       } catch {
         // No token file: the agent's Unix socket accepts the user's own processes without one.
       }

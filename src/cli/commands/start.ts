@@ -12,7 +12,7 @@ import { offerStoreUnlock } from "./lock.ts";
 import { shellDialect, shellOptions } from "./shell-flags.ts";
 import { KEYRING_USAGE, parseKeyringChoice } from "../../wire/types.ts";
 
-const usage = `usage: credagent start [-s|-c|--fish|--powershell] [-a SOCKET] [-t LIFETIME] [--config FILE] [--keyring KIND]
+const usage = `usage: credagent start [-s|-c|--fish|--powershell] [-a SOCKET] [-t LIFETIME] [--config FILE] [--keyring KIND] [--service]
 
 Starts the agent in the background unless one already answers at the socket, and prints the
 shell code that points your shell at it:  eval "$(credagent start)"
@@ -23,9 +23,15 @@ shell code that points your shell at it:  eval "$(credagent start)"
   --config FILE                  config file for the agent; when an agent already runs with
                                  another file, start says so and exits 1
   --keyring auto|os|file         where secrets and cached tokens live (default: the config's, else auto)
+  --service                      the agent started is the session service's ('credagent service
+                                 install' puts this in the autostart entry and the Windows Run
+                                 value): 'credagent service uninstall' stops it (and asks before
+                                 stopping an agent started otherwise)
 
-When the agent's encrypted file store waits for its passphrase, start asks for it on a terminal
-(without echo, on stderr; empty skips) as 'credagent unlock' does.`;
+When the agent's encrypted file store waits for its passphrase and a credential needs it, start
+asks for it on a terminal (without echo, on stderr; empty skips) as 'credagent unlock' does. When
+the agent that answers runs an older program file (credagent was upgraded since it started), start
+says so: 'credagent restart' restarts it.`;
 
 export const start = defineCommand(
   "start",
@@ -36,6 +42,7 @@ export const start = defineCommand(
     lifetime: { type: "string", short: "t" },
     config: { type: "string" },
     keyring: { type: "string" },
+    service: { type: "boolean" },
   },
   async ({ values, positionals }, ctx) => {
     noPositionals(positionals);
@@ -51,10 +58,15 @@ export const start = defineCommand(
       configPath: config,
       lifetime: values.lifetime,
       keyring: values.keyring,
+      service: values.service,
       logDir: stateDir(ctx.pathEnv),
       env: ctx.env,
     });
     if (!started) refuseOtherConfig(health, configPath(ctx.pathEnv, config));
+    if (!started && health.binary_replaced)
+      ctx.err(
+        `credagent: the running agent (pid ${health.pid}) runs the credagent program it was started with, which has since been replaced (upgraded): 'credagent restart' restarts it on the new one\n`,
+      );
     // The prompt goes to stderr and the shell code to stdout, so `eval "$(credagent start)"` still works.
     const socketPath = values.socket ?? ctx.socketPath();
     await offerStoreUnlock(new AgentClient(socketPath), health, ctx);

@@ -7,7 +7,7 @@ import { EXIT } from "../../exit-codes.ts";
 import { LAUNCHD_LABEL, LAUNCHD_PLIST, launchAgentPlist } from "../../platform/launchd.ts";
 import type { CliContext } from "../io.ts";
 import type { ServiceAction } from "./action.ts";
-import { agentAnswers, removeTarget, stopRunningAgent, writeTarget } from "./files.ts";
+import { agentAnswers, removeTarget, restartOutdatedAgent, stopServiceAgent, writeTarget } from "./files.ts";
 
 /** The launchctl commands each action runs, for the user's GUI domain (pure: unit-tested). */
 export function launchctlCommands(action: "load" | "unload" | "print", uid: number, plistPath: string): string[] {
@@ -43,11 +43,12 @@ export async function darwinService(action: ServiceAction, ctx: CliContext): Pro
           throw new CredagentError("unavailable", `launchctl ${launchctlCommands("load", uid, plist).join(" ")} failed: ${r.out}`);
       }
       say(`loaded ${LAUNCHD_LABEL}: launchd starts the agent at the first connection; CRED_SOCK is set for programs started from now on`);
+      await restartOutdatedAgent(ctx, say);
       return EXIT.ok;
     }
     case "uninstall": {
       if (loaded()) launchctl(launchctlCommands("unload", uid, plist));
-      await stopRunningAgent(ctx, say);
+      await stopServiceAgent(ctx, say);
       if (removeTarget(plist)) say(`removed ${plist}`);
       return EXIT.ok;
     }

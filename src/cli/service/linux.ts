@@ -14,7 +14,8 @@ import {
   systemdSocketUnit,
 } from "../../platform/systemd.ts";
 import type { CliContext } from "../io.ts";
-import { agentAnswers, removeTarget, stopRunningAgent, writeTarget, type Target } from "./files.ts";
+import { agentHealth, removeTarget, restartOutdatedAgent, stopServiceAgent, writeTarget, type Target } from "./files.ts";
+import { chooseLinuxService, type LinuxServiceKind } from "./linux-choice.ts";
 import type { ServiceAction } from "./action.ts";
 
 function configHome(env: Record<string, string | undefined>): string {
@@ -49,30 +50,43 @@ function systemctl(args: string[], env: Record<string, string | undefined>): { c
   return { code: r.exitCode ?? 1, out: `${r.stdout.toString()}${r.stderr.toString()}`.trim() };
 }
 
-/** Whether a systemd user manager answers (it does in a login session of a systemd distribution). */
-function userManagerAnswers(env: Record<string, string | undefined>): boolean {
+/** Why the systemd user manager does not answer, or null when it does (it does in a login session of a systemd distribution). */
+function userManagerProblem(env: Record<string, string | undefined>): string | null {
   const r = systemctl(["show-environment"], env);
-  return r !== null && r.code === 0;
+  if (r === null) return "systemctl is not installed";
+  return r.code === 0 ? null : r.out.split("\n")[0] || `exit ${r.code}`;
 }
+const userManagerAnswers = (env: Record<string, string | undefined>) => userManagerProblem(env) === null;
 
-/** Linux: systemd user units with socket activation, or an XDG autostart entry without systemd. */
-export async function linuxService(action: ServiceAction, ctx: CliContext): Promise<number> {
+/** Linux: systemd user units with socket activation where systemd runs, else an XDG autostart entry. */
+export async function linuxService(action: ServiceAction, ctx: CliContext, forced?: LinuxServiceKind): Promise<number> {
   const env = ctx.env;
   const binary = process.execPath;
   const hasSystemctl = Bun.which("systemctl", { PATH: env.PATH ?? "" }) !== null;
-  const files = hasSystemctl ? systemdFiles(env, binary) : autostartFiles(env, binary);
   const say = (line: string) => ctx.out(`${line}\n`);
 
   switch (action) {
     case "install": {
+      const systemdBooted = existsSync("/run/systemd/system");
+      const { kind, why } = chooseLinuxService({
+        forced,
+        systemdBooted,
+        hasSystemctl,
+        // Not asked where systemd does not run: systemctl would only say so, slowly.
+        userManagerProblem: hasSystemctl && systemdBooted ? userManagerProblem(env) : "not asked",
+      });
+      if (kind === "systemd" && !hasSystemctl) throw new CredagentError("unavailable", "--systemd: systemctl is not installed here");
+      const files = kind === "systemd" ? systemdFiles(env, binary) : autostartFiles(env, binary);
       for (const target of files) say(`${writeTarget(target) === "written" ? "wrote" : "unchanged"} ${target.path}`);
-      if (!hasSystemctl) {
-        say(`the agent starts at your next login (XDG autostart); apps find it at ${defaultSocketPath(ctx.pathEnv)}`);
+      if (kind === "xdg") {
+        say(`XDG autostart (${why})`);
+        say(`the agent starts at your next desktop login; apps find it at ${defaultSocketPath(ctx.pathEnv)}`);
+        await restartOutdatedAgent(ctx, say);
         return EXIT.ok;
       }
       const commands = [["daemon-reload"], ["enable", "--now", SYSTEMD_SOCKET_UNIT]];
       if (!userManagerAnswers(env)) {
-        say("the systemd user manager does not answer here (no login session?); in your session, run:");
+        say(`systemd (${why}), but the systemd user manager does not answer here (no login session?); in your session, run:`);
         for (const args of commands) say(`  systemctl --user ${args.join(" ")}`);
         return EXIT.ok;
       }
@@ -80,21 +94,25 @@ export async function linuxService(action: ServiceAction, ctx: CliContext): Prom
         const r = systemctl(args, env)!;
         if (r.code !== 0) throw new CredagentError("unavailable", `systemctl --user ${args.join(" ")} failed: ${r.out}`);
       }
-      say(`enabled ${SYSTEMD_SOCKET_UNIT}: systemd starts the agent at the first connection to ${defaultSocketPath(ctx.pathEnv)}`);
+      say(`enabled ${SYSTEMD_SOCKET_UNIT} (${why}): systemd starts the agent at the first connection to ${defaultSocketPath(ctx.pathEnv)}`);
       say("CRED_SOCK is set for the session from your next login (environment.d)");
+      await restartOutdatedAgent(ctx, say);
       return EXIT.ok;
     }
     case "uninstall": {
-      if (hasSystemctl && userManagerAnswers(env)) {
+      const managed = hasSystemctl && userManagerAnswers(env);
+      if (managed && [...systemdFiles(env, binary)].some((t) => existsSync(t.path))) {
         systemctl(["disable", "--now", SYSTEMD_SOCKET_UNIT, SYSTEMD_SERVICE_UNIT], env);
+        say(`disabled and stopped ${SYSTEMD_SOCKET_UNIT} and ${SYSTEMD_SERVICE_UNIT}`);
       }
-      // A running agent started otherwise (autostart, or systemd that no longer answers) is stopped too.
-      await stopRunningAgent(ctx, say);
+      // An agent still answering: stopped when the service started it (autostart, or a systemd that
+      // no longer answers); one started by hand is the user's.
+      await stopServiceAgent(ctx, say);
       // Both kinds: an install made with systemd and removed without it (or the reverse) leaves nothing.
       for (const target of [...systemdFiles(env, binary), ...autostartFiles(env, binary)]) {
         if (removeTarget(target.path)) say(`removed ${target.path}`);
       }
-      if (hasSystemctl && userManagerAnswers(env)) systemctl(["daemon-reload"], env);
+      if (managed) systemctl(["daemon-reload"], env);
       return EXIT.ok;
     }
     default: {
@@ -113,8 +131,10 @@ export async function linuxService(action: ServiceAction, ctx: CliContext): Prom
           say(`${SYSTEMD_SOCKET_UNIT}: the systemd user manager does not answer here`);
         }
       }
-      const pid = await agentAnswers(ctx);
-      say(`agent: ${pid === null ? "not running" : `running, pid ${pid}`} at ${ctx.socketPath()}`);
+      const health = await agentHealth(ctx);
+      say(
+        `agent: ${health === null ? "not running" : `running, pid ${health.pid}${health.service ? ", started by the service" : health.service === false ? ", started otherwise than by the service" : ""}`} at ${ctx.socketPath()}`,
+      );
       return EXIT.ok;
     }
   }

@@ -5,7 +5,7 @@ import { parseRegQuery, RUN_KEY, RUN_VALUE, runCommandLine } from "../../platfor
 import { selfCommand } from "../../client/self.ts";
 import type { CliContext } from "../io.ts";
 import type { ServiceAction } from "./action.ts";
-import { agentAnswers, stopRunningAgent } from "./files.ts";
+import { agentAnswers, restartOutdatedAgent, stopServiceAgent } from "./files.ts";
 
 /** reg.exe (every Windows has it, Wine too), its output as text. */
 function reg(args: string[]): { code: number; out: string } {
@@ -36,15 +36,16 @@ export async function windowsService(action: ServiceAction, ctx: CliContext): Pr
       // And now, as `systemctl enable --now` does: the agent need not wait for the next logon.
       if ((await agentAnswers(ctx)) === null) {
         const [bin, ...args] = selfCommand();
-        const started = spawnSync(bin!, [...args, "start", "-s"], { stdio: "ignore", windowsHide: true, timeout: 30_000 });
+        const started = spawnSync(bin!, [...args, "start", "-s", "--service"], { stdio: "ignore", windowsHide: true, timeout: 30_000 });
         if (started.status !== 0) throw new CredagentError("unavailable", "the agent did not start now; 'credagent start' says why");
       }
+      await restartOutdatedAgent(ctx, say);
       const pid = await agentAnswers(ctx);
       say(`the agent starts at every logon; running now, pid ${pid}, at ${ctx.socketPath()}`);
       return EXIT.ok;
     }
     case "uninstall": {
-      await stopRunningAgent(ctx, say);
+      await stopServiceAgent(ctx, say);
       if (installedCommand() !== null) {
         const r = reg(["delete", RUN_KEY, "/v", RUN_VALUE, "/f"]);
         if (r.code !== 0) throw new CredagentError("unavailable", `reg delete ${RUN_KEY} /v ${RUN_VALUE} failed: ${r.out.trim()}`);

@@ -40,7 +40,9 @@ describe("macOS LaunchAgent", () => {
 
 describe("Windows Run value", () => {
   test("the command line quotes the path and runs start", () => {
-    expect(runCommandLine("C:\\Program Files\\credagent\\credagent.exe")).toBe('"C:\\Program Files\\credagent\\credagent.exe" start -s');
+    expect(runCommandLine("C:\\Program Files\\credagent\\credagent.exe")).toBe(
+      '"C:\\Program Files\\credagent\\credagent.exe" start -s --service',
+    );
   });
 
   test("reg query output: the value's data, any case of its name; absent, null", () => {

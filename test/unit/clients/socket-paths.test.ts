@@ -1,0 +1,45 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { defaultSocketPath, sessionTokenFile } from "../../../clients/node/src/index.ts";
+
+// The Node client finds the agent where the CLI does: the same table as test/unit/paths.test.ts
+// and clients/python/test_credagent.py.
+interface SocketPathCase {
+  name: string;
+  platform: NodeJS.Platform;
+  uid: number;
+  username: string;
+  env: Record<string, string>;
+  private_dirs: string[];
+  socket: string;
+  token_file: string;
+}
+const vectors = JSON.parse(readFileSync(join(import.meta.dir, "../../fixtures/socket-paths.json"), "utf8")) as { cases: SocketPathCase[] };
+
+describe("@credagent/client: shared socket-path vectors", () => {
+  test.each(vectors.cases.map((c) => [c.name, c] as const))("%s", (_, c) => {
+    const socket = defaultSocketPath(c.env, {
+      platform: c.platform,
+      uid: c.uid,
+      username: () => c.username,
+      isPrivateDir: (dir) => c.private_dirs.includes(dir),
+    });
+    expect(socket).toBe(c.socket);
+    expect(sessionTokenFile(socket, c.env)).toBe(c.token_file);
+  });
+});
+
+test("the Python client reads the same table (clients/python/test_credagent.py)", () => {
+  const r = Bun.spawnSync(["python3", "-m", "unittest", "-v", "test_credagent"], {
+    cwd: join(import.meta.dir, "../../../clients/python"),
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 30_000,
+  });
+  const output = `${r.stdout}${r.stderr}`;
+  expect(output).toContain("test_shared_vectors");
+  expect(output).toMatch(/^OK$/m);
+  expect(r.exitCode).toBe(0);
+}, 20_000);
