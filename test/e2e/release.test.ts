@@ -24,7 +24,7 @@ test("the linux-x64 archive: contents, checksum, and an install with no Node tha
     env: { ...process.env, DIST: dist },
     stdout: "pipe",
     stderr: "pipe",
-    timeout: 120_000,
+    timeout: 240_000,
   });
   expect(build.stderr.toString()).toBe("");
   expect(build.exitCode).toBe(0);
@@ -110,4 +110,4 @@ test("the linux-x64 archive: contents, checksum, and an install with no Node tha
   expect(third.stderr.toString()).toBe("");
   expect(third.stdout.toString()).toContain(`CRED_AGENT_PID=${after.pid};`);
   expect(run(["stop"]).exitCode).toBe(0);
-}, 180_000);
+}, 400_000);

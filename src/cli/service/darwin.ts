@@ -43,7 +43,8 @@ export async function darwinService(action: ServiceAction, ctx: CliContext): Pro
           throw new CredagentError("unavailable", `launchctl ${launchctlCommands("load", uid, plist).join(" ")} failed: ${r.out}`);
       }
       say(`loaded ${LAUNCHD_LABEL}: launchd starts the agent at the first connection; CRED_SOCK is set for programs started from now on`);
-      await restartOutdatedAgent(ctx, say);
+      // Asked only of an agent that runs: a connection to launchd's socket would start one.
+      if (/\bstate = running\b/.test(launchctl(launchctlCommands("print", uid, plist)).out)) await restartOutdatedAgent(ctx, say);
       return EXIT.ok;
     }
     case "uninstall": {

@@ -96,7 +96,8 @@ export async function linuxService(action: ServiceAction, ctx: CliContext, force
       }
       say(`enabled ${SYSTEMD_SOCKET_UNIT} (${why}): systemd starts the agent at the first connection to ${defaultSocketPath(ctx.pathEnv)}`);
       say("CRED_SOCK is set for the session from your next login (environment.d)");
-      await restartOutdatedAgent(ctx, say);
+      // Asked only of an agent that runs: a connection to the socket would start one.
+      if (systemctl(["is-active", SYSTEMD_SERVICE_UNIT], env)?.out === "active") await restartOutdatedAgent(ctx, say);
       return EXIT.ok;
     }
     case "uninstall": {
