@@ -110,7 +110,6 @@ const otherBackend = (backend: string) => (backend === "file" ? "os" : "file");
 async function moveSecret(ctx: CliContext, name: string, to: "os" | "file", flags: { config?: string }): Promise<number> {
   const { loadCliConfig, cliPassphrase } = await import("../store-access.ts");
   const { openStore, fileStoreExists } = await import("../../store/open.ts");
-  const { fileStoreDescription } = await import("../../store/store.ts");
   const { fileStoreDir } = await import("../../paths.ts");
   const config = loadCliConfig(ctx, flags);
   const fileDir = fileStoreDir(ctx.pathEnv);
@@ -129,15 +128,15 @@ async function moveSecret(ctx: CliContext, name: string, to: "os" | "file", flag
     if (value) found.set(account, value);
   }
   if (found.size === 0) {
-    ctx.err(
-      `credagent secret: no secret named '${name}' in ${from === "file" ? fileStoreDescription(fileDir) : source.description}: nothing to move\n`,
-    );
+    ctx.err(`credagent secret: no secret named '${name}' in ${source.description}: nothing to move\n`);
     return EXIT.failed;
   }
   const target = (await open(to)).store;
   try {
     for (const [account, value] of found) {
-      const replaced = (await target.get(account)) !== null;
+      const existing = await target.get(account);
+      const replaced = existing !== null;
+      existing?.wipe();
       await target.set(account, value);
       // Removed from where it was only once it reads back the same from where it went.
       const back = await target.get(account);
