@@ -18,7 +18,13 @@ export async function promptHidden(question: string, err: (text: string) => void
   const saved = stty(["-g"]);
   // Echo goes off before the question is shown: a reply typed the moment it appears must not echo.
   stty(["-echo", "icanon"]);
-  const restore = () => stty([saved.trim()]);
+  const restore = () => {
+    try {
+      stty([saved.trim()]);
+    } catch {
+      // The terminal went away (a hangup): nothing left to restore.
+    }
+  };
   // Ctrl-C, a hangup or a kill while asking must not leave the terminal without echo.
   const onSignal = (signal: NodeJS.Signals) => {
     restore();
