@@ -30,8 +30,13 @@ export function explainKeyringError(detail: string, platform: NodeJS.Platform = 
   // Credential Manager's 2,560-byte limit is not the keyring being unavailable: say what helps.
   if (/platform limit/.test(text)) return { what: text, hint: 'a value this large does not fit this keyring; keyring = "file" stores it' };
   if (platform === "linux") {
-    const address = /Failed to connect to address `([^`]*)`/.exec(text)?.[1];
-    if (address !== undefined || /DBUS_SESSION_BUS_ADDRESS|session bus/i.test(text)) {
+    // zbus (keyring 1.x): "Failed to connect to address `unix:path=…`"; libdbus (2.x): "Failed to
+    // connect to socket /…", or "… autolaunch …, set your DBUS_SESSION_BUS_ADDRESS instead".
+    const address = /Failed to connect to (?:address `([^`]*)`|socket (\S+?):? )/.exec(text)?.slice(1).find(Boolean);
+    if (/Address does not contain a colon|Unknown address type|Bad address/i.test(text)) {
+      return { what: "no Secret Service is running in this session (DBUS_SESSION_BUS_ADDRESS is not a D-Bus address)", hint: GET_ONE };
+    }
+    if (address !== undefined || /DBUS_SESSION_BUS_ADDRESS|session bus|autolaunch/i.test(text)) {
       return {
         what: `no Secret Service is running in this session (no D-Bus session bus${address ? `: nothing listens at ${address}` : ""})`,
         hint: GET_ONE,
@@ -40,7 +45,7 @@ export function explainKeyringError(detail: string, platform: NodeJS.Platform = 
     if (/ServiceUnknown|org\.freedesktop\.secrets was not provided/.test(text)) {
       return { what: "no Secret Service is running in this session (the D-Bus session bus has no org.freedesktop.secrets)", hint: GET_ONE };
     }
-    return { what: text.replace(/^zbus error: /, ""), hint: HINT.linux! };
+    return { what: text.replace(/^(?:zbus|DBus) error: /, ""), hint: HINT.linux! };
   }
   return { what: text, hint: HINT[platform] ?? "is the OS keyring available?" };
 }

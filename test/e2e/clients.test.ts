@@ -208,12 +208,17 @@ test("node client as a package: npm pack's tarball installs into an app (offline
 test("python client as a package: pip installs clients/python (pyproject.toml, no build dependencies, offline) and its wheel into a venv; the app imports it with no PYTHONPATH", () => {
   const dir = appDir("py-app");
   const venv = join(dir, "venv");
-  // Debian's python3 with its own venv and pip, nothing fetched: --no-index.
-  const made = Bun.spawnSync(["/usr/bin/python3", "-m", "venv", venv], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+  // Debian's python3 and its pip, installing into a venv of the test's own (pip --python: no pip
+  // copied into the venv first), nothing fetched: --no-index.
+  const made = Bun.spawnSync(["/usr/bin/python3", "-m", "venv", "--without-pip", venv], {
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 60_000,
+  });
   expect(made.stderr.toString()).toBe("");
   expect(made.exitCode).toBe(0);
   const pip = (args: string[]) =>
-    Bun.spawnSync([join(venv, "bin/pip"), "--disable-pip-version-check", ...args], {
+    Bun.spawnSync(["/usr/bin/python3", "-m", "pip", "--python", join(venv, "bin/python"), "--disable-pip-version-check", ...args], {
       cwd: dir,
       env: { PATH: "/usr/bin:/bin", HOME: dir, PYTHONDONTWRITEBYTECODE: "1" },
       stdout: "pipe",
