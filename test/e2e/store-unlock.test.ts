@@ -103,7 +103,7 @@ test("start on a terminal offers the store's passphrase prompt; elsewhere it say
   const ptyRun = (steps: Array<[string, string]>, args: string[]) => {
     const r = Bun.spawnSync(["python3", join(import.meta.dir, "../support/pty-run.py"), JSON.stringify(steps), BIN, ...args], {
       env: box.env,
-      timeout: 20_000,
+      timeout: 40_000,
     });
     return JSON.parse(r.stdout.toString()) as { code: number; output: string };
   };
@@ -131,7 +131,7 @@ test("start on a terminal offers the store's passphrase prompt; elsewhere it say
   expect(piped.code).toBe(0);
   expect(piped.stderr).toContain("stays locked until 'credagent unlock' gives it its passphrase ('db' cannot be served without it)");
   expect((await box.run(["status"])).stdout).toMatch(/^store locked: .*\n {2}to be used because keyring = "file"\n {2}needed by db$/m);
-}, 40_000);
+}, 60_000);
 
 test("start says nothing of a locked file store that no credential needs; status says so", async () => {
   const box = sandbox();

@@ -10,7 +10,7 @@ pid, fd = pty.fork()
 if pid == 0:
     os.execvp(sys.argv[2], sys.argv[2:])
 output = b""
-deadline = time.time() + 15
+deadline = time.time() + 30
 def read_some():
     global output
     r, _, _ = select.select([fd], [], [], 0.1)
