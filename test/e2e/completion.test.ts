@@ -37,7 +37,7 @@ test("bash: commands, a command's options, and the agent's credential names", ()
       .sort();
   expect(bash("source <(credagent completion bash)\ncomplete -p credagent")).toBe("complete -F _credagent credagent\n");
   expect(complete(["credagent", "re"])).toEqual(["refresh", "reload", "render", "restart"]);
-  expect(complete(["credagent", "get", "--"])).toEqual(["--help", "--json", "--min-valid"]);
+  expect(complete(["credagent", "get", "--"])).toEqual(["--help", "--json", "--min-valid", "--negotiate"]);
   expect(complete(["credagent", "get", "al"])).toEqual(["alpha", "alps"]);
   expect(complete(["credagent", "kube-credential", "b"])).toEqual(["beta"]);
   // No agent: no names, quickly, and no error on the terminal.
