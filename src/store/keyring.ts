@@ -88,6 +88,9 @@ export interface OsKeyringOptions {
 export class OsKeyringStore implements SecretStore {
   readonly backend = "os" as const;
   readonly absentHint = "or the keyring is locked: unlock it";
+  // Its entries hold D-Bus connections, not secrets: collecting them at every lock deadlocked
+  // the agent once (store/open.ts).
+  readonly keptAcrossLock = true;
   readonly description: string;
   // Every Secret Service Entry holds its own D-Bus connection until collected: one per account,
   // reused, or a loop of new entries runs out of file descriptors.

@@ -230,13 +230,13 @@ export class LazyStore implements SecretStore {
 
   /**
    * Forgets the opened store (and with it the file store's key); the next use opens it again. A
-   * store that holds nothing secret of its own (the OS keyring: no close) is kept: each of its
+   * store that holds nothing secret of its own (the OS keyring: keptAcrossLock) is kept: each of its
    * entries holds a D-Bus connection, and letting them be collected at a lock while the next
    * store's entries are used from the library's threads deadlocked the agent (seen at unlock
    * under a connection storm: one thread spinning in pselect, the event loop stopped).
    */
   close(): void {
-    if (this.#opened && !this.#opened.store.close) return;
+    if (this.#opened?.store.keptAcrossLock) return;
     this.#opened?.store.close?.();
     this.#opened = undefined;
     this.#opening = undefined;

@@ -22,6 +22,8 @@ export interface SecretStore {
   entries(): Promise<Map<string, Secret>>;
   /** Zeroes what the store holds in memory (the file store's key); later calls fail. */
   close?(): void;
+  /** Holds nothing secret of its own, so an agent lock keeps it open (store/open.ts LazyStore.close says why). */
+  readonly keptAcrossLock?: boolean;
   /**
    * Where else this account is (another backend's description), for the message when it is not
    * found here: null when nowhere, or when this store cannot tell.
