@@ -1,4 +1,5 @@
 import { CredagentError } from "../errors.ts";
+import { capabilities } from "../platform/os.ts";
 
 /** The one wording of the file store's passphrase prompt, wherever it is asked. */
 export const FILE_STORE_PASSPHRASE = "Passphrase of the encrypted file store: ";
@@ -14,7 +15,7 @@ export async function promptHidden(question: string, err: (text: string) => void
   const stdin = process.stdin;
   if (!stdin.isTTY) throw new CredagentError("usage", "standard input is not a terminal; use --stdin to read the value from it");
   // Windows consoles have no stty: there the keys are handled here, in raw mode.
-  if (process.platform === "win32") return promptRaw(question, err);
+  if (capabilities.console === "windows") return promptRaw(question, err);
   const saved = stty(["-g"]);
   // Echo goes off before the question is shown: a reply typed the moment it appears must not echo.
   stty(["-echo", "icanon"]);
@@ -131,7 +132,7 @@ export function editLine(value: string, ch: string): string {
 
 /** All of standard input, less one trailing newline. */
 export async function readStdinValue(): Promise<string> {
-  const text = process.platform === "win32" ? await readStdinWindows() : await new Response(Bun.stdin.stream()).text();
+  const text = capabilities.console === "windows" ? await readStdinWindows() : await new Response(Bun.stdin.stream()).text();
   return text.replace(/\r?\n$/, "");
 }
 

@@ -15,6 +15,14 @@ export interface Capabilities {
   loopbackPeers: boolean;
   /** The shell whose code `start` prints when $SHELL names none (Windows has no SHELL: PowerShell). */
   defaultShell: "sh" | "powershell";
+  /** The OS keyring, by its own name, and whether it lists a service's accounts (Credential Manager under Wine does not). */
+  keyring: { name: "Secret Service" | "Keychain" | "Credential Manager"; listsAccounts: boolean };
+  /** A directory can be fsync'ed to make a rename durable (Windows refuses the handle; NTFS journals renames). */
+  directoryFsync: boolean;
+  /** The console: termios (stty, canonical mode) or the Windows console (raw keys, stdin read through its handle). */
+  console: "termios" | "windows";
+  /** How the agent is started with the session: systemd or XDG autostart, a LaunchAgent, the Run key; null: none known. */
+  autostart: "linux" | "launchd" | "windows-run" | null;
 }
 
 export function capabilitiesOf(os: NodeJS.Platform): Capabilities {
@@ -26,6 +34,10 @@ export function capabilitiesOf(os: NodeJS.Platform): Capabilities {
     socketActivation: os === "linux" || os === "darwin",
     loopbackPeers: os === "linux",
     defaultShell: windows ? "powershell" : "sh",
+    keyring: { name: os === "linux" ? "Secret Service" : os === "darwin" ? "Keychain" : "Credential Manager", listsAccounts: !windows },
+    directoryFsync: !windows,
+    console: windows ? "windows" : "termios",
+    autostart: os === "linux" ? "linux" : os === "darwin" ? "launchd" : windows ? "windows-run" : null,
   };
 }
 

@@ -18,6 +18,7 @@ import { Secret } from "../secret.ts";
 import { ENTRY_SUFFIX, FILE_STORE_KEY, fileEntryName, fileStoreDescription } from "./store.ts";
 import type { SecretStore } from "./store.ts";
 import { WrongPassphraseError } from "./wrong-passphrase.ts";
+import { capabilities } from "../platform/os.ts";
 
 // The encrypted file store for machines with no OS keyring (as aws-vault's `file` backend).
 // PBES2 with a high iteration count costs ~0.4 s per use, so it is paid once: the passphrase
@@ -186,7 +187,7 @@ function removeAbandonedTemps(dir: string): void {
  * there NTFS journals the rename itself, and the entry's own fsync before it is what keeps it whole.
  */
 function syncDirectory(dir: string): void {
-  if (process.platform === "win32") return;
+  if (!capabilities.directoryFsync) return;
   const dirFd = openSync(dir, constants.O_RDONLY);
   try {
     fsyncSync(dirFd);

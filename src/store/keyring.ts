@@ -2,6 +2,7 @@ import { AsyncEntry, findCredentialsAsync } from "@napi-rs/keyring";
 import { CredagentError } from "../errors.ts";
 import { Secret } from "../secret.ts";
 import { SERVICE, type SecretStore } from "./store.ts";
+import { capabilities } from "../platform/os.ts";
 
 // Pinned to the Secret Service on Linux: the default silently falls back to kernel keyutils,
 // which half-writes a key and then throws AccessDenied. Ignored on macOS and Windows.
@@ -25,7 +26,7 @@ const GET_ONE =
  * What the library's error means for the user, in words of their own session: the raw zbus text
  * ("zbus error: Failed to connect to address …") says nothing to someone who never heard of D-Bus.
  */
-export function explainKeyringError(detail: string, platform: NodeJS.Platform = process.platform): { what: string; hint: string } {
+export function explainKeyringError(detail: string, platform: NodeJS.Platform = capabilities.os): { what: string; hint: string } {
   const text = detail.replace(/^Platform failure: /, "");
   // Credential Manager's 2,560-byte limit is not the keyring being unavailable: say what helps.
   if (/platform limit/.test(text)) return { what: text, hint: 'a value this large does not fit this keyring; keyring = "file" stores it' };
@@ -51,8 +52,7 @@ export function explainKeyringError(detail: string, platform: NodeJS.Platform = 
 }
 
 export function keyringDescription(service = SERVICE): string {
-  const kind = process.platform === "linux" ? "Secret Service" : process.platform === "darwin" ? "Keychain" : "Credential Manager";
-  return `the OS keyring (${kind}, service '${service}')`;
+  return `the OS keyring (${capabilities.keyring.name}, service '${service}')`;
 }
 
 /** The keyring could not be used; `reason` says why in the user's terms (explainKeyringError). */
@@ -103,7 +103,7 @@ export class OsKeyringStore implements SecretStore {
     private readonly service: string,
     options: OsKeyringOptions,
   ) {
-    this.#index = options.index ?? process.platform === "win32";
+    this.#index = options.index ?? !capabilities.keyring.listsAccounts;
     this.#enumerate = options.enumerate ?? true;
     this.description = keyringDescription(service);
   }

@@ -63,18 +63,6 @@ test("the rule file fails a tree that breaks each rule", () => {
 
 /** Rooms that may ask which OS this is; paths.ts takes it as data in its PathEnv. */
 const OS_ROOMS = /^src\/(transport|identity|platform|native)\/|^src\/paths\.ts$/;
-/**
- * Files that still read the OS themselves, each to move behind platform/os.ts: the store's keyring
- * names and Windows quirks, the prompt's stdin, and the service installers (cli/service/, to
- * become platform/ installers).
- */
-const NOT_YET = new Set([
-  "src/store/file.ts",
-  "src/store/keyring.ts",
-  "src/cli/prompt.ts",
-  "src/cli/commands/service.ts",
-  "src/cli/service/darwin.ts",
-]);
 
 function osReaders(root: string): string[] {
   const found: string[] = [];
@@ -90,7 +78,7 @@ function osReaders(root: string): string[] {
 }
 
 test("only transport/, identity/, platform/ and native/ read the OS (process.platform, process.getuid)", () => {
-  expect(osReaders(REPO).filter((f) => !NOT_YET.has(f))).toEqual([]);
+  expect(osReaders(REPO)).toEqual([]);
   // The check finds one: a tree with such a read outside those rooms.
   const root = mkdtempSync("/tmp/ca-layering-");
   try {

@@ -2,6 +2,7 @@ import { CredagentError } from "../../errors.ts";
 import { defineCommand } from "../command.ts";
 import { UsageError } from "../io.ts";
 import type { ServiceAction } from "../service/action.ts";
+import { capabilities } from "../../platform/os.ts";
 
 const usage = `usage: credagent service install [--systemd|--xdg] | uninstall | status
 
@@ -41,19 +42,19 @@ export const service = defineCommand(
     }
     if (values.systemd && values.xdg) throw new UsageError("--systemd and --xdg exclude each other");
     const forced = values.systemd ? "systemd" : values.xdg ? "xdg" : undefined;
-    if (forced && (action !== "install" || process.platform !== "linux"))
+    if (forced && (action !== "install" || capabilities.autostart !== "linux"))
       throw new UsageError(`--${forced} goes with 'service install' on Linux`);
-    switch (process.platform) {
+    switch (capabilities.autostart) {
       case "linux":
         return (await import("../service/linux.ts")).linuxService(action, ctx, forced);
-      case "win32":
+      case "windows-run":
         return (await import("../service/windows.ts")).windowsService(action, ctx);
-      case "darwin":
+      case "launchd":
         return (await import("../service/darwin.ts")).darwinService(action, ctx);
-      default:
+      case null:
         throw new CredagentError(
           "not_implemented",
-          `'credagent service' knows Linux, macOS and Windows; on ${process.platform}, start the agent from your login shell's profile (see the README)`,
+          `'credagent service' knows Linux, macOS and Windows; on ${capabilities.os}, start the agent from your login shell's profile (see the README)`,
         );
     }
   },

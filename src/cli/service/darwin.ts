@@ -8,6 +8,7 @@ import { LAUNCHD_LABEL, LAUNCHD_PLIST, launchAgentPlist } from "../../platform/l
 import type { CliContext } from "../io.ts";
 import type { ServiceAction } from "./action.ts";
 import { agentAnswers, removeTarget, restartOutdatedAgent, stopServiceAgent, writeTarget } from "./files.ts";
+import { currentUid } from "../../platform/os.ts";
 
 /** The launchctl commands each action runs, for the user's GUI domain (pure: unit-tested). */
 export function launchctlCommands(action: "load" | "unload" | "print", uid: number, plistPath: string): string[] {
@@ -29,7 +30,7 @@ function launchctl(args: string[]): { code: number; out: string } {
  */
 export async function darwinService(action: ServiceAction, ctx: CliContext): Promise<number> {
   const say = (line: string) => ctx.out(`${line}\n`);
-  const uid = process.getuid!();
+  const uid = currentUid();
   const plist = join(ctx.env.HOME || homedir(), "Library", "LaunchAgents", LAUNCHD_PLIST);
   const loaded = () => launchctl(launchctlCommands("print", uid, plist)).code === 0;
   switch (action) {

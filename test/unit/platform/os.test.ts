@@ -10,7 +10,19 @@ test("each OS's capabilities, asked in one place", () => {
     socketActivation: true,
     loopbackPeers: true,
     defaultShell: "sh",
+    keyring: { name: "Secret Service", listsAccounts: true },
+    directoryFsync: true,
+    console: "termios",
+    autostart: "linux",
   });
+  expect(capabilitiesOf("darwin")).toMatchObject({ keyring: { name: "Keychain" }, autostart: "launchd" });
+  expect(capabilitiesOf("win32")).toMatchObject({
+    keyring: { name: "Credential Manager", listsAccounts: false },
+    directoryFsync: false,
+    console: "windows",
+    autostart: "windows-run",
+  });
+  expect(capabilitiesOf("freebsd").autostart).toBeNull();
   expect(capabilitiesOf("darwin")).toMatchObject({ namedPipes: false, unixSockets: true, socketActivation: true, loopbackPeers: false });
   expect(capabilitiesOf("win32")).toMatchObject({
     namedPipes: true,
