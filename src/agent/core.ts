@@ -64,6 +64,9 @@ export async function buildCore(deps: CoreDeps, resources: AsyncDisposableStack)
         const def = registry.definition(event.name);
         if (event.persist && def) persistToken(store, event.name, def.fingerprint, event.token, log);
         files.keeper.credentialChanged(event.name);
+      } else if (event.kind === "restored") {
+        // Restored while the kept files were already written without it (they waited for a value).
+        files.keeper.credentialChanged(event.name);
       } else if (event.kind === "idle") {
         log.info("credential idle: not refreshed until asked for again", { credential: event.name, last_asked_at: iso(event.lastAskedAt) });
       } else {
@@ -82,11 +85,13 @@ export async function buildCore(deps: CoreDeps, resources: AsyncDisposableStack)
   // Released before the registry: a kept blank keeps its user names, which the registry's stop drops.
   resources.defer(() => files.keeper.stop());
   registry.apply(toDefinitions(config, process.env, store), { prefetch: false });
-  if (config.credentials.some((c) => c.source !== "static")) {
-    const restored = await restoreTokens(store, registry, Date.now(), log);
+  // Cached tokens come back while the agent already serves: the store's opening is off the path of
+  // its start, and a request for a credential waits only for that credential's entry. Those kept
+  // fresh that the cache did not hold are fetched once the reads are done.
+  void restoreTokens(store, registry, Date.now(), log).then((restored) => {
     if (restored > 0) log.info("cached tokens restored", { count: restored });
-  }
-  registry.prefetchAll();
+    registry.prefetchAll();
+  });
   connections.apply(config);
   files.apply(config);
 

@@ -25,6 +25,8 @@ export interface CredentialDeps {
 export type CredentialEvent =
   | { kind: "fetched"; name: string; token: Token; refreshAt: number; persist: boolean }
   | { kind: "fetch_failed"; name: string; error: string; retryAt: number | null }
+  /** A cached token was restored from the store (no fetch): what it fills is written again. */
+  | { kind: "restored"; name: string }
   /** No request for a long while: no longer refreshed until the next one. */
   | { kind: "idle"; name: string; lastAskedAt: number };
 
@@ -82,6 +84,9 @@ export class ManagedCredential {
   #loginRequired = false;
   readonly #login = new DeviceLogin();
   readonly #audiences: AudienceTokens;
+  // A cached token being read from the store (at start): a request waits for it instead of
+  // fetching one the cache may hold. Set until the read settles (it is bounded in time).
+  #restoring: Promise<unknown> | undefined;
 
   constructor(
     readonly name: string,
@@ -118,6 +123,7 @@ export class ManagedCredential {
    * refresh window is not served: the request gets the next one (see sdkWindow).
    */
   async get(minValidMs = 0): Promise<Token> {
+    if (this.#restoring) await this.#restoring;
     const now = this.deps.clock.now();
     this.#asked(now);
     const held = this.#token;
@@ -222,6 +228,34 @@ export class ManagedCredential {
     this.#lifetimeMs = token.expiresAt - token.obtainedAt;
     this.#hold(token);
     this.#schedule(refreshAt(token, this.policy, this.deps.random));
+  }
+
+  /**
+   * A cached token is on its way (read from the store while the agent already serves): until
+   * `reading` settles, requests wait for it rather than fetch. What it brings is held unless the
+   * credential was forgotten (a lock) or stopped meanwhile, or got a token of its own (a refresh);
+   * then it is zeroed. Resolves to whether it was held.
+   */
+  restore(reading: Promise<Token | null>): Promise<boolean> {
+    const epoch = this.#epoch;
+    const restored = reading.then(
+      (token) => {
+        if (!token) return false;
+        if (epoch !== this.#epoch || this.#stopped || this.current() || token.expiresAt <= this.deps.clock.now()) {
+          wipeToken(token);
+          return false;
+        }
+        this.seed(token);
+        this.deps.onEvent?.({ kind: "restored", name: this.name });
+        return true;
+      },
+      () => false,
+    );
+    this.#restoring = restored;
+    void restored.then(() => {
+      if (this.#restoring === restored) this.#restoring = undefined;
+    });
+    return restored;
   }
 
   /** The valid token held, if any, without counting as a request (for files the agent keeps fresh). */

@@ -5,7 +5,7 @@ import type { CredentialRegistry } from "./registry.ts";
 import { encodeJsonWithSecrets, parseJsonWithSecrets } from "../secret-json.ts";
 import { Secret } from "../secret.ts";
 import type { Token } from "../sources/source.ts";
-import { credentialOf, tokenAccount, type SecretStore } from "../store/store.ts";
+import { tokenAccount, type SecretStore } from "../store/store.ts";
 import type { Logger } from "../log/log.ts";
 
 // Tokens are cached in the store so that a restart or a crash costs no round trip to the
@@ -57,8 +57,13 @@ const RESTORE_TIMEOUT_MS = 3_000;
  * Seeds the registry with the still-valid cached tokens of unchanged credentials; removes expired
  * ones. Reads the token entry of each configured credential, and nothing else: listing the store
  * would read every secret in it (in the OS keyring's library, as strings that cannot be zeroed).
- * Bounded in time: it runs before the agent listens, and a keyring that hangs (a prompt nobody
- * sees, a stuck bus) must cost a fetch, not the agent's start.
+ *
+ * At start it runs while the agent already serves (agent/core.ts): each credential waits for its
+ * own entry (ManagedCredential.restore) and is served as soon as that entry is read, so the store's
+ * opening (the keyring addon and D-Bus, or the file store's key derivation) is off the path of the
+ * agent's start and of every request but those for the credentials being read. Bounded in time: a
+ * keyring that hangs (a prompt nobody sees, a stuck bus) costs a fetch, not a request's whole wait.
+ * Resolves, once every read has settled, to how many tokens were restored.
  */
 export async function restoreTokens(
   store: SecretStore,
@@ -67,91 +72,109 @@ export async function restoreTokens(
   log: Logger,
   timeoutMs = RESTORE_TIMEOUT_MS,
 ): Promise<number> {
-  let entries: Map<string, Secret>;
-  const reading = readTokenEntries(
-    store,
-    registry.list().map((c) => c.name),
+  // A source that is never cached (static values: they are in the store already) has no entry to read.
+  const credentials = registry.list().filter((credential) => credential.source.persist !== false);
+  const failures: unknown[] = [];
+  const restoring = credentials.map((credential) =>
+    credential.restore(
+      readCachedToken(store, credential.name, timeoutMs).then(
+        (record) => usableToken(record, credential.name, registry, store, now, log),
+        (err) => {
+          failures.push(err);
+          return null;
+        },
+      ),
+    ),
   );
-  try {
-    entries = await raceTimeout(reading, timeoutMs, () => new Error(`${store.description} did not answer within ${timeoutMs / 1000}s`));
-  } catch (err) {
-    // What arrives after the deadline is not used: zeroed as it comes.
-    reading.then((m) => m.forEach((value) => value.wipe())).catch(() => {});
-    log.warn("cannot read cached tokens; credentials will be fetched afresh", { error: describe(err) });
-    return 0;
-  }
-  let restored = 0;
-  for (const [account, value] of entries) {
-    const name = credentialOf(account, "token");
-    if (name === null) {
-      value.wipe();
-      continue;
-    }
-    let record: v.InferOutput<typeof cachedToken>;
-    let tokenBytes: Uint8Array | undefined;
-    let sessionBytes: Uint8Array | undefined;
-    let idBytes: Uint8Array | undefined;
-    try {
-      const parsed = parseJsonWithSecrets(value.bytes(), ["token", "session_token", "id_token"]);
-      tokenBytes = parsed.secrets.get("token");
-      sessionBytes = parsed.secrets.get("session_token");
-      idBytes = parsed.secrets.get("id_token");
-      record = v.parse(cachedToken, parsed.value);
-      if (!tokenBytes || tokenBytes.byteLength === 0) throw new Error("no token");
-      if (record.kind === "aws" && !record.aws_access_key_id) throw new Error("no key id");
-    } catch {
-      tokenBytes?.fill(0);
-      sessionBytes?.fill(0);
-      idBytes?.fill(0);
-      log.warn("ignoring a malformed cached token", { credential: name });
-      continue;
-    } finally {
-      value.wipe();
-    }
-    if (record.expires_at <= now) {
-      tokenBytes.fill(0);
-      sessionBytes?.fill(0);
-      idBytes?.fill(0);
-      store.delete(account).catch(() => {});
-      continue;
-    }
-    const def = registry.definition(name);
-    if (!def || def.fingerprint !== record.fingerprint) {
-      tokenBytes.fill(0);
-      sessionBytes?.fill(0);
-      idBytes?.fill(0);
-      continue;
-    }
-    const token: Token = {
-      value: new Secret(tokenBytes),
-      tokenType: record.token_type,
-      obtainedAt: record.obtained_at,
-      expiresAt: record.expires_at,
-    };
-    if (record.kind) token.kind = record.kind;
-    if (record.username !== undefined) token.username = record.username;
-    if (record.kind === "aws")
-      token.aws = { accessKeyId: record.aws_access_key_id!, ...(sessionBytes ? { sessionToken: new Secret(sessionBytes) } : {}) };
-    else sessionBytes?.fill(0);
-    // An oauth2 token's id_token (the metadata endpoint's ID tokens for the client id).
-    if (idBytes && idBytes.byteLength > 0) token.idToken = new Secret(idBytes);
-    registry.get(name).seed(token);
-    restored += 1;
+  const restored = (await Promise.all(restoring)).filter(Boolean).length;
+  // A store that fails for every entry (locked, unreachable, silent) is one warning; an entry that
+  // cannot be read (damaged) is left out.
+  if (failures.length > 0 && failures.length === credentials.length) {
+    log.warn("cannot read cached tokens; credentials will be fetched afresh", { error: describe(failures[0]) });
   }
   return restored;
 }
 
-/**
- * The token entries of these credentials, read at once. A store that fails for all of them (locked,
- * unreachable) fails the whole read; one entry that cannot be read (damaged) is left out.
- */
-async function readTokenEntries(store: SecretStore, names: string[]): Promise<Map<string, Secret>> {
-  const reads = await Promise.allSettled(names.map((name) => store.get(tokenAccount(name))));
-  const entries = new Map<string, Secret>();
-  reads.forEach((read, i) => {
-    if (read.status === "fulfilled" && read.value) entries.set(tokenAccount(names[i]!), read.value);
-  });
-  const failed = reads.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed && entries.size === 0 && reads.every((r) => r.status === "rejected")) throw failed.reason;
-  return entries;
+interface CachedRecord {
+  record: v.InferOutput<typeof cachedToken>;
+  token: Uint8Array;
+  sessionToken: Uint8Array | undefined;
+  /** An oauth2 token's id_token (the metadata endpoint's ID tokens for the client id). */
+  idToken: Uint8Array | undefined;
+}
+
+/** One credential's cache entry, parsed; null when there is none. The bytes as read are zeroed. */
+async function readCachedToken(store: SecretStore, name: string, timeoutMs: number): Promise<CachedRecord | "malformed" | null> {
+  const reading = store.get(tokenAccount(name));
+  let value: Secret | null;
+  try {
+    value = await raceTimeout(reading, timeoutMs, () => new Error(`${store.description} did not answer within ${timeoutMs / 1000}s`));
+  } catch (err) {
+    // What arrives after the deadline is not used: zeroed as it comes.
+    reading.then((late) => late?.wipe()).catch(() => {});
+    throw err;
+  }
+  if (!value) return null;
+  let tokenBytes: Uint8Array | undefined;
+  let sessionBytes: Uint8Array | undefined;
+  let idBytes: Uint8Array | undefined;
+  try {
+    const parsed = parseJsonWithSecrets(value.bytes(), ["token", "session_token", "id_token"]);
+    tokenBytes = parsed.secrets.get("token");
+    sessionBytes = parsed.secrets.get("session_token");
+    idBytes = parsed.secrets.get("id_token");
+    const record = v.parse(cachedToken, parsed.value);
+    if (!tokenBytes || tokenBytes.byteLength === 0) throw new Error("no token");
+    if (record.kind === "aws" && !record.aws_access_key_id) throw new Error("no key id");
+    return { record, token: tokenBytes, sessionToken: sessionBytes, idToken: idBytes };
+  } catch {
+    tokenBytes?.fill(0);
+    sessionBytes?.fill(0);
+    idBytes?.fill(0);
+    return "malformed";
+  } finally {
+    value.wipe();
+  }
+}
+
+/** The cached token, when it is still valid and of the credential's definition as it is now; else null, its bytes zeroed. */
+function usableToken(
+  cached: CachedRecord | "malformed" | null,
+  name: string,
+  registry: CredentialRegistry,
+  store: SecretStore,
+  now: number,
+  log: Logger,
+): Token | null {
+  if (cached === null) return null;
+  if (cached === "malformed") {
+    log.warn("ignoring a malformed cached token", { credential: name });
+    return null;
+  }
+  const { record, token: tokenBytes, sessionToken: sessionBytes, idToken: idBytes } = cached;
+  const drop = () => {
+    tokenBytes.fill(0);
+    sessionBytes?.fill(0);
+    idBytes?.fill(0);
+    return null;
+  };
+  if (record.expires_at <= now) {
+    store.delete(tokenAccount(name)).catch(() => {});
+    return drop();
+  }
+  if (registry.definition(name)?.fingerprint !== record.fingerprint) return drop();
+  const token: Token = {
+    value: new Secret(tokenBytes),
+    tokenType: record.token_type,
+    obtainedAt: record.obtained_at,
+    expiresAt: record.expires_at,
+  };
+  if (record.kind) token.kind = record.kind;
+  if (record.username !== undefined) token.username = record.username;
+  if (record.kind === "aws")
+    token.aws = { accessKeyId: record.aws_access_key_id!, ...(sessionBytes ? { sessionToken: new Secret(sessionBytes) } : {}) };
+  else sessionBytes?.fill(0);
+  if (idBytes && idBytes.byteLength > 0) token.idToken = new Secret(idBytes);
+  else idBytes?.fill(0);
+  return token;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { CredagentError } from "../../../src/errors.ts";
 import { ManagedCredential } from "../../../src/refresh/credential.ts";
+import { Secret } from "../../../src/secret.ts";
 import { DEFAULT_POLICY, type RefreshPolicy } from "../../../src/refresh/policy.ts";
 import { FakeClock, settle } from "../../support/fake-clock.ts";
 import { FakeSource } from "../../support/fake-source.ts";
@@ -484,5 +485,87 @@ describe("tokens are zeroed when no longer held", () => {
     credential.forget();
     expect(third.value.wiped).toBe(true);
     expect(() => third.value.reveal()).toThrow("dropped from memory");
+  });
+});
+
+describe("ManagedCredential: a cached token on its way from the store", () => {
+  const cached = (clock: FakeClock, value = "cached") => ({
+    value: new Secret(value),
+    tokenType: "Bearer",
+    obtainedAt: clock.now(),
+    expiresAt: clock.now() + HOUR,
+  });
+  /** A read that the test ends: with a token, none, or a failure. */
+  function pendingRead() {
+    let settle!: (token: ReturnType<typeof cached> | null) => void;
+    let fail!: (err: Error) => void;
+    const reading = new Promise<ReturnType<typeof cached> | null>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    return { reading, settle, fail };
+  }
+
+  test("a request waits for it and is served it, with no fetch", async () => {
+    const { clock, source, credential } = setup();
+    const read = pendingRead();
+    const restored = credential.restore(read.reading);
+    let served: string | undefined;
+    const request = credential.get().then((t) => (served = t.value.reveal()));
+    await settle();
+    expect(served).toBeUndefined();
+    read.settle(cached(clock));
+    await request;
+    expect(served).toBe("cached");
+    expect(await restored).toBe(true);
+    expect(source.calls).toBe(0);
+    expect(credential.snapshot().state).toBe("fresh");
+  });
+
+  test("a restored token is announced (the kept files written without it are written again)", async () => {
+    const clock = new FakeClock();
+    const events: string[] = [];
+    const credential = new ManagedCredential("db", new FakeSource(clock), DEFAULT_POLICY, {
+      clock,
+      random: () => 0.5,
+      onEvent: (e) => events.push(`${e.kind} ${e.name}`),
+    });
+    await credential.restore(Promise.resolve(cached(clock)));
+    await credential.restore(Promise.resolve(null));
+    expect(events).toEqual(["restored db"]);
+  });
+
+  test("no entry, or a store that fails: the waiting request fetches, once", async () => {
+    for (const end of ["none", "fail"] as const) {
+      const { clock, source, credential } = setup();
+      const read = pendingRead();
+      credential.restore(read.reading);
+      const requests = Promise.all([credential.get(), credential.get()]);
+      await settle();
+      expect(source.calls).toBe(0);
+      if (end === "none") read.settle(null);
+      else read.fail(new Error("the keyring is locked"));
+      const tokens = await requests;
+      expect(tokens.map((t) => t.value.reveal())).toEqual(["token-1", "token-1"]);
+      expect(source.calls).toBe(1);
+      void clock;
+    }
+  });
+
+  test("a lock, a stop or a fetched token while it is read: it is not held, and zeroed", async () => {
+    for (const meanwhile of ["lock", "stop", "refresh"] as const) {
+      const { clock, credential } = setup();
+      const read = pendingRead();
+      const restored = credential.restore(read.reading);
+      if (meanwhile === "lock") credential.forget();
+      else if (meanwhile === "stop") credential.stop();
+      else await credential.refresh();
+      const token = cached(clock);
+      read.settle(token);
+      expect({ meanwhile, held: await restored }).toEqual({ meanwhile, held: false });
+      expect(token.value.wiped).toBe(true);
+      if (meanwhile === "refresh") expect((await credential.get()).value.reveal()).toBe("token-1");
+      else expect(credential.current()).toBeUndefined();
+    }
   });
 });

@@ -124,3 +124,72 @@ describe("token cache: what the restore reads", () => {
     expect(warnings).toEqual([expect.stringContaining("cannot read cached tokens")]);
   });
 });
+
+describe("token cache: restored while the agent serves", () => {
+  test("a request waits for its own entry only, and is served it as soon as it is read; none is fetched", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const sources = { fast: new FakeSource(clock), slow: new FakeSource(clock) };
+    const registry = new CredentialRegistry({ clock, random: () => 0.5 });
+    const define = () =>
+      (["fast", "slow"] as const).map((name) => ({
+        name,
+        fingerprint: "f1",
+        policy: DEFAULT_POLICY,
+        prefetch: false,
+        createSource: () => sources[name],
+      }));
+    registry.apply(define());
+    for (const name of ["fast", "slow"]) persistToken(store, name, "f1", await registry.get(name).get(), log);
+    await settle();
+
+    const next = new CredentialRegistry({ clock, random: () => 0.5 });
+    next.apply(define());
+    const calls = { fast: sources.fast.calls, slow: sources.slow.calls };
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slowStore = Object.assign(store, {
+      get: async (account: string) => {
+        if (account === "token:slow") await held;
+        return MemoryStore.prototype.get.call(store, account);
+      },
+    });
+    const restoring = restoreTokens(slowStore, next, clock.now(), log);
+    let slowServed = false;
+    const slow = next
+      .get("slow")
+      .get()
+      .then((t) => ((slowServed = true), t));
+    expect((await next.get("fast").get()).value.reveal()).toBe("token-1");
+    expect(slowServed).toBe(false);
+    release();
+    expect((await slow).value.reveal()).toBe("token-1");
+    expect(await restoring).toBe(2);
+    expect({ fast: sources.fast.calls, slow: sources.slow.calls }).toEqual(calls);
+  });
+
+  test("static values are not read: they have no cache entry", async () => {
+    const clock = new FakeClock();
+    const registry = new CredentialRegistry({ clock, random: () => 0.5 });
+    registry.apply([
+      {
+        name: "pw",
+        fingerprint: "f1",
+        policy: DEFAULT_POLICY,
+        prefetch: false,
+        createSource: () => staticSource("pw", 60_000, new MemoryStore()),
+      },
+    ]);
+    const store = Object.assign(new MemoryStore(), { get: () => Promise.reject(new Error("the store must not be read")) });
+    const warnings: string[] = [];
+    expect(
+      await restoreTokens(
+        store,
+        registry,
+        clock.now(),
+        createLogger((l) => warnings.push(l), "warn"),
+      ),
+    ).toBe(0);
+    expect(warnings).toEqual([]);
+  });
+});
