@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import { CredagentError } from "./errors.ts";
 
 // A secret is a value that prints as [redacted] however it is printed: String(), template
@@ -51,7 +50,7 @@ export class Secret {
   equals(other: Secret): boolean {
     const a = this.bytes();
     const b = other.bytes();
-    return a.byteLength === b.byteLength && timingSafeEqual(a, b);
+    return a.byteLength === b.byteLength && crypto.timingSafeEqual(a, b);
   }
 
   toString(): string {

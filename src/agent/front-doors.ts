@@ -6,7 +6,6 @@ import { describeEndpoints, type ServedEndpoint } from "../dbproxy/endpoints.ts"
 import { CredagentError, describe } from "../errors.ts";
 import { createHttpServer, type HttpServer } from "../http/server.ts";
 import { workerKdc } from "../kerberos/kdc.ts";
-import { negotiateHeader } from "../kerberos/negotiate.ts";
 import { controllingTerminal, terminalName } from "../identity/process-info.ts";
 import type { Logger } from "../log/log.ts";
 import { isWindowsPipe, pipeLockPath, sessionTokenPath, type PathEnv } from "../paths.ts";
@@ -106,6 +105,8 @@ export async function openFrontDoors(deps: FrontDoorDeps, resources: AsyncDispos
         if (!token?.kerberos) {
           throw new CredagentError("bad_request", `credential '${name}' is not a kerberos credential: Negotiate needs a Kerberos ticket`);
         }
+        // Loaded with the first Negotiate header: GSS-API and krb5 calls are not every agent's.
+        const { negotiateHeader } = await import("../kerberos/negotiate.ts");
         return negotiateHeader(token.kerberos, url, workerKdc());
       },
       files: core.files.keeper,

@@ -1,4 +1,3 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
 import { closeSync, constants, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
@@ -7,7 +6,7 @@ import { dirname } from "node:path";
  * named pipes (whose DACL Node and Bun cannot set) and wherever the config asks.
  */
 export function createSessionToken(path: string): { token: string; verify(authorization: string | undefined): boolean; remove(): void } {
-  const token = randomBytes(32).toString("hex");
+  const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
   // Beside the socket, whose directory exists; for a pipe, in the state directory, which may not yet.
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   rmSync(path, { force: true });
@@ -23,7 +22,7 @@ export function createSessionToken(path: string): { token: string; verify(author
     verify(authorization) {
       if (authorization === undefined) return false;
       const given = Buffer.from(authorization);
-      return given.length === expected.length && timingSafeEqual(given, expected);
+      return given.length === expected.length && crypto.timingSafeEqual(given, expected);
     },
     remove: () => rmSync(path, { force: true }),
   };

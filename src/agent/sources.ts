@@ -3,8 +3,6 @@
 import type { CredentialConfig } from "../config/load.ts";
 import type { SecretStore } from "../store/store.ts";
 import { commandSource } from "../sources/command.ts";
-import { clientCredentialsSource } from "../sources/oauth/client-credentials.ts";
-import { deviceCodeSource } from "../sources/oauth/device-code.ts";
 import { staticSource } from "../sources/static.ts";
 import { kerberosSource } from "../sources/kerberos.ts";
 import { workerKdc } from "../kerberos/kdc.ts";
@@ -46,9 +44,13 @@ function sourceFor(config: CredentialConfig, environment: SourceEnvironment): To
       return staticSource(config.name, config.lifetimeMs, environment.store);
     case "oauth2": {
       const options = { ...config, defaultLifetimeMs: config.lifetimeMs };
+      // Loaded at the first fetch or sign-in (oauth4webapi, jose and node:crypto): an agent serving
+      // cached tokens, or only other sources, does not load them at its start (issue 28).
       return config.grant === "device_code"
-        ? deviceCodeSource(options, environment.store)
-        : clientCredentialsSource(options, environment.store);
+        ? loadedOnFirstUse(true, async () => (await import("../sources/oauth/device-code.ts")).deviceCodeSource(options, environment.store))
+        : loadedOnFirstUse(false, async () =>
+            (await import("../sources/oauth/client-credentials.ts")).clientCredentialsSource(options, environment.store),
+          );
     }
     case "kerberos":
       return kerberosSource({
@@ -59,6 +61,20 @@ function sourceFor(config: CredentialConfig, environment: SourceEnvironment): To
         kdcClient: workerKdc(),
       });
   }
+}
+
+/** An OAuth source whose code is loaded when it is first asked for a token or a sign-in. */
+function loadedOnFirstUse(interactive: boolean, load: () => Promise<TokenSource>): TokenSource {
+  let loading: Promise<TokenSource> | undefined;
+  const source = () => (loading ??= load());
+  const lazy: TokenSource = { kind: "oauth2", fetchToken: async (ctx) => (await source()).fetchToken(ctx) };
+  if (!interactive) return lazy;
+  const login: InteractiveTokenSource["login"] = async (ctx) => {
+    const loaded = await source();
+    if (!isInteractive(loaded)) throw new Error("unreachable: a device_code source signs in");
+    return loaded.login(ctx);
+  };
+  return Object.assign(lazy, { login });
 }
 
 /** The stored secrets a configured source reads at each fetch (`secret:<name>`, see store.ts), by name. */

@@ -1,7 +1,6 @@
 import { toDatabases, type DatabaseConfig } from "./databases.ts";
 import { toFiles, type FileConfig } from "./files.ts";
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { AllowRule } from "../policy/rules.ts";
 import { entraEndpoints, type OAuthOptions } from "../sources/oauth/options.ts";
@@ -363,6 +362,6 @@ function idTokenCredential(endpoints: { gcp?: string; gcp_id_token?: string }, c
 
 /** A path in the config: "~/" is the home directory, a relative path is relative to the config file. */
 function configRelative(configFile: string, value: string): string {
-  if (value.startsWith("~/")) return join(homedir(), value.slice(2));
+  if (value.startsWith("~/")) return join((require("node:os") as typeof import("node:os")).homedir(), value.slice(2));
   return resolve(dirname(configFile), value);
 }

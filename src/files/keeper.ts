@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { CredagentError, describe } from "../errors.ts";
 import type { Logger } from "../log/log.ts";
 import type { FileState, FileSummary } from "../wire/types.ts";
@@ -160,7 +159,7 @@ export class FileKeeper {
       return this.#failed(entry, describe(err));
     }
     const bytes = Buffer.from(text, "utf8");
-    const digest = createHash("sha256").update(bytes).digest("hex");
+    const digest = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
     try {
       this.deps.owned.write({ name: file.name, path: file.path, mode: file.mode, home: file.home, replace: file.replace }, bytes);
     } catch (err) {

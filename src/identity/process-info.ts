@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { createReadStream, readFileSync, readlinkSync, statSync } from "node:fs";
 import { darwinExecutable, darwinStartTime } from "./darwin.ts";
 
@@ -188,9 +187,9 @@ export function executableSha256(pid: number): Promise<string | null> {
 }
 
 async function hashFile(path: string): Promise<string | null> {
-  const hash = createHash("sha256");
+  const hash = new Bun.CryptoHasher("sha256");
   try {
-    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Uint8Array);
   } catch {
     return null;
   }

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { CredagentError } from "../errors.ts";
 import { GssInitiator } from "../native/gssapi.ts";
 import { KRB5, Krb5Error } from "../native/krb5.ts";
@@ -39,7 +38,7 @@ export function httpServiceOf(url: string): string {
 
 export async function negotiateHeader(ticket: { profile: string; ccache: string }, url: string, kdc: Kdc): Promise<NegotiateHeader> {
   const service = httpServiceOf(url);
-  const memory = `MEMORY:credagent-${randomBytes(12).toString("hex")}`;
+  const memory = `MEMORY:credagent-${Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString("hex")}`;
   try {
     let times;
     try {

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { CredagentError } from "../errors.ts";
 import { printable } from "../printable.ts";
 import { systemClock, type Clock } from "../time/clock.ts";
@@ -151,7 +150,7 @@ export class ConfirmationBroker {
       );
     }
     const { exe, pid, via } = requester;
-    const id = randomBytes(4).toString("hex");
+    const id = Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex");
     let settle!: (answer: boolean, by: Answerer | null) => void;
     const promise = new Promise<{ approved: boolean; by: Answerer | null }>((resolve) => {
       settle = (approved, by) => {
