@@ -134,7 +134,7 @@ describe("start with an agent running", () => {
     expect(short).toEqual(await box.run(["start", "-s", ...FULL]));
     expect(short.code).toBe(0);
     expect(short.stderr).toBe(
-      "credagent: the agent's encrypted file store stays locked until 'credagent unlock' gives it its passphrase\n",
+      "credagent: the agent's encrypted file store stays locked until 'credagent unlock' gives it its passphrase ('db' cannot be served without it)\n",
     );
     expect(short.stdout).toContain(`CRED_AGENT_PID=${pid};`);
     // On a terminal: the full command's prompt (skipped with an empty answer).
@@ -142,16 +142,17 @@ describe("start with an agent running", () => {
       [
         "python3",
         join(import.meta.dir, "../support/pty-run.py"),
-        JSON.stringify([["Its passphrase (empty to skip): ", "\r"]]),
+        JSON.stringify([["Passphrase of the encrypted file store: ", "\r"]]),
         BIN,
         "start",
         "-s",
       ],
-      { env: box.env, timeout: 20_000 },
+      // pty-run.py gives the program 30 s to finish.
+      { env: box.env, timeout: 40_000 },
     );
     const onTerminal = JSON.parse(r.stdout.toString()) as { code: number; output: string };
     expect(onTerminal.code).toBe(0);
     expect(onTerminal.output).toContain("stays locked until 'credagent unlock'");
     expect(onTerminal.output).toContain(`CRED_AGENT_PID=${pid};`);
-  }, 30_000);
+  }, 60_000);
 });
