@@ -2,6 +2,7 @@ import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from "jose";
 import {
   closeSync,
   fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -67,7 +68,12 @@ export class FileStore implements SecretStore {
         .setProtectedHeader({ alg: "PBES2-HS512+A256KW", enc: "A256GCM", cty: "credagent-key" })
         .setKeyManagementParameters({ p2c: P2C })
         .encrypt(pass);
-      atomicWrite(dir, KEY_FILE, wrapped);
+      // Two processes creating the store at once (the agent and `credagent secret set`) must not
+      // each keep a key of their own: the second finds the first's key and takes it.
+      if (!createOnce(dir, KEY_FILE, wrapped)) {
+        key.fill(0);
+        return FileStore.#open(dir, keyPath, pass);
+      }
       return new FileStore(dir, key);
     }
     try {
@@ -212,6 +218,38 @@ function atomicWrite(dir: string, name: string, data: string): void {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
     throw storeError(dir, `cannot write ${name}`, err);
+  }
+}
+
+/**
+ * As atomicWrite, for a file that must not be replaced once there: false, with nothing written,
+ * when another process made it first. The temp file is linked into place (a link fails where a
+ * rename would replace); where hard links are not supported, it is renamed.
+ */
+function createOnce(dir: string, name: string, data: string): boolean {
+  const tmp = join(dir, `.${name}.${process.pid}.${crypto.randomUUID()}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    writeSync(fd, data);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    try {
+      linkSync(tmp, join(dir, name));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return false;
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS" && code !== "EOPNOTSUPP") throw err;
+      renameSync(tmp, join(dir, name));
+    }
+    syncDirectory(dir);
+    return true;
+  } catch (err) {
+    throw storeError(dir, `cannot write ${name}`, err);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
   }
 }
 

@@ -38,6 +38,17 @@ describe("FileStore", () => {
     expect(await reopened.get("secret:db")).toBeNull();
   });
 
+  test("two processes creating the store at once end with one key: what one writes, the other reads", async () => {
+    const dir = join(base, "racing");
+    // Both find no key file before either has written one (the agent and `secret set` at once).
+    const [a, b] = await Promise.all([FileStore.open(dir, pass), FileStore.open(dir, pass)]);
+    await a.set("secret:x", new Secret("from a"));
+    expect((await b.get("secret:x"))?.reveal()).toBe("from a");
+    await b.set("secret:y", new Secret("from b"));
+    expect((await (await FileStore.open(dir, pass)).get("secret:y"))?.reveal()).toBe("from b");
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  }, 20_000);
+
   test("a wrong passphrase is refused with what to check", async () => {
     const dir = join(base, "wrong");
     await (await FileStore.open(dir, pass)).set("secret:x", new Secret("v"));
