@@ -9,34 +9,12 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { Sandbox } from "../test/e2e/harness.ts";
 import { startPostgres } from "../test/support/postgres.ts";
+import { makeTestCerts } from "../test/support/certs.ts";
 
 const seconds = Number(process.argv[2] ?? 10);
 const PASSWORD = "bench-password-not-a-secret";
-const certs = mkdtempSync("/tmp/ca-bench-tls-");
-const openssl = (args: string[]) => {
-  const r = Bun.spawnSync(["openssl", ...args], { cwd: certs, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(r.stderr.toString());
-};
-openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench ca"]);
-openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-writeFileSync(join(certs, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-openssl([
-  "x509",
-  "-req",
-  "-in",
-  "server.csr",
-  "-CA",
-  "ca.crt",
-  "-CAkey",
-  "ca.key",
-  "-CAcreateserial",
-  "-out",
-  "server.crt",
-  "-days",
-  "2",
-  "-extfile",
-  "san.ext",
-]);
+const testCerts = makeTestCerts();
+const certs = testCerts.dir;
 
 const cluster = await startPostgres({ tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key") } });
 const box = new Sandbox();
@@ -174,5 +152,5 @@ try {
   for (const bouncer of bouncers) bouncer.stop();
   await box.cleanup();
   cluster.stop();
-  rmSync(certs, { recursive: true, force: true });
+  testCerts.remove();
 }

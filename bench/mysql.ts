@@ -3,39 +3,16 @@
 //   held connections   each client runs its share of the queries on one connection: the relay's cost per query
 //   new connections    one connection per query, one client: the milliseconds the proxy adds per connection
 // Run: scripts/build.sh && node_modules/.bin/bun bench/mysql.ts [queries per held run, default 20000]
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../test/e2e/harness.ts";
 import { startMariadb } from "../test/support/mariadb.ts";
+import { makeTestCerts } from "../test/support/certs.ts";
 
 const queries = Number(process.argv[2] ?? 20000);
 const PASSWORD = "bench-password-not-a-secret";
-const certs = mkdtempSync("/tmp/ca-bench-mytls-");
-const openssl = (args: string[]) => {
-  const r = Bun.spawnSync(["openssl", ...args], { cwd: certs, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(r.stderr.toString());
-};
-openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench ca"]);
-openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-writeFileSync(join(certs, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-openssl([
-  "x509",
-  "-req",
-  "-in",
-  "server.csr",
-  "-CA",
-  "ca.crt",
-  "-CAkey",
-  "ca.key",
-  "-CAcreateserial",
-  "-out",
-  "server.crt",
-  "-days",
-  "2",
-  "-extfile",
-  "san.ext",
-]);
-for (const f of ["server.key", "server.crt", "ca.crt"]) chmodSync(join(certs, f), 0o644);
+const testCerts = makeTestCerts();
+const certs = testCerts.dir;
 
 const server = await startMariadb({
   tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key"), caFile: join(certs, "ca.crt") },
@@ -120,5 +97,5 @@ try {
 } finally {
   await box.cleanup();
   server.stop();
-  rmSync(certs, { recursive: true, force: true });
+  testCerts.remove();
 }

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "nod
 import { join, resolve } from "node:path";
 import { Sandbox } from "./harness.ts";
 import { type PgCluster, postgresUnavailable, startPostgres } from "../support/postgres.ts";
-import { freePort, type RedisServer, redisUnavailable, startRedis } from "../support/redis.ts";
+import { freePort } from "../support/ports.ts";
+import { type RedisServer, redisUnavailable, startRedis } from "../support/redis.ts";
 
 // `listen = "127.0.0.1:PORT"` on [databases.X]: a loopback TCP listener for clients that cannot
 // open a Unix socket (JDBC without junixsocket), through the same admission step as the socket:

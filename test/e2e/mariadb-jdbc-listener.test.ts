@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Sandbox } from "./harness.ts";
 import { type MariadbServer, mariadbUnavailable, startMariadb } from "../support/mariadb.ts";
-import { freePort } from "../support/redis.ts";
+import { freePort } from "../support/ports.ts";
 
 // MariaDB Connector/J (Debian's libmariadb-java) over a MySQL database's loopback TCP listener
 // (`listen`), with no password, under Debian's JDK; the mariadb CLI over the same listener; and

@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
+import { freePort } from "./ports.ts";
 
 // A throwaway directory for end-to-end tests: Debian's OpenLDAP server (slapd, with the mdb backend)
 // on 127.0.0.1 at a free port, its config and database in a directory of its own, entries loaded
@@ -26,17 +26,6 @@ export interface Directory {
   /** A person under ou=people, found by uid, with a password. */
   addUser(uid: string, password: string): void;
   stop(): void;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const running = new Set<Directory>();

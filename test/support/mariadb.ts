@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
+import { freePort } from "./ports.ts";
 
 // A throwaway MariaDB server for end-to-end tests: Debian's mariadbd (test/run.sh installs
 // `mariadb-server` and `mariadb-client` as root), a data directory made by mariadb-install-db in
@@ -37,17 +37,6 @@ export interface MariadbServer {
   /** The server's error log so far. */
   log(): string;
   stop(): void;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const running = new Set<MariadbServer>();

@@ -1,7 +1,7 @@
 import { exportJWK, exportPKCS8, generateKeyPair } from "jose";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { dirname, join, resolve } from "node:path";
+import { freePort } from "./ports.ts";
 
 // Starts the real oidc-provider (test/support/oidc-provider.mjs) under Node on 127.0.0.1 with
 // the clients the OAuth tests need; can stop it and start it again on the same port and keys.
@@ -131,15 +131,4 @@ export class TestProvider {
   async stats(): Promise<Record<string, number>> {
     return (await fetch(`${this.issuer}/test/stats`)).json() as Promise<Record<string, number>>;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolvePort(port));
-    });
-    server.on("error", reject);
-  });
 }

@@ -1,6 +1,6 @@
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
+import { freePort } from "./ports.ts";
 
 // A throwaway PostgreSQL cluster for end-to-end tests: Debian's server (test/run.sh installs the
 // `postgresql` package as root), its data directory and Unix socket in /tmp/ca-pg-*, listening on
@@ -42,17 +42,6 @@ export interface PgCluster {
   /** Runs SQL as the superuser over the server's own socket (statement on stdin: nothing in argv); returns the unaligned output. */
   sql(statement: string): string;
   stop(): void;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const running = new Set<PgCluster>();

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
 import type { TlsFiles } from "./postgres.ts";
+import { freePort } from "./ports.ts";
 
 // A throwaway Redis server for end-to-end tests: Debian's redis-server (test/run.sh installs
 // `redis-server` and `redis-tools` as root), its config, socket and pid file in a directory of its
@@ -27,17 +27,6 @@ export interface RedisServer {
   /** A redis-cli command line, with the admin's password in the environment it needs. */
   readonly adminEnv: Record<string, string>;
   stop(): void;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const running = new Set<RedisServer>();

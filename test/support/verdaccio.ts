@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { freePort } from "./redis.ts";
+import { freePort } from "./ports.ts";
 
 // A private npm registry for the kept .npmrc test: verdaccio (npm `verdaccio`, a devDependency, run
 // under Node) on 127.0.0.1 with no uplink, where every package needs a logged-in user and the API
