@@ -27,12 +27,13 @@ export function openAgentStore(options: {
   const fileDir = fileStoreDir(options.pathEnv);
   let fallbackTold = false;
   const store = new LazyStore(
-    (given) =>
+    (given, firstAccount) =>
       openStore({
         choice: keyring,
         choiceFrom,
         fileDir,
         inAgent: true,
+        ...(firstAccount === undefined ? {} : { firstAccount }),
         passphrase: async () => {
           const held = envPassphrase ?? given;
           if (held) return new Secret(held.bytes().slice());

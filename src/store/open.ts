@@ -24,6 +24,8 @@ export interface StoreOptions {
   passphrase: (creating: boolean) => Promise<Secret | null>;
   /** Opened by the running agent, which can be given the passphrase later (`credagent unlock`). */
   inAgent?: boolean;
+  /** The account the caller reads first: the OS keyring is checked by reading it (OsKeyringOptions.probe). */
+  firstAccount?: string;
   /** Told once, when `auto` falls back to the file store, and why. */
   onNotice?: (message: string) => void;
   /**
@@ -65,7 +67,7 @@ export async function openStore(options: StoreOptions): Promise<OpenedStore> {
   if (options.choice !== "file") {
     try {
       const { OsKeyringStore } = await import("./keyring.ts");
-      const store = await OsKeyringStore.open();
+      const store = await OsKeyringStore.open(undefined, options.firstAccount === undefined ? {} : { probe: options.firstAccount });
       return { store, why: options.choice === "auto" ? `${from}, and the OS keyring answered` : from };
     } catch (err) {
       if (options.choice === "os") throw err;
@@ -151,7 +153,8 @@ export class LazyStore implements SecretStore {
    * store will be used, said while none is open. `elsewhere`: where else an account may be.
    */
   constructor(
-    private readonly open: (given: Secret | undefined) => Promise<OpenedStore>,
+    /** Opens the store; `firstAccount`: the account of the use that opens it. */
+    private readonly open: (given: Secret | undefined, firstAccount?: string) => Promise<OpenedStore>,
     options: {
       waiting?: boolean;
       intent?: string;
@@ -242,10 +245,10 @@ export class LazyStore implements SecretStore {
     this.#opening = undefined;
   }
 
-  async #store(): Promise<SecretStore> {
+  async #store(firstAccount?: string): Promise<SecretStore> {
     if (this.#opened) return this.#opened.store;
     if (!this.#opening) {
-      const opening: Promise<OpenedStore> = this.open(this.#given).then(
+      const opening: Promise<OpenedStore> = this.open(this.#given, firstAccount).then(
         // An open that finishes after close() (a lock) is closed again and not kept: its caller is told.
         (opened) => {
           this.#waiting = false;
@@ -268,13 +271,13 @@ export class LazyStore implements SecretStore {
   }
 
   async get(account: string) {
-    return (await this.#store()).get(account);
+    return (await this.#store(account)).get(account);
   }
   async set(account: string, value: Secret) {
-    return (await this.#store()).set(account, value);
+    return (await this.#store(account)).set(account, value);
   }
   async delete(account: string) {
-    return (await this.#store()).delete(account);
+    return (await this.#store(account)).delete(account);
   }
   async entries() {
     return (await this.#store()).entries();

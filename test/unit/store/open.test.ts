@@ -93,3 +93,16 @@ test("a secret missing from the store in use is looked for in the other, and the
     "; set one with: credagent secret set api",
   );
 });
+
+test("LazyStore opens with the account of the use that opens it (the keyring checks itself by reading that one)", async () => {
+  const asked: Array<string | undefined> = [];
+  const lazy = new LazyStore(async (_given, firstAccount) => {
+    asked.push(firstAccount);
+    return { store: new MemoryStore(), why: "test" };
+  });
+  await Promise.all([lazy.get("token:api"), lazy.get("token:db")]);
+  await lazy.set("secret:x", new Secret("v"));
+  lazy.close();
+  await lazy.delete("secret:x");
+  expect(asked).toEqual(["token:api", "secret:x"]);
+});
