@@ -34,3 +34,8 @@ export function formatCountdown(ms: number): string {
   if (m > 0) return `${m}m${pad(s)}s`;
   return `${s}s`;
 }
+
+/** A configured duration as the user would write it back: "250ms", "30s", "1m30s". */
+export function formatDuration(ms: number): string {
+  return ms < 1000 || ms % 1000 !== 0 ? (ms < 1000 ? `${ms}ms` : `${ms / 1000}s`) : formatCountdown(ms);
+}

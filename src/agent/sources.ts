@@ -8,7 +8,13 @@ import { kerberosSource } from "../sources/kerberos.ts";
 import { workerKdc } from "../kerberos/kdc.ts";
 import { ticketCacheDir } from "../kerberos/profile.ts";
 import { currentPathEnv } from "../paths.ts";
-import { isInteractive, type InteractiveTokenSource, type TokenSource } from "../sources/source.ts";
+import {
+  canExchangeIdTokens,
+  type IdTokenExchange,
+  isInteractive,
+  type InteractiveTokenSource,
+  type TokenSource,
+} from "../sources/source.ts";
 
 export interface SourceEnvironment {
   env: Record<string, string | undefined>;
@@ -63,11 +69,22 @@ function sourceFor(config: CredentialConfig, environment: SourceEnvironment): To
   }
 }
 
-/** An OAuth source whose code is loaded when it is first asked for a token or a sign-in. */
-function loadedOnFirstUse(interactive: boolean, load: () => Promise<TokenSource>): TokenSource {
+/**
+ * An OAuth source whose code is loaded when it is first asked for a token, an ID token or a
+ * sign-in. It has every capability the loaded source has (both OAuth grants exchange ID tokens).
+ */
+function loadedOnFirstUse(interactive: boolean, load: () => Promise<TokenSource>): TokenSource & IdTokenExchange {
   let loading: Promise<TokenSource> | undefined;
   const source = () => (loading ??= load());
-  const lazy: TokenSource = { kind: "oauth2", fetchToken: async (ctx) => (await source()).fetchToken(ctx) };
+  const lazy: TokenSource & IdTokenExchange = {
+    kind: "oauth2",
+    fetchToken: async (ctx) => (await source()).fetchToken(ctx),
+    exchangeIdToken: async (ctx, subject, audience) => {
+      const loaded = await source();
+      if (!canExchangeIdTokens(loaded)) throw new Error("unreachable: an oauth2 source exchanges ID tokens");
+      return loaded.exchangeIdToken(ctx, subject, audience);
+    },
+  };
   if (!interactive) return lazy;
   const login: InteractiveTokenSource["login"] = async (ctx) => {
     const loaded = await source();

@@ -1,5 +1,5 @@
 import { CredagentError, describe } from "../errors.ts";
-import { formatCountdown } from "../duration.ts";
+import { formatCountdown, formatDuration } from "../duration.ts";
 import {
   canExchangeIdTokens,
   cannotHeal,
@@ -358,7 +358,7 @@ export class ManagedCredential {
         abort.abort(
           new CredagentError(
             "source_failed",
-            `the ${this.source.kind} source did not answer within ${formatCountdown(this.policy.fetchTimeoutMs)}`,
+            `the ${this.source.kind} source did not answer within ${formatDuration(this.policy.fetchTimeoutMs)}`,
           ),
         ),
       this.policy.fetchTimeoutMs,

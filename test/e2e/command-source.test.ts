@@ -8,6 +8,7 @@ import { Sandbox, waitFor } from "./harness.ts";
 // flat in processes and descriptors over many retries. Linux /proc tells what is left.
 
 const hasProc = existsSync("/proc/self/stat");
+const STUBBORN_CREDENTIALS = 10;
 
 /** Processes started by a sandbox script: the shell (its argv names the script) and what it spawned (marked in environ). */
 function sourceProcesses(script: string): number[] {
@@ -78,8 +79,14 @@ describe.skipIf(!hasProc)("command sources are killed with everything they start
     const plain = box.script("plain.sh", `printf '{"access_token":"plain-token","expires_in":3600}'`);
     const failing = box.script("failing.sh", `echo never-quote-this-stdout\necho "token expired: run 'tool login' first" >&2\nexit 3`);
     scripts.push(stubborn, background, plain, failing);
+    // Ten credentials on the same stubborn source: a credential runs its source for at most five
+    // forced refreshes in a row (then one per 5 s, issue 21), so fifty retries take ten of them.
+    const stubborns = Array.from(
+      { length: STUBBORN_CREDENTIALS },
+      (_, i) => `[credentials.stubborn${i}]\nsource = "command"\ncommand = ["${stubborn}"]\ntimeout = "100ms"\n\n`,
+    ).join("");
     box.writeConfig(
-      `[credentials.stubborn]\nsource = "command"\ncommand = ["${stubborn}"]\ntimeout = "100ms"\n\n` +
+      stubborns +
         `[credentials.background]\nsource = "command"\ncommand = ["${background}"]\ntimeout = "10s"\n\n` +
         `[credentials.plain]\nsource = "command"\ncommand = ["${plain}"]\n\n` +
         `[credentials.failing]\nsource = "command"\ncommand = ["${failing}"]\n`,
@@ -104,9 +111,10 @@ describe.skipIf(!hasProc)("command sources are killed with everything they start
     let maxChildren = 0;
     let maxFds = 0;
     for (let i = 0; i < 50; i++) {
-      // A refresh runs the source at once, whatever the backoff after the previous failure.
-      const res = await box.request("POST", "/v1/credentials/stubborn/refresh");
-      expect({ status: res.status, timedOut: res.body.includes("did not answer within") }).toEqual({ status: 503, timedOut: true });
+      // A refresh runs the source at once, whatever the backoff after the previous failure, for
+      // its first five in a row.
+      const res = await box.request("POST", `/v1/credentials/stubborn${i % STUBBORN_CREDENTIALS}/refresh`);
+      expect({ status: res.status, timedOut: res.body.includes("did not answer within 100ms") }).toEqual({ status: 503, timedOut: true });
       maxChildren = Math.max(maxChildren, childrenOf(agent).length);
       maxFds = Math.max(maxFds, fdCount(agent));
     }

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { formatCountdown, parseDuration } from "../../src/duration.ts";
+import { formatCountdown, formatDuration, parseDuration } from "../../src/duration.ts";
 
 test("parseDuration", () => {
   expect(parseDuration("90")).toBe(90_000);
@@ -17,4 +17,12 @@ test("formatCountdown", () => {
   expect(formatCountdown(245_000)).toBe("4m05s");
   expect(formatCountdown(3_720_000)).toBe("1h02m");
   expect(formatCountdown(90_000_000)).toBe("1d01h");
+});
+
+test("formatDuration writes a configured duration back as it was meant: under a second in ms", () => {
+  expect(formatDuration(100)).toBe("100ms");
+  expect(formatDuration(1_500)).toBe("1.5s");
+  expect(formatDuration(30_000)).toBe("30s");
+  expect(formatDuration(90_000)).toBe("1m30s");
+  for (const ms of [100, 1_500, 30_000, 90_000]) expect(parseDuration(formatDuration(ms))).toBe(ms);
 });

@@ -10,6 +10,9 @@ import { clientCredentialsSource } from "../../../../src/sources/oauth/client-cr
 import { deviceCodeSource } from "../../../../src/sources/oauth/device-code.ts";
 import type { OAuthOptions } from "../../../../src/sources/oauth/options.ts";
 import { MemoryStore } from "../../../../src/store/memory.ts";
+import { createSource } from "../../../../src/agent/sources.ts";
+import { canExchangeIdTokens } from "../../../../src/sources/source.ts";
+import { jwtAudiences } from "../../../../src/sources/token-output.ts";
 
 // A scripted token endpoint on 127.0.0.1 (unit tests may fake the provider; the e2e tests use
 // the real oidc-provider).
@@ -238,6 +241,25 @@ describe("ID tokens by token exchange (RFC 8693)", () => {
     expect(err.message).toContain("no token exchange (RFC 8693)");
     // Discovery only.
     expect(seen.slice(count).every((s) => !s.body.get("grant_type"))).toBe(true);
+  });
+
+  test("the agent's oauth2 sources (loaded at first use) exchange ID tokens, both grants", async () => {
+    const store = new MemoryStore();
+    await store.set("secret:api", new Secret("s3cret"));
+    reply = discovery(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]);
+    for (const grant of ["client_credentials", "device_code"]) {
+      const config = parseConfig(
+        `[credentials.api]\nsource = "oauth2"\ngrant = "${grant}"\nissuer = "${issuer}"\nclient_id = "app"\n` +
+          (grant === "device_code" ? 'client_auth = "none"\n' : ""),
+        "/c.toml",
+      ).credentials[0]!;
+      const source = createSource(config, { env: {}, store });
+      expect(canExchangeIdTokens(source)).toBe(true);
+      if (!canExchangeIdTokens(source)) return;
+      const token = await source.exchangeIdToken(ctx(), subject, "https://run.example");
+      expect(jwtAudiences(token.value.bytes())).toEqual(["https://run.example"]);
+      expect(seen.at(-1)!.body.get("grant_type")).toBe("urn:ietf:params:oauth:grant-type:token-exchange");
+    }
   });
 
   test("an answer that is not an ID token is refused", async () => {
