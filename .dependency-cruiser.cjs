@@ -43,7 +43,7 @@ module.exports = {
       comment: "the HTTP server imports nothing of the agent's: the admission step, identity's types, logging, transport and the base only",
       severity: "error",
       from: { path: "^src/http/" },
-      to: { path: "^src/", pathNot: "^src/(http|admission|log|transport|time)/|^src/identity/actor\\.ts$|^src/(errors|wire)" },
+      to: { path: "^src/", pathNot: "^src/(http|admission|log|transport|time)/|^src/identity/actor\\.ts$|^src/(errors|wire|secret|secret-json)" },
     },
     {
       name: "api-is-runtime-free",

@@ -14,24 +14,6 @@ export interface JsonFields {
   [key: string]: JsonField | undefined;
 }
 
-/**
- * A 200 answer whose JSON body holds secrets (a token, a key): written from their bytes, never to
- * be cached (Cache-Control: no-store), the body zeroed once the server has taken it. The one way
- * the API and the SDK endpoints hand out a secret.
- */
-export function secretJsonResponse(fields: JsonFields, headers: Record<string, string> = {}): Response {
-  const body = encodeJsonWithSecrets(fields);
-  setTimeout(() => body.fill(0), 0);
-  return new Response(body, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...headers } });
-}
-
-/** A 200 answer whose whole body is one secret (an ID token), copied from its bytes; as secretJsonResponse otherwise. */
-export function secretTextResponse(secret: Secret, headers: Record<string, string> = {}): Response {
-  const body = Uint8Array.from(secret.bytes());
-  setTimeout(() => body.fill(0), 0);
-  return new Response(body, { status: 200, headers: { "Content-Type": "text/plain", "Cache-Control": "no-store", ...headers } });
-}
-
 /** A JSON object whose Secret values (at any depth) are written from their bytes; undefined members are left out. */
 export function encodeJsonWithSecrets(fields: JsonFields): Uint8Array {
   const parts: Uint8Array[] = [];

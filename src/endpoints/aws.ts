@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { secretJsonResponse } from "../secret-json.ts";
+import { secretJsonResponse } from "../http/secret-response.ts";
 import type { EndpointDeps, LoopbackBindings } from "./deps.ts";
 import { AWS_PATH } from "./info-file.ts";
 import { endpointToken, messageOf, statusOf } from "./token.ts";

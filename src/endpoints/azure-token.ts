@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { CredagentError } from "../errors.ts";
-import { secretJsonResponse } from "../secret-json.ts";
+import { secretJsonResponse } from "../http/secret-response.ts";
 import type { EndpointDeps } from "./deps.ts";
 import { normalizeResource } from "./resource.ts";
 import { endpointToken, messageOf, statusOf } from "./token.ts";

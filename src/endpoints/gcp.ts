@@ -1,6 +1,6 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { secretJsonResponse, secretTextResponse } from "../secret-json.ts";
+import { secretJsonResponse, secretTextResponse } from "../http/secret-response.ts";
 import type { EndpointDeps, LoopbackBindings } from "./deps.ts";
 import { endpointToken, messageOf, statusOf } from "./token.ts";
 

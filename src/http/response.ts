@@ -1,3 +1,5 @@
+import { SecretBodyResponse } from "./secret-response.ts";
+
 // A fetch Response as the bytes of an HTTP/1.1 answer, always with a Content-Length (every answer
 // of the agent is a whole JSON body, and a client reading one answer has the simplest framing).
 
@@ -47,7 +49,13 @@ export async function serializeResponse(
   response: Response,
   options: { keepAlive: boolean; version: "1.0" | "1.1"; omitBody: boolean },
 ): Promise<Uint8Array> {
-  const body = response.body === null ? new Uint8Array(0) : new Uint8Array(await response.arrayBuffer());
+  // A secret's bytes are written from the buffer that holds them (secret-response.ts), and zeroed.
+  const body =
+    response instanceof SecretBodyResponse
+      ? response.secretBody
+      : response.body === null
+        ? new Uint8Array(0)
+        : new Uint8Array(await response.arrayBuffer());
   let head = `HTTP/1.1 ${response.status} ${reasonPhrase(response.status)}\r\n`;
   response.headers.forEach((value, name) => {
     if (!FRAMING.has(name)) head += `${name}: ${value}\r\n`;

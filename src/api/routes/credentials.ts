@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { CredagentError } from "../../errors.ts";
 import type { ManagedCredential } from "../../refresh/credential.ts";
-import { secretJsonResponse, type JsonFields } from "../../secret-json.ts";
+import type { JsonFields } from "../../secret-json.ts";
+import { secretJsonResponse } from "../../http/secret-response.ts";
 import type { Token } from "../../sources/source.ts";
 import {
   CREDENTIAL_NAME,
