@@ -32,6 +32,8 @@ export interface Core {
   access: ReturnType<typeof createAccessControl>;
   /** The [databases] of the config in force (reloads change it; the endpoints are made at start). */
   databases(): AgentConfig["databases"];
+  /** Settles once the cached tokens read at start are restored (or could not be). */
+  restored: Promise<unknown>;
 }
 
 export interface CoreDeps {
@@ -88,8 +90,8 @@ export async function buildCore(deps: CoreDeps, resources: AsyncDisposableStack)
   // Cached tokens come back while the agent already serves: the store's opening is off the path of
   // its start, and a request for a credential waits only for that credential's entry. Those kept
   // fresh that the cache did not hold are fetched once the reads are done.
-  void restoreTokens(store, registry, Date.now(), log).then((restored) => {
-    if (restored > 0) log.info("cached tokens restored", { count: restored });
+  const restored = restoreTokens(store, registry, Date.now(), log).then((count) => {
+    if (count > 0) log.info("cached tokens restored", { count });
     registry.prefetchAll();
   });
   connections.apply(config);
@@ -138,7 +140,18 @@ export async function buildCore(deps: CoreDeps, resources: AsyncDisposableStack)
     },
   });
   const access = createAccessControl({ accessOf: (name) => registry.definition(name)?.access, audit, confirmations });
-  return { registry, connections, files, audit, confirmations, lock, config: reloader, access, databases: () => databasesInForce };
+  return {
+    registry,
+    connections,
+    files,
+    audit,
+    confirmations,
+    lock,
+    config: reloader,
+    access,
+    databases: () => databasesInForce,
+    restored,
+  };
 }
 
 function iso(t: number): string {

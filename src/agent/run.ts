@@ -4,6 +4,8 @@ import { EXIT } from "../exit-codes.ts";
 import { configPath, currentPathEnv, defaultSocketPath } from "../paths.ts";
 import { capabilities } from "../platform/os.ts";
 import { disableTracing, overwriteFreedNativeMemory } from "../platform/process-hardening.ts";
+import { releaseStartupPages } from "../platform/startup-pages.ts";
+import type { Logger } from "../log/log.ts";
 import { stderrSink, swallowStdioErrors } from "../log/sink.ts";
 import { takeActivation, takeLaunchdActivation, type Activation } from "../transport/activation.ts";
 import { VERSION } from "../version.ts";
@@ -118,6 +120,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       credentials: config.credentials.length,
       version: VERSION,
     });
+    releaseWhenStarted(core.restored, log);
     return await stopped;
   } catch (err) {
     // What the phases before the failure started, and only that, is released.
@@ -128,4 +131,27 @@ export async function runAgent(argv: string[]): Promise<number> {
     }
     return logging.fail(err);
   }
+}
+
+/** How long after its start-up (the cached tokens read) the agent waits for the first requests before releasing. */
+const STARTED_AFTER_MS = 300;
+
+/**
+ * Once started, the agent gives back what only its start-up used: the pages of read-only file
+ * mappings it touched (platform/startup-pages.ts) and the garbage of loading its modules and
+ * config, collected at once rather than at some later allocation (issue 28: the idle agent's memory).
+ */
+function releaseWhenStarted(restored: Promise<unknown>, log: Logger): void {
+  void restored.then(() => {
+    const timer = setTimeout(() => {
+      try {
+        const released = releaseStartupPages();
+        if (released !== null) log.debug("start-up pages released", { kb: released });
+      } catch (err) {
+        log.debug("start-up pages not released", { error: describe(err) });
+      }
+      Bun.gc(true);
+    }, STARTED_AFTER_MS);
+    timer.unref();
+  });
 }

@@ -32,6 +32,8 @@ const linuxSymbols = {
   send: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
   recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
+  // Start-up's pages of read-only file mappings dropped once the agent is up (platform/startup-pages.ts).
+  madvise: { args: [FFIType.u64, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 // glibc only (musl has no mallopt): its own table, so that its absence costs nothing else.
