@@ -5,7 +5,7 @@
 // Reference for the held connections: PgBouncer (Debian's, C, session pooling) on the same path, a
 // Unix socket in front of the same server: what any relaying process costs on this machine.
 // Run: scripts/build.sh && node_modules/.bin/bun bench/dbproxy.ts [seconds per run, default 10]
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../test/e2e/harness.ts";
 import { startPostgres } from "../test/support/postgres.ts";
@@ -19,6 +19,7 @@ const certs = testCerts.dir;
 const cluster = await startPostgres({ tls: { certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key") } });
 const box = new Sandbox();
 const bouncers: Array<{ stop(): void }> = [];
+const relays: Array<{ kill(): void }> = [];
 try {
   cluster.sql(`CREATE ROLE app LOGIN PASSWORD '${PASSWORD}'; CREATE DATABASE app OWNER app;`);
   const token = box.script("token.sh", `echo '{"access_token":"${PASSWORD}","expires_in":86400}'`);
@@ -85,6 +86,11 @@ try {
   };
 
   const rows: string[][] = [];
+  // The no-TLS held figures, for the relay floor's table below.
+  const plainHeld: Record<1 | 4, { direct: number; proxy: number; bouncer: number | null }> = {
+    1: { direct: 0, proxy: 0, bouncer: null },
+    4: { direct: 0, proxy: 0, bouncer: null },
+  };
   for (const [label, endpoint, sslmode] of [
     ["no TLS", "plain", "disable"],
     ["TLS verify-full", "tls", "verify-full"],
@@ -126,6 +132,10 @@ try {
     const one = { direct: run(direct, false, 1), proxy: run(proxied, false, 1) };
     const oneBouncer = viaBouncer ? run(viaBouncer, false, 1) : null;
     pgb?.stop();
+    if (sslmode === "disable") {
+      plainHeld[4] = { direct: held.direct.tps, proxy: held.proxy.tps, bouncer: heldBouncer?.tps ?? null };
+      plainHeld[1] = { direct: one.direct.tps, proxy: one.proxy.tps, bouncer: oneBouncer?.tps ?? null };
+    }
     rows.push([
       `pgbench -S, 1 client, ${label}`,
       `${one.direct.tps.toFixed(0)} tps`,
@@ -148,8 +158,56 @@ try {
   for (const r of [header, widths.map((w) => "-".repeat(w)), ...rows])
     console.log(`| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`);
   console.log(`\n${seconds} s per run; server and clients on one machine (${navigator.hardwareConcurrency} CPUs).`);
+
+  // The floor of a relay in this runtime (bench/bare-relay.ts: bytes only, no login, admission or
+  // parsing), with the server side on Bun.connect and on node:net, beside the figures above.
+  const floor: string[][] = [];
+  const bare: Record<string, Record<1 | 4, number>> = {};
+  for (const kind of ["bun", "node"] as const) {
+    const dir = join(box.root, `bare-${kind}`);
+    mkdirSync(dir, { mode: 0o700 });
+    const relay = Bun.spawn(
+      [process.execPath, join(import.meta.dir, "bare-relay.ts"), join(dir, ".s.PGSQL.5432"), "127.0.0.1", String(cluster.port), kind],
+      {
+        stdout: "pipe",
+        stderr: "inherit",
+      },
+    );
+    relays.push(relay);
+    await relay.stdout.getReader().read();
+    const conninfo = `host=${dir} dbname=app user=app`;
+    const tps = (clients: number) =>
+      Number(
+        /tps = ([\d.]+)/.exec(
+          pgbench(["-n", "-S", "-T", String(seconds), "-c", String(clients), "-j", String(Math.min(clients, 2)), conninfo]),
+        )?.[1],
+      );
+    bare[kind] = { 4: tps(4), 1: tps(1) };
+    relay.kill();
+  }
+  for (const clients of [4, 1] as const) {
+    const f = plainHeld[clients];
+    const pct = (tps: number) => `${tps.toFixed(0)} tps (${((tps / f.direct) * 100).toFixed(1)}%)`;
+    floor.push([
+      `pgbench -S, ${clients} client${clients > 1 ? "s" : ""}, no TLS`,
+      `${f.direct.toFixed(0)} tps`,
+      pct(f.proxy),
+      pct(bare.bun![clients]),
+      pct(bare.node![clients]),
+      f.bouncer === null ? "-" : pct(f.bouncer),
+    ]);
+  }
+  const floorHeader = ["relay floor", "direct", "credagent", "bare relay, Bun.connect", "bare relay, node:net", "PgBouncer"];
+  const floorWidths = floorHeader.map((h, i) => Math.max(h.length, ...floor.map((r) => r[i]!.length)));
+  console.log("");
+  for (const r of [floorHeader, floorWidths.map((w) => "-".repeat(w)), ...floor])
+    console.log(`| ${r.map((c, i) => c.padEnd(floorWidths[i]!)).join(" | ")} |`);
+  console.log(
+    "\nA bare relay (bench/bare-relay.ts) is bytes only: a Unix socket to the server's TCP port, with no login, admission or parsing; the same run, the same server.",
+  );
 } finally {
   for (const bouncer of bouncers) bouncer.stop();
+  for (const relay of relays) relay.kill();
   await box.cleanup();
   cluster.stop();
   testCerts.remove();

@@ -122,21 +122,25 @@ agent's environment (\`src/client/self.ts\`), and a compiled binary hands \`--sm
 line to the program as an argument.
 
 What the figures say:
-- Most of the RSS above the floor is file-backed: pages of the 116 MB executable (the bundle's
-  bytecode lives in it), clean, shared by every process running the binary and reclaimable by the
-  kernel. The anonymous part, the agent's own heap, is the small figure in brackets.
-- From 0 to 10 credentials, the step is the keyring addon (\`@napi-rs/keyring\`, extracted and
-  dlopened, with its threads): an agent with a non-static credential opens the store at start to
-  restore cached tokens (\`src/agent/run.ts\`). From 10 to 1,000 the growth is the credentials themselves.
-- \`--smol\` moves an idle agent's RSS by less than 1 MiB (a little of the anonymous part); not worth
-  a slower agent under load, so \`scripts/build.sh\` does not set it.
-- Loading the OAuth code (oauth4webapi, jose, \`src/sources/oauth/\`) only at an oauth2 credential's
-  first fetch was tried and measured no change (40.6 and 40.4 MiB with 0 credentials, 45.7 and
-  45.7 with 10, median of 5): with \`--bytecode\` the code of every module is in the executable
-  whether or not it runs, and evaluating those modules costs next to nothing. It was not kept.
-  Tried again with the binary split into ESM chunks (a chunk is loaded only when imported): 41.5
-  against 41.3 MiB with 0 credentials, still no change, and again not kept. The
-  desktop-prompt module imports nothing: there is nothing to defer there.`;
+- Most of the RSS of a freshly started agent is file-backed: pages of the 116 MB executable (the
+  bundle's bytecode lives in it), the keyring addon and the C library, touched by starting. About
+  0.3 s after its start the agent drops those of read-only, unwritten file mappings from its page
+  tables (\`src/platform/startup-pages.ts\`, \`madvise(MADV_DONTNEED)\`): they stay in the page cache
+  and come back as minor faults when used. That took the idle agent from 38-43 MiB (2026-11-25,
+  before) to the 23 MiB above; an agent that serves soon touches some of them again.
+- The anonymous part, the agent's own heap (JavaScriptCore's heap of the agent's code and data, and
+  mimalloc's), is the figure in brackets: about 7 MiB against the floor's 1.6. It is what the
+  agent costs that no other process shares; a full collection after start (\`Bun.gc\`) barely moves it.
+- The agent loads at start only the code its config uses (the database proxy with [databases], the
+  SDK endpoints with [endpoints], the OAuth code at an oauth2 credential's first fetch): importing
+  the agent went from 1,976 to 1,672 page faults and the anonymous part of an idle agent with one
+  command credential from 8.6 to 7.8 MiB (interleaved runs, 2026-12-06). Earlier attempts with one
+  bundle measured no change: with \`--bytecode\` every module's code is in the executable either way;
+  the split build (\`--splitting\`) is what lets a chunk stay unread.
+- \`--smol\` moves an idle agent's anonymous memory by less than 1 MiB; not worth a slower agent
+  under load, so \`scripts/build.sh\` does not set it. Its row is a build this script makes of
+  src/main.ts alone, not \`scripts/build.sh\`'s split build; why it keeps its start-up pages
+  resident was not looked into.`;
 
 export async function footprintBench(before?: string): Promise<string> {
   const dir = mkdtempSync("/tmp/ca-footprint-build-");
