@@ -208,8 +208,14 @@ describe.if(asRoot)("unlock, then lock", () => {
       [AWS_SECRET]: '"SecretAccessKey":"',
       [AWS_SESSION]: '"SessionToken":"',
     };
+    // The runtime's read buffer, once freed, may hold the allocator's free-list link in its first
+    // 8 bytes: where the secret sits near the start of the source's output (db.sh's token, 17 bytes
+    // in), the key is then cut to what follows those 8 bytes.
+    const outputStart: Record<string, string> = { [TOKEN]: '{"access_token":"' };
+    const fromSource = (secret: string, b: string) =>
+      b.endsWith(sourceKeys[secret]!) || (outputStart[secret] !== undefined && b.endsWith(outputStart[secret].slice(8)));
     for (const [secret, before] of Object.entries(found)) {
-      expect({ secret, elsewhere: before.filter((b) => !b.endsWith(sourceKeys[secret]!)) }).toEqual({ secret, elsewhere: [] });
+      expect({ secret, elsewhere: before.filter((b) => !fromSource(secret, b)) }).toEqual({ secret, elsewhere: [] });
       expect({ secret, copies: before.length }).toEqual({ secret, copies: Math.min(before.length, 1) });
     }
   }, 60_000);
