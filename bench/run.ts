@@ -72,16 +72,21 @@ function hyperfine(
   env: Record<string, string>,
   opts: { runs?: number; warmup?: number; prepare?: string } = {},
 ): number[] {
-  const json = join(mkdtempSync("/tmp/ca-hf-"), "out.json");
+  const dir = mkdtempSync("/tmp/ca-hf-");
+  const json = join(dir, "out.json");
   const extra = opts.prepare ? ["--prepare", opts.prepare] : [];
   const args = ["--warmup", String(opts.warmup ?? 10), "--runs", String(opts.runs ?? 200), ...extra];
-  Bun.spawnSync(["hyperfine", "-N", ...args, "--export-json", json, ...commands], {
-    env,
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-  const results = JSON.parse(readFileSync(json, "utf8")).results as Array<{ median: number }>;
-  return results.map((r) => r.median * 1000);
+  try {
+    Bun.spawnSync(["hyperfine", "-N", ...args, "--export-json", json, ...commands], {
+      env,
+      stdout: "ignore",
+      stderr: "inherit",
+    });
+    const results = JSON.parse(readFileSync(json, "utf8")).results as Array<{ median: number }>;
+    return results.map((r) => r.median * 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function autocannon(socket: string): { rps: number; p50: number; p99: number } {
@@ -255,7 +260,7 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
     `Debian oidc-agent 4.2 \`oidc-token\`: ${ms(theirs!)}`,
     "both against the same oidc-provider; oidc-token is a small C client",
   );
-  await provider.stop();
+  await provider.close();
   row("first token after `start`, from nothing", ms(cold), "", "start + discovery + client_credentials at oidc-provider, median of 15");
   row(
     "first token after `start`, warm cache",
