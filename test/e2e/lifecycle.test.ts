@@ -170,7 +170,15 @@ describe("signals", () => {
     const slow = box.script("slow.sh", 'sleep 1; echo \'{"access_token":"slow-token","expires_in":600}\'');
     box.writeConfig(`[credentials.slow]\nsource = "command"\ncommand = ["${slow}"]\n`);
     const agent = Bun.spawn([BIN, "agent", "-d"], { env: box.env, stdout: "pipe", stderr: "pipe" });
-    await waitFor(async () => existsSync(box.socket), 5_000, "the socket");
+    // Answering, not only there: the socket file exists from bind(), a moment before listen().
+    const answers = async () => {
+      try {
+        return existsSync(box.socket) && (await box.request("GET", "/v1/health")).status === 200;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(answers, 5_000, "the socket to answer");
     const inFlight = box.request("GET", "/v1/credentials/slow");
     await Bun.sleep(300);
     agent.kill("SIGTERM");
