@@ -472,7 +472,9 @@ test.skipIf(missing !== null)(
     expect(install.stdout).toMatch(/running now, pid \d+, at \\\\\.\\pipe\\credagent-/);
     const value = /REG_SZ\s{4}(.*)$/m.exec(await query())?.[1];
     expect(value).toBe(`"${winPath(EXE)}" start -s --service`);
-    expect((await wine([EXE, "get", "db"], opts)).stdout).toBe("tok-1\n");
+    // The whole answer, so that a failure shows the CLI's own words.
+    const first = await wine([EXE, "get", "db"], opts);
+    expect({ code: first.code, stdout: first.stdout, stderr: first.stderr }).toEqual({ code: 0, stdout: "tok-1\n", stderr: "" });
     const again = await wine([EXE, "service", "install"], opts);
     expect(again.stdout).toContain(`unchanged ${runKey}\\credagent`);
     const status = await wine([EXE, "service", "status"], opts);
