@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import type { DatabaseConfig } from "../../config/databases.ts";
 import { CredagentError, describe } from "../../errors.ts";
 import type { DbLogin } from "../login.ts";
+import { startTls } from "../server-connection.ts";
 import { PacketChannel } from "./channel.ts";
 import {
   CACHING_SHA2_PASSWORD,
@@ -156,6 +156,7 @@ export async function loginServer(
       hello.socket.write(packet(seq++, sslRequest(capabilities, request.maxPacket, request.charset)));
       detach();
       socket = await startTls(db, hello.socket);
+      socket.setNoDelay(true);
       channel = new PacketChannel(where);
       detach = listen(socket, channel, where);
     }
@@ -193,33 +194,6 @@ export async function loginServer(
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function startTls(db: DatabaseConfig, raw: net.Socket): Promise<tls.TLSSocket> {
-  const verify = db.tls === "verify-ca" || db.tls === "verify-full";
-  const secure = tls.connect({
-    socket: raw,
-    host: db.host,
-    servername: net.isIP(db.host) ? undefined : db.host,
-    ca: db.caFile ? readFileSync(db.caFile) : undefined,
-    rejectUnauthorized: verify,
-    // verify-ca: the chain only (MySQL's VERIFY_CA); verify-full adds the host name (VERIFY_IDENTITY).
-    checkServerIdentity: db.tls === "verify-full" ? tls.checkServerIdentity : () => undefined,
-  });
-  await new Promise<void>((resolve, reject) => {
-    secure.once("secureConnect", resolve);
-    secure.once("error", (err) =>
-      reject(
-        new CredagentError(
-          "upstream_auth",
-          `TLS with the database server ${db.host}:${db.port} failed (tls = "${db.tls}"${db.caFile ? `, ca_file ${db.caFile}` : ""}): ${describe(err)}; no password was sent`,
-          { cause: err },
-        ),
-      ),
-    );
-  });
-  secure.setNoDelay(true);
-  return secure;
 }
 
 /** Written, then zeroed once the socket is done with it: it may hold a password or a hash of one. */
