@@ -202,31 +202,12 @@ function syncDirectory(dir: string): void {
   }
 }
 
-/** Temp file, fsync, rename, fsync the directory: a crash leaves the old entry or the new one, never half of one. */
-function atomicWrite(dir: string, name: string, data: string): void {
-  const tmp = join(dir, `.${name}.${process.pid}.${crypto.randomUUID()}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    writeSync(fd, data);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, join(dir, name));
-    syncDirectory(dir);
-  } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw storeError(dir, `cannot write ${name}`, err);
-  }
-}
-
 /**
- * As atomicWrite, for a file that must not be replaced once there: false, with nothing written,
- * when another process made it first. The temp file is linked into place (a link fails where a
- * rename would replace); where hard links are not supported, it is renamed.
+ * Writes data to a temp file in dir, fsyncs it, lets `place` move it to `name` (false: another
+ * process made it first, nothing written), then fsyncs the directory: a crash leaves the old
+ * entry or the new one, never half of one. The temp file never outlives the call.
  */
-function createOnce(dir: string, name: string, data: string): boolean {
+function writeDurably(dir: string, name: string, data: string, place: (tmp: string, target: string) => boolean): boolean {
   const tmp = join(dir, `.${name}.${process.pid}.${crypto.randomUUID()}.tmp`);
   let fd: number | undefined;
   try {
@@ -235,14 +216,7 @@ function createOnce(dir: string, name: string, data: string): boolean {
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    try {
-      linkSync(tmp, join(dir, name));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "EEXIST") return false;
-      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS" && code !== "EOPNOTSUPP") throw err;
-      renameSync(tmp, join(dir, name));
-    }
+    if (!place(tmp, join(dir, name))) return false;
     syncDirectory(dir);
     return true;
   } catch (err) {
@@ -251,6 +225,33 @@ function createOnce(dir: string, name: string, data: string): boolean {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
   }
+}
+
+/** An entry written whole or not at all, replacing the one there. */
+function atomicWrite(dir: string, name: string, data: string): void {
+  writeDurably(dir, name, data, (tmp, target) => {
+    renameSync(tmp, target);
+    return true;
+  });
+}
+
+/**
+ * As atomicWrite, for a file that must not be replaced once there: false, with nothing written,
+ * when another process made it first. The temp file is linked into place (a link fails where a
+ * rename would replace); where hard links are not supported, it is renamed.
+ */
+function createOnce(dir: string, name: string, data: string): boolean {
+  return writeDurably(dir, name, data, (tmp, target) => {
+    try {
+      linkSync(tmp, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return false;
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS" && code !== "EOPNOTSUPP") throw err;
+      renameSync(tmp, target);
+    }
+    return true;
+  });
 }
 
 function storeError(dir: string, what: string, cause: unknown): CredagentError {
