@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { socketPathCases } from "../support/socket-path-vectors.ts";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -110,20 +111,8 @@ describe("paths", () => {
 });
 
 // The table the Node and Python clients' tests read too: all three find the agent in the same place.
-interface SocketPathCase {
-  name: string;
-  platform: NodeJS.Platform;
-  uid: number;
-  username: string;
-  env: Record<string, string>;
-  private_dirs: string[];
-  socket: string;
-  token_file: string;
-}
-const vectors = JSON.parse(readFileSync(join(import.meta.dir, "../fixtures/socket-paths.json"), "utf8")) as { cases: SocketPathCase[] };
-
 describe("shared socket-path vectors (test/fixtures/socket-paths.json)", () => {
-  test.each(vectors.cases.map((c) => [c.name, c] as const))("%s", (_, c) => {
+  test.each(socketPathCases.map((c) => [c.name, c] as const))("%s", (_, c) => {
     const p: PathEnv = {
       env: c.env,
       platform: c.platform,

@@ -1,24 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { socketPathCases } from "../../support/socket-path-vectors.ts";
 import { join } from "node:path";
 import { defaultSocketPath, sessionTokenFile } from "../../../clients/node/src/index.ts";
 
 // The Node client finds the agent where the CLI does: the same table as test/unit/paths.test.ts
 // and clients/python/test_credagent.py.
-interface SocketPathCase {
-  name: string;
-  platform: NodeJS.Platform;
-  uid: number;
-  username: string;
-  env: Record<string, string>;
-  private_dirs: string[];
-  socket: string;
-  token_file: string;
-}
-const vectors = JSON.parse(readFileSync(join(import.meta.dir, "../../fixtures/socket-paths.json"), "utf8")) as { cases: SocketPathCase[] };
-
 describe("@credagent/client: shared socket-path vectors", () => {
-  test.each(vectors.cases.map((c) => [c.name, c] as const))("%s", (_, c) => {
+  test.each(socketPathCases.map((c) => [c.name, c] as const))("%s", (_, c) => {
     const socket = defaultSocketPath(c.env, {
       platform: c.platform,
       uid: c.uid,
