@@ -37,5 +37,6 @@ export function formatCountdown(ms: number): string {
 
 /** A configured duration as the user would write it back: "250ms", "30s", "1m30s". */
 export function formatDuration(ms: number): string {
-  return ms < 1000 || ms % 1000 !== 0 ? (ms < 1000 ? `${ms}ms` : `${ms / 1000}s`) : formatCountdown(ms);
+  if (ms < 1000) return `${ms}ms`;
+  return ms % 1000 === 0 ? formatCountdown(ms) : `${ms / 1000}s`;
 }
