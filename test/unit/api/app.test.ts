@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { AgentLock } from "../../../src/policy/lock.ts";
 import { createApp } from "../../../src/api/app.ts";
+import { SecretBodyResponse } from "../../../src/http/secret-response.ts";
 import { DEFAULT_POLICY } from "../../../src/refresh/policy.ts";
 import { CredentialRegistry } from "../../../src/refresh/registry.ts";
 import { FakeClock } from "../../support/fake-clock.ts";
@@ -60,6 +61,9 @@ describe("API", () => {
     const { request } = setup();
     const res = await request("/v1/credentials/db");
     expect(res.status).toBe(200);
+    // The secret's own buffer reaches the server (which zeroes it), not a copy inside the runtime:
+    // a middleware that made hono re-wrap the answer would lose it.
+    expect(res).toBeInstanceOf(SecretBodyResponse);
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(await res.json()).toEqual({
       name: "db",

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createEndpointsApp } from "../../../src/endpoints/app.ts";
+import { SecretBodyResponse } from "../../../src/http/secret-response.ts";
 import type { EndpointDeps } from "../../../src/endpoints/deps.ts";
 import { EndpointSecret } from "../../../src/endpoints/secret.ts";
 import { DEFAULT_POLICY } from "../../../src/refresh/policy.ts";
@@ -65,6 +66,8 @@ describe("the Azure protocols", () => {
     ];
     for (const r of answers) {
       expect(r.status).toBe(200);
+      // The token's own buffer reaches the server, which zeroes it (see http/secret-response.ts).
+      expect(r).toBeInstanceOf(SecretBodyResponse);
       const body = (await r.json()) as Record<string, string>;
       expect(body).toMatchObject({ access_token: "token-1", resource: DB, token_type: "Bearer", expires_in: "3600" });
       expect(body.expires_on).toMatch(/^\d{10}$/);
