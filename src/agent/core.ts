@@ -32,6 +32,8 @@ export interface Core {
   access: ReturnType<typeof createAccessControl>;
   /** The [databases] of the config in force (reloads change it; the endpoints are made at start). */
   databases(): AgentConfig["databases"];
+  /** Begins reading the cached tokens (once the agent listens); until then their credentials wait. */
+  beginRestore(): void;
   /** Settles once the cached tokens read at start are restored (or could not be). */
   restored: Promise<unknown>;
 }
@@ -87,10 +89,13 @@ export async function buildCore(deps: CoreDeps, resources: AsyncDisposableStack)
   // Released before the registry: a kept blank keeps its user names, which the registry's stop drops.
   resources.defer(() => files.keeper.stop());
   registry.apply(toDefinitions(config, process.env, store), { prefetch: false });
-  // Cached tokens come back while the agent already serves: the store's opening is off the path of
-  // its start, and a request for a credential waits only for that credential's entry. Those kept
-  // fresh that the cache did not hold are fetched once the reads are done.
-  const restored = restoreTokens(store, registry, Date.now(), log).then((count) => {
+  // Cached tokens come back while the agent already serves: the reads begin once it listens
+  // (beginRestore), so the store's opening (the keyring addon's load, D-Bus) is off the path of its
+  // start, and a request for a credential waits only for that credential's entry. Those kept fresh
+  // that the cache did not hold are fetched once the reads are done.
+  let beginRestore!: () => void;
+  const listening = new Promise<void>((resolve) => (beginRestore = resolve));
+  const restored = restoreTokens(store, registry, Date.now(), log, { after: listening }).then((count) => {
     if (count > 0) log.info("cached tokens restored", { count });
     registry.prefetchAll();
   });
@@ -150,6 +155,7 @@ export async function buildCore(deps: CoreDeps, resources: AsyncDisposableStack)
     config: reloader,
     access,
     databases: () => databasesInForce,
+    beginRestore,
     restored,
   };
 }

@@ -84,6 +84,8 @@ export async function runAgent(argv: string[]): Promise<number> {
       },
       resources,
     );
+    // Listening: the cached tokens are read now, off the path of the start.
+    core.beginRestore();
     side = await startSideServices({ core, config, admission: doors.admission, socketPath, pathEnv, requestDeadlineMs, log }, resources);
     const services = side;
 

@@ -70,14 +70,25 @@ export async function restoreTokens(
   registry: CredentialRegistry,
   now: number,
   log: Logger,
-  timeoutMs = RESTORE_TIMEOUT_MS,
+  options: {
+    timeoutMs?: number;
+    /**
+     * The reads begin once this settles; the credentials wait for them from the call on. At start
+     * the agent begins them once it listens: the store's opening (the keyring addon's load) is
+     * then not paid before the socket answers.
+     */
+    after?: Promise<unknown>;
+  } = {},
 ): Promise<number> {
+  const { timeoutMs = RESTORE_TIMEOUT_MS, after } = options;
   // A source that is never cached (static values: they are in the store already) has no entry to read.
   const credentials = registry.list().filter((credential) => credential.source.persist !== false);
   const failures: unknown[] = [];
+  const read = (name: string) =>
+    after ? after.then(() => readCachedToken(store, name, timeoutMs)) : readCachedToken(store, name, timeoutMs);
   const restoring = credentials.map((credential) =>
     credential.restore(
-      readCachedToken(store, credential.name, timeoutMs).then(
+      read(credential.name).then(
         (record) => usableToken(record, credential.name, registry, store, now, log),
         (err) => {
           failures.push(err);

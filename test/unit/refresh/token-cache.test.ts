@@ -58,11 +58,43 @@ describe("token cache", () => {
       registryWith(clock).registry,
       clock.now(),
       createLogger((l) => warnings.push(l), "warn"),
-      50,
+      { timeoutMs: 50 },
     );
     expect(restored).toBe(0);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(warnings.join("")).toContain("did not answer within 0.05s");
+  });
+
+  test("with `after`, the store is read once it settles, and the credential waits for the read, not the source", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore();
+    const first = registryWith(clock);
+    persistToken(store, "api", "f1", await first.registry.get("api").get(), log);
+    await settle();
+    const second = registryWith(clock);
+    const reads: string[] = [];
+    const watched = Object.assign(store, {
+      get: (account: string) => {
+        reads.push(account);
+        return MemoryStore.prototype.get.call(store, account);
+      },
+    });
+    let listening!: () => void;
+    const after = new Promise<void>((resolve) => (listening = resolve));
+    const restoring = restoreTokens(watched, second.registry, clock.now(), log, { after });
+    let served = false;
+    const asked = second.registry
+      .get("api")
+      .get()
+      .then((t) => ((served = true), t));
+    await settle();
+    expect(reads).toEqual([]);
+    expect(served).toBe(false);
+    listening();
+    expect((await asked).value.reveal()).toBe("token-1");
+    expect(await restoring).toBe(1);
+    expect(reads).toEqual(["token:api"]);
+    expect(second.source.calls).toBe(0);
   });
 
   test("malformed cache entries are ignored", async () => {
