@@ -1,6 +1,8 @@
 import { Admission } from "../admission/admission.ts";
 import { slotLimits } from "../admission/slots.ts";
 import { createApp } from "../api/app.ts";
+import type { ApiDeps } from "../api/deps.ts";
+import { healthBody } from "../api/routes/health.ts";
 import type { AgentConfig } from "../config/load.ts";
 import { describeEndpoints, type ServedEndpoint } from "../dbproxy/endpoints.ts";
 import { CredagentError, describe } from "../errors.ts";
@@ -19,6 +21,7 @@ import { listenLocal } from "../transport/listen.ts";
 import type { Stream } from "../transport/stream.ts";
 import type { UnixListener } from "../transport/unix.ts";
 import { VERSION } from "../version.ts";
+import type { HealthResponse } from "../wire/types.ts";
 import type { Core } from "./core.ts";
 import { createSessionToken } from "./session-token.ts";
 import { credentialsNeedingStore } from "../config/store-users.ts";
@@ -31,6 +34,8 @@ export interface FrontDoors {
   admission: Admission;
   server: HttpServer;
   listener: UnixListener;
+  /** GET /v1/health's answer, for the ready line. */
+  health(): HealthResponse;
 }
 
 export interface FrontDoorDeps {
@@ -62,68 +67,68 @@ export async function openFrontDoors(deps: FrontDoorDeps, resources: AsyncDispos
   const pipe = capabilities.namedPipes || isWindowsPipe(deps.socketPath);
   let sessionToken: ReturnType<typeof createSessionToken> | undefined;
   resources.defer(() => sessionToken?.remove());
-  const app = createApp(
-    {
-      registry: core.registry,
-      lock: core.lock,
-      authorize: core.access.authorize,
-      mayList: core.access.mayList,
-      approvals: {
-        list: () => core.confirmations.list(),
-        answer: (id, approve, actor) => {
-          const pending = core.confirmations.list().find((p) => p.id === id);
-          const refusal = pending ? mayAnswerApproval(actor, pending, controllingTerminal) : null;
-          if (refusal) throw new CredagentError("forbidden", refusal);
-          // The audit line says who answered, on which terminal: a self-approval that got past the
-          // checks (a detached program with a pseudo-terminal) is visible there.
-          const pid = actor?.peer?.pid ?? 0;
-          const tty = pid ? controllingTerminal(pid) : null;
-          core.confirmations.answer(id, approve, {
-            kind: "terminal",
-            pid,
-            exe: actor?.process?.exe ?? null,
-            terminal: tty ? terminalName(tty) : null,
-          });
-        },
+  const api: ApiDeps = {
+    registry: core.registry,
+    lock: core.lock,
+    authorize: core.access.authorize,
+    mayList: core.access.mayList,
+    approvals: {
+      list: () => core.confirmations.list(),
+      answer: (id, approve, actor) => {
+        const pending = core.confirmations.list().find((p) => p.id === id);
+        const refusal = pending ? mayAnswerApproval(actor, pending, controllingTerminal) : null;
+        if (refusal) throw new CredagentError("forbidden", refusal);
+        // The audit line says who answered, on which terminal: a self-approval that got past the
+        // checks (a detached program with a pseudo-terminal) is visible there.
+        const pid = actor?.peer?.pid ?? 0;
+        const tty = pid ? controllingTerminal(pid) : null;
+        core.confirmations.answer(id, approve, {
+          kind: "terminal",
+          pid,
+          exe: actor?.process?.exe ?? null,
+          terminal: tty ? terminalName(tty) : null,
+        });
       },
-      sessionToken: pipe || config.requireSessionToken ? (header) => sessionToken?.verify(header) ?? false : null,
-      info: {
-        version: VERSION,
-        pid: process.pid,
-        socket: deps.socketPath,
-        startedAt: deps.startedAt,
-        service: deps.service,
-        binaryReplaced: deps.binaryReplaced,
-        startedWith: deps.startedWith,
-      },
-      config: core.config,
-      connections: core.connections,
-      databases: { list: () => describeEndpoints(core.databases(), deps.late.served(), deps.pathEnv) },
-      negotiate: async (name, url) => {
-        const credential = core.registry.get(name);
-        const token = credential.source.kind === "kerberos" ? await credential.get() : undefined;
-        if (!token?.kerberos) {
-          throw new CredagentError("bad_request", `credential '${name}' is not a kerberos credential: Negotiate needs a Kerberos ticket`);
-        }
-        // Loaded with the first Negotiate header: GSS-API and krb5 calls are not every agent's.
-        const { negotiateHeader } = await import("../kerberos/negotiate.ts");
-        return negotiateHeader(token.kerberos, url, workerKdc());
-      },
-      files: core.files.keeper,
-      shutdown: (reason) => deps.late.stop(reason),
-      store: {
-        status: () => ({ ...deps.store.status(), needed_by: credentialsNeedingStore(core.config.current) }),
-        unlock: async (passphrase) => {
-          await deps.store.unlock(passphrase);
-          // What failed for want of the store tries again now, and cached tokens come back.
-          const restored = await restoreTokens(deps.store, core.registry, Date.now(), log);
-          for (const credential of core.registry.list()) credential.retry();
-          log.info("secret store unlocked", { cached_tokens_restored: restored });
-        },
-      },
-      now: Date.now,
     },
-    (err) => log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),
+    sessionToken: pipe || config.requireSessionToken ? (header) => sessionToken?.verify(header) ?? false : null,
+    info: {
+      version: VERSION,
+      pid: process.pid,
+      socket: deps.socketPath,
+      startedAt: deps.startedAt,
+      service: deps.service,
+      binaryReplaced: deps.binaryReplaced,
+      startedWith: deps.startedWith,
+    },
+    config: core.config,
+    connections: core.connections,
+    databases: { list: () => describeEndpoints(core.databases(), deps.late.served(), deps.pathEnv) },
+    negotiate: async (name, url) => {
+      const credential = core.registry.get(name);
+      const token = credential.source.kind === "kerberos" ? await credential.get() : undefined;
+      if (!token?.kerberos) {
+        throw new CredagentError("bad_request", `credential '${name}' is not a kerberos credential: Negotiate needs a Kerberos ticket`);
+      }
+      // Loaded with the first Negotiate header: GSS-API and krb5 calls are not every agent's.
+      const { negotiateHeader } = await import("../kerberos/negotiate.ts");
+      return negotiateHeader(token.kerberos, url, workerKdc());
+    },
+    files: core.files.keeper,
+    shutdown: (reason) => deps.late.stop(reason),
+    store: {
+      status: () => ({ ...deps.store.status(), needed_by: credentialsNeedingStore(core.config.current) }),
+      unlock: async (passphrase) => {
+        await deps.store.unlock(passphrase);
+        // What failed for want of the store tries again now, and cached tokens come back.
+        const restored = await restoreTokens(deps.store, core.registry, Date.now(), log);
+        for (const credential of core.registry.list()) credential.retry();
+        log.info("secret store unlocked", { cached_tokens_restored: restored });
+      },
+    },
+    now: Date.now,
+  };
+  const app = createApp(api, (err) =>
+    log.error("internal error", { error: describe(err), stack: err instanceof Error ? err.stack : undefined }),
   );
 
   // One admission step for every front door, with one pool of connection slots below the
@@ -175,5 +180,5 @@ export async function openFrontDoors(deps: FrontDoorDeps, resources: AsyncDispos
   resources.defer(() => listener.close());
   if (deps.activation) writeToken();
   if (!sessionToken) throw new Error("unreachable: the listener wrote no session token");
-  return { admission, server, listener };
+  return { admission, server, listener, health: () => healthBody(api) };
 }

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "../log/log.ts";
 import { rotatingFileSink, stderrSink, type LogSink } from "../log/sink.ts";
 import { stateDir, type PathEnv } from "../paths.ts";
 import { stdioFollows } from "../platform/stdio.ts";
+import type { HealthResponse } from "../wire/types.ts";
 import type { AgentOptions } from "./options.ts";
 
 // The agent's first phase: where it logs, and how it says it is ready or cannot start.
@@ -18,8 +19,11 @@ export interface AgentLogging {
   stderr: LogSink;
   /** The agent cannot start: says why on stderr, in the log, and on the ready pipe; returns the exit code. */
   fail(err: unknown): number;
-  /** Tells `credagent start` (its ready pipe) that the agent serves. */
-  ready(): void;
+  /**
+   * Tells `credagent start` (its ready pipe) that the agent serves, with GET /v1/health's answer:
+   * `ready {json}`, so that start prints its shell code without asking again.
+   */
+  ready(health: HealthResponse): void;
 }
 
 export function openAgentLogging(options: Pick<AgentOptions, "debug" | "logFile" | "readyFd" | "level">, pathEnv: PathEnv): AgentLogging {
@@ -48,7 +52,7 @@ export function openAgentLogging(options: Pick<AgentOptions, "debug" | "logFile"
       writeReadyFd(options.readyFd, `error ${JSON.stringify(message)}\n`);
       return EXIT.failed;
     },
-    ready: () => writeReadyFd(options.readyFd, "ready\n"),
+    ready: (health) => writeReadyFd(options.readyFd, `ready ${JSON.stringify(health)}\n`),
   };
 }
 

@@ -113,7 +113,7 @@ export async function runAgent(argv: string[]): Promise<number> {
         logging.guard.flush();
       },
     });
-    logging.ready();
+    logging.ready(doors.health());
     log.info("agent ready", {
       pid: process.pid,
       socket: socketPath,

@@ -71,7 +71,9 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
     outcome = code === TIMED_OUT ? "it closed its ready pipe but kept running; it was stopped" : { exited: code };
   }
 
-  if (outcome === "ready") {
+  if (outcome !== null && typeof outcome === "object" && "ready" in outcome) {
+    // The ready line carries the agent's health answer; an agent that gave none is asked.
+    if (outcome.ready) return { health: outcome.ready, started: true };
     try {
       return { health: await client.health(), started: true };
     } catch (err) {
@@ -95,7 +97,7 @@ export async function startAgent(options: StartOptions): Promise<StartResult> {
   }
   if (outcome.exited !== EXIT.agentRunning) {
     const late = await within(ready, 200, clock);
-    const told = late !== TIMED_OUT && late !== "ready" ? late : null;
+    const told = typeof late === "string" ? late : null;
     const why = told || (log && readFrom(logPath, log.offset).trim()) || `it exited with status ${outcome.exited}`;
     throw new CredagentError("unavailable", `the agent did not start: ${why}`);
   }
@@ -142,11 +144,15 @@ async function probe(client: AgentClient): Promise<HealthResponse | null> {
   }
 }
 
+/** The agent serves: with its health answer when the line carried one that reads as such. */
+type Ready = { ready: HealthResponse | null };
+
 /**
- * What the agent writes on its ready pipe: "ready" once it serves, or why it cannot start (the
- * message after "error "); null when the pipe closes without a line. Never settles without a pipe.
+ * What the agent writes on its ready pipe: "ready" and its health answer once it serves, or why it
+ * cannot start (the message after "error "); null when the pipe closes without a line. Never
+ * settles without a pipe.
  */
-async function readReady(fd: number | undefined): Promise<"ready" | string | null> {
+async function readReady(fd: number | undefined): Promise<Ready | string | null> {
   // Bun hands the parent's end of an extra pipe over as a bare descriptor.
   if (typeof fd !== "number") return new Promise(() => {});
   let text = "";
@@ -155,11 +161,22 @@ async function readReady(fd: number | undefined): Promise<"ready" | string | nul
     const end = text.indexOf("\n");
     if (end >= 0) {
       const line = text.slice(0, end);
-      if (line === "ready") return "ready";
+      if (line === "ready" || line.startsWith("ready ")) return { ready: parseReadyHealth(line.slice("ready ".length)) };
       return line.startsWith("error ") ? parseMessage(line.slice(6)) : line;
     }
   }
   return null;
+}
+
+/** The health answer on a ready line, when it has what start prints (a pid and a socket); else null. */
+export function parseReadyHealth(json: string): HealthResponse | null {
+  try {
+    const value = JSON.parse(json) as Partial<HealthResponse> | null;
+    if (value?.status !== "ok" || typeof value.pid !== "number" || typeof value.socket !== "string") return null;
+    return value as HealthResponse;
+  } catch {
+    return null;
+  }
 }
 
 function parseMessage(json: string): string {
