@@ -6,7 +6,7 @@ import { capabilities } from "../platform/os.ts";
 import { disableTracing, overwriteFreedNativeMemory } from "../platform/process-hardening.ts";
 import { releaseStartupPages } from "../platform/startup-pages.ts";
 import type { Logger } from "../log/log.ts";
-import { stderrSink, swallowStdioErrors } from "../log/sink.ts";
+import { stderrSink } from "../log/sink.ts";
 import { takeActivation, takeLaunchdActivation, type Activation } from "../transport/activation.ts";
 import { VERSION } from "../version.ts";
 import { buildCore } from "./core.ts";
@@ -30,7 +30,6 @@ export async function runAgent(argv: string[]): Promise<number> {
   // agent's memory or environment, attach a debugger, or make it dump core.
   const tracing = disableTracing();
   const freedMemory = overwriteFreedNativeMemory();
-  swallowStdioErrors();
   const options = parseAgentOptions(argv);
   if ("exit" in options) return options.exit;
 

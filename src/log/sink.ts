@@ -62,7 +62,13 @@ export function descriptorSink(fd: number, now: () => number = Date.now, write: 
   };
 }
 
-/** For a pipe or terminal, whose writes may block: the stream queues them, and its errors are dropped. */
+/**
+ * For a pipe or terminal, whose writes may block: the stream queues them, and its errors are
+ * dropped (an unhandled 'error' would become an uncaught exception, whose handler writes a log
+ * line, possibly to the same failing stream). The agent touches process.stdout and process.stderr
+ * nowhere else once it runs: each is made at its first use (loading the runtime's stream modules,
+ * ~5 ms of its start and memory for its life), and a stream never made cannot fail.
+ */
 export function streamSink(stream: NodeJS.WritableStream): LogSink {
   swallowErrors(stream);
   return (line) => {
@@ -83,15 +89,6 @@ export function stderrSink(now: () => number = Date.now): LogSink {
     // A closed stderr: the stream sink drops what it cannot write.
   }
   return isFile ? descriptorSink(2, now) : streamSink(process.stderr);
-}
-
-/**
- * Errors of stdout and stderr are swallowed: an unhandled 'error' on them would become an uncaught
- * exception, whose handler writes a log line, possibly to the same failing stream.
- */
-export function swallowStdioErrors(): void {
-  swallowErrors(process.stdout);
-  swallowErrors(process.stderr);
 }
 
 function swallowErrors(stream: NodeJS.WritableStream): void {
