@@ -12,8 +12,9 @@ import { API_PREFIX, parseResponse } from "./fast-get.ts";
 //
 // It answers only what the full command would answer the same way: the plain forms (a dialect flag,
 // -a SOCKET), a socket known from the environment (CRED_SOCK or XDG_RUNTIME_DIR), an agent that
-// answers 200. Everything else returns null and the full command runs, having lost nothing (a
-// health request changes nothing in the agent): no agent (it starts one), -t, --config or
+// answers 200, or no agent and no socket file (it starts one as the full command does, loading
+// client/start.ts then). Everything else returns null and the full command runs, having lost
+// nothing (a health request changes nothing in the agent): a socket that does not answer, -t, --config or
 // --keyring (validated there), an explicit config the agent may not be running with (unless the
 // agent's own path equals it), a 403 asking for the session token, a file store waiting for its
 // passphrase with a terminal to ask on, a slow or odd answer.
@@ -63,6 +64,7 @@ export async function fastStart(
   args: string[],
   env: Record<string, string | undefined> = process.env,
   stdinIsTerminal: () => Promise<boolean | null> = () => isTerminal(0),
+  startCold: typeof startFromNothing = startFromNothing,
 ): Promise<number | null> {
   const parsed = parseStartArgs(args);
   if (!parsed) return null;
@@ -75,11 +77,44 @@ export async function fastStart(
   if (env.CREDAGENT_CONFIG && !isNormalAbsolute(env.CREDAGENT_CONFIG)) return null;
   const request = `GET ${API_PREFIX}/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
   const raw = await exchangeBlocking(socket, new TextEncoder().encode(request), TIMEOUT_MS);
+  if (raw === "unconnected")
+    return (await import("node:fs")).existsSync(socket) ? null : startCold(socket, parsed.dialect, env, stdinIsTerminal);
   if (!(raw instanceof Uint8Array)) return null;
   const answer = await shellCodeFor(parseResponse(raw), parsed.dialect, env, stdinIsTerminal);
   if (!answer) return null;
   // console.log and console.error, as fast-get: part of the runtime's start already, and they
   // write all before the process exits. Each adds the newline the text ends with.
+  if (answer.stderr) console.error(answer.stderr.slice(0, -1));
+  console.log(answer.stdout.slice(0, -1));
+  return 0;
+}
+
+/**
+ * No agent answers: when no socket file is there either (none ever ran, or the last one stopped),
+ * the agent is started here, as the full command starts it (client/start.ts), without loading the
+ * command table and option parser first; the ready line carries the health answer printed from.
+ * A socket file that does not answer (a crashed agent's, or an agent refusing this process) is the
+ * full command's to explain, as is anything shellCodeFor leaves to it (a prompt for the store's
+ * passphrase): by then the agent runs, and the full command finds it.
+ */
+async function startFromNothing(
+  socket: string,
+  dialect: ShellDialect | undefined,
+  env: Record<string, string | undefined>,
+  stdinIsTerminal: () => Promise<boolean | null>,
+): Promise<number | null> {
+  const [{ startAgent }, { currentPathEnv, stateDir }] = await Promise.all([import("../client/start.ts"), import("../paths.ts")]);
+  let health: unknown;
+  try {
+    ({ health } = await startAgent({ socketPath: socket, logDir: stateDir(currentPathEnv()), env, probed: true }));
+  } catch (err) {
+    const { processContext, reportError, flushOutput } = await import("./io.ts");
+    const code = reportError(processContext(currentPathEnv()), "start", err);
+    await flushOutput();
+    return code;
+  }
+  const answer = await shellCodeFor({ status: 200, body: JSON.stringify(health) }, dialect, env, stdinIsTerminal);
+  if (!answer) return null;
   if (answer.stderr) console.error(answer.stderr.slice(0, -1));
   console.log(answer.stdout.slice(0, -1));
   return 0;

@@ -19,6 +19,8 @@ export interface StartOptions {
   logDir: string;
   env: Record<string, string | undefined>;
   timeoutMs?: number;
+  /** The caller just found no agent (no socket file): start without asking the socket first. */
+  probed?: boolean;
 }
 
 export interface StartResult {
@@ -38,7 +40,7 @@ const clock: Clock = foregroundClock;
  */
 export async function startAgent(options: StartOptions): Promise<StartResult> {
   const client = new AgentClient(options.socketPath, 2_000);
-  const running = await probe(client);
+  const running = options.probed ? null : await probe(client);
   if (running) return { health: running, started: false };
 
   const logPath = join(options.logDir, "agent.log");

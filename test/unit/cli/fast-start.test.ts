@@ -146,7 +146,15 @@ describe("start's short path", () => {
     expect(await fast.fastStart([], { XDG_RUNTIME_DIR: "relative" }, noTerminal)).toBeNull();
     expect(await fast.fastStart([], { CRED_SOCK: "\\\\.\\pipe\\credagent-u" }, noTerminal)).toBeNull();
     expect(await fast.fastStart([], { CRED_SOCK: "/nonexistent/cred.sock", CREDAGENT_CONFIG: "rel.toml" }, noTerminal)).toBeNull();
-    // No agent at the socket: the full command starts one.
-    expect(await fast.fastStart(["-s"], { CRED_SOCK: "/nonexistent/cred.sock" }, noTerminal)).toBeNull();
+  });
+
+  test("no agent: started here when no socket file is there; a file that does not answer is the full command's", async () => {
+    const cold: Array<[string, string | undefined]> = [];
+    const startCold = async (socket: string, dialect: string | undefined) => (cold.push([socket, dialect]), 0);
+    expect(await fast.fastStart(["-c"], { CRED_SOCK: "/nonexistent/cred.sock" }, noTerminal, startCold)).toBe(0);
+    expect(cold).toEqual([["/nonexistent/cred.sock", "csh"]]);
+    // Something at the path that is not an answering agent (a crashed agent's socket, here a file).
+    expect(await fast.fastStart(["-s"], { CRED_SOCK: import.meta.path }, noTerminal)).toBeNull();
+    expect(cold).toHaveLength(1);
   });
 });
