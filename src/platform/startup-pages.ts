@@ -46,12 +46,15 @@ export function releasableMappings(smaps: string): Releasable[] {
       continue;
     }
     if (!current) continue;
-    const field = /^(Rss|Anonymous|Locked|Private_Dirty):\s+(\d+) kB/.exec(line);
+    // Not Private_Dirty: in a private mapping every page the process wrote is a copy-on-write,
+    // anonymous page; a dirty file page there is the page cache's (a file written a moment ago, as
+    // by an install or a build, until the kernel writes it back), which the file keeps.
+    const field = /^(Rss|Anonymous|Locked):\s+(\d+) kB/.exec(line);
     if (!field) continue;
     const kb = Number(field[2]);
     if (field[1] === "Rss") current.rssKb = kb;
     else if (field[1] === "Anonymous") current.anonKb += kb;
-    else if (kb > 0) current.ok = false; // locked, or dirty: not the file's content alone
+    else if (kb > 0) current.ok = false; // locked
   }
   close();
   return found;

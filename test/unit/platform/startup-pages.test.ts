@@ -29,11 +29,14 @@ test("only private, unwritten, file-backed mappings holding no page of the proce
     vma("7f2000000000-7f2000010000", "r-xp", "/usr/lib/libsecret.so", { rss: 64, locked: 64 }),
     vma("7f3000000000-7f3000010000", "r--p", "/usr/lib/libc.so.6", { rss: 0 }),
     vma("7f4000000000-7f4000200000", "r-xp", "/usr/lib/libc.so.6", { rss: 1100 }),
+    // A file written a moment ago (a fresh install): its pages are dirty in the page cache, not the process's.
+    vma("7f5000000000-7f5000400000", "r-xp", "/opt/credagent-new", { rss: 2000, dirty: 2000 }),
   ].join("\n");
   expect(releasableMappings(smaps)).toEqual([
     { start: 0x200000n, length: 0x1838000n, rssKb: 4096 },
     { start: 0x1a40000n, length: 0x4df6000n, rssKb: 23000 },
     { start: 0x7f4000000000n, length: 0x200000n, rssKb: 1100 },
+    { start: 0x7f5000000000n, length: 0x400000n, rssKb: 2000 },
   ]);
 });
 
