@@ -96,7 +96,8 @@ export async function buildCore(deps: CoreDeps, resources: AsyncDisposableStack)
   let beginRestore!: () => void;
   const listening = new Promise<void>((resolve) => (beginRestore = resolve));
   const restored = restoreTokens(store, registry, Date.now(), log, { after: listening }).then((count) => {
-    if (count > 0) log.info("cached tokens restored", { count });
+    // Said also when none was: the line marks the end of the store's reads at start.
+    log.info("cached tokens restored", { count });
     registry.prefetchAll();
   });
   connections.apply(config);

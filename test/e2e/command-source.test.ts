@@ -104,8 +104,11 @@ describe.skipIf(!hasProc)("command sources are killed with everything they start
   });
 
   test("a source ignoring SIGTERM is killed at each timeout; 50 retries leave the agent's children and fds flat", async () => {
-    // One request first, so that the connection the test keeps open is part of the baseline.
+    // One request first, so that the connection the test keeps open is part of the baseline, and
+    // the cached tokens' reads done (they begin once the agent listens; each keyring entry read
+    // holds a D-Bus connection).
     expect((await box.request("GET", "/v1/health")).status).toBe(200);
+    await waitFor(() => box.agentLog.includes("cached tokens restored"), 5_000, "the cached tokens' reads at start");
     const baseFds = fdCount(agent);
     expect(childrenOf(agent)).toEqual([]);
     let maxChildren = 0;
