@@ -129,8 +129,12 @@ What the figures say:
   and come back as minor faults when used. That took the idle agent from 38-43 MiB (2026-11-25,
   before) to the 23 MiB above; an agent that serves soon touches some of them again.
 - The anonymous part, the agent's own heap (JavaScriptCore's heap of the agent's code and data, and
-  mimalloc's), is the figure in brackets: about 7 MiB against the floor's 1.6. It is what the
-  agent costs that no other process shares; a full collection after start (\`Bun.gc\`) barely moves it.
+  mimalloc's), is the figure in brackets. It is what the agent costs that no other process shares; a
+  full collection after start (\`Bun.gc\`) barely moves it. On 2026-12-07 it went from 7.8 to 5.6 MB
+  with one command credential (interleaved runs, RssAnon): -1.2 MB by never creating
+  \`process.stdout\`/\`process.stderr\` (they load the runtime's stream modules), -0.6 MB by
+  \`Bun.shrink()\` after that collection (the heap's free pages handed back). What is left is the
+  code and data of the modules the agent runs with: about 2.9x the floor's, against a goal of 2x.
 - The agent loads at start only the code its config uses (the database proxy with [databases], the
   SDK endpoints with [endpoints], the OAuth code at an oauth2 credential's first fetch): importing
   the agent went from 1,976 to 1,672 page faults and the anonymous part of an idle agent with one
@@ -139,8 +143,10 @@ What the figures say:
   the split build (\`--splitting\`) is what lets a chunk stay unread.
 - \`--smol\` moves an idle agent's anonymous memory by less than 1 MiB; not worth a slower agent
   under load, so \`scripts/build.sh\` does not set it. Its row is a build this script makes of
-  src/main.ts alone, not \`scripts/build.sh\`'s split build; why it keeps its start-up pages
-  resident was not looked into.`;
+  src/main.ts alone, not \`scripts/build.sh\`'s split build. It used to keep its start-up pages
+  resident (39 MiB): built just before it ran, its executable's pages were still dirty in the page
+  cache, which the release took for pages of the agent's own; it now tells them apart (an agent
+  started right after an install had the same 30 MB).`;
 
 export async function footprintBench(before?: string): Promise<string> {
   const dir = mkdtempSync("/tmp/ca-footprint-build-");

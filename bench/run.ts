@@ -428,15 +428,19 @@ ${table}
 Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.
 
 Where the first token's time goes (\`strace --seccomp-bpf -f -tt\` of \`credagent start -s\` with no agent
-running, 3 runs on 2026-12-06, when the compiled hello took 16 ms): 40 ms from the CLI's exec to the
-agent's exec (the CLI's own start, the probe of the socket, the spawn), 64-74 ms from the agent's exec
-to its bind (the runtime's start, loading the agent's modules and config), 18-20 ms from the bind to
-the CLI's exit (the ready pipe and one health request). The cached token's read begins before the bind (the
-keyring addon is loaded on the way) and ends 10-20 ms after the ready line, before the next process's \`get\` arrives). Both
-first-token rows pay that start; from nothing adds discovery and one client_credentials call on
-loopback, which cost little beside it, so a warm cache saves little here: the goal of issue 28
-(warm at most half of "from nothing") is not met, and would need a cheaper agent start rather than a
-cheaper cache.
+running, 3 runs on 2026-12-07; strace slows every step): 30-32 ms from the CLI's exec to the agent's
+exec (the CLI's own start, one health request that finds no socket, the spawn: start's short path,
+without the command table and option parser), 48-57 ms from the agent's exec to its bind (the
+runtime's start, loading the agent's modules and config), 4-5 ms from the bind to the CLI's exit (the
+ready line carries the health answer). The cached token's read begins once the agent listens: the
+keyring addon is loaded and D-Bus is first spoken 5-6 ms after the CLI's exit, so a \`get\` that
+follows at once waits for that read (about as long as \`secret-tool lookup\`, 20-25 ms as a whole
+process here). Before (2026-12-06): 40 ms, 64-74 ms and 18-20 ms, the keyring addon loaded before
+the bind and one more health request after the ready line. Both first-token rows pay the agent's
+start and a keyring read (the client secret, or the cached token); from nothing adds the OAuth code's
+load, discovery and one client_credentials call on loopback, about 25 ms. So a warm cache can save at
+most that: the goal of issue 28 (warm at most half of "from nothing") cannot be met while both
+start an agent and read the keyring, whatever the agent's start costs.
 
 ${programs}
 
