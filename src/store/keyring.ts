@@ -128,12 +128,28 @@ export class OsKeyringStore implements SecretStore {
 
   async get(account: string): Promise<Secret | null> {
     // As bytes, never a string: the Secret can zero them (a string would linger in freed memory).
+    // Over an ArrayBuffer of their own, as in set(): a small array's bytes would be moved (and
+    // left behind) the first time a parser takes a subarray of them.
     const value = await this.#call("read", () => this.#entry(account).getSecret());
-    return value === null ? null : new Secret(Uint8Array.from(value));
+    if (value === null) return null;
+    const bytes = new Uint8Array(new ArrayBuffer(value.length));
+    bytes.set(value);
+    return new Secret(bytes);
   }
 
   async set(account: string, value: Secret): Promise<void> {
-    await this.#call("write", () => this.#entry(account).setSecret(value.bytes()));
+    // Handed to the library in a buffer of its own, zeroed once written. A small Uint8Array keeps
+    // its bytes inside the runtime's heap object, and handing it to a native library moves them to
+    // a new backing store: the bytes left behind are never zeroed (a cached token's whole record
+    // stayed in the agent's memory after a lock). An array over its own ArrayBuffer does not move.
+    const bytes = value.bytes();
+    const copy = new Uint8Array(new ArrayBuffer(bytes.byteLength));
+    copy.set(bytes);
+    try {
+      await this.#call("write", () => this.#entry(account).setSecret(copy));
+    } finally {
+      copy.fill(0);
+    }
     if (this.#index) await this.#updateIndex((accounts) => !accounts.has(account) && accounts.add(account) !== undefined);
   }
 
