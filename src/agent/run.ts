@@ -138,24 +138,20 @@ export async function runAgent(argv: string[]): Promise<number> {
 const STARTED_AFTER_MS = 300;
 
 /**
- * Once started, the agent gives back what only its start-up used: the garbage of loading its
- * modules and config, collected at once rather than at some later allocation, with the heap's free
- * pages handed back to the system (Bun.shrink: 0.6-0.7 MB of idle anonymous memory), and then the
- * pages of read-only file mappings it touched (platform/startup-pages.ts; last, so that collecting
- * does not touch them again). Issue 28: the idle agent's memory.
+ * Once started, the agent gives back what only its start-up used: the pages of read-only file
+ * mappings it touched (platform/startup-pages.ts) and the garbage of loading its modules and
+ * config, collected at once rather than at some later allocation (issue 28: the idle agent's memory).
  */
 function releaseWhenStarted(restored: Promise<unknown>, log: Logger): void {
   void restored.then(() => {
     const timer = setTimeout(() => {
-      Bun.gc(true);
-      // Not in Bun's typings; absent from a runtime that dropped it.
-      (Bun as unknown as { shrink?: () => void }).shrink?.();
       try {
         const released = releaseStartupPages();
         if (released !== null) log.debug("start-up pages released", { kb: released });
       } catch (err) {
         log.debug("start-up pages not released", { error: describe(err) });
       }
+      Bun.gc(true);
     }, STARTED_AFTER_MS);
     timer.unref();
   });
