@@ -130,11 +130,12 @@ What the figures say:
   before) to the 23 MiB above; an agent that serves soon touches some of them again.
 - The anonymous part, the agent's own heap (JavaScriptCore's heap of the agent's code and data, and
   mimalloc's), is the figure in brackets. It is what the agent costs that no other process shares; a
-  full collection after start (\`Bun.gc\`) barely moves it. On 2026-12-07 it went from 7.8 to 5.6 MB
-  with one command credential (interleaved runs, RssAnon): -1.2 MB by never creating
-  \`process.stdout\`/\`process.stderr\` (they load the runtime's stream modules), -0.6 MB by
-  \`Bun.shrink()\` after that collection (the heap's free pages handed back). What is left is the
-  code and data of the modules the agent runs with: about 2.9x the floor's, against a goal of 2x.
+  full collection after start (\`Bun.gc\`) barely moves it. On 2026-12-07 it went from 7.8 to 6.6 MB
+  with one command credential (interleaved runs, RssAnon) by never creating
+  \`process.stdout\`/\`process.stderr\` (they load the runtime's stream modules). \`Bun.shrink()\`
+  after that collection took 0.6 MB more, and was taken out again: with it the memory test found a
+  token left in the agent's heap after a lock (2 of 8 runs). What is left is the code and data of
+  the modules the agent runs with, against a goal of 2x the floor's.
 - The agent loads at start only the code its config uses (the database proxy with [databases], the
   SDK endpoints with [endpoints], the OAuth code at an oauth2 credential's first fetch): importing
   the agent went from 1,976 to 1,672 page faults and the anonymous part of an idle agent with one
