@@ -66,3 +66,16 @@ export class Secret {
     return REDACTED;
   }
 }
+
+/**
+ * A copy of bytes that the runtime will not move: over an ArrayBuffer of its own. A small
+ * Uint8Array (up to about 1,000 bytes) keeps its bytes inside the runtime's heap object, and the
+ * first .buffer, .subarray(), crypto.subtle call or native library it meets moves them to a new
+ * backing store, leaving the old bytes behind, never zeroed. A secret headed there goes in one of
+ * these first, zeroed by its user once done with.
+ */
+export function unmovableCopy(bytes: ArrayLike<number>): Uint8Array {
+  const copy = new Uint8Array(new ArrayBuffer(bytes.length));
+  copy.set(bytes);
+  return copy;
+}

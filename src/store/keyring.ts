@@ -1,6 +1,6 @@
 import { AsyncEntry, findCredentialsAsync } from "@napi-rs/keyring";
 import { CredagentError } from "../errors.ts";
-import { Secret } from "../secret.ts";
+import { Secret, unmovableCopy } from "../secret.ts";
 import { SERVICE, type SecretStore } from "./store.ts";
 import { capabilities } from "../platform/os.ts";
 
@@ -131,10 +131,7 @@ export class OsKeyringStore implements SecretStore {
     // Over an ArrayBuffer of their own, as in set(): a small array's bytes would be moved (and
     // left behind) the first time a parser takes a subarray of them.
     const value = await this.#call("read", () => this.#entry(account).getSecret());
-    if (value === null) return null;
-    const bytes = new Uint8Array(new ArrayBuffer(value.length));
-    bytes.set(value);
-    return new Secret(bytes);
+    return value === null ? null : new Secret(unmovableCopy(value));
   }
 
   async set(account: string, value: Secret): Promise<void> {
@@ -142,9 +139,7 @@ export class OsKeyringStore implements SecretStore {
     // its bytes inside the runtime's heap object, and handing it to a native library moves them to
     // a new backing store: the bytes left behind are never zeroed (a cached token's whole record
     // stayed in the agent's memory after a lock). An array over its own ArrayBuffer does not move.
-    const bytes = value.bytes();
-    const copy = new Uint8Array(new ArrayBuffer(bytes.byteLength));
-    copy.set(bytes);
+    const copy = unmovableCopy(value.bytes());
     try {
       await this.#call("write", () => this.#entry(account).setSecret(copy));
     } finally {

@@ -22,17 +22,17 @@ const NO_BUS = "unix:path=/nonexistent/bus";
 
 describe.if(enabled)("secrets in the OS keyring", () => {
   test("a value written or read leaves no copy of its bytes behind (the runtime moves a small array handed to a native library or cut into)", () => {
-    // test/support/keyring-copies.ts scans its own memory after writing and zeroing a record-sized
+    // test/support/store-copies.ts scans its own memory after writing and zeroing a record-sized
     // value, then after reading it back, taking a subarray (as the token cache's parser does) and
     // zeroing it: 1 each is the needle it searches with. Before the store wrote and read through
     // buffers of its own: 2 and 2 (the memory test's cached record found after a lock, now and then).
-    const r = Bun.spawnSync([process.execPath, join(import.meta.dir, "../support/keyring-copies.ts"), unique("credagent-copies")], {
+    const r = Bun.spawnSync([process.execPath, join(import.meta.dir, "../support/store-copies.ts"), "os", unique("credagent-copies")], {
       env: withAgentMallocTunables(process.env as Record<string, string>),
       timeout: 30_000,
     });
     expect({ code: r.exitCode, copies: r.stdout.toString().trim(), stderr: r.stderr.toString() }).toEqual({
       code: 0,
-      copies: "1 1",
+      copies: "1 1 1",
       stderr: "",
     });
   });

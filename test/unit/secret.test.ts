@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { inspect } from "node:util";
 import { createLogger } from "../../src/log/log.ts";
-import { Secret } from "../../src/secret.ts";
+import { Secret, unmovableCopy } from "../../src/secret.ts";
 
 describe("Secret", () => {
   test("prints as [redacted] however it is printed", () => {
@@ -26,4 +26,15 @@ describe("Secret", () => {
     log.info("hello", { a: "x y", b: 1, c: undefined });
     expect(lines).toEqual(['1970-01-01T00:00:00.000Z [4242] INFO hello a="x y" b=1\n']);
   });
+});
+
+test("unmovableCopy: the bytes, over an ArrayBuffer of their own (the memory scan of test/support/store-copies.ts shows they are not left behind)", () => {
+  const from = new Uint8Array([1, 2, 3, 250]);
+  const copy = unmovableCopy(from);
+  expect([...copy]).toEqual([1, 2, 3, 250]);
+  expect(copy.byteOffset).toBe(0);
+  expect(copy.buffer.byteLength).toBe(4);
+  from[0] = 9;
+  expect(copy[0]).toBe(1);
+  expect([...unmovableCopy([7, 8])]).toEqual([7, 8]);
 });
