@@ -72,12 +72,16 @@ try {
       stop() {
         if (stopped) return;
         stopped = true;
-        const pid = Number(readFileSync(join(dir, "pgbouncer.pid"), "utf8"));
         try {
+          const pid = Number(readFileSync(join(dir, "pgbouncer.pid"), "utf8"));
           process.kill(pid, "SIGTERM");
-        } catch {}
-        for (let i = 0; i < 50 && existsSync(join(dir, "pgbouncer.pid")); i++) Bun.sleepSync(100);
-        rmSync(dir, { recursive: true, force: true });
+          // Gone, not only its pid file: it writes its last log line after removing that.
+          for (let i = 0; i < 50 && alive(pid); i++) Bun.sleepSync(100);
+        } catch {
+          // No pid file or no process: nothing left to stop.
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       },
     };
     // Stopped in the finally below too: a failed run must not leave a PgBouncer behind.
@@ -211,4 +215,13 @@ try {
   await box.cleanup();
   cluster.stop();
   testCerts.remove();
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
