@@ -113,7 +113,7 @@ async function startFromNothing(
     await flushOutput();
     return code;
   }
-  const answer = await shellCodeFor({ status: 200, body: JSON.stringify(health) }, dialect, env, stdinIsTerminal);
+  const answer = await shellCodeForHealth(health, dialect, env, stdinIsTerminal);
   if (!answer) return null;
   if (answer.stderr) console.error(answer.stderr.slice(0, -1));
   console.log(answer.stdout.slice(0, -1));
@@ -132,7 +132,23 @@ export async function shellCodeFor(
 ): Promise<{ stdout: string; stderr?: string } | null> {
   // Anything but 200 (a 403 asking for the session token, an error, a refusal) is the full command's.
   if (response?.status !== 200) return null;
-  let health: {
+  let health: unknown;
+  try {
+    health = JSON.parse(response.body);
+  } catch {
+    return null;
+  }
+  return shellCodeForHealth(health, flag, env, stdinIsTerminal);
+}
+
+/** The same for a health answer already parsed (the agent's ready line, when start started it). */
+async function shellCodeForHealth(
+  answer: unknown,
+  flag: ShellDialect | undefined,
+  env: Record<string, string | undefined>,
+  stdinIsTerminal: () => Promise<boolean | null>,
+): Promise<{ stdout: string; stderr?: string } | null> {
+  const health = answer as {
     status?: unknown;
     pid?: unknown;
     socket?: unknown;
@@ -140,12 +156,7 @@ export async function shellCodeFor(
     config?: { path?: unknown };
     store?: { state?: unknown; needed_by?: unknown };
     binary_replaced?: unknown;
-  };
-  try {
-    health = JSON.parse(response.body) as typeof health;
-  } catch {
-    return null;
-  }
+  } | null;
   if (typeof health !== "object" || health === null || health.status !== "ok") return null;
   const { pid, socket } = health;
   if (typeof pid !== "number" || typeof socket !== "string") return null;
