@@ -1,5 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { openAgentLogging } from "../../../src/agent/logging.ts";
 import { parseReadyHealth } from "../../../src/client/start.ts";
+import { currentPathEnv } from "../../../src/paths.ts";
 import type { HealthResponse } from "../../../src/wire/types.ts";
 
 describe("the agent's ready line", () => {
@@ -28,4 +32,32 @@ describe("the agent's ready line", () => {
     ])
       expect(parseReadyHealth(text)).toBeNull();
   });
+});
+
+test("the agent writes its health answer on the ready pipe, and start reads it back whole", () => {
+  const dir = mkdtempSync("/tmp/ca-ready-");
+  try {
+    const pipe = join(dir, "ready");
+    const fd = openSync(pipe, "w");
+    const logging = openAgentLogging(
+      { debug: false, logFile: join(dir, "agent.log"), readyFd: String(fd), level: "error" },
+      currentPathEnv(),
+    );
+    const health: HealthResponse = {
+      status: "ok",
+      version: "1.0.0",
+      pid: 4242,
+      socket: join(dir, "cred.sock"),
+      started_at: "2026-12-07T00:00:00.000Z",
+      locked: false,
+      store: { state: "closed", description: "the OS keyring" },
+    };
+    logging.ready(health);
+    const line = readFileSync(pipe, "utf8");
+    expect(line.endsWith("\n")).toBe(true);
+    expect(line.startsWith("ready ")).toBe(true);
+    expect(parseReadyHealth(line.slice("ready ".length, -1))).toEqual(health);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
