@@ -1,4 +1,3 @@
-import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from "jose";
 import {
   closeSync,
   fsyncSync,
@@ -15,7 +14,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { CredagentError } from "../errors.ts";
-import { Secret } from "../secret.ts";
+import { Secret, unmovableCopy } from "../secret.ts";
+import { openDirect, openWithPassphrase, sealDirect, sealWithPassphrase } from "./jwe.ts";
 import { ENTRY_SUFFIX, FILE_STORE_KEY, fileEntryName, fileStoreDescription } from "./store.ts";
 import type { SecretStore } from "./store.ts";
 import { WrongPassphraseError } from "./wrong-passphrase.ts";
@@ -25,7 +25,9 @@ import { capabilities } from "../platform/os.ts";
 // PBES2 with a high iteration count costs ~0.4 s per use, so it is paid once: the passphrase
 // unwraps a random 256-bit key (key.jwe, PBES2-HS512+A256KW / A256GCM), and each entry is its
 // own file, encrypted under that key (dir / A256GCM) with its account name in the protected
-// header, so a file moved onto another entry's name does not decrypt as that entry.
+// header, so a file moved onto another entry's name does not decrypt as that entry. The JWEs are
+// sealed and opened by jwe.ts (node:crypto), whose buffers are zeroed: the runtime's WebCrypto,
+// which jose uses, left copies of the plaintext and the passphrase in memory.
 
 const P2C = 600_000;
 const KEY_FILE = FILE_STORE_KEY;
@@ -47,7 +49,7 @@ export class FileStore implements SecretStore {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     removeAbandonedTemps(dir);
     const keyPath = join(dir, KEY_FILE);
-    const pass = passphrase.bytes().slice();
+    const pass = unmovableCopy(passphrase.bytes());
     try {
       return await FileStore.#open(dir, keyPath, pass);
     } finally {
@@ -63,11 +65,8 @@ export class FileStore implements SecretStore {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw storeError(dir, `cannot read ${keyPath}`, err);
     }
     if (jwe === undefined) {
-      const key = crypto.getRandomValues(new Uint8Array(32));
-      const wrapped = await new CompactEncrypt(key)
-        .setProtectedHeader({ alg: "PBES2-HS512+A256KW", enc: "A256GCM", cty: "credagent-key" })
-        .setKeyManagementParameters({ p2c: P2C })
-        .encrypt(pass);
+      const key = crypto.getRandomValues(new Uint8Array(new ArrayBuffer(32)));
+      const wrapped = await sealWithPassphrase(pass, key, P2C, { cty: "credagent-key" });
       // Two processes creating the store at once (the agent and `credagent secret set`) must not
       // each keep a key of their own: the second finds the first's key and takes it.
       if (!createOnce(dir, KEY_FILE, wrapped)) {
@@ -77,12 +76,11 @@ export class FileStore implements SecretStore {
       return new FileStore(dir, key);
     }
     try {
-      const { plaintext } = await compactDecrypt(jwe, pass, {
-        keyManagementAlgorithms: ["PBES2-HS512+A256KW"],
-        contentEncryptionAlgorithms: ["A256GCM"],
-        maxPBES2Count: P2C,
-      });
-      if (plaintext.length !== 32) throw new Error("the key has the wrong length");
+      const plaintext = await openWithPassphrase(pass, jwe, P2C);
+      if (plaintext.length !== 32) {
+        plaintext.fill(0);
+        throw new Error("the key has the wrong length");
+      }
       return new FileStore(dir, plaintext);
     } catch (err) {
       throw new WrongPassphraseError(
@@ -107,9 +105,7 @@ export class FileStore implements SecretStore {
 
   async set(account: string, value: Secret): Promise<void> {
     this.#assertOpen();
-    const jwe = await new CompactEncrypt(value.bytes())
-      .setProtectedHeader({ alg: "dir", enc: "A256GCM", cty: "credagent-entry", acct: account })
-      .encrypt(this.key);
+    const jwe = sealDirect(this.key, value.bytes(), { cty: "credagent-entry", acct: account });
     // Closed while encrypting: the key may be zeros by now, and nothing sealed with it is written.
     this.#assertOpen();
     atomicWrite(this.dir, fileEntryName(account), jwe);
@@ -153,12 +149,11 @@ export class FileStore implements SecretStore {
   async #decrypt(account: string, jwe: string): Promise<Uint8Array> {
     this.#assertOpen();
     try {
-      const header = decodeProtectedHeader(jwe);
-      if (header.acct !== account) throw new Error("the entry belongs to another account");
-      const { plaintext } = await compactDecrypt(jwe, this.key, {
-        keyManagementAlgorithms: ["dir"],
-        contentEncryptionAlgorithms: ["A256GCM"],
-      });
+      const { plaintext, header } = openDirect(this.key, jwe);
+      if (header.acct !== account) {
+        plaintext.fill(0);
+        throw new Error("the entry belongs to another account");
+      }
       return plaintext;
     } catch (err) {
       // Closed meanwhile: the zeroed key fails the tag check; say why instead of "damaged".

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { withAgentMallocTunables } from "../../src/platform/malloc-tunables.ts";
+import { NO_COPY, storeCopies } from "../support/store-copies-run.ts";
 import { countingSource, Sandbox, secretServiceAvailable, secretTool, waitFor } from "./harness.ts";
 
 // The real Secret Service (gnome-keyring on a private bus, started by test/run.sh), the real
@@ -26,15 +26,7 @@ describe.if(enabled)("secrets in the OS keyring", () => {
     // value, then after reading it back, taking a subarray (as the token cache's parser does) and
     // zeroing it: 1 each is the needle it searches with. Before the store wrote and read through
     // buffers of its own: 2 and 2 (the memory test's cached record found after a lock, now and then).
-    const r = Bun.spawnSync([process.execPath, join(import.meta.dir, "../support/store-copies.ts"), "os", unique("credagent-copies")], {
-      env: withAgentMallocTunables(process.env as Record<string, string>),
-      timeout: 30_000,
-    });
-    expect({ code: r.exitCode, copies: r.stdout.toString().trim(), stderr: r.stderr.toString() }).toEqual({
-      code: 0,
-      copies: "1 1 1",
-      stderr: "",
-    });
+    expect(storeCopies("os", unique("credagent-copies"))).toEqual(NO_COPY);
   });
 
   test("secret set is visible to secret-tool, and the other way round; values never in argv", async () => {

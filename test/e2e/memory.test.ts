@@ -120,103 +120,107 @@ describe.if(asRoot)("lock", () => {
   }, 60_000);
 });
 
-describe.if(asRoot)("unlock, then lock", () => {
-  // Distinct values, so that each is found only where it is.
-  const TOKEN = "tok-4d3c2b1a09f8e7d6c5b4a3928170";
-  const PASSWORD = "pgpw-0b9e8d7c6a5f4e3d2c1b";
-  const AWS_SECRET = "awssk-7c6b5a4f3e2d1c0b9a8f";
-  const AWS_SESSION = "awsst-1f2e3d4c5b6a79880f1e";
-  const LOCK_PASSPHRASE = "lock-passphrase-5e4d3c2b1a09";
-  let box: Sandbox;
-  let values: string;
-  beforeAll(() => {
-    box = new Sandbox();
-    values = join(box.root, "values");
-    writeFileSync(values, `${TOKEN} ${PASSWORD} ${AWS_SECRET} ${AWS_SESSION}`);
-    const script = (name: string, printf: string) =>
-      box.script(name, `set -- $(cat ${values}); echo run >> ${box.root}/${name}.runs; ${printf}`);
-    const db = script("db.sh", `printf '{"access_token":"%s","expires_in":3600}' "$1"`);
-    const pg = script("pg.sh", `printf '{"username":"app","password":"%s","expires_in":3600}' "$2"`);
-    const aws = script(
-      "aws.sh",
-      `printf '{"Version":1,"AccessKeyId":"AKIAEXAMPLE","SecretAccessKey":"%s","SessionToken":"%s","Expiration":"%s"}' "$3" "$4" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"`,
-    );
-    // The OS keyring where there is one (test/run.sh starts a Secret Service), as the attack found it.
-    box.writeConfig(
-      // The Google endpoint serves db's token and the AWS one the key: an endpoint's response must
-      // be zeroed as the API's is.
-      `[endpoints]\ngcp = "db"\naws = "aws"\n\n[credentials.db]\nsource = "command"\ncommand = ["${db}"]\n\n[credentials.pg]\nsource = "command"\ncommand = ["${pg}"]\n\n` +
-        `[credentials.aws]\nsource = "command"\ncommand = ["${aws}"]\n`,
-    );
-    box.env.CRED_SOCK = box.socket;
-    if (!process.env.DBUS_SESSION_BUS_ADDRESS) box.env.CREDAGENT_FILE_PASSPHRASE = "file-store-passphrase";
+// Both stores: the OS keyring (test/run.sh starts a Secret Service; without one the agent falls back
+// to the file store), and the encrypted file store, whose JWEs went through the runtime's WebCrypto
+// before (copies of the cached records and the store's key left after a lock).
+for (const keyring of ["auto", "file"] as const)
+  describe.if(asRoot)(`unlock, then lock (keyring = "${keyring}")`, () => {
+    // Distinct values, so that each is found only where it is.
+    const TOKEN = "tok-4d3c2b1a09f8e7d6c5b4a3928170";
+    const PASSWORD = "pgpw-0b9e8d7c6a5f4e3d2c1b";
+    const AWS_SECRET = "awssk-7c6b5a4f3e2d1c0b9a8f";
+    const AWS_SESSION = "awsst-1f2e3d4c5b6a79880f1e";
+    const LOCK_PASSPHRASE = "lock-passphrase-5e4d3c2b1a09";
+    let box: Sandbox;
+    let values: string;
+    beforeAll(() => {
+      box = new Sandbox();
+      values = join(box.root, "values");
+      writeFileSync(values, `${TOKEN} ${PASSWORD} ${AWS_SECRET} ${AWS_SESSION}`);
+      const script = (name: string, printf: string) =>
+        box.script(name, `set -- $(cat ${values}); echo run >> ${box.root}/${name}.runs; ${printf}`);
+      const db = script("db.sh", `printf '{"access_token":"%s","expires_in":3600}' "$1"`);
+      const pg = script("pg.sh", `printf '{"username":"app","password":"%s","expires_in":3600}' "$2"`);
+      const aws = script(
+        "aws.sh",
+        `printf '{"Version":1,"AccessKeyId":"AKIAEXAMPLE","SecretAccessKey":"%s","SessionToken":"%s","Expiration":"%s"}' "$3" "$4" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"`,
+      );
+      // The OS keyring where there is one (test/run.sh starts a Secret Service), as the attack found it.
+      box.writeConfig(
+        // The Google endpoint serves db's token and the AWS one the key: an endpoint's response must
+        // be zeroed as the API's is.
+        `keyring = "${keyring}"\n\n[endpoints]\ngcp = "db"\naws = "aws"\n\n[credentials.db]\nsource = "command"\ncommand = ["${db}"]\n\n[credentials.pg]\nsource = "command"\ncommand = ["${pg}"]\n\n` +
+          `[credentials.aws]\nsource = "command"\ncommand = ["${aws}"]\n`,
+      );
+      box.env.CRED_SOCK = box.socket;
+      if (keyring === "file" || !process.env.DBUS_SESSION_BUS_ADDRESS) box.env.CREDAGENT_FILE_PASSPHRASE = "file-store-passphrase";
+    });
+    afterAll(() => box.cleanup());
+
+    const runs = (name: string) =>
+      readFileSync(join(box.root, `${name}.runs`), "utf8")
+        .trim()
+        .split("\n").length;
+
+    test("zeroes what the unlock restored from the store, and every response: no cached record, token, password or AWS key is left", async () => {
+      const pid = await box.start();
+      const sdk = (await box.run(["env", "--sdk", "-s"])).stdout;
+      const metadata = /GCE_METADATA_HOST='?([^;']+)'?;/.exec(sdk)?.[1];
+      const awsUri = /AWS_CONTAINER_CREDENTIALS_FULL_URI='?([^;']+)'?;/.exec(sdk)?.[1];
+      const awsToken = /AWS_CONTAINER_AUTHORIZATION_TOKEN='?([^;']+)'?;/.exec(sdk)?.[1];
+      if (!metadata || !awsUri || !awsToken) throw new Error(`no Google or AWS endpoint in: ${sdk}`);
+      const getAll = async () => {
+        expect((await box.run(["get", "db"])).stdout).toBe(`${TOKEN}\n`);
+        const google = Bun.spawnSync([
+          "curl",
+          "-s",
+          "-H",
+          "Metadata-Flavor: Google",
+          `http://${metadata}/computeMetadata/v1/instance/service-accounts/default/token`,
+        ]);
+        expect(google.stdout.toString()).toContain(TOKEN);
+        expect((await box.run(["get", "pg"])).stdout).toBe(`${PASSWORD}\n`);
+        const aws = (await box.run(["get", "aws", "--json"])).stdout;
+        expect(aws).toContain(AWS_SECRET);
+        expect(aws).toContain(AWS_SESSION);
+        // The endpoint secret as the SDKs send it; curl reads the header from a file, so it is in no argv.
+        writeFileSync(join(box.root, "aws-header"), `Authorization: ${awsToken}\n`, { mode: 0o600 });
+        const fromEndpoint = Bun.spawnSync(["curl", "-s", "-H", `@${join(box.root, "aws-header")}`, awsUri]).stdout.toString();
+        expect(fromEndpoint).toContain(AWS_SECRET);
+        expect(fromEndpoint).toContain(AWS_SESSION);
+      };
+      await getAll();
+      // The tokens are cached in the store after the responses.
+      await waitFor(() => (box.agentLog.match(/token obtained/g) ?? []).length === 3, 5_000, "the fetches");
+      await Bun.sleep(500);
+      expect((await box.run(["lock", "--stdin"], { input: `${LOCK_PASSPHRASE}\n` })).code).toBe(0);
+      expect((await box.run(["unlock", "--stdin"], { input: `${LOCK_PASSPHRASE}\n` })).code).toBe(0);
+      await waitFor(() => /agent unlocked cached_tokens_restored=3/.test(box.agentLog), 5_000, "the restore");
+      // Served from what the unlock restored: no source ran again.
+      await getAll();
+      expect([runs("db.sh"), runs("pg.sh"), runs("aws.sh")]).toEqual([1, 1, 1]);
+      expect((await box.run(["lock", "--stdin"], { input: `${LOCK_PASSPHRASE}\n` })).code).toBe(0);
+      await Bun.sleep(500);
+      const found = scanMemory(pid, TOKEN, PASSWORD, AWS_SECRET, AWS_SESSION);
+      // What may remain: each source's output as the runtime read it off the pipe, once (one fetch
+      // each). Not a cached record as the store gave it back ({"v":1,"token":… from the keyring's
+      // library or glibc's thread cache, 4/2/2/2 copies before), nor a response (the Google endpoint's
+      // stayed in Bun.serve's write buffer before the endpoints moved onto the agent's own server).
+      const sourceKeys: Record<string, string> = {
+        [TOKEN]: '"access_token":"',
+        [PASSWORD]: '"password":"',
+        [AWS_SECRET]: '"SecretAccessKey":"',
+        [AWS_SESSION]: '"SessionToken":"',
+      };
+      // The runtime's read buffer, once freed, may hold the allocator's free-list link in its first
+      // 8 bytes: where the secret sits near the start of the source's output (db.sh's token, 17 bytes
+      // in), the key is then cut to what follows those 8 bytes.
+      const outputStart: Record<string, string> = { [TOKEN]: '{"access_token":"' };
+      const fromSource = (secret: string, b: string) =>
+        b.endsWith(sourceKeys[secret]!) || (outputStart[secret] !== undefined && b.endsWith(outputStart[secret].slice(8)));
+      for (const [secret, before] of Object.entries(found)) {
+        expect({ secret, elsewhere: before.filter((b) => !fromSource(secret, b)) }).toEqual({ secret, elsewhere: [] });
+        expect({ secret, copies: before.length }).toEqual({ secret, copies: Math.min(before.length, 1) });
+      }
+    }, 60_000);
   });
-  afterAll(() => box.cleanup());
-
-  const runs = (name: string) =>
-    readFileSync(join(box.root, `${name}.runs`), "utf8")
-      .trim()
-      .split("\n").length;
-
-  test("zeroes what the unlock restored from the store, and every response: no cached record, token, password or AWS key is left", async () => {
-    const pid = await box.start();
-    const sdk = (await box.run(["env", "--sdk", "-s"])).stdout;
-    const metadata = /GCE_METADATA_HOST='?([^;']+)'?;/.exec(sdk)?.[1];
-    const awsUri = /AWS_CONTAINER_CREDENTIALS_FULL_URI='?([^;']+)'?;/.exec(sdk)?.[1];
-    const awsToken = /AWS_CONTAINER_AUTHORIZATION_TOKEN='?([^;']+)'?;/.exec(sdk)?.[1];
-    if (!metadata || !awsUri || !awsToken) throw new Error(`no Google or AWS endpoint in: ${sdk}`);
-    const getAll = async () => {
-      expect((await box.run(["get", "db"])).stdout).toBe(`${TOKEN}\n`);
-      const google = Bun.spawnSync([
-        "curl",
-        "-s",
-        "-H",
-        "Metadata-Flavor: Google",
-        `http://${metadata}/computeMetadata/v1/instance/service-accounts/default/token`,
-      ]);
-      expect(google.stdout.toString()).toContain(TOKEN);
-      expect((await box.run(["get", "pg"])).stdout).toBe(`${PASSWORD}\n`);
-      const aws = (await box.run(["get", "aws", "--json"])).stdout;
-      expect(aws).toContain(AWS_SECRET);
-      expect(aws).toContain(AWS_SESSION);
-      // The endpoint secret as the SDKs send it; curl reads the header from a file, so it is in no argv.
-      writeFileSync(join(box.root, "aws-header"), `Authorization: ${awsToken}\n`, { mode: 0o600 });
-      const fromEndpoint = Bun.spawnSync(["curl", "-s", "-H", `@${join(box.root, "aws-header")}`, awsUri]).stdout.toString();
-      expect(fromEndpoint).toContain(AWS_SECRET);
-      expect(fromEndpoint).toContain(AWS_SESSION);
-    };
-    await getAll();
-    // The tokens are cached in the store after the responses.
-    await waitFor(() => (box.agentLog.match(/token obtained/g) ?? []).length === 3, 5_000, "the fetches");
-    await Bun.sleep(500);
-    expect((await box.run(["lock", "--stdin"], { input: `${LOCK_PASSPHRASE}\n` })).code).toBe(0);
-    expect((await box.run(["unlock", "--stdin"], { input: `${LOCK_PASSPHRASE}\n` })).code).toBe(0);
-    await waitFor(() => /agent unlocked cached_tokens_restored=3/.test(box.agentLog), 5_000, "the restore");
-    // Served from what the unlock restored: no source ran again.
-    await getAll();
-    expect([runs("db.sh"), runs("pg.sh"), runs("aws.sh")]).toEqual([1, 1, 1]);
-    expect((await box.run(["lock", "--stdin"], { input: `${LOCK_PASSPHRASE}\n` })).code).toBe(0);
-    await Bun.sleep(500);
-    const found = scanMemory(pid, TOKEN, PASSWORD, AWS_SECRET, AWS_SESSION);
-    // What may remain: each source's output as the runtime read it off the pipe, once (one fetch
-    // each). Not a cached record as the store gave it back ({"v":1,"token":… from the keyring's
-    // library or glibc's thread cache, 4/2/2/2 copies before), nor a response (the Google endpoint's
-    // stayed in Bun.serve's write buffer before the endpoints moved onto the agent's own server).
-    const sourceKeys: Record<string, string> = {
-      [TOKEN]: '"access_token":"',
-      [PASSWORD]: '"password":"',
-      [AWS_SECRET]: '"SecretAccessKey":"',
-      [AWS_SESSION]: '"SessionToken":"',
-    };
-    // The runtime's read buffer, once freed, may hold the allocator's free-list link in its first
-    // 8 bytes: where the secret sits near the start of the source's output (db.sh's token, 17 bytes
-    // in), the key is then cut to what follows those 8 bytes.
-    const outputStart: Record<string, string> = { [TOKEN]: '{"access_token":"' };
-    const fromSource = (secret: string, b: string) =>
-      b.endsWith(sourceKeys[secret]!) || (outputStart[secret] !== undefined && b.endsWith(outputStart[secret].slice(8)));
-    for (const [secret, before] of Object.entries(found)) {
-      expect({ secret, elsewhere: before.filter((b) => !fromSource(secret, b)) }).toEqual({ secret, elsewhere: [] });
-      expect({ secret, copies: before.length }).toEqual({ secret, copies: Math.min(before.length, 1) });
-    }
-  }, 60_000);
-});

@@ -1,8 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { CompactEncrypt } from "jose";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { NO_COPY, storeCopies } from "../../support/store-copies-run.ts";
 import { Secret } from "../../../src/secret.ts";
 import { FileStore } from "../../../src/store/file.ts";
+import { FILE_STORE_KEY, fileEntryName } from "../../../src/store/store.ts";
 
 const base = mkdtempSync("/tmp/ca-file-");
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -102,4 +105,34 @@ describe("FileStore", () => {
     await FileStore.open(dir, pass);
     expect(readdirSync(dir).sort()).toEqual([live, "key.jwe"].sort());
   });
+});
+
+// test/support/store-copies.ts writes a record-sized value through a new file store, zeroes it,
+// reads it back, takes a subarray (as the token cache's parser does), zeroes it, closes the store,
+// and scans its own memory for the value and the passphrase: 1 each is the needle it searches with.
+// Through jose (the runtime's WebCrypto) it printed "3 3 2": copies of the plaintext and of the
+// passphrase left behind, unzeroed, after a lock.
+test.if(process.platform === "linux")("a value written or read, and the passphrase, leave no copy of their bytes behind", () => {
+  expect(storeCopies("file", `ca-copies-${process.pid}`)).toEqual(NO_COPY);
+});
+
+test("a store written through jose (every version before node:crypto) opens, reads, and takes new entries", async () => {
+  const dir = join(base, "jose");
+  mkdirSync(dir, { mode: 0o700 });
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const enc = new TextEncoder();
+  const wrapped = await new CompactEncrypt(key)
+    .setProtectedHeader({ alg: "PBES2-HS512+A256KW", enc: "A256GCM", cty: "credagent-key" })
+    .setKeyManagementParameters({ p2c: 600_000 })
+    .encrypt(enc.encode(pass.reveal()));
+  writeFileSync(join(dir, FILE_STORE_KEY), wrapped, { mode: 0o600 });
+  const entry = await new CompactEncrypt(enc.encode("from-before"))
+    .setProtectedHeader({ alg: "dir", enc: "A256GCM", cty: "credagent-entry", acct: "secret:old" })
+    .encrypt(key);
+  writeFileSync(join(dir, fileEntryName("secret:old")), entry, { mode: 0o600 });
+  const store = await FileStore.open(dir, pass);
+  expect((await store.get("secret:old"))?.reveal()).toBe("from-before");
+  await store.set("secret:new", new Secret("written-now"));
+  expect((await (await FileStore.open(dir, pass)).get("secret:new"))?.reveal()).toBe("written-now");
+  await expect(FileStore.open(dir, new Secret("wrong"))).rejects.toThrow("wrong passphrase");
 });
