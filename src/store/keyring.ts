@@ -131,7 +131,12 @@ export class OsKeyringStore implements SecretStore {
     // Over an ArrayBuffer of their own, as in set(): a small array's bytes would be moved (and
     // left behind) the first time a parser takes a subarray of them.
     const value = await this.#call("read", () => this.#entry(account).getSecret());
-    return value === null ? null : new Secret(unmovableCopy(value));
+    if (value === null) return null;
+    const secret = new Secret(unmovableCopy(value));
+    // The library answers with an array of numbers, each byte in a value of the runtime's own: left
+    // as it is, the secret would stay in the heap, byte by byte, until that memory is reused.
+    value.fill(0);
+    return secret;
   }
 
   async set(account: string, value: Secret): Promise<void> {

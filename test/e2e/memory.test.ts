@@ -204,7 +204,8 @@ for (const keyring of ["auto", "file"] as const)
       const found = scanMemory(pid, TOKEN, PASSWORD, AWS_SECRET, AWS_SESSION);
       // What may remain: each source's output as the runtime read it off the pipe, once (one fetch
       // each). Not a cached record as the store gave it back ({"v":1,"token":… from the keyring's
-      // library or glibc's thread cache, 4/2/2/2 copies before), nor a response (the Google endpoint's
+      // library or glibc's thread cache, 4/2/2/2 copies before; nor the library's answer, an array of
+      // numbers, which scan-memory.py also looks for: found in every run before it was zeroed), nor a response (the Google endpoint's
       // stayed in Bun.serve's write buffer before the endpoints moved onto the agent's own server).
       const sourceKeys: Record<string, string> = {
         [TOKEN]: '"access_token":"',

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """As root: every place the given strings stand in a process's memory, with the 24 bytes before
 each. Only resident pages are read (from /proc/PID/pagemap): the agent reserves gigabytes it
-never touches, and reading those would only make zeros. Prints JSON {needle: [before, ...]}."""
+never touches, and reading those would only make zeros. Prints JSON {needle: [before, ...]}.
+A string also counts where it stands as an array of numbers holds it (the keyring library answers
+with one): each byte in an 8-byte JSValue, the byte then 0 0 0 0 0 0xfe 0xff; such a place is
+listed as "[as an array of numbers]"."""
 import json, struct, sys
 
 pid, needles = int(sys.argv[1]), [n.encode() for n in sys.argv[2:]]
 PAGE = 4096
 hits = {n.decode(): [] for n in needles}
+BOXED = "[as an array of numbers]"
+boxed = {n: b"".join(bytes([c, 0, 0, 0, 0, 0, 0xFE, 0xFF]) for c in n) for n in needles}
 mem = open(f"/proc/{pid}/mem", "rb", 0)
 pagemap = open(f"/proc/{pid}/pagemap", "rb", 0)
 
@@ -41,4 +46,8 @@ for line in open(f"/proc/{pid}/maps"):
             while i >= 0:
                 hits[n.decode()].append(data[max(0, i - 24):i].decode("latin-1"))
                 i = data.find(n, i + 1)
+            i = data.find(boxed[n])
+            while i >= 0:
+                hits[n.decode()].append(BOXED)
+                i = data.find(boxed[n], i + 1)
 print(json.dumps(hits))
