@@ -12,15 +12,17 @@ import { unmovableCopy } from "../secret.ts";
 /** A JWE this module will not open, or one that does not decrypt: the caller says what to do. */
 export class JweError extends Error {}
 
-export const PBES2_ALG = "PBES2-HS512+A256KW";
+const PBES2_ALG = "PBES2-HS512+A256KW";
 const ENC = "A256GCM";
 /** Fewer iterations than this are refused, as jose refuses them: a header could ask for one. */
 const MIN_P2C = 1000;
 
 type Header = Record<string, unknown>;
+/** What a caller adds to the protected header: the algorithms and the PBES2 parameters are this module's. */
+type Fields = { cty?: string; acct?: string };
 
 /** Seals plaintext under a 32-byte key: alg "dir", enc "A256GCM", the header's fields beside them. */
-export function sealDirect(key: Uint8Array, plaintext: Uint8Array, fields: Header): string {
+export function sealDirect(key: Uint8Array, plaintext: Uint8Array, fields: Fields): string {
   return seal(key, plaintext, { alg: "dir", enc: ENC, ...fields }, "");
 }
 
@@ -39,7 +41,7 @@ export function openDirect(key: Uint8Array, jwe: string): { plaintext: Uint8Arra
  * Seals plaintext under a passphrase: PBES2-HS512+A256KW with p2c iterations and a random 16-byte
  * salt wraps a random content key, which encrypts the plaintext (A256GCM).
  */
-export async function sealWithPassphrase(passphrase: Uint8Array, plaintext: Uint8Array, p2c: number, fields: Header): Promise<string> {
+export async function sealWithPassphrase(passphrase: Uint8Array, plaintext: Uint8Array, p2c: number, fields: Fields): Promise<string> {
   const p2s = randomFillSync(Buffer.alloc(16));
   const header = { alg: PBES2_ALG, enc: ENC, ...fields, p2s: p2s.toString("base64url"), p2c };
   const kek = await deriveKek(passphrase, p2s, p2c);
