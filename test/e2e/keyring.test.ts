@@ -23,9 +23,10 @@ const NO_BUS = "unix:path=/nonexistent/bus";
 describe.if(enabled)("secrets in the OS keyring", () => {
   test("a value written or read leaves no copy of its bytes behind (the runtime moves a small array handed to a native library or cut into)", () => {
     // test/support/store-copies.ts scans its own memory after writing and zeroing a record-sized
-    // value, then after reading it back, taking a subarray (as the token cache's parser does) and
-    // zeroing it: 1 each is the needle it searches with. Before the store wrote and read through
-    // buffers of its own: 2 and 2 (the memory test's cached record found after a lock, now and then).
+    // value, then after reading it back four times, each time taking a subarray (as the token
+    // cache's parser does) and zeroing it: 1 each is the needle it searches with. Before the store
+    // wrote and read through buffers of its own: 2 and 2; before it zeroed the library's answer (an
+    // array of numbers, which the scan counts too): 4 to 9 after the reads, in every run.
     expect(storeCopies("os", unique("credagent-copies"))).toEqual(NO_COPY);
   });
 

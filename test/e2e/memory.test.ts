@@ -121,8 +121,9 @@ describe.if(asRoot)("lock", () => {
 });
 
 // Both stores: the OS keyring (test/run.sh starts a Secret Service; without one the agent falls back
-// to the file store), and the encrypted file store, whose JWEs went through the runtime's WebCrypto
-// before (copies of the cached records and the store's key left after a lock).
+// to the file store), and the encrypted file store. The file store's run passed also while its JWEs
+// went through jose and WebCrypto, whose copies store-copies.ts finds (test/unit/store/file.test.ts):
+// here it covers the agent's restore from that store, not that fix.
 for (const keyring of ["auto", "file"] as const)
   describe.if(asRoot)(`unlock, then lock (keyring = "${keyring}")`, () => {
     // Distinct values, so that each is found only where it is.

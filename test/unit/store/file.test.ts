@@ -108,7 +108,7 @@ describe("FileStore", () => {
 });
 
 // test/support/store-copies.ts writes a record-sized value through a new file store, zeroes it,
-// reads it back, takes a subarray (as the token cache's parser does), zeroes it, closes the store,
+// reads it back four times, takes a subarray each time (as the token cache's parser does) and zeroes it, closes the store,
 // and scans its own memory for the value and the passphrase: 1 each is the needle it searches with.
 // Through jose (the runtime's WebCrypto) it printed "3 3 2": copies of the plaintext and of the
 // passphrase left behind, unzeroed, after a lock.
