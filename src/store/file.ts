@@ -14,7 +14,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { CredagentError } from "../errors.ts";
-import { Secret, unmovableCopy } from "../secret.ts";
+import { Secret } from "../secret.ts";
 import { openDirect, openWithPassphrase, sealDirect, sealWithPassphrase } from "./jwe.ts";
 import { ENTRY_SUFFIX, FILE_STORE_KEY, fileEntryName, fileStoreDescription } from "./store.ts";
 import type { SecretStore } from "./store.ts";
@@ -49,12 +49,8 @@ export class FileStore implements SecretStore {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     removeAbandonedTemps(dir);
     const keyPath = join(dir, KEY_FILE);
-    const pass = unmovableCopy(passphrase.bytes());
-    try {
-      return await FileStore.#open(dir, keyPath, pass);
-    } finally {
-      pass.fill(0);
-    }
+    // The key derivation copies the passphrase into a buffer of its own, zeroed once used (jwe.ts).
+    return FileStore.#open(dir, keyPath, passphrase.bytes());
   }
 
   static async #open(dir: string, keyPath: string, pass: Uint8Array): Promise<FileStore> {
