@@ -92,6 +92,10 @@ test("npm install reads the kept .npmrc; after a new token, with the new one; wi
   expect(readFileSync(join(project, "node_modules/hello-credagent/index.js"), "utf8")).toContain("private registry");
 
   // A new token (what the agent does ahead of expiry, now): the file holds it when refresh returns.
+  // verdaccio's token is a JWT with iat and exp in whole seconds, so a login within the second of
+  // the first one gets the very same token back: the refresh waits for the next second.
+  const { iat } = JSON.parse(Buffer.from(first.split(".")[1]!, "base64url").toString()) as { iat: number };
+  await Bun.sleep(Math.max(0, (iat + 1) * 1000 - Date.now() + 50));
   expect((await box.run(["refresh", "npm"])).code).toBe(0);
   const current = /_authToken=(.*)$/m.exec(readFileSync(npmrc, "utf8"))![1]!;
   expect(current).not.toBe(first);
