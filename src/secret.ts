@@ -79,3 +79,33 @@ export function unmovableCopy(bytes: ArrayLike<number>): Uint8Array {
   copy.set(bytes);
   return copy;
 }
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/**
+ * `prefix` (ASCII) then the standard, padded base64 of `bytes`, written straight into an unmovable
+ * buffer the caller owns: no string and no pooled Buffer ever holds the encoded value (the runtime's
+ * encoders give strings, which cannot be zeroed). For values such as an Authorization header's.
+ */
+export function base64Bytes(bytes: Uint8Array, prefix = ""): Uint8Array {
+  const out = new Uint8Array(new ArrayBuffer(prefix.length + Math.ceil(bytes.length / 3) * 4));
+  let o = 0;
+  for (; o < prefix.length; o++) out[o] = prefix.charCodeAt(o) & 0x7f;
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out[o++] = BASE64.charCodeAt(n >> 18);
+    out[o++] = BASE64.charCodeAt((n >> 12) & 63);
+    out[o++] = BASE64.charCodeAt((n >> 6) & 63);
+    out[o++] = BASE64.charCodeAt(n & 63);
+  }
+  if (i < bytes.length) {
+    const two = i + 1 < bytes.length;
+    const n = (bytes[i]! << 16) | (two ? bytes[i + 1]! << 8 : 0);
+    out[o++] = BASE64.charCodeAt(n >> 18);
+    out[o++] = BASE64.charCodeAt((n >> 12) & 63);
+    out[o++] = two ? BASE64.charCodeAt((n >> 6) & 63) : 61;
+    out[o++] = 61;
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import { CredagentError } from "../errors.ts";
 import { GssInitiator } from "../native/gssapi.ts";
 import { KRB5, Krb5Error } from "../native/krb5.ts";
-import { Secret } from "../secret.ts";
+import { base64Bytes, Secret } from "../secret.ts";
 import type { Kdc } from "./kdc.ts";
 
 // HTTP's Negotiate (RFC 4559) for tools that take a header but cannot do SPNEGO: the first SPNEGO
@@ -55,9 +55,10 @@ export async function negotiateHeader(ticket: { profile: string; ccache: string 
     const gss = new GssInitiator(memory, times.server, 0, "spnego");
     try {
       const { token } = gss.step();
-      const header = Buffer.from(`Negotiate ${Buffer.from(token).toString("base64")}`);
+      // Encoded straight into the Secret's bytes: a base64 string of the token could not be zeroed.
+      const header = base64Bytes(token, "Negotiate ");
       token.fill(0);
-      return { authorization: new Secret(new Uint8Array(header)), service: times.server, expiresAt: times.endTime };
+      return { authorization: new Secret(header), service: times.server, expiresAt: times.endTime };
     } finally {
       gss.dispose();
     }

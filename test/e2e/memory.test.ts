@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { scanMemory } from "../support/scan-memory.ts";
 import { BIN, Sandbox, waitFor } from "./harness.ts";
 
 // The agent's memory holds every secret of its user. Two things keep it: other processes of the
@@ -14,13 +15,6 @@ if (!asRoot) {
   if (process.env.CI === "true")
     throw new Error("CI=true but the memory tests cannot run: they need root (useradd, runuser, reading /proc/PID/mem)");
   console.warn("skipping the agent-memory tests: they need root (a second user, and reading another process's memory)");
-}
-
-/** For each string, the 24 bytes before every place it stands in the agent's memory (root only). */
-function scanMemory(pid: number, ...needles: string[]): Record<string, string[]> {
-  const r = Bun.spawnSync(["python3", resolve(import.meta.dir, "../support/scan-memory.py"), String(pid), ...needles], { timeout: 20_000 });
-  if (r.exitCode !== 0) throw new Error(`memory scan failed (${r.exitCode}): ${r.stderr.toString()}`);
-  return JSON.parse(r.stdout.toString());
 }
 
 describe.if(asRoot)("another process of the same user", () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createRealm, kdcUnavailable, REALM, type Realm } from "../support/kdc.ts";
+import { scanMemory } from "../support/scan-memory.ts";
 import { createNetns, netnsUnavailable, type NetNs } from "../support/netns.ts";
 import { Sandbox, waitFor } from "./harness.ts";
 
@@ -26,6 +27,7 @@ let ns: NetNs;
 let realm: Realm;
 let box: Sandbox;
 let service: ReturnType<typeof Bun.spawn> | undefined;
+let agentPid: number;
 
 beforeAll(async () => {
   if (unavailable) return;
@@ -52,7 +54,7 @@ beforeAll(async () => {
       `[credentials.pw]\nsource = "static"\nusername = "alice"\n`,
     ].join("\n"),
   );
-  await box.start();
+  agentPid = await box.start();
   expect((await box.run(["secret", "set", "corp", "--stdin"], { input: "alices-domain-password\n" })).code).toBe(0);
 }, 60_000);
 
@@ -85,6 +87,11 @@ describe.skipIf(unavailable !== null)("Negotiate for HTTP services", () => {
     expect(curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", URL]).stdout).toBe("401");
     const json = JSON.parse((await box.run(["get", "corp", "--negotiate", URL, "--json"])).stdout);
     expect(json.service).toBe(`HTTP/localhost@${REALM}`);
+    // The agent wrote each header into bytes it zeroed once sent: no copy stays in its memory (a
+    // base64 string of the token did, until collected and overwritten, 2 of 2 values before).
+    const middles = [header, json.authorization as string].map((h) => h.slice(h.length / 2 - 16, h.length / 2 + 16));
+    const found = scanMemory(agentPid, ...middles);
+    for (const middle of middles) expect(found[middle]).toEqual([]);
   });
 
   test("curl --negotiate with KRB5CCNAME from credagent env does the exchange itself with the agent's ticket", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { inspect } from "node:util";
 import { createLogger } from "../../src/log/log.ts";
-import { Secret, unmovableCopy } from "../../src/secret.ts";
+import { base64Bytes, Secret, unmovableCopy } from "../../src/secret.ts";
 
 describe("Secret", () => {
   test("prints as [redacted] however it is printed", () => {
@@ -37,4 +37,15 @@ test("unmovableCopy: the bytes, over an ArrayBuffer of their own (the memory sca
   from[0] = 9;
   expect(copy[0]).toBe(1);
   expect([...unmovableCopy([7, 8])]).toEqual([7, 8]);
+});
+
+test("base64Bytes: the prefix, then what Buffer's base64 gives, for every length's padding; over an ArrayBuffer of its own", () => {
+  const decoder = new TextDecoder();
+  for (let length = 0; length <= 67; length++) {
+    const bytes = crypto.getRandomValues(new Uint8Array(length));
+    const encoded = base64Bytes(bytes, "Negotiate ");
+    expect(decoder.decode(encoded)).toBe(`Negotiate ${Buffer.from(bytes).toString("base64")}`);
+    expect(encoded.buffer.byteLength).toBe(encoded.byteLength);
+  }
+  expect(decoder.decode(base64Bytes(new Uint8Array([0xff, 0xfe, 0xfd, 0x00])))).toBe("//79AA==");
 });
