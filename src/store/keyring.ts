@@ -2,7 +2,12 @@ import { AsyncEntry, findCredentialsAsync } from "@napi-rs/keyring";
 import { CredagentError } from "../errors.ts";
 import { Secret, unmovableCopy } from "../secret.ts";
 import { SERVICE, type SecretStore } from "./store.ts";
+import { removeOneOffAddonCopies } from "../platform/extracted-addons.ts";
 import { capabilities } from "../platform/os.ts";
+
+// The addon is loaded (the import above): a copy the runtime had to write under a random name,
+// its own being taken by another user's file, goes now (platform/extracted-addons.ts).
+removeOneOffAddonCopies();
 
 // Pinned to the Secret Service on Linux: the default silently falls back to kernel keyutils,
 // which half-writes a key and then throws AccessDenied. Ignored on macOS and Windows.
