@@ -113,6 +113,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/git-credential.ts")).gitCredential,
   },
   {
+    name: "check",
+    summary: "check a config file without starting or changing an agent: errors, programs, allow rules",
+    load: async () => (await import("./commands/check.ts")).check,
+  },
+  {
     name: "db",
     summary: "list the database endpoints and their socket directories (PGHOST)",
     load: async () => (await import("./commands/db.ts")).db,
