@@ -78,7 +78,7 @@ const commonEntries = {
   lifetime: v.optional(duration),
   timeout: v.optional(duration),
   prefetch: v.optional(v.boolean("expected true or false")),
-  allow: v.optional(v.array(allowRule, 'expected a list of rules, e.g. [ { exe = "/usr/bin/psql" } ]')),
+  allow: v.optional(v.array(allowRule, 'expected a list of rules, e.g. [ { exe = "/usr/bin/git" } ]')),
   confirm: v.optional(v.boolean("expected true or false")),
   /** A fixed user name that goes with the credential's secret (databases, registries, git hosts). */
   username: v.optional(
