@@ -15,10 +15,15 @@ const ONE_OFF = /^\.[0-9a-f]+-[0-9a-f]+\.node$/;
 /** The runtime's one-off addon copies in a /proc/PID/maps text: files in `dir` named .HEX-N.node, still linked. */
 export function oneOffAddonCopies(maps: string, dir: string): string[] {
   const found = new Set<string>();
-  for (const line of maps.split("\n")) {
-    // address perms offset dev inode path: the path is the rest (it may hold spaces).
-    const path = /^\S+ \S+ \S+ \S+ \d+\s+(\/.*)$/.exec(line)?.[1];
-    if (path && dirname(path) === dir && ONE_OFF.test(basename(path))) found.add(path);
+  // Only the few lines that end in .node are looked at (this runs on the way to the first token).
+  const text = maps.endsWith("\n") ? maps : `${maps}\n`;
+  for (let end = text.indexOf(".node\n"); end !== -1; end = text.indexOf(".node\n", end + 1)) {
+    const line = text.slice(text.lastIndexOf("\n", end) + 1, end + ".node".length);
+    // address perms offset dev inode path: none of the fields before the path holds a '/'.
+    const slash = line.indexOf("/");
+    if (slash === -1) continue;
+    const path = line.slice(slash);
+    if (dirname(path) === dir && ONE_OFF.test(basename(path))) found.add(path);
   }
   return [...found];
 }
