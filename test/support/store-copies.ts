@@ -1,8 +1,8 @@
-// bun test/support/store-copies.ts os|file NAME: writes a secret of 64 pattern bytes (never a
-// string) through the OS keyring's store (service NAME) or a new encrypted file store (a temp dir
-// named after NAME, its passphrase another 64-byte pattern), zeroes it, then reads it back four
-// times, each time taking a subarray of it (as the token cache's parser does) and zeroing it, then
-// closes the store; after each step it prints how many times the value's pattern (twice) and the
+// bun test/support/store-copies.ts os SERVICE | file DIR: writes a secret of 64 pattern bytes (never a
+// string) through the OS keyring's store (service SERVICE) or a new encrypted file store in DIR (an
+// empty directory the caller made and removes, its passphrase another 64-byte pattern), zeroes
+// it, then reads it back four times, each time taking a subarray of it (as the token cache's parser
+// does) and zeroing it, then closes the store; after each step it prints how many times the value's pattern (twice) and the
 // passphrase's (once, the file store) stand in this process's own memory: "1 1 1" (the needles it
 // searches with) when no copy is left. A copy counts as the bytes in a row, or as an array of
 // numbers holds them (the keyring library's getSecret answers with one: each byte in a JSValue of
@@ -11,7 +11,7 @@
 // Freed glibc memory is overwritten as in the agent (M_PERTURB; run it with the agent's
 // GLIBC_TUNABLES). The OS keyring's entry is deleted again; the OS keyring needs a Secret Service
 // on the session bus.
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { overwriteFreedNativeMemory } from "../../src/platform/process-hardening.ts";
 import { Secret } from "../../src/secret.ts";
 import { FileStore } from "../../src/store/file.ts";
@@ -25,15 +25,13 @@ const pattern = (out: Uint8Array, at = 0, step = 37) => {
 const [kind, name] = [process.argv[2]!, process.argv[3]!];
 const problem = overwriteFreedNativeMemory();
 if (problem) throw new Error(problem);
-let dir: string | undefined;
 let passphrase: Secret | undefined;
 let store: SecretStore;
 if (kind === "file") {
-  dir = mkdtempSync(`/tmp/${name}-`);
   const pass = new Uint8Array(80);
   pattern(pass, 8, 53);
   passphrase = new Secret(pass);
-  store = await FileStore.open(dir, passphrase);
+  store = await FileStore.open(name, passphrase);
 } else {
   store = await OsKeyringStore.open(name);
 }
@@ -57,7 +55,6 @@ const afterRead = await copies(37);
 store.close?.();
 passphrase?.wipe();
 const passphrases = kind === "file" ? await copies(53) : 1;
-if (dir) rmSync(dir, { recursive: true, force: true });
 console.log(afterWrite, afterRead, passphrases);
 
 /**
