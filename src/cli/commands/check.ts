@@ -48,7 +48,7 @@ export const check = defineCommand(
     const location = configPath(ctx.pathEnv, values.config === undefined ? undefined : resolve(values.config));
     const result: CheckResult = {
       config: location.path,
-      exists: false,
+      exists: existsSync(location.path),
       ok: false,
       problems: [],
       notes: [],
@@ -61,7 +61,6 @@ export const check = defineCommand(
     } catch (err) {
       result.problems.push(describe(err));
     }
-    result.exists = existsSync(location.path);
     if (config) {
       result.counts = {
         credentials: config.credentials.length,
@@ -112,7 +111,7 @@ function programProblems(config: AgentConfig, path: string): string[] {
 }
 
 /** Why `program` cannot be run, or null when it can: a path, else a name looked up on PATH. */
-export function missingProgram(program: string, path: string): string | null {
+function missingProgram(program: string, path: string): string | null {
   if (program === "") return "is empty";
   if (program.includes("/") || program.includes("\\")) {
     // Resolved by the agent from the directory it was started in, which need not be this one.
